@@ -1,0 +1,55 @@
+# The two commands: `make run` (set up, train, start everything) and `make test`.
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+
+PY := .venv/bin/python
+RASA := .venv-rasa/bin/python -m aisle.rasa_cli
+# Same default as aisle/config.py: ./var unless AISLE_DATA_DIR says otherwise.
+DATA_DIR := $(or $(AISLE_DATA_DIR),var)
+RASA_MODEL := $(DATA_DIR)/models/dialogue.tar.gz
+RASA_INPUTS := domain.yml config.yml $(shell find data/rules data/stories -name '*.yml' 2>/dev/null)
+export RASA_TELEMETRY_ENABLED := false
+
+.PHONY: help setup venvs train train-nlu train-dialogue migrate run test lock-app lock-rasa
+
+help:
+	@echo "make run    set up what is missing, train what is stale, start every service"
+	@echo "make test   set up what is missing and run the whole test suite"
+	@echo "make setup | train | migrate   the individual steps"
+
+setup: venvs
+
+venvs:
+	@scripts/setup_venv.sh .venv locks/app.lock
+	@scripts/setup_venv.sh .venv-rasa locks/rasa.lock --ignore-requires-python
+
+train: train-nlu train-dialogue
+
+train-nlu: venvs
+	@echo "→ NLU model (retrained only when data/nlu or its settings changed)"
+	@$(PY) -m nlu_models train
+
+train-dialogue: venvs $(RASA_MODEL)
+	@echo "✓ dialogue model $(RASA_MODEL) is up to date"
+
+$(RASA_MODEL): $(RASA_INPUTS)
+	@echo "→ training the dialogue model (domain, rules or stories changed)"
+	@$(RASA) train core --out $(DATA_DIR)/models --fixed-model-name dialogue
+	@touch $@
+
+migrate: venvs
+	@$(PY) -m aisle migrate
+
+run: setup train migrate
+	@echo "→ starting Aisle: NLU, actions, Rasa and web (Ctrl-C stops all of them)"
+	@$(PY) -m honcho start -f Procfile
+
+test: setup train
+	@$(PY) -m pytest
+
+# Regenerating the locks (maintainers only; needs network access to PyPI).
+lock-app:
+	scripts/lock_app.sh
+lock-rasa:
+	scripts/lock_rasa.sh

@@ -1,0 +1,1 @@
+"""Shared core of Aisle: configuration, logging and the SQL storage every service uses."""

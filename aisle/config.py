@@ -1,0 +1,100 @@
+"""All configuration, read once from the environment.
+
+Stdlib only: this module is imported from both virtual environments (the Rasa one runs
+``aisle.rasa_server``). Every variable is documented in README.md.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+class ConfigError(ValueError):
+    """A configuration variable holds a value Aisle cannot use."""
+
+
+def _int(env: dict[str, str], name: str, default: int) -> int:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        return int(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be an integer, got {raw!r}") from None
+
+
+def _float(env: dict[str, str], name: str, default: float) -> float:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        return float(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be a number, got {raw!r}") from None
+
+
+@dataclass(frozen=True)
+class Settings:
+    data_dir: Path
+    database_url: str
+    host: str
+    web_port: int
+    rasa_port: int
+    action_port: int
+    nlu_port: int
+    nlu_threshold: float
+    nlu_max_chars: int
+    rasa_url: str
+    action_url: str
+    nlu_url: str
+    log_level: str
+
+    @property
+    def nlu_model_dir(self) -> Path:
+        return self.data_dir / "nlu"
+
+    @property
+    def rasa_model_dir(self) -> Path:
+        return self.data_dir / "models"
+
+    @classmethod
+    def from_env(cls, env: dict[str, str] | None = None) -> "Settings":
+        env = dict(os.environ if env is None else env)
+        data_dir = Path(env.get("AISLE_DATA_DIR") or REPO_ROOT / "var")
+        if not data_dir.is_absolute():
+            data_dir = (Path.cwd() / data_dir).resolve()
+        database_url = env.get("AISLE_DATABASE_URL") or f"sqlite:///{data_dir / 'aisle.db'}"
+        if "://" not in database_url:
+            raise ConfigError(f"AISLE_DATABASE_URL must be an SQLAlchemy URL, got {database_url!r}")
+        host = env.get("AISLE_HOST") or "127.0.0.1"
+        rasa_port = _int(env, "AISLE_RASA_PORT", 5005)
+        action_port = _int(env, "AISLE_ACTION_PORT", 5055)
+        nlu_port = _int(env, "AISLE_NLU_PORT", 5006)
+        threshold = _float(env, "AISLE_NLU_THRESHOLD", 0.5)
+        if not 0.0 <= threshold <= 1.0:
+            raise ConfigError(f"AISLE_NLU_THRESHOLD must be between 0 and 1, got {threshold}")
+        return cls(
+            data_dir=data_dir,
+            database_url=database_url,
+            host=host,
+            web_port=_int(env, "AISLE_WEB_PORT", 8000),
+            rasa_port=rasa_port,
+            action_port=action_port,
+            nlu_port=nlu_port,
+            nlu_threshold=threshold,
+            nlu_max_chars=_int(env, "AISLE_NLU_MAX_CHARS", 2000),
+            rasa_url=env.get("AISLE_RASA_URL") or f"http://{host}:{rasa_port}",
+            action_url=env.get("AISLE_ACTION_URL") or f"http://{host}:{action_port}/webhook",
+            nlu_url=env.get("AISLE_NLU_URL") or f"http://{host}:{nlu_port}",
+            log_level=(env.get("AISLE_LOG_LEVEL") or "INFO").upper(),
+        )
+
+
+@lru_cache(maxsize=1)
+def settings() -> Settings:
+    """The process-wide settings (an explicit cache: the environment is read once)."""
+    return Settings.from_env()

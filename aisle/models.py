@@ -1,0 +1,145 @@
+"""The relational schema shared by the catalog, orders, knowledge base and recommender.
+
+Changes here need an Alembic revision in aisle/migrations (``python -m aisle revision -m "..."``).
+Rasa's own ``events`` table (tracker store) lives in the same database but is Rasa's, not ours.
+"""
+from __future__ import annotations
+
+import enum
+from datetime import date, datetime, timezone
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import JSON, Enum, ForeignKey, Index, Numeric, String, Text
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+class Base(DeclarativeBase):
+    type_annotation_map = {dict[str, Any]: JSON, list[str]: JSON}
+
+
+class Timestamped:
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class Product(Timestamped, Base):
+    __tablename__ = "products"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    sku: Mapped[str] = mapped_column(String(64), unique=True)
+    title: Mapped[str] = mapped_column(String(300))
+    description: Mapped[str] = mapped_column(Text)
+    category: Mapped[str] = mapped_column(String(200), index=True)
+    brand: Mapped[str | None] = mapped_column(String(120), index=True)
+    price: Mapped[Decimal] = mapped_column(Numeric(12, 2))
+    currency: Mapped[str] = mapped_column(String(3), default="USD")
+    attributes: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    tags: Mapped[list[str]] = mapped_column(default=list)
+    rating: Mapped[float | None]
+    rating_count: Mapped[int | None]
+    stock: Mapped[int] = mapped_column(default=0)
+    image_url: Mapped[str | None] = mapped_column(String(1000))
+
+
+class Customer(Timestamped, Base):
+    __tablename__ = "customers"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    email: Mapped[str] = mapped_column(String(254), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    persona: Mapped[str | None] = mapped_column(String(200))
+
+    orders: Mapped[list["Order"]] = relationship(back_populates="customer")
+
+
+class OrderStatus(str, enum.Enum):
+    placed = "placed"
+    packed = "packed"
+    shipped = "shipped"
+    delivered = "delivered"
+    cancelled = "cancelled"
+    returned = "returned"
+
+
+class Order(Timestamped, Base):
+    __tablename__ = "orders"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    number: Mapped[str] = mapped_column(String(32), unique=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"), index=True)
+    status: Mapped[OrderStatus] = mapped_column(
+        Enum(OrderStatus, native_enum=False, length=16), default=OrderStatus.placed
+    )
+    placed_at: Mapped[datetime] = mapped_column(default=utcnow)
+    carrier: Mapped[str | None] = mapped_column(String(64))
+    tracking_number: Mapped[str | None] = mapped_column(String(64))
+    expected_delivery: Mapped[date | None]
+    delivered_at: Mapped[datetime | None]
+    total: Mapped[Decimal] = mapped_column(Numeric(12, 2), default=Decimal("0"))
+    currency: Mapped[str] = mapped_column(String(3), default="USD")
+
+    customer: Mapped[Customer] = relationship(back_populates="orders")
+    lines: Mapped[list["OrderLine"]] = relationship(
+        back_populates="order", cascade="all, delete-orphan"
+    )
+
+
+class OrderLine(Base):
+    __tablename__ = "order_lines"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    order_id: Mapped[int] = mapped_column(ForeignKey("orders.id", ondelete="CASCADE"), index=True)
+    product_id: Mapped[int] = mapped_column(ForeignKey("products.id"))
+    quantity: Mapped[int] = mapped_column(default=1)
+    unit_price: Mapped[Decimal] = mapped_column(Numeric(12, 2))
+
+    order: Mapped[Order] = relationship(back_populates="lines")
+    product: Mapped[Product] = relationship()
+
+
+class FaqStatus(str, enum.Enum):
+    draft = "draft"
+    published = "published"
+    archived = "archived"
+
+
+class FaqEntry(Timestamped, Base):
+    __tablename__ = "faq_entries"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    question: Mapped[str] = mapped_column(String(500))
+    alternatives: Mapped[list[str]] = mapped_column(default=list)
+    answer: Mapped[str] = mapped_column(Text)
+    category: Mapped[str] = mapped_column(String(100), index=True)
+    tags: Mapped[list[str]] = mapped_column(default=list)
+    status: Mapped[FaqStatus] = mapped_column(
+        Enum(FaqStatus, native_enum=False, length=16), default=FaqStatus.draft, index=True
+    )
+
+
+class InteractionKind(str, enum.Enum):
+    view = "view"
+    like = "like"
+    cart = "cart"
+    purchase = "purchase"
+
+
+class Interaction(Base):
+    """A shopper's event on a product: the recommender's collaborative signal."""
+
+    __tablename__ = "interactions"
+    __table_args__ = (Index("ix_interactions_product_kind", "product_id", "kind"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    customer_id: Mapped[int | None] = mapped_column(ForeignKey("customers.id"), index=True)
+    conversation_id: Mapped[str | None] = mapped_column(String(255), index=True)
+    product_id: Mapped[int] = mapped_column(ForeignKey("products.id"))
+    kind: Mapped[InteractionKind] = mapped_column(Enum(InteractionKind, native_enum=False, length=16))
+    quantity: Mapped[int] = mapped_column(default=1)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+

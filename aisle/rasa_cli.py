@@ -1,0 +1,54 @@
+"""Run the Rasa CLI (in .venv-rasa) with Aisle's configuration in its environment.
+
+``python -m aisle.rasa_cli run|train|test|data ...`` behaves like ``rasa ...`` but first exports what
+endpoints.yml interpolates (tracker store URL, action and NLU server URLs) from aisle.config, so
+Rasa shares the database and ports every other service uses. ``run`` gets Aisle's defaults for
+port, model folder, endpoints and credentials. Stdlib only: it runs in the Rasa environment.
+"""
+from __future__ import annotations
+
+import os
+import sys
+
+from aisle.config import REPO_ROOT, settings
+
+
+def rasa_database_url(url: str) -> str:
+    """The same database as the app's URL, with the driver that exists in .venv-rasa (psycopg2)."""
+    scheme, sep, rest = url.partition("://")
+    if scheme.split("+")[0] in ("postgresql", "postgres"):
+        return f"postgresql+psycopg2{sep}{rest}"
+    return url
+
+
+def rasa_environment(env: dict[str, str]) -> dict[str, str]:
+    cfg = settings()
+    out = dict(env)
+    out.setdefault("RASA_TELEMETRY_ENABLED", "false")
+    out.setdefault("SQLALCHEMY_SILENCE_UBER_WARNING", "1")  # Rasa 3.6 pins SQLAlchemy 1.4
+    out["AISLE_RASA_TRACKER_URL"] = rasa_database_url(cfg.database_url)
+    out["AISLE_ACTION_URL"] = cfg.action_url
+    out["AISLE_NLU_URL"] = cfg.nlu_url
+    return out
+
+
+def rasa_arguments(args: list[str]) -> list[str]:
+    cfg = settings()
+    if args[:1] == ["run"] and len(args) == 1:
+        cfg.data_dir.mkdir(parents=True, exist_ok=True)
+        return [
+            "run", "--enable-api", "--interface", cfg.host, "--port", str(cfg.rasa_port),
+            "--model", str(cfg.rasa_model_dir), "--endpoints", "endpoints.yml",
+            "--credentials", "credentials.yml", "--cors", "*",
+        ]
+    return args
+
+
+def main() -> None:
+    args = rasa_arguments(sys.argv[1:])
+    os.chdir(REPO_ROOT)
+    os.execve(sys.executable, [sys.executable, "-m", "rasa", *args], rasa_environment(dict(os.environ)))
+
+
+if __name__ == "__main__":
+    main()

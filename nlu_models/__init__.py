@@ -1,0 +1,1 @@
+"""Aisle's NLU: intent classification and entity extraction, served over Rasa's NLU HTTP protocol."""

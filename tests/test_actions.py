@@ -1,0 +1,73 @@
+"""Tracker-fixture tests for the dialogue-core actions."""
+from __future__ import annotations
+
+from rasa_sdk.events import SlotSet
+
+from actions.fallback import ActionFallback, consecutive_fallbacks
+from actions.handoff import ActionDeclineHuman, ActionHumanHandoff
+from actions.pending import PENDING, ActionCapabilityPending
+from tests.conftest import tracker_for, user_event
+
+DOMAIN: dict = {}
+
+
+def bot(text: str) -> dict:
+    return {"event": "bot", "text": text}
+
+
+def test_consecutive_fallbacks_counts_only_the_latest_run():
+    events = [
+        user_event("asdf", "nlu_fallback"), bot("rephrase"),
+        user_event("hi", "greet"), bot("hello"),
+        user_event("qwer", "nlu_fallback"), bot("rephrase"),
+        user_event("zxcv", "nlu_fallback"),
+    ]
+    assert consecutive_fallbacks(tracker_for(events)) == 2
+    assert consecutive_fallbacks(tracker_for(events[:4])) == 0
+
+
+async def test_first_fallback_asks_to_rephrase(dispatcher):
+    tracker = tracker_for([user_event("blorp", "nlu_fallback")])
+    events = await ActionFallback().run(dispatcher, tracker, DOMAIN)
+    assert events == []
+    assert [m["response"] for m in dispatcher.messages] == ["utter_ask_rephrase"]
+
+
+async def test_second_fallback_in_a_row_offers_a_human(dispatcher):
+    tracker = tracker_for([
+        user_event("blorp", "nlu_fallback"), bot("rephrase"), user_event("wibble", "nlu_fallback"),
+    ])
+    events = await ActionFallback().run(dispatcher, tracker, DOMAIN)
+    assert events == [SlotSet("human_offered", True)]
+    assert [m["response"] for m in dispatcher.messages] == ["utter_offer_human"]
+
+
+async def test_fallback_after_an_understood_message_starts_over(dispatcher):
+    tracker = tracker_for([
+        user_event("blorp", "nlu_fallback"), bot("rephrase"), user_event("hi", "greet"),
+        bot("hello"), user_event("wibble", "nlu_fallback"),
+    ])
+    await ActionFallback().run(dispatcher, tracker, DOMAIN)
+    assert [m["response"] for m in dispatcher.messages] == ["utter_ask_rephrase"]
+
+
+async def test_handoff_is_honest_and_clears_the_offer(dispatcher):
+    tracker = tracker_for([user_event("a person please", "human_handoff")], {"human_offered": True})
+    events = await ActionHumanHandoff().run(dispatcher, tracker, DOMAIN)
+    assert events == [SlotSet("human_offered", False)]
+    assert "can't bring a person" in dispatcher.messages[0]["text"]
+
+
+async def test_declining_the_offer_clears_it(dispatcher):
+    tracker = tracker_for([user_event("no", "deny")], {"human_offered": True})
+    events = await ActionDeclineHuman().run(dispatcher, tracker, DOMAIN)
+    assert events == [SlotSet("human_offered", False)]
+    assert dispatcher.messages[0]["response"] == "utter_human_declined"
+
+
+async def test_pending_capability_names_what_was_asked(dispatcher):
+    tracker = tracker_for([user_event("where is my order 10482", "order_status")])
+    await ActionCapabilityPending().run(dispatcher, tracker, DOMAIN)
+    text = dispatcher.messages[0]["text"]
+    assert PENDING["order_status"] in text
+    assert "coming soon" in text

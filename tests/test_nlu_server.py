@@ -1,0 +1,110 @@
+"""Rasa's NLU protocol as served by nlu_models, with the real trained model (make test trains it)."""
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+from aiohttp.test_utils import TestClient, TestServer
+
+from aisle.config import Settings
+from nlu_models.server import create_app, load_parser
+
+CONTRACT_KEYS = {"text", "intent", "intent_ranking", "entities"}
+
+
+@pytest.fixture(scope="module")
+def parser():
+    settings = Settings.from_env()
+    if not (settings.nlu_model_dir / "weights.npz").exists():
+        pytest.fail(f"no trained NLU model in {settings.nlu_model_dir}: run `make train` (make test does)")
+    return load_parser(settings)
+
+
+@pytest.fixture
+async def client(parser):
+    async with TestClient(TestServer(create_app(Settings.from_env(), parser=parser))) as c:
+        yield c
+
+
+async def parse(client, payload):
+    resp = await client.post("/model/parse", json=payload)
+    return resp.status, await resp.json()
+
+
+async def test_response_has_rasa_parse_shape(client):
+    status, body = await parse(client, {"text": "hello there", "message_id": "abc"})
+    assert status == 200
+    assert CONTRACT_KEYS <= body.keys()
+    assert body["text"] == "hello there"
+    assert body["intent"]["name"] == "greet"
+    assert 0 < body["intent"]["confidence"] <= 1
+    assert body["intent_ranking"][0]["name"] == "greet"
+    confidences = [r["confidence"] for r in body["intent_ranking"]]
+    assert confidences == sorted(confidences, reverse=True)
+
+
+@pytest.mark.parametrize("text, intent", [
+    ("where is my order 10482?", "order_status"),
+    ("am I talking to a real person?", "bot_challenge"),
+    ("let me talk to a person", "human_handoff"),
+    ("thanks a lot", "thank"),
+])
+async def test_model_understands_clear_messages(client, text, intent):
+    _, body = await parse(client, {"text": text})
+    assert body["intent"]["name"] == intent
+
+
+async def test_gibberish_falls_back_with_the_real_ranking_attached(client):
+    _, body = await parse(client, {"text": "blorp fnargle wibble zzq"})
+    assert body["intent"]["name"] == "nlu_fallback"
+    names = [r["name"] for r in body["intent_ranking"]]
+    assert names[0] == "nlu_fallback" and len(names) > 1
+
+
+@pytest.mark.parametrize("text", ["", "   \n\t "])
+async def test_empty_text_is_a_defined_fallback(client, text):
+    status, body = await parse(client, {"text": text})
+    assert status == 200
+    assert body["intent"] == {"name": "nlu_fallback", "confidence": 1.0}
+
+
+async def test_very_long_text_is_handled(client):
+    text = "I am looking for a waterproof jacket " * 140  # ~5,000 characters
+    status, body = await parse(client, {"text": text[:5000]})
+    assert status == 200
+    assert body["text"] == text[:5000]
+    assert body["intent"]["name"]
+
+
+async def test_button_payloads_name_the_intent(client):
+    _, body = await parse(client, {"text": '/add_to_cart{"quantity": 2}'})
+    assert body["intent"] == {"name": "add_to_cart", "confidence": 1.0}
+    assert body["entities"] == [{"entity": "quantity", "value": 2, "start": 0, "end": 0}]
+
+
+@pytest.mark.parametrize("raw, message", [
+    (b"{not json", "must be JSON"),
+    (b'["a list"]', "object with a string field 'text'"),
+    (b'{"message_id": "x"}', "object with a string field 'text'"),
+    (b'{"text": 42}', "object with a string field 'text'"),
+])
+async def test_bad_requests_get_400_with_a_message(client, raw, message):
+    resp = await client.post("/model/parse", data=raw, headers={"Content-Type": "application/json"})
+    assert resp.status == 400
+    assert message in (await resp.json())["error"]
+
+
+async def test_health_reports_the_loaded_model(client):
+    resp = await client.get("/health")
+    assert resp.status == 200
+    body = await resp.json()
+    assert body["status"] == "ok"
+    assert body["model"]["kind"] == "minilm-logreg-baseline"
+
+
+async def test_threshold_decides_the_fallback(parser):
+    strict = dataclasses.replace(parser, threshold=1.0)
+    assert strict.parse("hello")["intent"]["name"] == "nlu_fallback"
+    assert strict.parse("hello")["intent_ranking"][1]["name"] == "greet"
+    lenient = dataclasses.replace(parser, threshold=0.0)
+    assert lenient.parse("blorp fnargle")["intent"]["name"] != "nlu_fallback"

@@ -1,0 +1,44 @@
+"""The Rasa project itself, checked by Rasa (in .venv-rasa): data validation and test stories."""
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+from pathlib import Path
+
+from aisle.config import REPO_ROOT, Settings
+
+RASA = [str(REPO_ROOT / ".venv-rasa" / "bin" / "python"), "-m", "aisle.rasa_cli"]
+# Responses that only custom actions utter; Rasa's validator cannot see that and warns.
+UTTERED_BY_ACTIONS = {"utter_ask_rephrase", "utter_offer_human", "utter_human_declined", "utter_default"}
+
+
+def rasa(*args: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "RASA_TELEMETRY_ENABLED": "false"}
+    return subprocess.run([*RASA, *args], cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=300)
+
+
+def test_rasa_data_validate():
+    result = rasa("data", "validate")
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    output = result.stdout + result.stderr
+    assert "No story structure conflicts found" in output
+    # Rasa's validator reports through rasa.shared.utils.io.raise_warning.
+    warnings = [line for line in output.splitlines() if "utils/io.py" in line and "UserWarning:" in line]
+    unexpected = [
+        line for line in warnings
+        if not re.search(r"The utterance '(\w+)' is not used in any story or rule", line)
+        or re.search(r"'(\w+)'", line).group(1) not in UTTERED_BY_ACTIONS  # type: ignore[union-attr]
+    ]
+    assert not unexpected, unexpected
+
+
+def test_rasa_test_stories_pass(tmp_path: Path):
+    model_dir = Settings.from_env().rasa_model_dir
+    assert (model_dir / "dialogue.tar.gz").exists(), "no dialogue model: run `make train` (make test does)"
+    result = rasa("test", "core", "--stories", "tests/stories", "--model", str(model_dir),
+                  "--out", str(tmp_path), "--fail-on-prediction-errors")
+    failed = (tmp_path / "failed_test_stories.yml")
+    detail = failed.read_text() if failed.exists() else result.stderr[-3000:]
+    assert result.returncode == 0, detail
+    assert "None of the test stories failed" in failed.read_text()
