@@ -1,0 +1,140 @@
+"""Starts Aisle's real services (the Procfile's own commands) on free ports with a scratch data dir."""
+from __future__ import annotations
+
+import json
+import os
+import shlex
+import shutil
+import signal
+import socket
+import subprocess
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from aisle.config import REPO_ROOT, Settings
+
+START_TIMEOUT_S = 180
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def http_json(method: str, url: str, payload: Any = None, timeout: float = 30) -> tuple[int, Any]:
+    data = None if payload is None else json.dumps(payload).encode()
+    req = urllib.request.Request(url, data=data, method=method, headers={"Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(req, timeout=timeout) as resp:
+            return resp.status, json.loads(resp.read() or b"null")
+    except urllib.error.HTTPError as err:
+        return err.code, json.loads(err.read() or b"null")
+
+
+def procfile_commands() -> dict[str, str]:
+    commands = {}
+    for line in (REPO_ROOT / "Procfile").read_text().splitlines():
+        if line.strip() and not line.startswith("#"):
+            name, _, command = line.partition(":")
+            commands[name.strip()] = command.strip()
+    return commands
+
+
+@dataclass
+class Stack:
+    data_dir: Path
+    env: dict[str, str]
+    settings: Settings
+    processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
+
+    @classmethod
+    def create(cls, data_dir: Path) -> "Stack":
+        source = Settings.from_env()
+        for artefact in (source.nlu_model_dir, source.rasa_model_dir):
+            if not artefact.exists():
+                raise RuntimeError(f"{artefact} is missing: run `make train` (make test does)")
+            shutil.copytree(artefact, data_dir / artefact.name)
+        env = {k: v for k, v in os.environ.items() if not k.startswith("AISLE_")}
+        env.update({
+            "AISLE_DATA_DIR": str(data_dir), "AISLE_RASA_PORT": str(free_port()),
+            "AISLE_ACTION_PORT": str(free_port()), "AISLE_NLU_PORT": str(free_port()),
+            "AISLE_WEB_PORT": str(free_port()), "RASA_TELEMETRY_ENABLED": "false",
+        })
+        stack = cls(data_dir, env, Settings.from_env(env))
+        subprocess.run([str(REPO_ROOT / ".venv/bin/python"), "-m", "aisle", "migrate"],
+                       cwd=REPO_ROOT, env=env, check=True, capture_output=True)
+        return stack
+
+    def start(self, name: str) -> None:
+        log = open(self.data_dir / f"{name}.log", "ab")
+        self.processes[name] = subprocess.Popen(
+            ["bash", "-c", "exec " + procfile_commands()[name]], cwd=REPO_ROOT, env=self.env,
+            stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+        )
+
+    def stop(self, name: str) -> None:
+        proc = self.processes.pop(name)
+        if proc.poll() is not None:
+            return
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+
+    def start_all(self) -> None:
+        for name in procfile_commands():
+            self.start(name)
+        self.wait_until_healthy()
+
+    def stop_all(self) -> None:
+        for name in list(self.processes):
+            self.stop(name)
+
+    def log_tail(self, name: str) -> str:
+        path = self.data_dir / f"{name}.log"
+        return path.read_text(errors="replace")[-2000:] if path.exists() else ""
+
+    def wait_until_healthy(self) -> None:
+        deadline = time.monotonic() + START_TIMEOUT_S
+        while time.monotonic() < deadline:
+            for name, proc in self.processes.items():
+                if proc.poll() is not None:
+                    raise RuntimeError(f"{name} exited with {proc.returncode}:\n{self.log_tail(name)}")
+            try:
+                status, _ = http_json("GET", f"{self.web_url}/health", timeout=5)
+                rasa_status, body = http_json("GET", f"{self.settings.rasa_url}/status", timeout=5)
+                if status == 200 and rasa_status == 200 and body.get("model_file"):
+                    return
+            except (urllib.error.URLError, ConnectionError, TimeoutError):
+                pass
+            time.sleep(1)
+        raise RuntimeError("services not healthy in time:\n" + "\n".join(
+            f"--- {n}\n{self.log_tail(n)}" for n in self.processes))
+
+    @property
+    def web_url(self) -> str:
+        return f"http://127.0.0.1:{self.settings.web_port}"
+
+    def say(self, sender: str, text: str) -> list[dict[str, Any]]:
+        """One shopper message through Rasa's REST channel."""
+        status, replies = http_json(
+            "POST", f"{self.settings.rasa_url}/webhooks/rest/webhook", {"sender": sender, "message": text}
+        )
+        assert status == 200, replies
+        return replies
+
+    def tracker(self, sender: str) -> dict[str, Any]:
+        status, body = http_json("GET", f"{self.settings.rasa_url}/conversations/{sender}/tracker")
+        assert status == 200, body
+        return body
+
+    @staticmethod
+    def command(name: str) -> list[str]:
+        return shlex.split(procfile_commands()[name])
