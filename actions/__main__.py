@@ -1,22 +1,22 @@
 """``python -m actions``: the rasa-sdk action server on Aisle's configured host and port."""
 from __future__ import annotations
 
-import os
-
 from aisle.config import settings
+from aisle.logs import configure_logging
 
 
 def main() -> None:
-    from rasa_sdk.endpoint import create_argument_parser
-    from rasa_sdk.__main__ import main_from_args
+    from rasa_sdk.endpoint import create_app
+    from rasa_sdk.executor import ActionExecutor
 
     cfg = settings()
-    os.environ.setdefault("SANIC_HOST", cfg.host)  # rasa-sdk reads its bind address from here
-    args = create_argument_parser().parse_args(
-        # --endpoints only configures tracing here; Aisle's endpoints.yml is Rasa's, so none.
-        ["--actions", "actions", "--port", str(cfg.action_port), "--endpoints", ""]
+    configure_logging(cfg.log_level)
+    executor = ActionExecutor()
+    executor.register_package("actions")
+    # One process: Sanic's worker-process mode doubles memory and dies noisily on Ctrl-C.
+    create_app(executor, cors_origins=None).run(
+        host=cfg.host, port=cfg.action_port, single_process=True, access_log=False, motd=False
     )
-    main_from_args(args)
 
 
 if __name__ == "__main__":

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import urllib.request
 import uuid
 
 import pytest
@@ -68,3 +69,10 @@ def test_conversation_survives_a_rasa_restart(stack):
     assert after["slots"]["human_offered"] is True
     # The restored state drives the dialogue: "yes" now accepts the offer made before the restart.
     assert "can't bring a person" in texts(stack.say(sender, "yes please"))
+
+
+def test_socketio_channel_is_served(stack):
+    url = f"{stack.settings.rasa_url}/socket.io/?EIO=4&transport=polling"
+    with urllib.request.urlopen(url, timeout=10) as resp:
+        assert resp.status == 200
+        assert resp.read().startswith(b"0{")  # engine.io "open" packet with a session id
