@@ -7,6 +7,8 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
+from nlu_models.language import is_foreign
+
 FALLBACK_INTENT = "nlu_fallback"
 REPHRASES_BEFORE_OFFER = 1
 
@@ -31,7 +33,8 @@ class ActionFallback(Action):
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
     ) -> list[dict[str, Any]]:
         if consecutive_fallbacks(tracker) <= REPHRASES_BEFORE_OFFER:
-            dispatcher.utter_message(response="utter_ask_rephrase")
+            text = tracker.latest_message.get("text") or ""
+            dispatcher.utter_message(response="utter_english_only" if is_foreign(text) else "utter_ask_rephrase")
             return []
         dispatcher.utter_message(response="utter_offer_human")
         return [SlotSet("human_offered", True)]

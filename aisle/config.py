@@ -46,7 +46,7 @@ class Settings:
     rasa_port: int
     action_port: int
     nlu_port: int
-    nlu_threshold: float
+    nlu_threshold: float | None  # None: the threshold tuned when the model was trained
     nlu_max_chars: int
     rasa_url: str
     action_url: str
@@ -74,8 +74,8 @@ class Settings:
         rasa_port = _int(env, "AISLE_RASA_PORT", 5005)
         action_port = _int(env, "AISLE_ACTION_PORT", 5055)
         nlu_port = _int(env, "AISLE_NLU_PORT", 5006)
-        threshold = _float(env, "AISLE_NLU_THRESHOLD", 0.5)
-        if not 0.0 <= threshold <= 1.0:
+        threshold = _float(env, "AISLE_NLU_THRESHOLD", 0.0) if env.get("AISLE_NLU_THRESHOLD", "").strip() else None
+        if threshold is not None and not 0.0 <= threshold <= 1.0:
             raise ConfigError(f"AISLE_NLU_THRESHOLD must be between 0 and 1, got {threshold}")
         return cls(
             data_dir=data_dir,

@@ -38,7 +38,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from nlu_models.server import create_app
 
-    if not (cfg.nlu_model_dir / "weights.npz").exists():
+    if not (cfg.nlu_model_dir / "meta.json").exists():
         print(f"error: no trained NLU model in {cfg.nlu_model_dir}; run `python -m nlu_models train`",
               file=sys.stderr)
         return 2

@@ -1,20 +1,87 @@
-"""Rasa's NLU HTTP protocol over aiohttp: ``POST /model/parse`` and ``GET /health``."""
+"""Rasa's NLU HTTP protocol over aiohttp: ``POST /model/parse`` and ``GET /health``.
+
+Requests are batched greedily: while the model works on one batch, new messages queue and go
+together in the next forward pass. A newly trained model (its ``meta.json`` fingerprint changes) is
+loaded in the background and swapped in between batches, so no request is dropped.
+"""
 from __future__ import annotations
 
 import asyncio
 import logging
+from dataclasses import dataclass, field
 from typing import Any
 
 from aiohttp import web
 
-from aisle.config import Settings
-from nlu_models import encoder
-from nlu_models.classifier import IntentClassifier
+from aisle.config import REPO_ROOT, Settings
+from nlu_models.intent_model import IntentModel, read_meta
+from nlu_models.lookups import CatalogLookups, Lookups, load_static
 from nlu_models.parser import Parser
 
 log = logging.getLogger(__name__)
-PARSER: web.AppKey[Parser] = web.AppKey("parser", Parser)
 MAX_BODY_BYTES = 256 * 1024
+MAX_BATCH = 32
+RELOAD_CHECK_S = 5.0
+LOOKUP_DIR = REPO_ROOT / "data" / "nlu" / "lookups"
+
+
+def load_parser(settings: Settings) -> Parser:
+    model = IntentModel.load(settings.nlu_model_dir)
+    lookups = Lookups(load_static(LOOKUP_DIR), CatalogLookups(settings.database_url))
+    threshold = settings.nlu_threshold if settings.nlu_threshold is not None else model.threshold
+    parser = Parser(model, threshold, settings.nlu_max_chars, lookups)
+    parser.parse("warm up")  # first forward pass and catalog read now, not on a shopper's message
+    return parser
+
+
+@dataclass
+class NluService:
+    settings: Settings
+    parser: Parser | None = None
+    queue: asyncio.Queue[tuple[str, asyncio.Future[dict[str, Any]]]] = field(default_factory=asyncio.Queue)
+
+    @property
+    def fingerprint(self) -> str | None:
+        return None if self.parser is None else self.parser.model.meta.get("fingerprint")  # type: ignore[attr-defined]
+
+    async def parse(self, text: str) -> dict[str, Any]:
+        future: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
+        await self.queue.put((text, future))
+        return await future
+
+    async def run_batches(self) -> None:
+        while True:
+            batch = [await self.queue.get()]
+            while not self.queue.empty() and len(batch) < MAX_BATCH:
+                batch.append(self.queue.get_nowait())
+            parser = self.parser
+            assert parser is not None
+            try:
+                results = await asyncio.to_thread(parser.parse_many, [text for text, _ in batch])
+            except Exception as exc:  # one bad batch must not kill the worker
+                log.exception("parsing a batch of %d failed", len(batch))
+                for _, future in batch:
+                    if not future.done():
+                        future.set_exception(exc)
+                continue
+            for (_, future), result in zip(batch, results):
+                if not future.done():
+                    future.set_result(result)
+
+    async def watch_for_new_model(self) -> None:
+        while True:
+            await asyncio.sleep(RELOAD_CHECK_S)
+            meta = read_meta(self.settings.nlu_model_dir)
+            if meta is None or meta.get("fingerprint") == self.fingerprint:
+                continue
+            try:
+                self.parser = await asyncio.to_thread(load_parser, self.settings)
+                log.info("reloaded the NLU model (%s)", meta.get("trained_at"))
+            except Exception:
+                log.exception("a new NLU model was found but could not be loaded; keeping the old one")
+
+
+SERVICE: web.AppKey[NluService] = web.AppKey("service", NluService)
 
 
 def error(status: int, message: str) -> web.Response:
@@ -22,8 +89,8 @@ def error(status: int, message: str) -> web.Response:
 
 
 async def parse(request: web.Request) -> web.Response:
-    parser = request.app.get(PARSER)
-    if parser is None:
+    service = request.app[SERVICE]
+    if service.parser is None:
         return error(503, "the NLU model is still loading")
     try:
         body: Any = await request.json()
@@ -31,34 +98,37 @@ async def parse(request: web.Request) -> web.Response:
         return error(400, "request body must be JSON: {\"text\": \"...\"}")
     if not isinstance(body, dict) or not isinstance(body.get("text"), str):
         return error(400, "request JSON must be an object with a string field 'text'")
-    result = await asyncio.to_thread(parser.parse, body["text"])
-    return web.json_response(result)
+    try:
+        return web.json_response(await service.parse(body["text"]))
+    except Exception:
+        return error(500, "the NLU model failed on this message")
 
 
 async def health(request: web.Request) -> web.Response:
-    parser = request.app.get(PARSER)
+    parser = request.app[SERVICE].parser
     if parser is None:
         return web.json_response({"status": "loading"}, status=503)
-    return web.json_response({"status": "ok", "model": parser.classifier.meta})
-
-
-def load_parser(settings: Settings) -> Parser:
-    model = IntentClassifier.load(settings.nlu_model_dir)
-    encoder.encode(["warm up"])  # load the weights now, not on the first shopper message
-    return Parser(model, encoder.encode, settings.nlu_threshold, settings.nlu_max_chars)
+    meta = parser.model.meta  # type: ignore[attr-defined]
+    summary = {k: meta.get(k) for k in ("kind", "trained_at", "fingerprint", "temperature", "n_examples")}
+    return web.json_response({"status": "ok", "threshold": parser.threshold, "model": summary})
 
 
 def create_app(settings: Settings, parser: Parser | None = None) -> web.Application:
     app = web.Application(client_max_size=MAX_BODY_BYTES)
+    service = NluService(settings, parser)
+    app[SERVICE] = service
     app.router.add_post("/model/parse", parse)
     app.router.add_get("/health", health)
 
-    async def load_model(app: web.Application) -> None:
-        app[PARSER] = await asyncio.to_thread(load_parser, settings)
-        log.info("NLU model loaded from %s", settings.nlu_model_dir)
+    async def background(app: web.Application):  # type: ignore[no-untyped-def]
+        if service.parser is None:
+            service.parser = await asyncio.to_thread(load_parser, settings)
+            log.info("NLU model loaded from %s", settings.nlu_model_dir)
+        tasks = [asyncio.create_task(service.run_batches()),
+                 asyncio.create_task(service.watch_for_new_model())]
+        yield
+        for task in tasks:
+            task.cancel()
 
-    if parser is not None:
-        app[PARSER] = parser
-    else:
-        app.on_startup.append(load_model)
+    app.cleanup_ctx.append(background)
     return app

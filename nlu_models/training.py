@@ -1,36 +1,102 @@
-"""``python -m nlu_models train``: (re)train the intent classifier only when data or settings changed."""
+"""``python -m nlu_models train``: fine-tune, calibrate and save the intent model, only when stale."""
 from __future__ import annotations
 
-import json
 import logging
+import time
 from pathlib import Path
 
-from nlu_models import classifier, encoder
+import numpy as np
+
+from nlu_models.calibration import fit_temperature, softmax, tune_threshold
 from nlu_models.data import Example, fingerprint, load_examples
+from nlu_models.finetune import FineTuneSettings, fine_tune, predict_logits
+from nlu_models.gibberish import gibberish
+from nlu_models.intent_model import IntentModel, read_meta
+from nlu_models.parser import FALLBACK_INTENT
 
 log = logging.getLogger(__name__)
-SEED = 13
-SETTINGS: dict[str, object] = {"kind": "minilm-logreg-baseline", "C": 20.0, "seed": SEED,
-                               "encoder": encoder.ENCODER_NAME}
+MODEL_KIND = "minilm-l6-finetuned"
+UNKNOWN_MESSAGES = Path(__file__).resolve().parent / "unknown_messages.txt"
 
 
-def current_fingerprint(model_dir: Path) -> str | None:
-    meta = model_dir / "meta.json"
-    if not meta.exists():
-        return None
-    return json.loads(meta.read_text()).get("fingerprint")
+def unknown_messages(path: Path = UNKNOWN_MESSAGES) -> list[str]:
+    lines = (line.strip() for line in path.read_text(encoding="utf-8").splitlines())
+    return [line for line in lines if line and not line.startswith("# ")]
 
 
-def train_if_stale(data_dir: Path, model_dir: Path, force: bool = False) -> bool:
+def accepted_confidence(probs: np.ndarray, labels: list[str]) -> np.ndarray:
+    """Top probability where the top label is a real intent; 0 where the model itself says fallback."""
+    top = probs.argmax(axis=1)
+    conf = probs.max(axis=1)
+    if FALLBACK_INTENT in labels:
+        conf = np.where(top == labels.index(FALLBACK_INTENT), 0.0, conf)
+    return conf
+
+
+def train_model(
+    examples: list[Example], settings: FineTuneSettings, unknown: list[str], progress: bool = True
+) -> IntentModel:
+    noise = gibberish(settings.gibberish_examples, settings.seed)
+    tuned = fine_tune(
+        [e.text for e in examples] + noise,
+        [e.intent for e in examples] + [FALLBACK_INTENT] * len(noise),
+        settings, progress=progress,
+    )
+    temperature = fit_temperature(tuned.val_logits, tuned.val_labels)
+    val_probs = softmax(tuned.val_logits, temperature)
+    unknown_probs = softmax(
+        predict_logits(tuned.model, tuned.tokenizer, unknown, settings.max_length), temperature
+    )
+    # In scope: validation messages of real intents; out of scope: held-out unknown messages plus
+    # the validation share of the synthetic noise.
+    fallback_id = tuned.labels.index(FALLBACK_INTENT)
+    real = tuned.val_labels != fallback_id
+    val_conf = accepted_confidence(val_probs, tuned.labels)
+    oos_conf = np.concatenate([accepted_confidence(unknown_probs, tuned.labels), val_conf[~real]])
+    correct = val_probs.argmax(axis=1) == tuned.val_labels
+    threshold = tune_threshold(val_conf[real], correct[real], oos_conf)
+    accepted = val_conf[real] >= threshold
+    meta = {
+        "kind": MODEL_KIND,
+        "labels": tuned.labels,
+        "max_length": settings.max_length,
+        "temperature": round(temperature, 4),
+        "threshold": round(threshold, 4),
+        "settings": settings.as_dict(),
+        "n_examples": len(examples),
+        "history": tuned.history,
+        "validation": {
+            "accuracy": round(float(correct[real].mean()), 4),
+            "accuracy_with_fallback": round(float((accepted & correct[real]).mean()), 4),
+            "unknown_rejected": round(float((accepted_confidence(unknown_probs, tuned.labels) < threshold).mean()), 4),
+            "n": int(real.sum()),
+        },
+        "train_seconds": tuned.train_seconds,
+        "trained_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+    }
+    log.info("temperature %.3f, threshold %.3f, validation %s", temperature, threshold, meta["validation"])
+    return IntentModel(tuned.model, tuned.tokenizer, meta)
+
+
+def model_fingerprint(examples: list[Example], settings: FineTuneSettings, unknown: list[str]) -> str:
+    return fingerprint(examples, {"kind": MODEL_KIND, **settings.as_dict(), "unknown": unknown})
+
+
+def train_if_stale(
+    data_dir: Path, model_dir: Path, force: bool = False,
+    settings: FineTuneSettings | None = None, progress: bool = True,
+) -> bool:
     """Returns True when a new model was written."""
-    examples: list[Example] = load_examples(data_dir)
-    digest = fingerprint(examples, SETTINGS)
-    if not force and current_fingerprint(model_dir) == digest:
+    settings = settings or FineTuneSettings()
+    examples = load_examples(data_dir)
+    unknown = unknown_messages()
+    digest = model_fingerprint(examples, settings, unknown)
+    if not force and (read_meta(model_dir) or {}).get("fingerprint") == digest:
         log.info("NLU model in %s is up to date (data and settings unchanged)", model_dir)
         return False
-    log.info("training NLU model on %d examples from %s", len(examples), data_dir)
-    model = classifier.train(examples, encoder.encode, seed=SEED, c=float(SETTINGS["C"]))  # type: ignore[arg-type]
-    model.meta.update(fingerprint=digest, settings=SETTINGS)
+    log.info("fine-tuning the intent model on %d examples from %s", len(examples), data_dir)
+    model = train_model(examples, settings, unknown, progress=progress)
+    model.meta["fingerprint"] = digest
     model.save(model_dir)
-    log.info("saved NLU model to %s", model_dir)
+    log.info("saved NLU model to %s (%.0f s)", model_dir, model.meta["train_seconds"])
     return True

@@ -33,6 +33,12 @@ async def test_first_fallback_asks_to_rephrase(dispatcher):
     assert [m["response"] for m in dispatcher.messages] == ["utter_ask_rephrase"]
 
 
+async def test_fallback_on_another_language_says_english_only(dispatcher):
+    tracker = tracker_for([user_event("où est ma commande", "nlu_fallback")])
+    await ActionFallback().run(dispatcher, tracker, DOMAIN)
+    assert [m["response"] for m in dispatcher.messages] == ["utter_english_only"]
+
+
 async def test_second_fallback_in_a_row_offers_a_human(dispatcher):
     tracker = tracker_for([
         user_event("blorp", "nlu_fallback"), bot("rephrase"), user_event("wibble", "nlu_fallback"),

@@ -10,7 +10,7 @@ from aisle.config import REPO_ROOT, Settings
 
 RASA = [str(REPO_ROOT / ".venv-rasa" / "bin" / "python"), "-m", "aisle.rasa_cli"]
 # Responses that only custom actions utter; Rasa's validator cannot see that and warns.
-UTTERED_BY_ACTIONS = {"utter_ask_rephrase", "utter_offer_human", "utter_human_declined", "utter_default"}
+UTTERED_BY_ACTIONS = {"utter_ask_rephrase", "utter_english_only", "utter_offer_human", "utter_human_declined", "utter_default"}
 
 
 def rasa(*args: str) -> subprocess.CompletedProcess[str]:

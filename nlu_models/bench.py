@@ -1,0 +1,334 @@
+"""NLU benchmark: ``python -m nlu_models.bench`` writes reports/nlu.json and reports/nlu.md.
+
+Side by side in one run: the fine-tuned MiniLM (Aisle), the frozen-MiniLM + logistic-regression
+baseline, and Rasa's default DIET pipeline (in .venv-rasa), on BANKING77 and CLINC150 from
+../shared/datasets (train on train, tune on a validation split, test once), plus 5-fold
+cross-validation on Aisle's own data/nlu and serving latency. Not part of `make test`.
+"""
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import logging
+import os
+import platform
+import resource
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+import numpy as np
+
+from aisle.config import REPO_ROOT, settings
+from aisle.logs import configure_logging
+from nlu_models.calibration import energy, fit_temperature, softmax, tune_threshold
+from nlu_models.data import load_examples
+from nlu_models.finetune import FineTuneSettings, fine_tune, predict_logits, stratified_split
+from nlu_models.parser import FALLBACK_INTENT
+from nlu_models.training import accepted_confidence
+
+log = logging.getLogger("nlu_models.bench")
+DATASETS = REPO_ROOT.parent / "shared" / "datasets"
+REPORTS = REPO_ROOT / "reports"
+PARTS = ("banking77", "clinc150", "aisle_cv", "latency")
+# Larger public sets converge in fewer epochs; no synthetic noise there (CLINC has real oos examples).
+PUBLIC = FineTuneSettings(max_epochs=5, patience=1, gibberish_examples=0, validation_share=0.1)
+PUBLISHED = {
+    "banking77": [("BERT-large fine-tuned (Casanueva et al. 2020)", {"accuracy": 93.66}),
+                  ("USE+ConveRT (Casanueva et al. 2020)", {"accuracy": 93.36})],
+    "clinc150": [("BERT, oos-threshold (Larson et al. 2019)", {"in_scope_accuracy": 96.2, "oos_recall": 52.3}),
+                 ("BERT, oos-train (Larson et al. 2019)", {"in_scope_accuracy": 96.9, "oos_recall": 40.3}),
+                 ("Rasa 2019, oos-train (Larson et al. 2019)", {"in_scope_accuracy": 91.5, "oos_recall": 45.3}),
+                 ("MLP (USE) (Larson et al. 2019)", {"in_scope_accuracy": 93.5, "oos_recall": 47.4})],
+}
+
+
+def pct(x: float) -> float:
+    return round(100 * float(x), 2)
+
+
+def macro_f1(y_true: Sequence[str], y_pred: Sequence[str]) -> float:
+    from sklearn.metrics import f1_score
+
+    return pct(f1_score(y_true, y_pred, average="macro"))
+
+
+def rss_mb() -> float:
+    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+
+
+DIET_EPOCHS = 100  # Rasa's default; --diet-epochs lowers it when the run must fit a time budget
+
+
+def run_diet(train: list[tuple[str, str]], test: list[tuple[str, str]], epochs: int) -> dict[str, Any]:
+    """Train and test Rasa's default DIET pipeline in .venv-rasa (a subprocess: other dependencies)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        src, out = Path(tmp) / "in.json", Path(tmp) / "out.json"
+        src.write_text(json.dumps({"train": train, "test": test}))
+        env = {**os.environ, "RASA_TELEMETRY_ENABLED": "false", "TF_CPP_MIN_LOG_LEVEL": "2"}
+        subprocess.run([str(REPO_ROOT / ".venv-rasa/bin/python"), "-m", "nlu_models.bench_diet", str(src), str(out),
+                        str(epochs)],
+                       cwd=REPO_ROOT, env=env, check=True, stdout=subprocess.DEVNULL)
+        result = json.loads(out.read_text())
+    lat = np.array(result["latencies_ms"])
+    return {"predictions": result["predictions"], "train_seconds": round(result["train_seconds"], 1),
+            "epochs": result["epochs"],
+            "latency_ms": {"p50": round(float(np.percentile(lat, 50)), 2),
+                           "p95": round(float(np.percentile(lat, 95)), 2)}}
+
+
+def split_validation(texts: list[str], labels: list[str], share: float, seed: int):
+    train_idx, val_idx = stratified_split(labels, share, seed)
+    pick = lambda idx, xs: [xs[i] for i in idx]  # noqa: E731
+    return (pick(train_idx, texts), pick(train_idx, labels)), (pick(val_idx, texts), pick(val_idx, labels))
+
+
+def timed_fine_tune(train, val) -> tuple[Any, float]:
+    started = time.perf_counter()
+    tuned = fine_tune(train[0], train[1], PUBLIC, validation=val)
+    return tuned, round(time.perf_counter() - started, 1)
+
+
+def bench_banking77(quick: bool, diet_epochs: int) -> dict[str, Any]:
+    def read(name: str) -> tuple[list[str], list[str]]:
+        with open(DATASETS / "banking77" / name, newline="", encoding="utf-8") as f:
+            rows = list(csv.DictReader(f))
+        if quick:
+            rows = rows[::20]
+        return [r["text"] for r in rows], [r["category"] for r in rows]
+
+    texts, labels = read("train.csv")
+    test_texts, test_labels = read("test.csv")
+    train, val = split_validation(texts, labels, PUBLIC.validation_share, PUBLIC.seed)
+    rows: dict[str, Any] = {}
+
+    tuned, seconds = timed_fine_tune(train, val)
+    pred = [tuned.labels[i] for i in predict_logits(tuned.model, tuned.tokenizer, test_texts, PUBLIC.max_length).argmax(1)]
+    rows["Aisle: MiniLM-L6 fine-tuned"] = {
+        "accuracy": pct(np.mean(np.array(pred) == np.array(test_labels))),
+        "macro_f1": macro_f1(test_labels, pred), "train_seconds": seconds, "epochs": len(tuned.history)}
+    del tuned
+
+    from nlu_models.baseline import EmbeddingLogReg
+
+    started = time.perf_counter()
+    lr = EmbeddingLogReg.train(*train, seed=PUBLIC.seed)
+    pred = [lr.labels[i] for i in lr.logits(test_texts).argmax(1)]
+    rows["frozen MiniLM + logistic regression"] = {
+        "accuracy": pct(np.mean(np.array(pred) == np.array(test_labels))),
+        "macro_f1": macro_f1(test_labels, pred), "train_seconds": round(time.perf_counter() - started, 1)}
+
+    diet = run_diet(list(zip(texts, labels)), list(zip(test_texts, test_labels)), diet_epochs)
+    pred = diet["predictions"]
+    rows["Rasa 3.6 DIET (default pipeline)"] = {
+        "accuracy": pct(np.mean(np.array(pred) == np.array(test_labels))),
+        "macro_f1": macro_f1(test_labels, pred), "train_seconds": diet["train_seconds"],
+        "latency_ms": diet["latency_ms"], "epochs": diet["epochs"],
+        "note": "predictions of nlu_fallback (its 0.3 threshold) count as wrong"}
+    return {"n_train": len(train[0]), "n_val": len(val[0]), "n_test": len(test_texts), "rows": rows,
+            "published": PUBLISHED["banking77"]}
+
+
+def clinc_scores(accepted: np.ndarray, correct: np.ndarray, is_oos: np.ndarray) -> dict[str, float]:
+    return {"in_scope_accuracy": pct((accepted & correct)[~is_oos].mean()),
+            "oos_recall": pct((~accepted)[is_oos].mean())}
+
+
+def bench_clinc150(quick: bool, diet_epochs: int) -> dict[str, Any]:
+    data = json.loads((DATASETS / "clinc150" / "data_full.json").read_text())
+    step = 20 if quick else 1
+
+    def part(name: str, oos: str) -> tuple[list[str], list[str]]:
+        items = data[name][::step] + data[oos][::step]
+        return [t for t, _ in items], [FALLBACK_INTENT if label == "oos" else label for _, label in items]
+
+    train, val, test = part("train", "oos_train"), part("val", "oos_val"), part("test", "oos_test")
+    rows: dict[str, Any] = {}
+    tuned, seconds = timed_fine_tune(train, val)
+    fb = tuned.labels.index(FALLBACK_INTENT)
+    label_id = {label: i for i, label in enumerate(tuned.labels)}
+    y_val = np.array([label_id[label] for label in val[1]])
+    y_test = np.array([label_id[label] for label in test[1]])
+    t = fit_temperature(tuned.val_logits, y_val)
+    test_logits = predict_logits(tuned.model, tuned.tokenizer, test[0], PUBLIC.max_length)
+    val_probs, test_probs = softmax(tuned.val_logits, t), softmax(test_logits, t)
+    val_oos, test_oos = y_val == fb, y_test == fb
+
+    # Confidence (max softmax after temperature scaling) with a threshold tuned on validation.
+    val_conf = accepted_confidence(val_probs, tuned.labels)
+    threshold = tune_threshold(val_conf[~val_oos], (val_probs.argmax(1) == y_val)[~val_oos], val_conf[val_oos])
+    test_conf = accepted_confidence(test_probs, tuned.labels)
+    correct = test_probs.argmax(1) == y_test
+    rows["Aisle: MiniLM-L6 fine-tuned, oos-train + tuned threshold (chosen)"] = {
+        **clinc_scores(test_conf >= threshold, correct, test_oos), "threshold": round(threshold, 4),
+        "temperature": round(t, 3), "train_seconds": seconds, "epochs": len(tuned.history)}
+    rows["Aisle: same model, oos-train only (no threshold)"] = clinc_scores(
+        test_probs.argmax(1) != fb, correct, test_oos)
+    # Alternative measured for the choice: an energy score threshold tuned the same way.
+    val_e, test_e = energy(tuned.val_logits, t), energy(test_logits, t)
+    val_e = np.where(val_probs.argmax(1) == fb, -np.inf, val_e)
+    test_e = np.where(test_probs.argmax(1) == fb, -np.inf, test_e)
+    e_threshold = tune_threshold(val_e[~val_oos], (val_probs.argmax(1) == y_val)[~val_oos], val_e[val_oos])
+    rows["Aisle: same model, energy score threshold"] = clinc_scores(test_e >= e_threshold, correct, test_oos)
+    del tuned
+
+    diet = run_diet(list(zip(*train)), list(zip(*test)), diet_epochs)
+    pred = np.array(diet["predictions"])
+    truth = np.array(test[1])
+    diet_accepted = pred != FALLBACK_INTENT
+    rows["Rasa 3.6 DIET (default pipeline), oos-train + FallbackClassifier 0.3"] = {
+        **clinc_scores(diet_accepted, pred == truth, truth == FALLBACK_INTENT),
+        "train_seconds": diet["train_seconds"], "latency_ms": diet["latency_ms"], "epochs": diet["epochs"]}
+    return {"n_train": len(train[0]), "n_val": len(val[0]), "n_test": len(test[0]), "rows": rows,
+            "published": PUBLISHED["clinc150"]}
+
+
+def bench_aisle_cv(quick: bool, folds: int = 5) -> dict[str, Any]:
+    from sklearn.model_selection import StratifiedKFold
+
+    from nlu_models.training import train_model, unknown_messages
+
+    examples = load_examples(REPO_ROOT / "data" / "nlu")
+    if quick:
+        examples = examples[::4]
+    labels = np.array([e.intent for e in examples])
+    intents = sorted(set(labels))
+    columns = intents + [FALLBACK_INTENT]
+    confusion = np.zeros((len(intents), len(columns)), dtype=int)
+    accs, accs_fb, f1s, seconds = [], [], [], []
+    settings_cv = FineTuneSettings()
+    for k, (tr, te) in enumerate(StratifiedKFold(folds, shuffle=True, random_state=13).split(labels, labels)):
+        model = train_model([examples[i] for i in tr], settings_cv, unknown_messages(), progress=False)
+        seconds.append(model.meta["train_seconds"])
+        probs = model.probabilities([examples[i].text for i in te])
+        real = [j for j, label in enumerate(model.labels) if label != FALLBACK_INTENT]
+        argmax_real = [model.labels[real[j]] for j in probs[:, real].argmax(1)]
+        conf = accepted_confidence(probs, model.labels)
+        decided = [p if c >= model.threshold else FALLBACK_INTENT for p, c in zip(argmax_real, conf)]
+        truth = labels[te]
+        accs.append(np.mean(np.array(argmax_real) == truth))
+        accs_fb.append(np.mean(np.array(decided) == truth))
+        f1s.append(macro_f1(truth, argmax_real))
+        for t_, d in zip(truth, decided):
+            confusion[intents.index(t_), columns.index(d)] += 1
+        log.info("fold %d: accuracy %.3f", k + 1, accs[-1])
+    return {"folds": folds, "n_examples": len(examples), "accuracy": pct(np.mean(accs)),
+            "accuracy_std": pct(np.std(accs)), "accuracy_with_fallback": pct(np.mean(accs_fb)),
+            "macro_f1": round(float(np.mean(f1s)), 2), "train_seconds_per_fold": round(float(np.mean(seconds)), 1),
+            "confusion": {"rows": intents, "columns": columns, "counts": confusion.tolist()}}
+
+
+def bench_latency() -> dict[str, Any]:
+    from nlu_models.server import load_parser
+    from nlu_models.training import train_if_stale
+
+    cfg = settings()
+    train_if_stale(REPO_ROOT / "data" / "nlu", cfg.nlu_model_dir)
+    before = rss_mb()
+    started = time.perf_counter()
+    parser = load_parser(cfg)
+    load_seconds = round(time.perf_counter() - started, 2)
+    texts = [e.text for e in load_examples(REPO_ROOT / "data" / "nlu")]
+    for text in texts[:50]:
+        parser.parse(text)
+    lat = []
+    for text in texts[::4][:400]:
+        t0 = time.perf_counter()
+        parser.parse(text)
+        lat.append((time.perf_counter() - t0) * 1000)
+    batch = texts[:1024]
+    t0 = time.perf_counter()
+    for i in range(0, len(batch), 32):
+        parser.parse_many(batch[i:i + 32])
+    throughput = len(batch) / (time.perf_counter() - t0)
+    import torch
+
+    return {"single_message_ms": {"p50": round(float(np.percentile(lat, 50)), 2),
+                                  "p95": round(float(np.percentile(lat, 95)), 2),
+                                  "n": len(lat)},
+            "batch32_messages_per_s": round(throughput, 1), "model_load_seconds": load_seconds,
+            "rss_mb_before_load": before, "rss_mb_after": rss_mb(), "torch_threads": torch.get_num_threads(),
+            "note": "in-process Parser.parse (tokenise, forward pass, calibration, entities), warm"}
+
+
+def markdown(report: dict[str, Any]) -> str:
+    out = ["# NLU benchmark", "", f"Run {report['finished_at']} on {report['machine']}. "
+           "Produced by `python -m nlu_models.bench`.", ""]
+    for name in ("banking77", "clinc150"):
+        part = report.get(name)
+        if not part:
+            continue
+        metrics = ["accuracy", "macro_f1"] if name == "banking77" else ["in_scope_accuracy", "oos_recall"]
+        out += [f"## {name.upper()} (test set, n={part['n_test']})", "",
+                "| system | " + " | ".join(metrics) + " | train s | epochs | latency p50/p95 ms |",
+                "|---|" + "---|" * (len(metrics) + 3)]
+        for system, row in part["rows"].items():
+            lat = row.get("latency_ms")
+            latency = f"{lat['p50']} / {lat['p95']}" if lat else ""
+            out.append(f"| {system} | " + " | ".join(str(row.get(m, "")) for m in metrics)
+                       + f" | {row.get('train_seconds', '')} | {row.get('epochs', '')} | {latency} |")
+        for system, row in part["published"]:
+            out.append(f"| {system} (published) | " + " | ".join(str(row.get(m, "–")) for m in metrics) + " | | | |")
+        out.append("")
+    cv = report.get("aisle_cv")
+    if cv:
+        out += ["## Aisle intents, 5-fold cross-validation on data/nlu", "",
+                f"{cv['n_examples']} examples: accuracy {cv['accuracy']} ± {cv['accuracy_std']}, with the fallback "
+                f"threshold applied {cv['accuracy_with_fallback']}, macro-F1 {cv['macro_f1']}; "
+                f"{cv['train_seconds_per_fold']} s training per fold. Confusion matrix in nlu.json.", ""]
+    lat = report.get("latency")
+    if lat:
+        s = lat["single_message_ms"]
+        out += ["## Serving", "", "| single message p50 | p95 | batch-32 msgs/s | model load s | RSS MB |",
+                "|---|---|---|---|---|",
+                f"| {s['p50']} ms | {s['p95']} ms | {lat['batch32_messages_per_s']} | {lat['model_load_seconds']} "
+                f"| {lat['rss_mb_after']} |", ""]
+    return "\n".join(out)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="python -m nlu_models.bench", description=__doc__)
+    parser.add_argument("--parts", default=",".join(PARTS), help=f"comma-separated subset of {PARTS}")
+    parser.add_argument("--quick", action="store_true", help="every 20th example: a smoke run, not a result")
+    parser.add_argument("--out", default=str(REPORTS))
+    parser.add_argument("--diet-epochs", type=int, default=DIET_EPOCHS,
+                        help="DIET training epochs (Rasa's default 100 takes over an hour per data set here)")
+    args = parser.parse_args()
+    configure_logging("INFO")
+    parts = [p for p in args.parts.split(",") if p]
+    unknown = set(parts) - set(PARTS)
+    if unknown:
+        parser.error(f"unknown parts {sorted(unknown)}")
+    if any(p in parts for p in ("banking77", "clinc150")) and not DATASETS.exists():
+        parser.error(f"{DATASETS} is missing: the public benchmarks live in ../shared/datasets")
+    benches: dict[str, Callable[[], dict[str, Any]]] = {
+        "banking77": lambda: bench_banking77(args.quick, args.diet_epochs),
+        "clinc150": lambda: bench_clinc150(args.quick, args.diet_epochs),
+        "aisle_cv": lambda: bench_aisle_cv(args.quick), "latency": bench_latency,
+    }
+    import torch
+
+    out = Path(args.out)
+    previous = out / "nlu.json"
+    # A partial run (--parts) updates its parts and keeps the others from the last full report.
+    report: dict[str, Any] = json.loads(previous.read_text()) if previous.exists() and set(parts) != set(PARTS) else {}
+    report.update({"machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
+                   f"torch {torch.__version__} ({torch.get_num_threads()} threads)", "quick": args.quick})
+    for part in parts:
+        log.info("benchmark part %s", part)
+        started = time.perf_counter()
+        report[part] = benches[part]()
+        report[part]["wall_seconds"] = round(time.perf_counter() - started, 1)
+        report[part]["measured_at"] = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
+    report["finished_at"] = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "nlu.json").write_text(json.dumps(report, indent=1))
+    (out / "nlu.md").write_text(markdown(report))
+    print((out / "nlu.md").read_text())
+
+
+if __name__ == "__main__":
+    main()

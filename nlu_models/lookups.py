@@ -1,0 +1,139 @@
+"""Lookup tables for colour, size, material, brand and product type.
+
+Two sources: the Rasa-format tables in ``data/nlu/lookups`` (with synonyms), and the catalog's own
+products table, re-read whenever it changes, so a brand imported into the catalog is recognised
+without retraining anything.
+"""
+from __future__ import annotations
+
+import logging
+import re
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+
+log = logging.getLogger(__name__)
+LOOKUP_ENTITIES = ("color", "size", "material", "brand", "product_type")
+# Attribute keys in the catalog that feed each lookup entity.
+CATALOG_ATTRIBUTES = {"color": ("color", "colour"), "material": ("material",), "size": ("size",)}
+
+
+@dataclass
+class LookupTables:
+    """entity -> {surface form (lowercase) -> normalised value}."""
+
+    terms: dict[str, dict[str, str]] = field(default_factory=dict)
+
+    def add(self, entity: str, surface: str, value: str | None = None) -> None:
+        surface = " ".join(surface.split())
+        if len(surface) < 1:
+            return
+        self.terms.setdefault(entity, {}).setdefault(surface.lower(), value or surface)
+
+    def merged(self, other: "LookupTables") -> "LookupTables":
+        out = LookupTables({k: dict(v) for k, v in self.terms.items()})
+        for entity, terms in other.terms.items():
+            for surface, value in terms.items():
+                out.add(entity, surface, value)
+        return out
+
+
+def load_static(folder: Path) -> LookupTables:
+    tables = LookupTables()
+    synonyms: dict[str, str] = {}
+    lookups: list[tuple[str, list[str]]] = []
+    for path in sorted(folder.rglob("*.yml")):
+        for item in (yaml.safe_load(path.read_text(encoding="utf-8")) or {}).get("nlu") or []:
+            lines = [line.strip()[2:].strip() for line in str(item.get("examples", "")).splitlines()
+                     if line.strip().startswith("- ")]
+            if "lookup" in item:
+                lookups.append((item["lookup"], lines))
+            elif "synonym" in item:
+                for line in lines:
+                    synonyms[line.lower()] = str(item["synonym"])
+    for entity, lines in lookups:
+        for line in lines:
+            tables.add(entity, line, line)
+    for surface, value in synonyms.items():
+        entity = next((e for e, terms in tables.terms.items() if value.lower() in terms), None)
+        if entity:
+            tables.add(entity, surface, tables.terms[entity][value.lower()])
+    return tables
+
+
+def singular(word: str) -> str:
+    """Cheap English singular for catalog category names ("Kettles" -> "kettle")."""
+    w = word.lower()
+    for suffix, repl in (("ies", "y"), ("sses", "ss"), ("shes", "sh"), ("ches", "ch"), ("xes", "x"), ("s", "")):
+        if w.endswith(suffix) and len(w) > len(suffix) + 2 and not w.endswith("ss"):
+            return w[: -len(suffix)] + repl
+    return w
+
+
+@dataclass
+class CatalogLookups:
+    """Reads brands, product types and attribute values from the products table, when it changes."""
+
+    database_url: str
+    min_interval_s: float = 5.0
+    _signature: tuple | None = None
+    _checked_at: float = 0.0
+    _tables: LookupTables = field(default_factory=LookupTables)
+
+    def tables(self) -> LookupTables:
+        now = time.monotonic()
+        if now - self._checked_at >= self.min_interval_s:
+            self._checked_at = now
+            try:
+                self._refresh()
+            except Exception as exc:  # the catalog being unavailable must never break parsing
+                log.warning("catalog lookups not refreshed: %s", exc)
+        return self._tables
+
+    def _refresh(self) -> None:
+        from sqlalchemy import func, inspect, select
+
+        from aisle.db import engine_for
+        from aisle.models import Product
+
+        engine = engine_for(self.database_url)
+        if not inspect(engine).has_table(Product.__tablename__):
+            return
+        with engine.connect() as conn:
+            signature = tuple(conn.execute(select(func.count(Product.id), func.max(Product.updated_at))).one())
+            if signature == self._signature:
+                return
+            rows = conn.execute(select(Product.brand, Product.category, Product.attributes)).all()
+        tables = LookupTables()
+        for brand, category, attributes in rows:
+            if brand:
+                tables.add("brand", brand, brand)
+            leaf = re.split(r"\s*>\s*", category or "")[-1].strip()
+            if leaf:
+                tables.add("product_type", leaf, singular(leaf))
+                tables.add("product_type", singular(leaf), singular(leaf))
+            for entity, keys in CATALOG_ATTRIBUTES.items():
+                for key in keys:
+                    value = (attributes or {}).get(key)
+                    if isinstance(value, str) and 0 < len(value) <= 40:
+                        tables.add(entity, value, value.lower() if entity != "size" else value)
+        self._tables, self._signature = tables, signature
+        log.info("catalog lookups refreshed: %s", {k: len(v) for k, v in tables.terms.items()})
+
+
+@dataclass
+class Lookups:
+    """The tables the parser uses: the static ones merged with the catalog's current ones."""
+
+    static: LookupTables
+    catalog: CatalogLookups | None = None
+    _source: LookupTables | None = None
+    _merged: LookupTables = field(default_factory=LookupTables)
+
+    def __call__(self) -> LookupTables:
+        current = self.catalog.tables() if self.catalog else LookupTables()
+        if current is not self._source:
+            self._merged, self._source = self.static.merged(current), current
+        return self._merged
