@@ -68,17 +68,23 @@ class NluService:
                 if not future.done():
                     future.set_result(result)
 
+    async def reload_if_changed(self) -> bool:
+        """Load a newly trained model in the background and swap it in; batches in flight keep the old."""
+        meta = read_meta(self.settings.nlu_model_dir)
+        if meta is None or meta.get("fingerprint") == self.fingerprint:
+            return False
+        try:
+            self.parser = await asyncio.to_thread(load_parser, self.settings)
+        except Exception:
+            log.exception("a new NLU model was found but could not be loaded; keeping the old one")
+            return False
+        log.info("reloaded the NLU model (trained %s)", meta.get("trained_at"))
+        return True
+
     async def watch_for_new_model(self) -> None:
         while True:
             await asyncio.sleep(RELOAD_CHECK_S)
-            meta = read_meta(self.settings.nlu_model_dir)
-            if meta is None or meta.get("fingerprint") == self.fingerprint:
-                continue
-            try:
-                self.parser = await asyncio.to_thread(load_parser, self.settings)
-                log.info("reloaded the NLU model (%s)", meta.get("trained_at"))
-            except Exception:
-                log.exception("a new NLU model was found but could not be loaded; keeping the old one")
+            await self.reload_if_changed()
 
 
 SERVICE: web.AppKey[NluService] = web.AppKey("service", NluService)

@@ -38,12 +38,26 @@ def test_greeting_then_gibberish_twice_offers_a_human(stack):
     assert [b["payload"] for b in offer[0]["buttons"]] == ["/affirm", "/deny"]
 
 
-def test_intents_come_from_the_nlu_server(stack):
+def test_the_fine_tuned_model_drives_the_dialogue(stack):
+    text = "where is my order 10482?"
+    status, nlu = http_json("POST", f"{stack.settings.nlu_url}/model/parse", {"text": text})
+    assert status == 200 and nlu["intent"]["name"] == "order_status"
+    _, health = http_json("GET", f"{stack.settings.nlu_url}/health")
+    assert health["model"]["kind"] == "minilm-l6-finetuned"
+
     sender = f"e2e-{uuid.uuid4().hex}"
-    stack.say(sender, "where is my order 10482?")
+    replies = stack.say(sender, text)
     last_user = [e for e in stack.tracker(sender)["events"] if e["event"] == "user"][-1]
-    assert last_user["parse_data"]["intent"]["name"] == "order_status"
-    assert last_user["parse_data"]["intent_ranking"]
+    # Rasa stored exactly what the NLU server answered, entities included, and acted on it.
+    assert last_user["parse_data"]["intent"] == nlu["intent"]
+    assert last_user["parse_data"]["intent_ranking"] == nlu["intent_ranking"]
+    assert [(e["entity"], e["value"]) for e in last_user["parse_data"]["entities"]] == [("order_id", "10482")]
+    assert "checking on orders" in texts(replies)
+
+
+def test_other_languages_get_an_english_only_answer(stack):
+    replies = stack.say(f"e2e-{uuid.uuid4().hex}", "où est ma commande s'il vous plaît")
+    assert "only chat in English" in texts(replies)
 
 
 def test_web_app_relays_the_conversation(stack):
