@@ -10,3 +10,5 @@ def configure_logging(level: str = "INFO") -> None:
         format="%(asctime)s %(levelname)-7s %(name)s: %(message)s",
         datefmt="%H:%M:%S",
     )
+    # faiss logs every optional CPU-specific build it fails to import before the one that loads.
+    logging.getLogger("faiss.loader").setLevel(logging.WARNING)

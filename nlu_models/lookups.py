@@ -9,12 +9,15 @@ from __future__ import annotations
 import logging
 import re
 import time
+from functools import lru_cache
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Iterable
 
 import yaml
 
 log = logging.getLogger(__name__)
+STATIC_DIR = Path(__file__).resolve().parent.parent / "data" / "nlu" / "lookups"
 LOOKUP_ENTITIES = ("color", "size", "material", "brand", "product_type")
 # Attribute keys in the catalog that feed each lookup entity.
 CATALOG_ATTRIBUTES = {"color": ("color", "colour"), "material": ("material",), "size": ("size",)}
@@ -63,6 +66,12 @@ def load_static(folder: Path) -> LookupTables:
     return tables
 
 
+@lru_cache(maxsize=4)
+def static_tables(folder: Path = STATIC_DIR) -> LookupTables:
+    """The Rasa-format lookup tables, read once per process (an explicit cache)."""
+    return load_static(folder)
+
+
 def singular(word: str) -> str:
     """Cheap English singular for catalog category names ("Kettles" -> "kettle")."""
     w = word.lower()
@@ -70,6 +79,25 @@ def singular(word: str) -> str:
         if w.endswith(suffix) and len(w) > len(suffix) + 2 and not w.endswith("ss"):
             return w[: -len(suffix)] + repl
     return w
+
+
+def tables_from_products(rows: Iterable[tuple[str | None, str | None, dict | None]]) -> LookupTables:
+    """Brands, product types (category leaves) and attribute values from (brand, category, attributes)."""
+    tables = LookupTables()
+    for brand, category, attributes in rows:
+        if brand:
+            tables.add("brand", brand, brand)
+        leaf = re.split(r"\s*>\s*", category or "")[-1].strip()
+        if leaf:
+            tables.add("product_type", leaf, singular(leaf))
+            tables.add("product_type", singular(leaf), singular(leaf))
+        for entity, keys in CATALOG_ATTRIBUTES.items():
+            for key in keys:
+                values = (attributes or {}).get(key)
+                for value in values if isinstance(values, list) else [values]:
+                    if isinstance(value, str) and 0 < len(value) <= 40:
+                        tables.add(entity, value, value.lower() if entity != "size" else value)
+    return tables
 
 
 @dataclass
@@ -106,19 +134,7 @@ class CatalogLookups:
             if signature == self._signature:
                 return
             rows = conn.execute(select(Product.brand, Product.category, Product.attributes)).all()
-        tables = LookupTables()
-        for brand, category, attributes in rows:
-            if brand:
-                tables.add("brand", brand, brand)
-            leaf = re.split(r"\s*>\s*", category or "")[-1].strip()
-            if leaf:
-                tables.add("product_type", leaf, singular(leaf))
-                tables.add("product_type", singular(leaf), singular(leaf))
-            for entity, keys in CATALOG_ATTRIBUTES.items():
-                for key in keys:
-                    value = (attributes or {}).get(key)
-                    if isinstance(value, str) and 0 < len(value) <= 40:
-                        tables.add(entity, value, value.lower() if entity != "size" else value)
+        tables = tables_from_products(rows)
         self._tables, self._signature = tables, signature
         log.info("catalog lookups refreshed: %s", {k: len(v) for k, v in tables.terms.items()})
 

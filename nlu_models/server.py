@@ -13,21 +13,20 @@ from typing import Any
 
 from aiohttp import web
 
-from aisle.config import REPO_ROOT, Settings
+from aisle.config import Settings
 from nlu_models.intent_model import IntentModel, read_meta
-from nlu_models.lookups import CatalogLookups, Lookups, load_static
+from nlu_models.lookups import CatalogLookups, Lookups, static_tables
 from nlu_models.parser import Parser
 
 log = logging.getLogger(__name__)
 MAX_BODY_BYTES = 256 * 1024
 MAX_BATCH = 32
 RELOAD_CHECK_S = 5.0
-LOOKUP_DIR = REPO_ROOT / "data" / "nlu" / "lookups"
 
 
 def load_parser(settings: Settings) -> Parser:
     model = IntentModel.load(settings.nlu_model_dir)
-    lookups = Lookups(load_static(LOOKUP_DIR), CatalogLookups(settings.database_url))
+    lookups = Lookups(static_tables(), CatalogLookups(settings.database_url))
     threshold = settings.nlu_threshold if settings.nlu_threshold is not None else model.threshold
     parser = Parser(model, threshold, settings.nlu_max_chars, lookups)
     parser.parse("warm up")  # first forward pass and catalog read now, not on a shopper's message

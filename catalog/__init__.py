@@ -1,0 +1,1 @@
+"""Products: the catalog import, the search index and (later) recommendations."""

@@ -1,0 +1,95 @@
+"""``python -m catalog import|search`` (see ../shared/contracts/interfaces.md)."""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from aisle.config import settings
+from aisle.logs import configure_logging
+
+MAX_REPORTED_ERRORS = 200
+
+
+def cmd_import(path: Path, index: bool) -> int:
+    from aisle import migrate
+    from aisle.db import session_factory
+    from catalog.importer import upsert
+    from catalog.records import ImportFileError, validate_file
+
+    cfg = settings()
+    try:
+        report = validate_file(path)
+    except ImportFileError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    if not report.ok:
+        print(f"{path}: {len(report.errors)} problem(s), nothing was imported:", file=sys.stderr)
+        for error in report.errors[:MAX_REPORTED_ERRORS]:
+            print(f"  {error}", file=sys.stderr)
+        if len(report.errors) > MAX_REPORTED_ERRORS:
+            print(f"  ... and {len(report.errors) - MAX_REPORTED_ERRORS} more", file=sys.stderr)
+        return 2
+    migrate.upgrade(cfg.database_url)
+    result = upsert(session_factory(cfg.database_url), report.records)
+    print(f"{path}: {len(report.records)} products valid; {result.summary()}")
+    if index:
+        from catalog.search import CatalogSearch
+
+        CatalogSearch(cfg).refresh()
+        print("search index up to date")
+    return 0
+
+
+def cmd_search(query: str | None, queries: Path | None, limit: int, as_json: bool) -> int:
+    from catalog.search import CatalogSearch
+
+    engine = CatalogSearch(settings())
+    if queries is not None:
+        for number, line in enumerate(queries.read_text(encoding="utf-8").splitlines(), start=1):
+            if not line.strip():
+                continue
+            try:
+                item = json.loads(line)
+                qid, text = item["qid"], str(item["query"])
+            except (json.JSONDecodeError, KeyError, TypeError):
+                print(f"error: {queries} line {number}: expected {{\"qid\": ..., \"query\": ...}}", file=sys.stderr)
+                return 2
+            print(json.dumps({"qid": qid, "results": engine.search(text, limit=limit).items}), flush=True)
+        return 0
+    response = engine.search(query or "", limit=limit)
+    if as_json:
+        print(json.dumps(response.items))
+        return 0
+    if response.relaxed:
+        print(f"(no exact matches; relaxed: {', '.join(response.relaxed)})")
+    for rank, item in enumerate(response.items, start=1):
+        print(f"{rank:>3}. {item['sku']:<14} {item['price']:>9.2f} {item['currency']}  {item['title']}")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m catalog", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    imp = sub.add_parser("import", help="validate a JSON Lines or CSV file, then upsert it by sku")
+    imp.add_argument("file", type=Path)
+    imp.add_argument("--no-index", action="store_true", help="skip bringing the search index up to date")
+    search = sub.add_parser("search", help="ranked products for a query")
+    search.add_argument("query", nargs="?", help="what the shopper typed")
+    search.add_argument("--queries", type=Path, help="JSON Lines file of {\"qid\", \"query\"} objects")
+    search.add_argument("--limit", type=int, default=10)
+    search.add_argument("--json", action="store_true", help="print JSON")
+    args = parser.parse_args(argv)
+    configure_logging(settings().log_level)
+    if args.command == "import":
+        return cmd_import(args.file, index=not args.no_index)
+    if (args.query is None) == (args.queries is None):
+        parser.error("give either a QUERY or --queries FILE")
+    if args.limit < 1:
+        parser.error("--limit must be at least 1")
+    return cmd_search(args.query, args.queries, args.limit, args.json)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,173 @@
+"""The two search indexes, persisted in ``AISLE_DATA_DIR/search`` and updated incrementally.
+
+- dense: MiniLM embeddings in FAISS, exact inner product (IndexFlatIP) for small catalogs and an IVF
+  index above ``APPROXIMATE_ABOVE`` products; ids are product ids, so changed products are replaced
+  in place;
+- lexical: SQLite FTS5 (BM25 ranking, Porter stemming), rowid = product id.
+
+Each index records the fingerprint of every product it holds; ``sync`` re-indexes only products whose
+fingerprint changed and drops the ones that left the catalog.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import math
+import os
+import re
+import sqlite3
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Sequence
+
+import numpy as np
+
+from catalog.documents import ProductView
+
+log = logging.getLogger(__name__)
+Encoder = Callable[[list[str]], np.ndarray]
+APPROXIMATE_ABOVE = 50_000
+EMBED_BATCH = 256
+FTS_COLUMNS = ("title", "brand", "category", "tags", "attributes", "description")
+FTS_WEIGHTS = (10.0, 6.0, 4.0, 3.0, 3.0, 1.0)
+TOKEN = re.compile(r"[a-z0-9]+(?:['-][a-z0-9]+)*")
+
+
+def _atomic_write_json(path: Path, data: object) -> None:
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    tmp.write_text(json.dumps(data))
+    os.replace(tmp, path)
+
+
+@dataclass
+class DenseIndex:
+    folder: Path
+    index: object | None = None
+    fingerprints: dict[int, str] = field(default_factory=dict)
+
+    @property
+    def _index_path(self) -> Path:
+        return self.folder / "dense.faiss"
+
+    @property
+    def _meta_path(self) -> Path:
+        return self.folder / "dense.json"
+
+    def load(self) -> None:
+        import faiss
+
+        if self._index_path.exists() and self._meta_path.exists():
+            self.index = faiss.read_index(str(self._index_path))
+            self.fingerprints = {int(k): v for k, v in json.loads(self._meta_path.read_text()).items()}
+
+    def __len__(self) -> int:
+        return len(self.fingerprints)
+
+    def sync(self, views: Sequence[ProductView], encode: Encoder) -> int:
+        import faiss
+
+        current = {v.id: v.fingerprint() for v in views}
+        gone = [i for i, fp in self.fingerprints.items() if current.get(i) != fp]
+        todo = [v for v in views if self.fingerprints.get(v.id) != current[v.id]]
+        if not gone and not todo and self.index is not None:
+            return 0
+        dim = encode(["probe"]).shape[1]
+        if self.index is None:
+            self.index = faiss.IndexIDMap2(faiss.IndexFlatIP(dim))
+        if gone:
+            self.index.remove_ids(np.array(gone, dtype=np.int64))
+            for i in gone:
+                self.fingerprints.pop(i, None)
+        for start in range(0, len(todo), EMBED_BATCH):
+            batch = todo[start:start + EMBED_BATCH]
+            vectors = encode([v.embedding_text() for v in batch]).astype(np.float32)
+            self.index.add_with_ids(vectors, np.array([v.id for v in batch], dtype=np.int64))
+            self.fingerprints.update({v.id: current[v.id] for v in batch})
+            if len(todo) > EMBED_BATCH:
+                log.info("embedded %d/%d products", min(start + EMBED_BATCH, len(todo)), len(todo))
+        self._choose_kind(dim)
+        self.save()
+        return len(todo) + len(gone)
+
+    def _choose_kind(self, dim: int) -> None:
+        """Exact search while it is fast enough; an IVF index (trained on the catalog) above that."""
+        import faiss
+
+        approximate = isinstance(self.index, faiss.IndexIVF)
+        if approximate or len(self) <= APPROXIMATE_ABOVE:
+            return
+        ids = np.array(sorted(self.fingerprints), dtype=np.int64)
+        vectors = np.vstack([self.index.reconstruct(int(i)) for i in ids]).astype(np.float32)
+        nlist = int(4 * math.sqrt(len(ids)))
+        ivf = faiss.IndexIVFFlat(faiss.IndexFlatIP(dim), dim, nlist, faiss.METRIC_INNER_PRODUCT)
+        ivf.train(vectors)
+        ivf.add_with_ids(vectors, ids)
+        ivf.nprobe = 16
+        self.index = ivf
+        log.info("dense index switched to IVF (%d lists) at %d products", nlist, len(ids))
+
+    def save(self) -> None:
+        import faiss
+
+        self.folder.mkdir(parents=True, exist_ok=True)
+        tmp = self._index_path.with_suffix(".tmp")
+        faiss.write_index(self.index, str(tmp))
+        os.replace(tmp, self._index_path)
+        _atomic_write_json(self._meta_path, self.fingerprints)
+
+    def search(self, vector: np.ndarray, k: int) -> list[tuple[int, float]]:
+        if self.index is None or len(self) == 0:
+            return []
+        scores, ids = self.index.search(vector.reshape(1, -1).astype(np.float32), min(k, len(self)))
+        return [(int(i), float(s)) for i, s in zip(ids[0], scores[0]) if i != -1]
+
+
+@dataclass
+class LexicalIndex:
+    folder: Path
+    _conn: sqlite3.Connection | None = None
+
+    @property
+    def conn(self) -> sqlite3.Connection:
+        if self._conn is None:
+            self.folder.mkdir(parents=True, exist_ok=True)
+            self._conn = sqlite3.connect(self.folder / "lexical.db", check_same_thread=False)
+            self._conn.execute(
+                f"CREATE VIRTUAL TABLE IF NOT EXISTS docs USING fts5({', '.join(FTS_COLUMNS)}, "
+                "tokenize='porter unicode61 remove_diacritics 2')")
+            self._conn.execute("CREATE TABLE IF NOT EXISTS fingerprints (id INTEGER PRIMARY KEY, fp TEXT)")
+        return self._conn
+
+    def __len__(self) -> int:
+        return int(self.conn.execute("SELECT count(*) FROM fingerprints").fetchone()[0])
+
+    def sync(self, views: Sequence[ProductView]) -> int:
+        current = {v.id: v.fingerprint() for v in views}
+        known = dict(self.conn.execute("SELECT id, fp FROM fingerprints").fetchall())
+        gone = [i for i, fp in known.items() if current.get(i) != fp]
+        todo = [v for v in views if known.get(v.id) != current[v.id]]
+        if not gone and not todo:
+            return 0
+        with self.conn:  # one transaction
+            self.conn.executemany("DELETE FROM docs WHERE rowid = ?", [(i,) for i in gone])
+            self.conn.executemany("DELETE FROM fingerprints WHERE id = ?", [(i,) for i in gone])
+            self.conn.executemany(
+                f"INSERT INTO docs (rowid, {', '.join(FTS_COLUMNS)}) VALUES (?{', ?' * len(FTS_COLUMNS)})",
+                [(v.id, *v.lexical_fields().values()) for v in todo])
+            self.conn.executemany("INSERT INTO fingerprints (id, fp) VALUES (?, ?)",
+                                  [(v.id, current[v.id]) for v in todo])
+        return len(todo) + len(gone)
+
+    def search(self, terms: Sequence[str], k: int) -> list[tuple[int, float]]:
+        if not terms:
+            return []
+        match = " OR ".join('"' + t.replace('"', "") + '"' for t in terms)
+        weights = ", ".join(str(w) for w in FTS_WEIGHTS)
+        rows = self.conn.execute(
+            f"SELECT rowid, bm25(docs, {weights}) AS s FROM docs WHERE docs MATCH ? ORDER BY s LIMIT ?",
+            (match, k)).fetchall()
+        return [(int(i), -float(s)) for i, s in rows]
+
+
+def tokens(text: str) -> list[str]:
+    return TOKEN.findall(text.lower())

@@ -1,0 +1,134 @@
+"""Hybrid search on a small fixture catalog: filters, fusion, relaxation, typos, persistence."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from sqlalchemy import select
+
+from aisle import migrate
+from aisle.config import Settings
+from aisle.db import session_factory
+from aisle.models import Product
+from catalog.__main__ import main as catalog_cli
+from catalog.importer import upsert
+from catalog.records import validate_file
+from catalog.search import CatalogSearch, Constraints, _fuse
+from nlu_models.encoder import encode
+
+FIXTURE = Path(__file__).parent / "fixtures" / "catalog_small.jsonl"
+
+
+class CountingEncoder:
+    def __init__(self) -> None:
+        self.texts = 0
+
+    def __call__(self, texts: list[str]) -> np.ndarray:
+        self.texts += len(texts)
+        return encode(texts)
+
+
+@pytest.fixture(scope="module")
+def settings(tmp_path_factory) -> Settings:
+    folder = tmp_path_factory.mktemp("catalog")
+    s = Settings.from_env({"AISLE_DATA_DIR": str(folder)})
+    migrate.upgrade(s.database_url)
+    upsert(session_factory(s.database_url), validate_file(FIXTURE).records)
+    return s
+
+
+@pytest.fixture(scope="module")
+def engine(settings) -> CatalogSearch:
+    search = CatalogSearch(settings)
+    search.refresh()
+    return search
+
+
+def skus(response) -> list[str]:
+    return [item["sku"] for item in response.items]
+
+
+def test_price_and_type_are_filters_not_just_text(engine):
+    response = engine.search("waterproof hiking boots under $100")
+    assert skus(response) == ["HB-601"]
+    assert response.constraints.price_max == 100 and response.constraints.category == "hiking boot"
+
+
+def test_look_alike_products_stay_out(engine):
+    assert set(skus(engine.search("coffee maker"))) == {"CM-200", "CM-201"}
+    assert skus(engine.search("coffee table"))[0] == "CT-400"
+    assert skus(engine.search("something to grind coffee beans"))[0] == "CG-300"
+
+
+def test_colour_size_brand_and_stock(engine):
+    assert skus(engine.search("black running shoes")) == ["RS-501"]
+    assert skus(engine.search("running shoes size 11")) == ["RS-500"]
+    assert set(skus(engine.search("Kaffeo"))) == {"KET-102", "CM-200", "CG-300"}
+    in_stock = engine.search("kettle in stock")
+    assert "KET-101" not in skus(in_stock) and in_stock.constraints.in_stock
+
+
+def test_zero_results_relax_and_say_what(engine):
+    response = engine.search("red kettle")
+    assert response.relaxed == ["colors"]
+    assert set(skus(response)) == {"KET-100", "KET-101", "KET-102"}
+    strict = engine.search("black running shoes size 11")
+    assert strict.relaxed == ["colors"] and skus(strict) == ["RS-500"]
+
+
+def test_typos_are_tolerated(engine):
+    assert engine.search("headphnes").items[0]["category"] == "Electronics > Headphones"
+    assert engine.search("electrik ketle").items[0]["sku"].startswith("KET")
+
+
+def test_conversation_constraints_combine_with_the_query(engine):
+    response = engine.search("kettle", context=Constraints(price_max=50))
+    assert set(skus(response)) == {"KET-100", "KET-101"}
+    merged = Constraints(price_max=50, colors=("black",)).merged(Constraints(colors=("silver",)))
+    assert (merged.price_max, merged.colors) == (50, ("silver",))
+
+
+def test_paging_with_offset(engine):
+    first = skus(engine.search("kettle", limit=2))
+    second = skus(engine.search("kettle", limit=2, offset=2))
+    assert len(first) == 2 and len(second) == 1 and not set(first) & set(second)
+
+
+def test_reciprocal_rank_fusion_rewards_agreement():
+    fused = _fuse([(1, 0.9), (2, 0.8), (3, 0.1)], [(2, 12.0), (4, 5.0)])
+    assert sorted(fused, key=lambda k: -fused[k]) == [2, 1, 4, 3]
+
+
+def test_index_persists_and_updates_incrementally(settings, engine):
+    counter = CountingEncoder()
+    reloaded = CatalogSearch(settings, encode=counter)
+    reloaded.refresh()
+    assert len(reloaded.dense) == 15 and counter.texts == 0  # loaded from disk, nothing re-embedded
+    with session_factory(settings.database_url).begin() as session:
+        product = session.scalars(select(Product).where(Product.sku == "YM-900")).one()
+        product.title = "Non-Slip Travel Yoga Mat 4 mm"
+    counter.texts = 0
+    reloaded.refresh()
+    assert counter.texts == 2  # the probe and the one changed product
+    assert reloaded.search("travel yoga mat").items[0]["title"] == "Non-Slip Travel Yoga Mat 4 mm"
+
+
+def test_cli_search_json_and_batch(settings, tmp_path, monkeypatch, capsys):
+    from aisle import config
+
+    monkeypatch.setenv("AISLE_DATA_DIR", str(settings.data_dir))
+    config.settings.cache_clear()
+    try:
+        assert catalog_cli(["search", "coffee maker", "--limit", "2", "--json"]) == 0
+        results = json.loads(capsys.readouterr().out)
+        assert [r["sku"] for r in results] and {"sku", "title", "price", "score"} <= results[0].keys()
+        queries = tmp_path / "q.jsonl"
+        queries.write_text('{"qid": "a", "query": "kettle"}\n{"qid": 7, "query": "yoga mat"}\n')
+        assert catalog_cli(["search", "--queries", str(queries), "--limit", "3", "--json"]) == 0
+        lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+        assert [line["qid"] for line in lines] == ["a", 7]
+        assert lines[1]["results"][0]["sku"] == "YM-900"
+    finally:
+        config.settings.cache_clear()
