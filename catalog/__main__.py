@@ -42,6 +42,29 @@ def cmd_import(path: Path, index: bool) -> int:
     return 0
 
 
+def cmd_seed_demo() -> int:
+    """Import the shipped demo catalog, but only into an empty catalog (make run does this)."""
+    from sqlalchemy import func, select
+
+    from aisle import migrate
+    from aisle.db import session_factory
+    from aisle.models import Product
+    from catalog.demo.generate import OUT
+
+    cfg = settings()
+    migrate.upgrade(cfg.database_url)
+    with session_factory(cfg.database_url)() as session:
+        count = session.scalar(select(func.count(Product.id)))
+    if count:
+        print(f"catalog has {count} products: demo catalog not imported")
+        from catalog.search import CatalogSearch
+
+        CatalogSearch(cfg).refresh()
+        return 0
+    print(f"empty catalog: importing the demo catalog {OUT.name} (fictional products)")
+    return cmd_import(OUT, index=True)
+
+
 def cmd_search(query: str | None, queries: Path | None, limit: int, as_json: bool) -> int:
     from catalog.search import CatalogSearch
 
@@ -75,6 +98,7 @@ def main(argv: list[str] | None = None) -> int:
     imp = sub.add_parser("import", help="validate a JSON Lines or CSV file, then upsert it by sku")
     imp.add_argument("file", type=Path)
     imp.add_argument("--no-index", action="store_true", help="skip bringing the search index up to date")
+    sub.add_parser("seed-demo", help="import the demo catalog if the catalog is empty, then index")
     search = sub.add_parser("search", help="ranked products for a query")
     search.add_argument("query", nargs="?", help="what the shopper typed")
     search.add_argument("--queries", type=Path, help="JSON Lines file of {\"qid\", \"query\"} objects")
@@ -84,6 +108,8 @@ def main(argv: list[str] | None = None) -> int:
     configure_logging(settings().log_level)
     if args.command == "import":
         return cmd_import(args.file, index=not args.no_index)
+    if args.command == "seed-demo":
+        return cmd_seed_demo()
     if (args.query is None) == (args.queries is None):
         parser.error("give either a QUERY or --queries FILE")
     if args.limit < 1:

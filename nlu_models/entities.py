@@ -232,8 +232,8 @@ def lookup_matches(text: str, tables: LookupTables) -> list[Entity]:
         terms = tables.terms.get(entity)
         if not terms:
             continue
-        # one-letter sizes are handled by SIZE_RULE with their case respected
-        usable = tuple(s for s in terms if len(s) > 1 or entity != "size")
+        # one-letter and numeric sizes need SIZE_RULE's context ("size 10", a capital "M")
+        usable = tuple(s for s in terms if entity != "size" or (len(s) > 1 and not s[0].isdigit()))
         for m in _lookup_pattern(usable).finditer(text):
             surface = m.group(0).lower()
             value = terms.get(surface) or terms.get(singular(surface)) or terms.get(surface.rstrip("s"))

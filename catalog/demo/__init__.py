@@ -1,0 +1,1 @@
+"""The demo catalog: fictional brands and products, generated from specs.py by generate.py."""
