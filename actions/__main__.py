@@ -13,6 +13,9 @@ def main() -> None:
     configure_logging(cfg.log_level)
     executor = ActionExecutor()
     executor.register_package("actions")
+    from actions import catalog_client
+
+    catalog_client.warm_up()  # encoder and search index loaded before the first shopper asks
     # One process: Sanic's worker-process mode doubles memory and dies noisily on Ctrl-C.
     create_app(executor, cors_origins=None).run(
         host=cfg.host, port=cfg.action_port, single_process=True, access_log=False, motd=False

@@ -11,14 +11,8 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
 PENDING: dict[str, str] = {
-    "search_product": "searching the catalog",
-    "refine_search": "narrowing down search results",
-    "product_details": "answering questions about a product",
-    "compare_products": "comparing products",
     "recommend": "recommending products",
     "similar_products": "finding similar products",
-    "add_to_cart": "adding items to your cart",
-    "view_cart": "showing your cart",
     "order_status": "checking on orders",
     "cancel_order": "cancelling orders",
     "return_request": "handling returns and refunds",

@@ -211,7 +211,8 @@ class CatalogSearch:
                context: Constraints | None = None) -> SearchResponse:
         self.refresh()
         stated, words = self.parse(query)
-        constraints = (context or Constraints()).merged(stated)
+        # The conversation's constraints (already updated by the latest message) win over the query's.
+        constraints = stated.merged(context or Constraints())
         if not self.views:
             return SearchResponse([], constraints)
         k = min(len(self.views), max(MIN_CANDIDATES, 5 * (limit + offset)))

@@ -18,6 +18,7 @@ from typing import Any
 from aisle.config import REPO_ROOT, Settings
 
 START_TIMEOUT_S = 180
+CATALOG = REPO_ROOT / "tests" / "fixtures" / "catalog_small.jsonl"
 
 
 def free_port() -> int:
@@ -66,8 +67,10 @@ class Stack:
             "AISLE_WEB_PORT": str(free_port()), "RASA_TELEMETRY_ENABLED": "false",
         })
         stack = cls(data_dir, env, Settings.from_env(env))
-        subprocess.run([str(REPO_ROOT / ".venv/bin/python"), "-m", "aisle", "migrate"],
-                       cwd=REPO_ROOT, env=env, check=True, capture_output=True)
+        python = str(REPO_ROOT / ".venv/bin/python")
+        subprocess.run([python, "-m", "aisle", "migrate"], cwd=REPO_ROOT, env=env, check=True, capture_output=True)
+        subprocess.run([python, "-m", "catalog", "import", str(CATALOG)], cwd=REPO_ROOT, env=env, check=True,
+                       capture_output=True)
         return stack
 
     def start(self, name: str) -> None:

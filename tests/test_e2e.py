@@ -55,6 +55,23 @@ def test_the_fine_tuned_model_drives_the_dialogue(stack):
     assert "checking on orders" in texts(replies)
 
 
+def test_shopping_conversation(stack):
+    """search -> refine twice -> details of "the second one" -> add to cart -> view cart."""
+    sender = f"e2e-{uuid.uuid4().hex}"
+
+    def cards(replies):
+        return [p["sku"] for r in replies for p in (r.get("custom") or {}).get("products", [])]
+
+    assert set(cards(stack.say(sender, "show me hiking boots"))) == {"HB-600", "HB-601"}
+    assert set(cards(stack.say(sender, "any of them under $200?"))) == {"HB-600", "HB-601"}
+    assert cards(stack.say(sender, "sort by price")) == ["HB-601", "HB-600"]
+    details = stack.say(sender, "is the second one waterproof?")
+    assert "Waterproof Leather Hiking Boots" in texts(details) and "waterproof: yes" in texts(details)
+    assert "Added 1 x Waterproof Leather Hiking Boots" in texts(stack.say(sender, "add it to my cart"))
+    cart = texts(stack.say(sender, "what's in my basket?"))
+    assert "1 x Waterproof Leather Hiking Boots" in cart and "Total: $149.00" in cart
+
+
 def test_other_languages_get_an_english_only_answer(stack):
     replies = stack.say(f"e2e-{uuid.uuid4().hex}", "où est ma commande s'il vous plaît")
     assert "only chat in English" in texts(replies)

@@ -1,0 +1,49 @@
+"""The catalog as the actions see it: search, products by sku, the conversation's cart.
+
+One search engine per action-server process, created on first use (loading the encoder at import
+time would break rasa-sdk's Sanic start-up).
+"""
+from __future__ import annotations
+
+from functools import lru_cache
+
+from sqlalchemy import select
+
+from aisle.config import settings
+from aisle.db import session_factory
+from aisle.models import Product
+from catalog import cart
+from catalog.documents import ProductView, view_of
+from catalog.search import CatalogSearch, Constraints, SearchResponse
+
+
+@lru_cache(maxsize=1)
+def engine() -> CatalogSearch:
+    return CatalogSearch(settings())
+
+
+def warm_up() -> None:
+    """Load the encoder and indexes before the first shopper asks."""
+    engine().refresh()
+    engine().encode(["warm up"])
+
+
+def search(query: str, limit: int, offset: int = 0, context: Constraints | None = None) -> SearchResponse:
+    return engine().search(query, limit=limit, offset=offset, context=context)
+
+
+def products(skus: list[str]) -> list[ProductView]:
+    """Current data for these skus, in the given order (unknown skus are skipped)."""
+    if not skus:
+        return []
+    with session_factory()() as session:
+        found = {p.sku: view_of(p) for p in session.scalars(select(Product).where(Product.sku.in_(skus)))}
+    return [found[s] for s in skus if s in found]
+
+
+def add_to_cart(conversation_id: str, sku: str, quantity: int) -> cart.CartSummary:
+    return cart.add(session_factory(), conversation_id, sku, quantity)
+
+
+def cart_summary(conversation_id: str) -> cart.CartSummary:
+    return cart.summary(session_factory(), conversation_id)

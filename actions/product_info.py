@@ -1,0 +1,131 @@
+"""product_details and compare_products, answered from the product's own data."""
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from rasa_sdk import Action, Tracker
+from rasa_sdk.events import SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+
+from actions import catalog_client
+from actions.presenters import card, money
+from actions.references import referenced_products, shown
+from catalog.documents import ProductView
+
+# topic -> (words in the question, attribute keys that answer it)
+TOPICS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
+    "waterproof": (("waterproof", "water resistant", "water-resistant", "rain", "wet"), ("waterproof", "water_resistance")),
+    "size": (("size", "sizes", "fit", "fits", "big", "dimension", "dimensions", "capacity", "how tall", "how wide"),
+             ("size", "fits", "capacity", "screen", "width", "height", "diameter", "blade", "thickness")),
+    "material": (("material", "made of", "made from", "fabric", "leather", "wool", "cotton"), ("material",)),
+    "colour": (("colour", "color", "colours", "colors"), ("color",)),
+    "weight": (("weigh", "weight", "heavy", "light"), ("weight",)),
+    "battery": (("battery", "charge", "charging"), ("battery",)),
+    "age": (("age", "old", "kids", "children", "toddler"), ("age",)),
+}
+STOPWORDS = set("the a an is it this that one does do what how of for in on to with be are there".split())
+
+
+def sentences(text: str) -> list[str]:
+    return [s.strip() for s in re.split(r"(?<=[.!?])\s+", text) if s.strip()]
+
+
+def describe_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, list):
+        return ", ".join(str(v) for v in value)
+    return str(value)
+
+
+def answer_about(p: ProductView, question: str) -> str:
+    q = question.lower()
+    if re.search(r"\b(stock|available|availability|left|ship)\b", q):
+        return (f"Yes, the {p.title} is in stock ({p.stock} available)." if p.stock > 0
+                else f"The {p.title} is out of stock at the moment.")
+    if re.search(r"\b(review|reviews|rating|rated|stars)\b", q):
+        if p.rating is None:
+            return f"The {p.title} has no reviews yet."
+        return f"The {p.title} is rated {p.rating:.1f} out of 5 by {p.rating_count or 0} customers."
+    if re.search(r"\b(price|cost|how much)\b", q):
+        return f"The {p.title} costs {money(p.price, p.currency)}."
+    if re.search(r"\b(warranty|guarantee|guaranteed)\b", q):
+        found = [s for s in sentences(p.description) if re.search(r"warrant|guarant", s, re.I)]
+        return f"{found[0]}" if found else f"The product information for the {p.title} doesn't mention a warranty."
+    for topic, (words, keys) in TOPICS.items():
+        if any(re.search(rf"\b{re.escape(w)}\b", q) for w in words):
+            values = [(k, p.attributes[k]) for k in keys if k in p.attributes]
+            if values:
+                facts = "; ".join(f"{k.replace('_', ' ')}: {describe_value(v)}" for k, v in values)
+                return f"For the {p.title}, {facts}."
+            found = [s for s in sentences(p.description) if any(w in s.lower() for w in words)]
+            if found:
+                return found[0]
+            return f"The product information for the {p.title} doesn't say anything about its {topic}."
+    words = [w for w in re.findall(r"[a-z]+", q) if w not in STOPWORDS and len(w) > 2]
+    found = [s for s in sentences(p.description) if any(w in s.lower() for w in words)]
+    if found:
+        return " ".join(found[:2])
+    return (f"The product information for the {p.title} doesn't say. Here is what it does say: "
+            f"{sentences(p.description)[0]}")
+
+
+class ActionProductDetails(Action):
+    def name(self) -> str:
+        return "action_product_details"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                  domain: dict[str, Any]) -> list[dict[str, Any]]:
+        products = referenced_products(tracker)
+        if not products:
+            text = ("Which one do you mean? You can say \"the first one\" or tap Details on a product."
+                    if shown(tracker) else "Which product would you like to know about? Try searching for it first.")
+            dispatcher.utter_message(text=text)
+            return []
+        product = products[0]
+        question = tracker.latest_message.get("text") or ""
+        if question.startswith("/"):  # a Details button: give the overview
+            answer = (f"{product.title}: {money(product.price, product.currency)}. {product.description}")
+        else:
+            answer = answer_about(product, question)
+        dispatcher.utter_message(text=answer, json_message={"type": "product_cards", "products": [card(product)]})
+        return [SlotSet("focus_sku", product.sku)]
+
+
+def comparison_rows(products: list[ProductView]) -> list[tuple[str, list[str]]]:
+    """Attributes whose values differ between the products (price and rating always)."""
+    rows: list[tuple[str, list[str]]] = [
+        ("price", [money(p.price, p.currency) for p in products]),
+        ("rating", [f"{p.rating:.1f}/5 ({p.rating_count or 0})" if p.rating is not None else "none" for p in products]),
+    ]
+    candidates = {"brand": [p.brand or "-" for p in products], "in stock": ["yes" if p.stock > 0 else "no" for p in products]}
+    keys = sorted({k for p in products for k in p.attributes})
+    for key in keys:
+        candidates[key.replace("_", " ")] = [describe_value(p.attributes.get(key, "-")) for p in products]
+    rows += [(name, values) for name, values in candidates.items() if len(set(values)) > 1]
+    return rows
+
+
+class ActionCompareProducts(Action):
+    def name(self) -> str:
+        return "action_compare_products"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                  domain: dict[str, Any]) -> list[dict[str, Any]]:
+        products = referenced_products(tracker)
+        if len(products) < 2:
+            products = catalog_client.products(shown(tracker)[:2]) if len(products) == 0 else (
+                products + [p for p in catalog_client.products(shown(tracker)) if p.sku != products[0].sku][:1])
+        if len(products) < 2:
+            dispatcher.utter_message(text="Show me at least two products first, then ask me to compare them.")
+            return []
+        rows = comparison_rows(products)
+        names = " vs ".join(p.title for p in products)
+        lines = [f"{name}: " + " | ".join(values) for name, values in rows]
+        dispatcher.utter_message(
+            text="\n".join([f"{names}", *lines]),
+            json_message={"type": "comparison", "products": [card(p) for p in products],
+                          "rows": [{"attribute": n, "values": v} for n, v in rows]},
+        )
+        return []

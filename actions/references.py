@@ -1,0 +1,50 @@
+"""Which product(s) a message refers to: "the second one", "it", "the blue one", a button's sku."""
+from __future__ import annotations
+
+from typing import Any
+
+from rasa_sdk import Tracker
+
+from actions import catalog_client
+from catalog.documents import ProductView
+
+
+def entity_values(tracker: Tracker, name: str) -> list[Any]:
+    return [e.get("value") for e in tracker.latest_message.get("entities", []) if e.get("entity") == name]
+
+
+def shown(tracker: Tracker) -> list[str]:
+    return list(tracker.get_slot("shown_skus") or [])
+
+
+def referenced_products(tracker: Tracker) -> list[ProductView]:
+    """Products the latest message points at, most explicit signal first; [] when it points at none."""
+    skus = [str(s) for s in entity_values(tracker, "sku")]
+    listed = shown(tracker)
+    if not skus and listed:
+        for ordinal in entity_values(tracker, "ordinal"):
+            try:
+                index = int(ordinal)
+            except (TypeError, ValueError):
+                continue
+            position = index - 1 if index > 0 else len(listed) + index
+            if 0 <= position < len(listed):
+                skus.append(listed[position])
+    if not skus and listed:
+        views = catalog_client.products(listed)
+        for name in ("brand", "product", "color"):
+            wanted = [str(v).lower() for v in entity_values(tracker, name)]
+            if wanted:
+                skus += [v.sku for v in views if any(_mentions(v, w) for w in wanted)]
+                if skus:
+                    break
+    if not skus and tracker.get_slot("focus_sku"):
+        skus.append(tracker.get_slot("focus_sku"))
+    if not skus and len(listed) == 1:
+        skus = listed
+    return catalog_client.products(list(dict.fromkeys(skus)))
+
+
+def _mentions(view: ProductView, word: str) -> bool:
+    color = str(view.attributes.get("color", "")).lower()
+    return word in view.title.lower() or word == (view.brand or "").lower() or word == color

@@ -1,0 +1,122 @@
+"""Tracker-fixture tests for the shopping actions against a small real catalog."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from rasa_sdk.executor import CollectingDispatcher
+
+from aisle import config, migrate
+from aisle.db import session_factory
+from actions import catalog_client
+from actions.cart import ActionAddToCart, ActionViewCart
+from actions.product_info import ActionCompareProducts, ActionProductDetails
+from actions.search import ActionRefineSearch, ActionSearchProducts
+from catalog.importer import upsert
+from catalog.records import validate_file
+from tests.conftest import tracker_for, user_event
+
+FIXTURE = Path(__file__).parent / "fixtures" / "catalog_small.jsonl"
+
+
+@pytest.fixture(scope="module", autouse=True)
+def catalog(tmp_path_factory):
+    mp = pytest.MonkeyPatch()
+    mp.setenv("AISLE_DATA_DIR", str(tmp_path_factory.mktemp("shop")))
+    config.settings.cache_clear()
+    catalog_client.engine.cache_clear()
+    migrate.upgrade(config.settings().database_url)
+    upsert(session_factory(), validate_file(FIXTURE).records)
+    yield
+    mp.undo()
+    config.settings.cache_clear()
+    catalog_client.engine.cache_clear()
+
+
+def slots_of(events) -> dict:
+    return {e["name"]: e["value"] for e in events if e.get("event") == "slot"}
+
+
+async def run(action, text, intent, slots=None, entities=None, sender="shopper-1"):
+    dispatcher = CollectingDispatcher()
+    tracker = tracker_for([user_event(text, intent, entities=entities)], slots or {})
+    tracker.sender_id = sender
+    events = await action.run(dispatcher, tracker, {})
+    return dispatcher.messages, slots_of(events)
+
+
+def cards(messages) -> list[str]:
+    return [p["sku"] for m in messages for p in (m.get("custom") or {}).get("products", [])]
+
+
+async def test_search_shows_cards_text_and_remembers_the_results():
+    messages, slots = await run(ActionSearchProducts(), "waterproof hiking boots under $100", "search_product")
+    assert cards(messages) == ["HB-601"]
+    assert "Lightweight Trail Hiking Boots: $89.00" in messages[0]["text"]  # text-only channels
+    assert messages[0]["custom"]["products"][0]["buttons"][1]["payload"] == '/add_to_cart{"sku": "HB-601"}'
+    assert slots["shown_skus"] == ["HB-601"]
+    assert slots["search_constraints"]["price_max"] == 100
+
+
+async def test_refine_cheaper_in_black_and_more():
+    _, s1 = await run(ActionSearchProducts(), "kettle", "search_product")
+    cheaper, s2 = await run(ActionRefineSearch(), "any cheaper ones?", "refine_search", slots=s1)
+    assert cards(cheaper) == ["KET-101"] and s2["search_constraints"]["price_max"] == 39.98
+    _, shoes = await run(ActionSearchProducts(), "running shoes", "search_product")
+    black, s3 = await run(ActionRefineSearch(), "only black", "refine_search", slots=shoes,
+                          entities=[{"entity": "color", "value": "black"}])
+    assert cards(black) == ["RS-501"] and s3["search_constraints"]["colors"] == ["black"]
+
+
+async def test_show_more_pages_through_results():
+    first, s1 = await run(ActionSearchProducts(), "kitchen", "search_product")
+    more, s2 = await run(ActionRefineSearch(), "show me more", "refine_search", slots=s1)
+    assert s2["search_offset"] == 5.0
+    assert not set(cards(first)) & set(cards(more))
+
+
+async def test_a_new_product_type_starts_a_new_search():
+    _, s1 = await run(ActionSearchProducts(), "kettle", "search_product")
+    messages, s2 = await run(ActionRefineSearch(), "what about yoga mats", "refine_search", slots=s1,
+                             entities=[{"entity": "product_type", "value": "yoga mat"}])
+    assert cards(messages) == ["YM-900"] and s2["search_query"] == "what about yoga mats"
+
+
+async def test_details_answer_from_the_products_own_data():
+    slots = {"shown_skus": ["HB-600", "HB-601"]}
+    messages, s = await run(ActionProductDetails(), "is the second one waterproof?", "product_details",
+                            slots=slots, entities=[{"entity": "ordinal", "value": 2}])
+    assert "waterproof: yes" in messages[0]["text"] and s["focus_sku"] == "HB-601"
+    messages, _ = await run(ActionProductDetails(), "what sizes does it come in", "product_details",
+                            slots={"focus_sku": "HB-601"})
+    assert "7, 8, 9, 10" in messages[0]["text"]
+    messages, _ = await run(ActionProductDetails(), "does it have bluetooth?", "product_details",
+                            slots={"focus_sku": "YM-900"})
+    assert "doesn't say" in messages[0]["text"]
+
+
+async def test_compare_lists_what_differs():
+    messages, _ = await run(ActionCompareProducts(), "compare the first two", "compare_products",
+                            slots={"shown_skus": ["RS-500", "RS-501", "HB-600"]},
+                            entities=[{"entity": "ordinal", "value": 1}, {"entity": "ordinal", "value": 2}])
+    rows = {r["attribute"]: r["values"] for r in messages[0]["custom"]["rows"]}
+    assert rows["color"] == ["blue", "black"] and "price" in rows
+    assert "brand" not in rows  # the same for both: not a difference
+
+
+async def test_cart_quantities_stock_and_totals():
+    sender = "cart-test"
+    messages, s = await run(ActionAddToCart(), "I'll take two of those", "add_to_cart", sender=sender,
+                            slots={"shown_skus": ["KET-100"]}, entities=[{"entity": "quantity", "value": 2}])
+    assert "Added 2 x Stainless Steel Electric Kettle 1.7 L" in messages[0]["text"] and s["focus_sku"] == "KET-100"
+    messages, _ = await run(ActionAddToCart(), "add the glass one", "add_to_cart", sender=sender,
+                            entities=[{"entity": "sku", "value": "KET-101"}])
+    assert "out of stock" in messages[0]["text"]
+    messages, _ = await run(ActionAddToCart(), "add 30", "add_to_cart", sender=sender,
+                            slots={"focus_sku": "KET-100"}, entities=[{"entity": "quantity", "value": 30}])
+    assert "Only 25" in messages[0]["text"] and "2 are already in your cart" in messages[0]["text"]
+    messages, _ = await run(ActionViewCart(), "what's in my cart", "view_cart", sender=sender)
+    assert messages[0]["custom"]["total"] == pytest.approx(79.98)
+    assert "Total: $79.98" in messages[0]["text"]
+    messages, _ = await run(ActionViewCart(), "cart", "view_cart", sender="someone-else")
+    assert messages[0]["text"] == "Your cart is empty."
