@@ -135,6 +135,7 @@ class CatalogSearch:
         self.known_words: set[str] = set()
         self._signature: tuple | None = None
         self._lock = threading.Lock()
+        self.dense_weight = DENSE_WEIGHT  # relative to the lexical list's 1.0; tuned by catalog.bench
         self.dense.load()
 
     @property
@@ -208,7 +209,8 @@ class CatalogSearch:
         return close[0] if close else word
 
     def search(self, query: str, limit: int = 10, offset: int = 0,
-               context: Constraints | None = None) -> SearchResponse:
+               context: Constraints | None = None, mode: str = "hybrid") -> SearchResponse:
+        """``mode`` "dense" or "lexical" uses one list only (the benchmark compares them)."""
         self.refresh()
         stated, words = self.parse(query)
         # The conversation's constraints (already updated by the latest message) win over the query's.
@@ -216,9 +218,9 @@ class CatalogSearch:
         if not self.views:
             return SearchResponse([], constraints)
         k = min(len(self.views), max(MIN_CANDIDATES, 5 * (limit + offset)))
-        dense = self.dense.search(self.encode([query])[0], k) if query.strip() else []
-        lexical = self.lexical.search(words, k)
-        fused = _fuse(dense, lexical)
+        dense = self.dense.search(self.encode([query])[0], k) if query.strip() and mode != "lexical" else []
+        lexical = self.lexical.search(words, k) if mode != "dense" else []
+        fused = _fuse(dense, lexical, self.dense_weight)
         if not fused:  # no query text at all: browse by rating within the constraints
             fused = {i: (v.rating or 0) / 100 for i, v in self.views.items()}
         ranked = sorted(fused.items(), key=lambda kv: -kv[1])
@@ -235,9 +237,10 @@ class CatalogSearch:
         return SearchResponse(items, current, relaxed, len(hits))
 
 
-def _fuse(dense: list[tuple[int, float]], lexical: list[tuple[int, float]]) -> dict[int, float]:
+def _fuse(dense: list[tuple[int, float]], lexical: list[tuple[int, float]],
+          dense_weight: float = DENSE_WEIGHT) -> dict[int, float]:
     scores: dict[int, float] = {}
-    for weight, ranked in ((DENSE_WEIGHT, dense), (LEXICAL_WEIGHT, lexical)):
+    for weight, ranked in ((dense_weight, dense), (LEXICAL_WEIGHT, lexical)):
         for rank, (pid, _) in enumerate(ranked, start=1):
             scores[pid] = scores.get(pid, 0.0) + weight / (RRF_K + rank)
     return scores

@@ -69,7 +69,7 @@ def products() -> Iterator[dict[str, Any]]:
                 price = model.price * (1 + 0.35 * (v_index - 1) / max(1, len(variants) - 1)) if kind == "size" \
                     else model.price * rng.choice((1.0, 1.0, 1.0, 1.05, 0.95))
                 title_variant = value.title() if kind == "color" else f"Size {value.title()}"
-                noun_word = sub.noun.split()[-1].lower().rstrip("s")
+                noun_word = sub.noun.split()[-1].lower().rstrip("s") if sub.noun else ""
                 name = model.model if noun_word in model.model.lower() else f"{model.model} {sub.noun}"
                 yield {
                     "sku": f"{code(sub.category.split(' > ')[0], 2)}{code(leaf)}-{code(model.brand, 2)}{m_index}{v_index:02d}",

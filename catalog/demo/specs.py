@@ -23,7 +23,7 @@ class M:
 @dataclass(frozen=True)
 class Sub:
     category: str
-    noun: str  # singular product noun used in titles
+    noun: str  # singular product noun appended to titles (empty: model names already say it)
     colors: tuple[str, ...]
     models: tuple[M, ...]
     sizes: tuple[str, ...] = ()
@@ -85,10 +85,10 @@ SUBS: tuple[Sub, ...] = (
         M("Bytewise", "Portable 15", 159, "A 15.6-inch portable monitor as thin as a notebook that runs from one USB-C port.",
           ("a magnetic folio stand", "a matte anti-glare panel", "a travel sleeve"), "a second screen on the road", {"screen": "15.6 inch", "resolution": "1080p"}),
     ), care=("Clean the panel with a dry cloth only.", "Covered by a three-year warranty with a dead-pixel guarantee.")),
-    Sub("Computers > Keyboards & Mice", "Keyboard", ("black", "white", "pink"), (
-        M("Clickwell", "Tactile 87", 99, "A tenkeyless mechanical keyboard with tactile switches that give a soft bump without the clatter.",
+    Sub("Computers > Keyboards & Mice", "", ("black", "white", "pink"), (
+        M("Clickwell", "Tactile 87 Keyboard", 99, "A tenkeyless mechanical keyboard with tactile switches that give a soft bump without the clatter.",
           ("hot-swappable switches", "PBT keycaps that never go shiny", "a detachable USB-C cable"), "writers and programmers", {"type": "mechanical keyboard", "layout": "tenkeyless"}),
-        M("Clickwell", "Slim Wireless Combo", 49, "A quiet low-profile keyboard and mouse set that shares one tiny USB receiver.",
+        M("Clickwell", "Slim Wireless Keyboard and Mouse", 49, "A quiet low-profile keyboard and mouse set that shares one tiny USB receiver.",
           ("two years of battery life", "a full number pad", "a spill-resistant design"), "shared family computers", {"type": "keyboard and mouse set"}),
         M("Glidepoint", "Ergo Vertical Mouse", 45, "A vertical mouse that keeps the wrist in a handshake position to ease strain.",
           ("six programmable buttons", "a rechargeable battery", "adjustable DPI"), "long days at a desk", {"type": "mouse"}),
