@@ -26,7 +26,8 @@ from catalog.documents import ProductView
 
 log = logging.getLogger(__name__)
 Encoder = Callable[[list[str]], np.ndarray]
-APPROXIMATE_ABOVE = 50_000
+APPROXIMATE_ABOVE = 50_000  # see reports/search.md: exact search stays fast enough below this
+IVF_NPROBE = 16
 EMBED_BATCH = 256
 FTS_COLUMNS = ("title", "brand", "category", "tags", "attributes", "description")
 FTS_WEIGHTS = (10.0, 6.0, 4.0, 3.0, 3.0, 1.0)
@@ -98,13 +99,8 @@ class DenseIndex:
             return
         ids = np.array(sorted(self.fingerprints), dtype=np.int64)
         vectors = np.vstack([self.index.reconstruct(int(i)) for i in ids]).astype(np.float32)
-        nlist = int(4 * math.sqrt(len(ids)))
-        ivf = faiss.IndexIVFFlat(faiss.IndexFlatIP(dim), dim, nlist, faiss.METRIC_INNER_PRODUCT)
-        ivf.train(vectors)
-        ivf.add_with_ids(vectors, ids)
-        ivf.nprobe = 16
-        self.index = ivf
-        log.info("dense index switched to IVF (%d lists) at %d products", nlist, len(ids))
+        self.index = build_ivf(vectors, ids)
+        log.info("dense index switched to IVF at %d products", len(ids))
 
     def save(self) -> None:
         import faiss
@@ -120,6 +116,22 @@ class DenseIndex:
             return []
         scores, ids = self.index.search(vector.reshape(1, -1).astype(np.float32), min(k, len(self)))
         return [(int(i), float(s)) for i, s in zip(ids[0], scores[0]) if i != -1]
+
+
+def build_ivf(vectors: np.ndarray, ids: np.ndarray, train_sample: int = 200_000, seed: int = 7):
+    """IVF with 8-bit scalar quantisation: a quarter of the flat index's memory, recall kept high."""
+    import faiss
+
+    dim = vectors.shape[1]
+    nlist = int(4 * math.sqrt(len(ids)))
+    ivf = faiss.IndexIVFScalarQuantizer(faiss.IndexFlatIP(dim), dim, nlist, faiss.ScalarQuantizer.QT_8bit,
+                                        faiss.METRIC_INNER_PRODUCT)
+    rng = np.random.default_rng(seed)
+    sample = vectors if len(vectors) <= train_sample else vectors[rng.choice(len(vectors), train_sample, replace=False)]
+    ivf.train(sample)
+    ivf.add_with_ids(vectors, ids)
+    ivf.nprobe = IVF_NPROBE
+    return ivf
 
 
 @dataclass

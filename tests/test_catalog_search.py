@@ -132,3 +132,31 @@ def test_cli_search_json_and_batch(settings, tmp_path, monkeypatch, capsys):
         assert lines[1]["results"][0]["sku"] == "YM-900"
     finally:
         config.settings.cache_clear()
+
+
+def test_dense_index_switches_to_ivf_above_the_threshold(tmp_path, monkeypatch):
+    import faiss
+
+    from catalog import index as index_module
+    from catalog.documents import ProductView
+    from catalog.index import DenseIndex
+
+    monkeypatch.setattr(index_module, "APPROXIMATE_ABOVE", 40)
+    rng = np.random.default_rng(3)
+    base = rng.normal(size=(8, 16)).astype(np.float32)
+
+    def fake_encode(texts):  # deterministic 16-d vectors: clusters by the text's first letter
+        v = np.stack([base[ord(t[0]) % 8] + rng.normal(0, 0.01, 16) for t in texts]).astype(np.float32)
+        return v / np.linalg.norm(v, axis=1, keepdims=True)
+
+    views = [ProductView(i, f"S{i}", f"{chr(97 + i % 8)} item {i}", "d", "C > D", None, 1.0, "USD", {}, (),
+                         None, None, 1, None) for i in range(1, 61)]
+    dense = DenseIndex(tmp_path)
+    dense.sync(views[:30], fake_encode)
+    assert isinstance(dense.index, faiss.IndexIDMap2)
+    dense.sync(views, fake_encode)
+    assert isinstance(dense.index, faiss.IndexIVF) and len(dense) == 60
+    hits = dense.search(fake_encode(["c query"])[0], 5)
+    assert hits and all(views[i - 1].title.startswith("c") for i, _ in hits)
+    dense.sync(views[:50], fake_encode)  # products left the catalog: removed from the IVF index too
+    assert len(dense) == 50 and all(i <= 50 for i, _ in dense.search(fake_encode(["c query"])[0], 20))

@@ -112,13 +112,28 @@ def markdown(report: dict[str, Any]) -> str:
               "NDCG@10 by query kind:", "", "| kind | " + " | ".join(MODES) + " |", "|---|---|---|---|"]
     for kind in q["hybrid"]["summary"]["by_kind_ndcg10"]:
         lines.append(f"| {kind} | " + " | ".join(str(q[m]["summary"]["by_kind_ndcg10"][kind]) for m in MODES) + " |")
+    if report.get("scale"):
+        lines += ["", "## Scale (synthetic scale-up of the demo catalog)", "",
+                  "| products | dense index | dense build s | lexical build s | dense index MB | process RSS MB "
+                  "| dense p50/p95 ms | lexical p50/p95 ms | query total p50/p95 ms |", "|---|---|---|---|---|---|---|---|---|"]
+        for r in report["scale"]:
+            lines.append(
+                f"| {r['products']:,} | {r['dense_index']} | {r['dense_build_s']} | {r['lexical_build_s']} "
+                f"| {r['dense_index_rss_mb']} | {r['process_rss_mb']} | {r['dense_search_ms']['p50']} / "
+                f"{r['dense_search_ms']['p95']} | {r['lexical_search_ms']['p50']} / {r['lexical_search_ms']['p95']} "
+                f"| {r['query_total_ms']['p50']} / {r['query_total_ms']['p95']} |")
+        lines += ["", "Query total = query embedding (measured once per run) + dense search + FTS5 search + "
+                  "fusion; the constraint filter over the in-memory catalog view is not included at these sizes."]
     return "\n".join(lines) + "\n"
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m catalog.bench", description=__doc__)
     parser.add_argument("--out", default=str(REPORTS))
+    parser.add_argument("--sizes", default="1000,100000,1000000",
+                        help="catalog sizes for the scale part (comma-separated; empty to skip)")
     args = parser.parse_args()
+    sizes = [int(s) for s in args.sizes.split(",") if s.strip()]
     configure_logging("WARNING")
     queries = [Query(**json.loads(line)) for line in DEVSET.read_text().splitlines() if line.strip()]
     with tempfile.TemporaryDirectory() as tmp:
@@ -134,11 +149,14 @@ def main() -> None:
         best = float(max(grid, key=lambda k: grid[k]))
         engine.dense_weight = best
         quality = {mode: evaluate(engine, queries, mode) for mode in MODES}
+        from catalog.bench.scale import bench_scale
+
+        scale = bench_scale(list(engine.views.values()), engine.encode, [q.query for q in queries], sizes)
         report = {"products": len(engine.views), "n_queries": len(queries), "dense_weight": best,
                   "weight_grid_ndcg10": grid, "quality": quality,
                   "hybrid_vs_bm25_ndcg_lift_pct": round(100 * (quality["hybrid"]["summary"]["ndcg10"]
                                                                / quality["lexical"]["summary"]["ndcg10"] - 1), 1),
-                  "finished_at": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())}
+                  "scale": scale, "finished_at": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())}
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     (out / "search.json").write_text(json.dumps(report, indent=1))
