@@ -27,16 +27,6 @@ RELAXED_NAMES = {"colors": "colour", "sizes": "size", "materials": "material", "
                  "price": "price", "category": "product type", "in_stock": "in-stock"}
 
 
-def constraints_from_slot(value: Any) -> Constraints:
-    value = value if isinstance(value, dict) else {}
-    return Constraints(
-        price_min=value.get("price_min"), price_max=value.get("price_max"),
-        colors=tuple(value.get("colors", ())), sizes=tuple(value.get("sizes", ())),
-        materials=tuple(value.get("materials", ())), brands=tuple(value.get("brands", ())),
-        category=value.get("category"), in_stock=bool(value.get("in_stock")),
-    )
-
-
 def run_search(dispatcher: CollectingDispatcher, query: str, context: Constraints, offset: int = 0,
                sort: str | None = None, intro: str | None = None) -> list[dict[str, Any]]:
     window = SORT_WINDOW if sort else PAGE
@@ -91,7 +81,7 @@ class ActionRefineSearch(Action):
                   domain: dict[str, Any]) -> list[dict[str, Any]]:
         text = tracker.latest_message.get("text") or ""
         previous_query = tracker.get_slot("search_query")
-        context = constraints_from_slot(tracker.get_slot("search_constraints"))
+        context = Constraints.from_dict(tracker.get_slot("search_constraints"))
         new_types = [t for t in entity_values(tracker, "product_type") if t != context.category]
         if not previous_query or new_types:
             return run_search(dispatcher, text, Constraints())  # a new product type starts a new search

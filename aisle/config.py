@@ -17,24 +17,22 @@ class ConfigError(ValueError):
     """A configuration variable holds a value Aisle cannot use."""
 
 
-def _int(env: dict[str, str], name: str, default: int) -> int:
+def _number(env: dict[str, str], name: str, default: float, cast: type, what: str):  # type: ignore[no-untyped-def]
     raw = env.get(name, "").strip()
     if not raw:
         return default
     try:
-        return int(raw)
+        return cast(raw)
     except ValueError:
-        raise ConfigError(f"{name} must be an integer, got {raw!r}") from None
+        raise ConfigError(f"{name} must be {what}, got {raw!r}") from None
+
+
+def _int(env: dict[str, str], name: str, default: int) -> int:
+    return int(_number(env, name, default, int, "an integer"))
 
 
 def _float(env: dict[str, str], name: str, default: float) -> float:
-    raw = env.get(name, "").strip()
-    if not raw:
-        return default
-    try:
-        return float(raw)
-    except ValueError:
-        raise ConfigError(f"{name} must be a number, got {raw!r}") from None
+    return float(_number(env, name, default, float, "a number"))
 
 
 @dataclass(frozen=True)

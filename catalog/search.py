@@ -70,6 +70,14 @@ class Constraints:
         return {k: (list(v) if isinstance(v, tuple) else v) for k, v in dataclasses.asdict(self).items()
                 if v not in (None, (), False)}
 
+    @classmethod
+    def from_dict(cls, data: Any) -> "Constraints":
+        """The inverse of as_dict (a slot value); unknown keys are ignored, junk gives no constraints."""
+        if not isinstance(data, dict):
+            return cls()
+        names = {f.name for f in dataclasses.fields(cls)}
+        return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in data.items() if k in names})
+
     def allows(self, p: ProductView) -> bool:
         if self.price_min is not None and p.price < self.price_min:
             return False

@@ -46,9 +46,7 @@ class Query:
     constraints: dict[str, Any] = field(default_factory=dict)
 
     def satisfied_by(self, p: ProductView) -> bool:
-        c = {k: v for k, v in self.constraints.items() if k != "attrs"}
-        plain = Constraints(**{k: tuple(v) if isinstance(v, list) else v for k, v in c.items()})
-        return plain.allows(p) and all(p.attributes.get(k) == v for k, v in self.constraints.get("attrs", {}).items())
+        return Constraints.from_dict(self.constraints).allows(p) and all(p.attributes.get(k) == v for k, v in self.constraints.get("attrs", {}).items())
 
     def grade(self, p: ProductView) -> int:
         if p.category in self.target:
