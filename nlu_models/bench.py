@@ -278,7 +278,13 @@ def markdown(report: dict[str, Any]) -> str:
         out += ["## Aisle intents, 5-fold cross-validation on data/nlu", "",
                 f"{cv['n_examples']} examples: accuracy {cv['accuracy']} ± {cv['accuracy_std']}, with the fallback "
                 f"threshold applied {cv['accuracy_with_fallback']}, macro-F1 {cv['macro_f1']}; "
-                f"{cv['train_seconds_per_fold']} s training per fold. Confusion matrix in nlu.json.", ""]
+                f"{cv['train_seconds_per_fold']} s training per fold.", "",
+                "Most frequent confusions (true → decided, over all folds; the full matrix is in nlu.json):", "",
+                "| true intent | decided as | count |", "|---|---|---|"]
+        conf = cv["confusion"]
+        pairs = [(conf["rows"][i], conf["columns"][j], n) for i, row in enumerate(conf["counts"])
+                 for j, n in enumerate(row) if n and conf["rows"][i] != conf["columns"][j]]
+        out += [f"| {t} | {d} | {n} |" for t, d, n in sorted(pairs, key=lambda x: -x[2])[:10]] + [""]
     lat = report.get("latency")
     if lat:
         s = lat["single_message_ms"]
@@ -291,6 +297,7 @@ def markdown(report: dict[str, Any]) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m nlu_models.bench", description=__doc__)
+    parser.add_argument("--render", action="store_true", help="only rewrite nlu.md from an existing nlu.json")
     parser.add_argument("--parts", default=",".join(PARTS), help=f"comma-separated subset of {PARTS}")
     parser.add_argument("--quick", action="store_true", help="every 20th example: a smoke run, not a result")
     parser.add_argument("--out", default=str(REPORTS))
@@ -298,6 +305,10 @@ def main() -> None:
                         help="DIET training epochs (Rasa's default 100 takes over an hour per data set here)")
     args = parser.parse_args()
     configure_logging("INFO")
+    if args.render:
+        report = json.loads((Path(args.out) / "nlu.json").read_text())
+        (Path(args.out) / "nlu.md").write_text(markdown(report))
+        return
     parts = [p for p in args.parts.split(",") if p]
     unknown = set(parts) - set(PARTS)
     if unknown:
