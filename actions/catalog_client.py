@@ -32,6 +32,10 @@ def search(query: str, limit: int, offset: int = 0, context: Constraints | None 
     return engine().search(query, limit=limit, offset=offset, context=context)
 
 
+def similar(sku: str, limit: int, context: Constraints | None = None) -> SearchResponse:
+    return engine().similar(sku, limit=limit, context=context)
+
+
 def products(skus: list[str]) -> list[ProductView]:
     """Current data for these skus, in the given order (unknown skus are skipped)."""
     if not skus:

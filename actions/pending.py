@@ -12,7 +12,6 @@ from rasa_sdk.executor import CollectingDispatcher
 
 PENDING: dict[str, str] = {
     "recommend": "recommending products",
-    "similar_products": "finding similar products",
     "order_status": "checking on orders",
     "cancel_order": "cancelling orders",
     "return_request": "handling returns and refunds",

@@ -244,6 +244,32 @@ class CatalogSearch:
         items = [self.views[i].as_result(s) for i, s in hits[offset:offset + limit]]
         return SearchResponse(items, current, relaxed, len(hits))
 
+    def similar(self, sku: str, limit: int = 5, context: Constraints | None = None) -> SearchResponse:
+        """Products closest to this one in embedding space, other models first (not its own variants)."""
+        self.refresh()
+        source = next((v for v in self.views.values() if v.sku == sku), None)
+        constraints = context or Constraints()
+        if source is None:
+            return SearchResponse([], constraints)
+        neighbours = self.dense.search(self.encode([source.embedding_text()])[0], min(len(self.views), 200))
+        same_model = model_name(source)
+        ranked = [(i, s) for i, s in neighbours
+                  if i in self.views and i != source.id and model_name(self.views[i]) != same_model]
+        relaxed: list[str] = []
+        while True:
+            hits = [(i, s) for i, s in ranked if constraints.allows(self.views[i])]
+            remaining = [c for c in RELAX_ORDER if c in constraints.active()]
+            if hits or not remaining:
+                break
+            relaxed.append(remaining[0])
+            constraints = constraints.without(remaining[0])
+        return SearchResponse([self.views[i].as_result(s) for i, s in hits[:limit]], constraints, relaxed, len(hits))
+
+
+def model_name(view: ProductView) -> str:
+    """Colour and size variants share everything before the comma in their titles."""
+    return view.title.split(",")[0].strip().lower()
+
 
 def _fuse(dense: list[tuple[int, float]], lexical: list[tuple[int, float]],
           dense_weight: float = DENSE_WEIGHT) -> dict[int, float]:

@@ -12,6 +12,7 @@ from actions import catalog_client
 from actions.cart import ActionAddToCart, ActionViewCart
 from actions.product_info import ActionCompareProducts, ActionProductDetails
 from actions.search import ActionRefineSearch, ActionSearchProducts
+from actions.similar import ActionSimilarProducts
 from catalog.importer import upsert
 from catalog.records import validate_file
 from tests.conftest import tracker_for, user_event
@@ -120,3 +121,16 @@ async def test_cart_quantities_stock_and_totals():
     assert "Total: $79.98" in messages[0]["text"]
     messages, _ = await run(ActionViewCart(), "cart", "view_cart", sender="someone-else")
     assert messages[0]["text"] == "Your cart is empty."
+
+
+async def test_similar_products_skip_the_same_model_and_honour_cheaper():
+    messages, slots = await run(ActionSimilarProducts(), "anything like the first one?", "similar_products",
+                                slots={"shown_skus": ["RS-500"]}, entities=[{"entity": "ordinal", "value": 1}])
+    assert cards(messages) and "RS-501" not in cards(messages) and "RS-500" not in cards(messages)
+    assert slots["shown_skus"] == cards(messages)
+    messages, _ = await run(ActionSimilarProducts(), "/similar_products", "similar_products",
+                            entities=[{"entity": "sku", "value": "KET-102"}])
+    assert cards(messages)[0].startswith(("KET", "CM", "CG"))
+    messages, _ = await run(ActionSimilarProducts(), "like it but cheaper", "similar_products",
+                            slots={"focus_sku": "HP-700"})
+    assert cards(messages) and all(p["price"] < 199 for m in messages for p in m["custom"]["products"])

@@ -1,0 +1,45 @@
+"""similar_products: "anything like the second one but cheaper", the Similar button on a card."""
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+from rasa_sdk import Action, Tracker
+from rasa_sdk.events import SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+
+from actions import catalog_client
+from actions.presenters import results_message
+from actions.references import referenced_products, shown
+from actions.search import CHEAPER, PRICIER, RELAXED_NAMES
+
+PAGE = 5
+
+
+class ActionSimilarProducts(Action):
+    def name(self) -> str:
+        return "action_similar_products"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                  domain: dict[str, Any]) -> list[dict[str, Any]]:
+        products = referenced_products(tracker)
+        if not products:
+            dispatcher.utter_message(text="Similar to which one? Say \"like the first one\" or tap Similar on a product."
+                                     if shown(tracker) else "Tell me which product you have in mind and I'll find similar ones.")
+            return []
+        source = products[0]
+        text = tracker.latest_message.get("text") or ""
+        stated, _ = catalog_client.engine().parse("" if text.startswith("/") else text)
+        if CHEAPER.search(text):
+            stated = dataclasses.replace(stated, price_max=round(source.price - 0.01, 2))
+        elif PRICIER.search(text):
+            stated = dataclasses.replace(stated, price_min=round(source.price + 0.01, 2))
+        response = catalog_client.similar(source.sku, PAGE, stated)
+        if not response.items:
+            dispatcher.utter_message(text=f"I couldn't find anything similar to the {source.title}.")
+            return [SlotSet("focus_sku", source.sku)]
+        note = ""
+        if response.relaxed:
+            note = f"Nothing matched exactly, so I ignored the {', '.join(RELAXED_NAMES[r] for r in response.relaxed)}. "
+        dispatcher.utter_message(**results_message(f"{note}Similar to the {source.title}:", response.items))
+        return [SlotSet("shown_skus", [d["sku"] for d in response.items]), SlotSet("focus_sku", None)]
