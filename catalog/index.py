@@ -16,6 +16,7 @@ import math
 import os
 import re
 import sqlite3
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Sequence
@@ -28,6 +29,8 @@ log = logging.getLogger(__name__)
 Encoder = Callable[[list[str]], np.ndarray]
 APPROXIMATE_ABOVE = 50_000  # see reports/search.md: exact search stays fast enough below this
 IVF_NPROBE = 16
+ENOUGH_AND_HITS = 20  # fewer documents with every query word than this: fall back to any word
+LEXICAL_BUDGET_MS = 15.0
 EMBED_BATCH = 256
 FTS_COLUMNS = ("title", "brand", "category", "tags", "attributes", "description")
 FTS_WEIGHTS = (10.0, 6.0, 4.0, 3.0, 3.0, 1.0)
@@ -171,14 +174,37 @@ class LexicalIndex:
         return len(todo) + len(gone)
 
     def search(self, terms: Sequence[str], k: int) -> list[tuple[int, float]]:
-        if not terms:
-            return []
-        match = " OR ".join('"' + t.replace('"', "") + '"' for t in terms)
-        weights = ", ".join(str(w) for w in FTS_WEIGHTS)
-        rows = self.conn.execute(
-            f"SELECT rowid, bm25(docs, {weights}) AS s FROM docs WHERE docs MATCH ? ORDER BY s LIMIT ?",
-            (match, k)).fetchall()
-        return [(int(i), -float(s)) for i, s in rows]
+        """BM25 over documents holding all the terms; over any of them when that finds too few.
+
+        FTS5 scores every matching document before it sorts, so the narrower AND query keeps large
+        catalogs fast; the OR query keeps recall for wordy or partly misspelt queries.
+        """
+        return fts_search(self.conn, terms, k)
+
+
+def fts_search(conn: sqlite3.Connection, terms: Sequence[str], k: int,
+               budget_ms: float = LEXICAL_BUDGET_MS) -> list[tuple[int, float]]:
+    """Past ``budget_ms`` the lexical list is given up (the dense list still answers): on very large
+    catalogs a query of common words would otherwise make every search slow."""
+    quoted = ['"' + t.replace('"', "") + '"' for t in dict.fromkeys(terms)]
+    if not quoted:
+        return []
+    weights = ", ".join(str(w) for w in FTS_WEIGHTS)
+    sql = f"SELECT rowid, bm25(docs, {weights}) AS s FROM docs WHERE docs MATCH ? ORDER BY s LIMIT ?"
+    deadline = time.perf_counter() + budget_ms / 1000
+    conn.set_progress_handler(lambda: int(time.perf_counter() > deadline), 2000)
+    try:
+        rows = conn.execute(sql, (" AND ".join(quoted), k)).fetchall() if len(quoted) > 1 else []
+        if len(rows) < min(k, ENOUGH_AND_HITS):
+            rows = conn.execute(sql, (" OR ".join(quoted), k)).fetchall()
+    except sqlite3.OperationalError as exc:
+        if "interrupted" not in str(exc):
+            raise
+        log.debug("lexical search over budget for %s", terms)
+        return []
+    finally:
+        conn.set_progress_handler(None, 0)
+    return [(int(i), -float(s)) for i, s in rows]
 
 
 def tokens(text: str) -> list[str]:

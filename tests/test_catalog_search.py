@@ -160,3 +160,16 @@ def test_dense_index_switches_to_ivf_above_the_threshold(tmp_path, monkeypatch):
     assert hits and all(views[i - 1].title.startswith("c") for i, _ in hits)
     dense.sync(views[:50], fake_encode)  # products left the catalog: removed from the IVF index too
     assert len(dense) == 50 and all(i <= 50 for i, _ in dense.search(fake_encode(["c query"])[0], 20))
+
+
+def test_lexical_search_gives_up_past_its_budget(tmp_path):
+    from catalog.index import LexicalIndex, fts_search
+
+    lexical = LexicalIndex(tmp_path)
+    with lexical.conn:
+        lexical.conn.executemany("INSERT INTO docs (rowid, title, brand, category, tags, attributes, description) "
+                                 "VALUES (?, ?, '', '', '', '', 'a kettle for tea')",
+                                 [(i, f"kettle model {i}") for i in range(1, 5001)])
+    assert len(fts_search(lexical.conn, ["kettle", "tea"], 50, budget_ms=1000)) == 50
+    assert fts_search(lexical.conn, ["kettle", "tea"], 50, budget_ms=0) == []
+    assert fts_search(lexical.conn, ["model"], 10, budget_ms=1000)  # the handler was removed again
