@@ -92,6 +92,28 @@ def evaluate(engine: CatalogSearch, queries: list[Query], mode: str) -> dict[str
     return {"summary": summary, "queries": rows}
 
 
+def targets(report: dict[str, Any]) -> list[str]:
+    q = {m: report["quality"][m]["summary"] for m in MODES}
+    rows = [("hybrid NDCG@10 ≥ 1.15 × BM25-only", f"{q['hybrid']['ndcg10']} vs {q['lexical']['ndcg10']}",
+             q["hybrid"]["ndcg10"] >= 1.15 * q["lexical"]["ndcg10"]),
+            ("hybrid NDCG@10 above dense-only", f"{q['hybrid']['ndcg10']} vs {q['dense']['ndcg10']}",
+             q["hybrid"]["ndcg10"] > q["dense"]["ndcg10"]),
+            ("constraint precision@10 ≥ 0.95", str(q["hybrid"]["constraint_precision"]),
+             (q["hybrid"]["constraint_precision"] or 0) >= 0.95)]
+    for r in report.get("scale", []):
+        limit = {100_000: 25, 1_000_000: 60}.get(r["products"])
+        if limit:
+            p95 = r["query_total_ms"]["p95"]
+            rows.append((f"p95 ≤ {limit} ms at {r['products']:,}", f"{p95} ms", p95 <= limit))
+        if r["products"] == 1_000_000:
+            rows.append(("1M-product index under 2 GB RSS", f"{r['process_rss_mb']} MB", r["process_rss_mb"] < 2048))
+    return ["", "## Targets", "", "| target | measured | met |", "|---|---|---|"] + [
+        f"| {name} | {value} | {'yes' if ok else 'no'} |" for name, value, ok in rows] + [
+        "", "At 1M products the FTS5 list hits its 15 ms budget for most queries (lexical p50 = the budget), "
+        "so those searches are answered by the dense list alone: the latency target is met by degrading "
+        "the lexical half, not by making it fast."]
+
+
 def markdown(report: dict[str, Any]) -> str:
     q = report["quality"]
     lines = ["# Search benchmark", "", f"Run {report['finished_at']} by `python -m catalog.bench` on the demo "
@@ -110,6 +132,7 @@ def markdown(report: dict[str, Any]) -> str:
               "NDCG@10 by query kind:", "", "| kind | " + " | ".join(MODES) + " |", "|---|---|---|---|"]
     for kind in q["hybrid"]["summary"]["by_kind_ndcg10"]:
         lines.append(f"| {kind} | " + " | ".join(str(q[m]["summary"]["by_kind_ndcg10"][kind]) for m in MODES) + " |")
+    lines += targets(report)
     if report.get("scale"):
         lines += ["", "## Scale (synthetic scale-up of the demo catalog)", "",
                   "| products | dense index | dense build s | lexical build s | dense index MB | process RSS MB "
@@ -128,10 +151,15 @@ def markdown(report: dict[str, Any]) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m catalog.bench", description=__doc__)
     parser.add_argument("--out", default=str(REPORTS))
+    parser.add_argument("--render", action="store_true", help="only rewrite search.md from search.json")
     parser.add_argument("--sizes", default="1000,100000,1000000",
                         help="catalog sizes for the scale part (comma-separated; empty to skip)")
     args = parser.parse_args()
     sizes = [int(s) for s in args.sizes.split(",") if s.strip()]
+    if args.render:
+        report = json.loads((Path(args.out) / "search.json").read_text())
+        (Path(args.out) / "search.md").write_text(markdown(report))
+        return
     configure_logging("WARNING")
     queries = [Query(**json.loads(line)) for line in DEVSET.read_text().splitlines() if line.strip()]
     with tempfile.TemporaryDirectory() as tmp:
