@@ -9,7 +9,7 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from actions import catalog_client
 from actions.presenters import money
-from actions.references import entity_values, referenced_products, shown
+from actions.references import entity_values, products_or_ask
 from catalog.cart import CartError, CartSummary
 
 
@@ -33,10 +33,10 @@ class ActionAddToCart(Action):
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                   domain: dict[str, Any]) -> list[dict[str, Any]]:
-        products = referenced_products(tracker)
+        products = products_or_ask(tracker, dispatcher,
+                                   "Which product should I add? Say \"the first one\" or tap Add to cart.",
+                                   "Tell me what you're looking for and I'll find it first.")
         if not products:
-            dispatcher.utter_message(text="Which product should I add? Say \"the first one\" or tap Add to cart."
-                                     if shown(tracker) else "Tell me what you're looking for and I'll find it first.")
             return []
         quantities = [q for q in entity_values(tracker, "quantity") if isinstance(q, (int, float))]
         quantity = int(quantities[0]) if quantities else 1

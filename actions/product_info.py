@@ -10,7 +10,7 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from actions import catalog_client
 from actions.presenters import card, money
-from actions.references import referenced_products, shown
+from actions.references import products_or_ask, referenced_products, shown
 from catalog.documents import ProductView
 
 # topic -> (words in the question, attribute keys that answer it)
@@ -77,11 +77,10 @@ class ActionProductDetails(Action):
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                   domain: dict[str, Any]) -> list[dict[str, Any]]:
-        products = referenced_products(tracker)
+        products = products_or_ask(
+            tracker, dispatcher, "Which one do you mean? You can say \"the first one\" or tap Details on a product.",
+            "Which product would you like to know about? Try searching for it first.")
         if not products:
-            text = ("Which one do you mean? You can say \"the first one\" or tap Details on a product."
-                    if shown(tracker) else "Which product would you like to know about? Try searching for it first.")
-            dispatcher.utter_message(text=text)
             return []
         product = products[0]
         question = tracker.latest_message.get("text") or ""

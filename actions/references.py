@@ -4,6 +4,7 @@ from __future__ import annotations
 from typing import Any
 
 from rasa_sdk import Tracker
+from rasa_sdk.executor import CollectingDispatcher
 
 from actions import catalog_client
 from catalog.documents import ProductView
@@ -43,6 +44,15 @@ def referenced_products(tracker: Tracker) -> list[ProductView]:
     if not skus and len(listed) == 1:
         skus = listed
     return catalog_client.products(list(dict.fromkeys(skus)))
+
+
+def products_or_ask(tracker: Tracker, dispatcher: CollectingDispatcher, ask_which: str,
+                    ask_what: str) -> list[ProductView]:
+    """The referenced products; when there are none, ask which (products on screen) or what (none)."""
+    products = referenced_products(tracker)
+    if not products:
+        dispatcher.utter_message(text=ask_which if shown(tracker) else ask_what)
+    return products
 
 
 def _mentions(view: ProductView, word: str) -> bool:

@@ -10,7 +10,7 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from actions import catalog_client
 from actions.presenters import results_message
-from actions.references import referenced_products, shown
+from actions.references import products_or_ask
 from actions.search import CHEAPER, PRICIER, RELAXED_NAMES
 
 PAGE = 5
@@ -22,10 +22,10 @@ class ActionSimilarProducts(Action):
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                   domain: dict[str, Any]) -> list[dict[str, Any]]:
-        products = referenced_products(tracker)
+        products = products_or_ask(
+            tracker, dispatcher, "Similar to which one? Say \"like the first one\" or tap Similar on a product.",
+            "Tell me which product you have in mind and I'll find similar ones.")
         if not products:
-            dispatcher.utter_message(text="Similar to which one? Say \"like the first one\" or tap Similar on a product."
-                                     if shown(tracker) else "Tell me which product you have in mind and I'll find similar ones.")
             return []
         source = products[0]
         text = tracker.latest_message.get("text") or ""
