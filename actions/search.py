@@ -94,8 +94,9 @@ class ActionRefineSearch(Action):
             context = dataclasses.replace(context, price_min=round(median([p.price for p in shown]) + 0.01, 2))
         sort = ("price_desc" if SORT_PRICE_DESC.search(text) else "price" if SORT_PRICE.search(text)
                 else "rating" if SORT_RATING.search(text) else None)
-        if sort is None and MORE.search(text) and not CHEAPER.search(text) and not PRICIER.search(text):
-            offset = int(tracker.get_slot("search_offset") or 0) + PAGE
         # The refinement's own words (colour, size, price, brand, stock) update the kept constraints.
         stated, _ = catalog_client.engine().parse(text)
+        paging = not (CHEAPER.search(text) or PRICIER.search(text) or stated.active())  # "more than $100"
+        if sort is None and MORE.search(text) and paging:
+            offset = int(tracker.get_slot("search_offset") or 0) + PAGE
         return run_search(dispatcher, previous_query, context.merged(stated), offset=offset, sort=sort)

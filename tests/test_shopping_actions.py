@@ -76,6 +76,13 @@ async def test_show_more_pages_through_results():
     assert not set(cards(first)) & set(cards(more))
 
 
+async def test_more_than_a_price_is_a_constraint_not_the_next_page():
+    _, s1 = await run(ActionSearchProducts(), "kettle", "search_product")
+    messages, s2 = await run(ActionRefineSearch(), "more than $50 is fine", "refine_search", slots=s1,
+                             entities=[{"entity": "price_min", "value": 50}])
+    assert s2["search_offset"] == 0.0 and cards(messages) == ["KET-102"]
+
+
 async def test_a_new_product_type_starts_a_new_search():
     _, s1 = await run(ActionSearchProducts(), "kettle", "search_product")
     messages, s2 = await run(ActionRefineSearch(), "what about yoga mats", "refine_search", slots=s1,
