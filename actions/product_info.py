@@ -24,6 +24,8 @@ TOPICS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "battery": (("battery", "charge", "charging"), ("battery",)),
     "age": (("age", "old", "kids", "children", "toddler"), ("age",)),
 }
+GENERIC = re.compile(r"\b(?:tell me (?:more )?about|more (?:info|information|details)|details|describe|"
+                     r"what is it|what's it like|about (?:it|that|this))\b", re.I)
 STOPWORDS = set("the a an is it this that one does do what how of for in on to with be are there".split())
 
 
@@ -39,8 +41,16 @@ def describe_value(value: Any) -> str:
     return str(value)
 
 
+def overview(p: ProductView) -> str:
+    rating = f" Rated {p.rating:.1f}/5 by {p.rating_count or 0} customers." if p.rating is not None else ""
+    stock = "" if p.stock > 0 else " Currently out of stock."
+    return f"{p.title}: {money(p.price, p.currency)}.{rating}{stock} {p.description}"
+
+
 def answer_about(p: ProductView, question: str) -> str:
     q = question.lower()
+    if GENERIC.search(q) or q.startswith("/"):  # "tell me about the first one", a Details button
+        return overview(p)
     if re.search(r"\b(stock|available|availability|left|ship)\b", q):
         return (f"Yes, the {p.title} is in stock ({p.stock} available)." if p.stock > 0
                 else f"The {p.title} is out of stock at the moment.")
@@ -83,11 +93,7 @@ class ActionProductDetails(Action):
         if not products:
             return []
         product = products[0]
-        question = tracker.latest_message.get("text") or ""
-        if question.startswith("/"):  # a Details button: give the overview
-            answer = (f"{product.title}: {money(product.price, product.currency)}. {product.description}")
-        else:
-            answer = answer_about(product, question)
+        answer = answer_about(product, tracker.latest_message.get("text") or "")
         dispatcher.utter_message(text=answer, json_message={"type": "product_cards", "products": [card(product)]})
         return [SlotSet("focus_sku", product.sku)]
 

@@ -255,6 +255,8 @@ class CatalogSearch:
         same_model = model_name(source)
         ranked = [(i, s) for i, s in neighbours
                   if i in self.views and i != source.id and model_name(self.views[i]) != same_model]
+        # The same kind of product first ("similar" to a kettle means other kettles), then the rest.
+        ranked.sort(key=lambda hit: self.views[hit[0]].category != source.category)
         relaxed: list[str] = []
         while True:
             hits = [(i, s) for i, s in ranked if constraints.allows(self.views[i])]

@@ -98,6 +98,9 @@ async def test_details_answer_from_the_products_own_data():
     messages, _ = await run(ActionProductDetails(), "what sizes does it come in", "product_details",
                             slots={"focus_sku": "HB-601"})
     assert "7, 8, 9, 10" in messages[0]["text"]
+    messages, _ = await run(ActionProductDetails(), "tell me about the first one", "product_details",
+                            slots={"shown_skus": ["YM-900"]}, entities=[{"entity": "ordinal", "value": 1}])
+    assert messages[0]["text"].startswith("Non-Slip Yoga Mat 6 mm: $45.00. Rated 4.7/5")
     messages, _ = await run(ActionProductDetails(), "does it have bluetooth?", "product_details",
                             slots={"focus_sku": "YM-900"})
     assert "doesn't say" in messages[0]["text"]
@@ -137,7 +140,7 @@ async def test_similar_products_skip_the_same_model_and_honour_cheaper():
     assert slots["shown_skus"] == cards(messages)
     messages, _ = await run(ActionSimilarProducts(), "/similar_products", "similar_products",
                             entities=[{"entity": "sku", "value": "KET-102"}])
-    assert cards(messages)[0].startswith(("KET", "CM", "CG"))
+    assert set(cards(messages)[:2]) == {"KET-100", "KET-101"}  # other kettles before other kinds
     messages, _ = await run(ActionSimilarProducts(), "like it but cheaper", "similar_products",
                             slots={"focus_sku": "HP-700"})
     assert cards(messages) and all(p["price"] < 199 for m in messages for p in m["custom"]["products"])
