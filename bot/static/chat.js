@@ -34,6 +34,41 @@ function show(author, text, buttons) {
   item.scrollIntoView({ block: "end" });
 }
 
+function money(amount, currency) {
+  try {
+    return new Intl.NumberFormat(undefined, { style: "currency", currency: currency || "USD" }).format(amount);
+  } catch (err) {
+    return amount.toFixed(2) + " " + (currency || "");
+  }
+}
+
+// Product cards from the bot's custom payload; text goes through textContent like everything else.
+function showCards(products) {
+  const item = document.createElement("li");
+  item.className = "msg bot cards";
+  for (const p of products) {
+    const card = document.createElement("article");
+    card.className = "card";
+    const title = document.createElement("h2");
+    title.textContent = p.title;
+    const meta = document.createElement("p");
+    const rating = p.rating ? " · ★ " + p.rating.toFixed(1) : "";
+    meta.textContent = money(p.price, p.currency) + rating + (p.in_stock === false ? " · out of stock" : "");
+    card.append(title, meta);
+    for (const b of p.buttons || []) {
+      const button = document.createElement("button");
+      button.type = "button";
+      button.className = "quick-reply";
+      button.textContent = b.title;
+      button.addEventListener("click", () => send(b.payload, b.title + ": " + p.title));
+      card.appendChild(button);
+    }
+    item.appendChild(card);
+  }
+  log.appendChild(item);
+  item.scrollIntoView({ block: "end" });
+}
+
 async function send(message, shown) {
   show("shopper", shown || message);
   try {
@@ -47,8 +82,13 @@ async function send(message, shown) {
       show("system", data.error || "Something went wrong.");
       return;
     }
+    // Rasa sends the text and the cards as separate messages. With cards on screen only the text's
+    // intro line is kept: the numbered list is the fallback for text-only channels.
+    const hasCards = data.messages.some((m) => m.custom && m.custom.type === "product_cards");
     for (const m of data.messages) {
-      if (m.text || m.buttons) show("bot", m.text || "", m.buttons);
+      const text = hasCards && m.text && m.text.includes("\n1. ") ? m.text.split("\n")[0] : m.text;
+      if (text || m.buttons) show("bot", text || "", m.buttons);
+      if (m.custom && m.custom.type === "product_cards") showCards(m.custom.products);
     }
   } catch (err) {
     show("system", "Connection problem: your message was not sent. Please try again.");
