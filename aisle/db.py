@@ -4,11 +4,13 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, func, select
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import OperationalError, ProgrammingError
 from sqlalchemy.orm import Session, sessionmaker
 
 from aisle.config import settings
+from aisle.models import Product
 
 SQLITE_BUSY_TIMEOUT_MS = 10_000
 
@@ -41,3 +43,13 @@ def engine_for(url: str) -> Engine:
 
 def session_factory(url: str | None = None) -> sessionmaker[Session]:
     return sessionmaker(engine_for(url or settings().database_url), expire_on_commit=False)
+
+
+def products_signature(url: str) -> tuple | None:
+    """(row count, newest update) of the products table: it changes whenever the catalog does.
+    None while the table does not exist yet (before the first migration)."""
+    try:
+        with engine_for(url).connect() as conn:
+            return tuple(conn.execute(select(func.count(Product.id), func.max(Product.updated_at))).one())
+    except (OperationalError, ProgrammingError):
+        return None

@@ -121,18 +121,15 @@ class CatalogLookups:
         return self._tables
 
     def _refresh(self) -> None:
-        from sqlalchemy import func, inspect, select
+        from sqlalchemy import select
 
-        from aisle.db import engine_for
+        from aisle.db import engine_for, products_signature
         from aisle.models import Product
 
-        engine = engine_for(self.database_url)
-        if not inspect(engine).has_table(Product.__tablename__):
+        signature = products_signature(self.database_url)
+        if signature is None or signature == self._signature:
             return
-        with engine.connect() as conn:
-            signature = tuple(conn.execute(select(func.count(Product.id), func.max(Product.updated_at))).one())
-            if signature == self._signature:
-                return
+        with engine_for(self.database_url).connect() as conn:
             rows = conn.execute(select(Product.brand, Product.category, Product.attributes)).all()
         tables = tables_from_products(rows)
         self._tables, self._signature = tables, signature
