@@ -14,10 +14,10 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Sequence
 
 import numpy as np
-from sqlalchemy import func, inspect, select
+from sqlalchemy import select
 
 from aisle.config import Settings
-from aisle.db import engine_for, session_factory
+from aisle.db import products_signature, session_factory
 from aisle.models import Product
 from catalog.documents import ProductView, view_of
 from catalog.index import DenseIndex, LexicalIndex, tokens
@@ -157,12 +157,8 @@ class CatalogSearch:
     def refresh(self) -> bool:
         """Bring views and indexes up to date with the products table; True when something changed."""
         with self._lock:
-            engine = engine_for(self.settings.database_url)
-            if not inspect(engine).has_table(Product.__tablename__):
-                return False
-            with engine.connect() as conn:
-                signature = tuple(conn.execute(select(func.count(Product.id), func.max(Product.updated_at))).one())
-            if signature == self._signature:
+            signature = products_signature(self.settings.database_url)
+            if signature is None or signature == self._signature:
                 return False
             with session_factory(self.settings.database_url)() as session:
                 views = [view_of(p) for p in session.scalars(select(Product))]
@@ -232,17 +228,22 @@ class CatalogSearch:
         if not fused:  # no query text at all: browse by rating within the constraints
             fused = {i: (v.rating or 0) / 100 for i, v in self.views.items()}
         ranked = sorted(fused.items(), key=lambda kv: -kv[1])
-        relaxed: list[str] = []
-        current = constraints
-        while True:
-            hits = [(i, s) for i, s in ranked if i in self.views and current.allows(self.views[i])]
-            remaining = [c for c in RELAX_ORDER if c in current.active()]
-            if hits or not remaining:
-                break
-            relaxed.append(remaining[0])
-            current = current.without(remaining[0])
+        hits, current, relaxed = self._filter_relaxing(ranked, constraints)
         items = [self.views[i].as_result(s) for i, s in hits[offset:offset + limit]]
         return SearchResponse(items, current, relaxed, len(hits))
+
+    def _filter_relaxing(self, ranked: list[tuple[int, float]], constraints: Constraints
+                         ) -> tuple[list[tuple[int, float]], Constraints, list[str]]:
+        """The ranked hits that meet the constraints; while there are none, drop one constraint at a
+        time in RELAX_ORDER. Returns the hits, the constraints that held, and what was dropped."""
+        relaxed: list[str] = []
+        while True:
+            hits = [(i, s) for i, s in ranked if i in self.views and constraints.allows(self.views[i])]
+            remaining = [c for c in RELAX_ORDER if c in constraints.active()]
+            if hits or not remaining:
+                return hits, constraints, relaxed
+            relaxed.append(remaining[0])
+            constraints = constraints.without(remaining[0])
 
     def similar(self, sku: str, limit: int = 5, context: Constraints | None = None) -> SearchResponse:
         """Products closest to this one in embedding space, other models first (not its own variants)."""
@@ -257,15 +258,8 @@ class CatalogSearch:
                   if i in self.views and i != source.id and model_name(self.views[i]) != same_model]
         # The same kind of product first ("similar" to a kettle means other kettles), then the rest.
         ranked.sort(key=lambda hit: self.views[hit[0]].category != source.category)
-        relaxed: list[str] = []
-        while True:
-            hits = [(i, s) for i, s in ranked if constraints.allows(self.views[i])]
-            remaining = [c for c in RELAX_ORDER if c in constraints.active()]
-            if hits or not remaining:
-                break
-            relaxed.append(remaining[0])
-            constraints = constraints.without(remaining[0])
-        return SearchResponse([self.views[i].as_result(s) for i, s in hits[:limit]], constraints, relaxed, len(hits))
+        hits, current, relaxed = self._filter_relaxing(ranked, constraints)
+        return SearchResponse([self.views[i].as_result(s) for i, s in hits[:limit]], current, relaxed, len(hits))
 
 
 def model_name(view: ProductView) -> str:
