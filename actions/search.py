@@ -27,8 +27,14 @@ RELAXED_NAMES = {"colors": "colour", "sizes": "size", "materials": "material", "
                  "price": "price", "category": "product type", "in_stock": "in-stock"}
 
 
+def relaxed_note(relaxed: list[str]) -> str:
+    if not relaxed:
+        return ""
+    return f"Nothing matched exactly, so I ignored the {', '.join(RELAXED_NAMES[r] for r in relaxed)} you asked for. "
+
+
 def run_search(dispatcher: CollectingDispatcher, query: str, context: Constraints, offset: int = 0,
-               sort: str | None = None, intro: str | None = None) -> list[dict[str, Any]]:
+               sort: str | None = None) -> list[dict[str, Any]]:
     window = SORT_WINDOW if sort else PAGE
     response = catalog_client.search(query, limit=window, offset=0 if sort else offset, context=context)
     items = response.items
@@ -50,12 +56,9 @@ def run_search(dispatcher: CollectingDispatcher, query: str, context: Constraint
         else:
             dispatcher.utter_message(text="I couldn't find anything matching that. Could you describe it differently?")
         return events
-    note = ""
-    if response.relaxed:
-        dropped = ", ".join(RELAXED_NAMES[r] for r in response.relaxed)
-        note = f"Nothing matched exactly, so I ignored the {dropped} you asked for. "
+    note = relaxed_note(response.relaxed)
     total = response.total
-    heading = intro or ("Here's what I found" if not offset else "Here are more")
+    heading = "Here's what I found" if not offset else "Here are more"
     counter = f" ({offset + 1}-{offset + len(page)} of {total})" if total > len(page) else ""
     dispatcher.utter_message(**results_message(f"{note}{heading}{counter}:", page, first_rank=1))
     return events + [SlotSet("shown_skus", [d["sku"] for d in page]), SlotSet("focus_sku", None)]

@@ -11,9 +11,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from actions import catalog_client
 from actions.presenters import results_message
 from actions.references import products_or_ask
-from actions.search import CHEAPER, PRICIER, RELAXED_NAMES
-
-PAGE = 5
+from actions.search import CHEAPER, PAGE, PRICIER, relaxed_note
 
 
 class ActionSimilarProducts(Action):
@@ -38,8 +36,6 @@ class ActionSimilarProducts(Action):
         if not response.items:
             dispatcher.utter_message(text=f"I couldn't find anything similar to the {source.title}.")
             return [SlotSet("focus_sku", source.sku)]
-        note = ""
-        if response.relaxed:
-            note = f"Nothing matched exactly, so I ignored the {', '.join(RELAXED_NAMES[r] for r in response.relaxed)}. "
+        note = relaxed_note(response.relaxed)
         dispatcher.utter_message(**results_message(f"{note}Similar to the {source.title}:", response.items))
         return [SlotSet("shown_skus", [d["sku"] for d in response.items]), SlotSet("focus_sku", None)]
