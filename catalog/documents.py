@@ -4,6 +4,7 @@ from __future__ import annotations
 import hashlib
 import re
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 DESCRIPTION_WORDS_FOR_EMBEDDING = 60  # MiniLM reads 256 tokens at most; the opening says the most
@@ -46,8 +47,10 @@ class ProductView:
         head = " ".join(p for p in (self.title, self.brand or "", self.category_leaf) if p)
         return f"{head}. {self.attribute_text()}. {opening}"
 
+    @cached_property
     def fingerprint(self) -> str:
-        """Changes exactly when what the indexes hold for this product changes."""
+        """Changes exactly when what the indexes hold for this product changes (computed once: both
+        indexes compare it on every sync)."""
         text = self.embedding_text() + "\x00" + "\x00".join(self.lexical_fields().values())
         return hashlib.sha1(text.encode()).hexdigest()
 

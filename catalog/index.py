@@ -70,7 +70,7 @@ class DenseIndex:
     def sync(self, views: Sequence[ProductView], encode: Encoder) -> int:
         import faiss
 
-        current = {v.id: v.fingerprint() for v in views}
+        current = {v.id: v.fingerprint for v in views}
         gone = [i for i, fp in self.fingerprints.items() if current.get(i) != fp]
         todo = [v for v in views if self.fingerprints.get(v.id) != current[v.id]]
         if not gone and not todo and self.index is not None:
@@ -157,7 +157,7 @@ class LexicalIndex:
         return int(self.conn.execute("SELECT count(*) FROM fingerprints").fetchone()[0])
 
     def sync(self, views: Sequence[ProductView]) -> int:
-        current = {v.id: v.fingerprint() for v in views}
+        current = {v.id: v.fingerprint for v in views}
         known = dict(self.conn.execute("SELECT id, fp FROM fingerprints").fetchall())
         gone = [i for i, fp in known.items() if current.get(i) != fp]
         todo = [v for v in views if known.get(v.id) != current[v.id]]
