@@ -52,7 +52,8 @@ def train_model(
     fallback_id = tuned.labels.index(FALLBACK_INTENT)
     real = tuned.val_labels != fallback_id
     val_conf = accepted_confidence(val_probs, tuned.labels)
-    oos_conf = np.concatenate([accepted_confidence(unknown_probs, tuned.labels), val_conf[~real]])
+    unknown_conf = accepted_confidence(unknown_probs, tuned.labels)
+    oos_conf = np.concatenate([unknown_conf, val_conf[~real]])
     correct = val_probs.argmax(axis=1) == tuned.val_labels
     threshold = tune_threshold(val_conf[real], correct[real], oos_conf)
     accepted = val_conf[real] >= threshold
@@ -68,7 +69,7 @@ def train_model(
         "validation": {
             "accuracy": round(float(correct[real].mean()), 4),
             "accuracy_with_fallback": round(float((accepted & correct[real]).mean()), 4),
-            "unknown_rejected": round(float((accepted_confidence(unknown_probs, tuned.labels) < threshold).mean()), 4),
+            "unknown_rejected": round(float((unknown_conf < threshold).mean()), 4),
             "n": int(real.sum()),
         },
         "train_seconds": tuned.train_seconds,
