@@ -1,4 +1,5 @@
-"""What the bot does when the NLU is not confident: ask to rephrase once, then offer a human."""
+"""What the bot does when the NLU is not confident: ask to rephrase once, then offer a human, then
+hand off."""
 from __future__ import annotations
 
 from typing import Any
@@ -7,6 +8,7 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
+from actions.handoff import hand_off
 from nlu_models.language import is_foreign
 
 FALLBACK_INTENT = "nlu_fallback"
@@ -36,5 +38,7 @@ class ActionFallback(Action):
             text = tracker.latest_message.get("text") or ""
             dispatcher.utter_message(response="utter_english_only" if is_foreign(text) else "utter_ask_rephrase")
             return []
+        if tracker.get_slot("human_offered"):  # not understood even after the offer: hand off
+            return hand_off(dispatcher, "repeated_fallback")
         dispatcher.utter_message(response="utter_offer_human")
         return [SlotSet("human_offered", True)]

@@ -1,7 +1,8 @@
 """Handing the conversation to a person.
 
-Live handoff needs the gateway and agent console (their own issues); until then the bot says so
-honestly instead of pretending a person is coming.
+The action tells the shopper and emits a ``{"type": "handoff"}`` payload; the gateway (bot/gateway.py)
+sees it, puts the conversation in the agents' queue and stops relaying messages to Rasa until an
+agent hands it back, so the bot's context is intact afterwards.
 """
 from __future__ import annotations
 
@@ -11,10 +12,12 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-HANDOFF_NOT_AVAILABLE = (
-    "I can't bring a person into this chat yet: live handoff to our team is still being set up. "
-    "I'm sorry about that. I can still help with greetings and general questions here."
-)
+HANDOFF_TEXT = "I'll bring in a person from our team. They'll see our conversation so far."
+
+
+def hand_off(dispatcher: CollectingDispatcher, reason: str) -> list[dict[str, Any]]:
+    dispatcher.utter_message(text=HANDOFF_TEXT, json_message={"type": "handoff", "reason": reason})
+    return [SlotSet("human_offered", False)]
 
 
 class ActionHumanHandoff(Action):
@@ -24,8 +27,7 @@ class ActionHumanHandoff(Action):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
     ) -> list[dict[str, Any]]:
-        dispatcher.utter_message(text=HANDOFF_NOT_AVAILABLE)
-        return [SlotSet("human_offered", False)]
+        return hand_off(dispatcher, "requested")
 
 
 class ActionDeclineHuman(Action):

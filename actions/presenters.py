@@ -37,4 +37,4 @@ def results_message(intro: str, items: Sequence[dict[str, Any]], first_rank: int
     """Keyword arguments for ``dispatcher.utter_message``: text for every channel, cards for the widget."""
     lines = [product_line(first_rank + i, d) for i, d in enumerate(items)]
     return {"text": "\n".join([intro, *lines]),
-            "json_message": {"type": "product_cards", "products": [card(d) for d in items]}}
+            "json_message": {"type": "product_cards", "intro": intro, "products": [card(d) for d in items]}}

@@ -50,6 +50,9 @@ class Settings:
     action_url: str
     nlu_url: str
     log_level: str
+    max_message_chars: int  # longest shopper message the gateway accepts
+    rate_per_conversation: str  # "N/second|minute|hour" (limits' syntax), per conversation
+    rate_per_ip: str  # the same, per client IP address
 
     @property
     def nlu_model_dir(self) -> Path:
@@ -89,6 +92,9 @@ class Settings:
             action_url=env.get("AISLE_ACTION_URL") or f"http://{host}:{action_port}/webhook",
             nlu_url=env.get("AISLE_NLU_URL") or f"http://{host}:{nlu_port}",
             log_level=(env.get("AISLE_LOG_LEVEL") or "INFO").upper(),
+            max_message_chars=_int(env, "AISLE_MAX_MESSAGE_CHARS", 2000),
+            rate_per_conversation=env.get("AISLE_RATE_PER_CONVERSATION") or "30/minute",
+            rate_per_ip=env.get("AISLE_RATE_PER_IP") or "300/minute",
         )
 
 

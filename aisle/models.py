@@ -171,3 +171,56 @@ class CartItem(Base):
 
     cart: Mapped[Cart] = relationship(back_populates="items")
     product: Mapped[Product] = relationship()
+
+
+class ConversationMode(str, enum.Enum):
+    bot = "bot"  # the assistant answers
+    waiting = "waiting"  # handed off, in the queue for a person
+    agent = "agent"  # a person is answering; the bot stays silent
+
+
+class Conversation(Base):
+    """One shopper conversation; its id is also Rasa's sender id. Holds the handoff state."""
+
+    __tablename__ = "conversations"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    channel: Mapped[str] = mapped_column(String(32), default="web")
+    mode: Mapped[ConversationMode] = mapped_column(
+        Enum(ConversationMode, native_enum=False, length=16), default=ConversationMode.bot, index=True
+    )
+    created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    last_message_at: Mapped[datetime] = mapped_column(default=utcnow)
+    handoff_reason: Mapped[str | None] = mapped_column(String(64))
+    handoff_requested_at: Mapped[datetime | None]
+    agent_joined_at: Mapped[datetime | None]
+    agent: Mapped[str | None] = mapped_column(String(120))
+    # Rasa tracker events up to this id are already folded into the transcript.
+    rasa_event_id: Mapped[int] = mapped_column(default=0)
+
+
+class Author(str, enum.Enum):
+    shopper = "shopper"
+    bot = "bot"
+    agent = "agent"
+    system = "system"
+
+
+class Message(Base):
+    """A transcript line: what was shown, and for shopper lines what the bot understood and did."""
+
+    __tablename__ = "messages"
+    __table_args__ = (UniqueConstraint("conversation_id", "client_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    conversation_id: Mapped[str] = mapped_column(
+        ForeignKey("conversations.id", ondelete="CASCADE"), index=True
+    )
+    author: Mapped[Author] = mapped_column(Enum(Author, native_enum=False, length=16))
+    text: Mapped[str] = mapped_column(Text, default="")
+    payload: Mapped[dict[str, Any] | None] = mapped_column(JSON)  # buttons, product cards, notices
+    client_id: Mapped[str | None] = mapped_column(String(64))  # the widget's id, for resend dedupe
+    nlu: Mapped[dict[str, Any] | None] = mapped_column(JSON)  # intent, confidence, ranking, entities
+    turn: Mapped[dict[str, Any] | None] = mapped_column(JSON)  # actions run and slots set
+    agent: Mapped[str | None] = mapped_column(String(120))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)

@@ -1,36 +1,42 @@
-"""The aiohttp web app (port 8000): chat page, chat API proxy to Rasa, health page."""
+"""The aiohttp web app (port 8000): demo store page with the chat widget, the widget's WebSocket
+gateway, a JSON chat API for other channels, and the health page."""
 from __future__ import annotations
 
 import asyncio
-import html
 import logging
 import re
 from pathlib import Path
 
 import aiohttp
+import aiohttp_jinja2
+import jinja2
 from aiohttp import web
 
 from aisle.config import Settings
+from aisle.db import engine_for, session_factory
+from bot.appkeys import GATEWAY, HANDOFFS, SESSION, SETTINGS
+from bot.gateway import Gateway, GatewayError, RateLimits
+from bot.handoff import Handoffs
 from bot.health import check_all
-from bot.rasa_client import RasaClient, RasaUnavailable
+from bot.hub import Hub
+from bot.rasa_client import RasaClient
+from bot.store_page import store_page
+from bot.transcripts import Transcripts
+from bot.websocket import client_ip, websocket_handler
 
 log = logging.getLogger(__name__)
-STATIC = Path(__file__).resolve().parent / "static"
-SESSION: web.AppKey[aiohttp.ClientSession] = web.AppKey("session", aiohttp.ClientSession)
-SETTINGS: web.AppKey[Settings] = web.AppKey("settings", Settings)
-MAX_MESSAGE_CHARS = 2000
-SENDER_ID = re.compile(r"^[A-Za-z0-9_.:-]{8,128}$")
+HERE = Path(__file__).resolve().parent
+SENDER_ID = re.compile(r"^[A-Za-z0-9_.:-]{8,64}$")
+READY_POLL_SECONDS = 1.0
+ERROR_STATUS = {"too_long": 413, "rate_limited": 429}
 
 
 def json_error(status: int, message: str) -> web.Response:
     return web.json_response({"error": message}, status=status)
 
 
-async def chat_page(request: web.Request) -> web.FileResponse:
-    return web.FileResponse(STATIC / "chat.html")
-
-
 async def post_message(request: web.Request) -> web.Response:
+    """JSON chat API for channels other than the widget: {"sender", "message"} → {"messages": [...]}."""
     try:
         body = await request.json()
     except ValueError:
@@ -39,42 +45,30 @@ async def post_message(request: web.Request) -> web.Response:
         return json_error(400, "request JSON must be an object")
     sender, message = body.get("sender"), body.get("message")
     if not isinstance(sender, str) or not SENDER_ID.match(sender):
-        return json_error(400, "'sender' must be 8-128 letters, digits or _.:-")
-    if not isinstance(message, str) or not message.strip():
-        return json_error(400, "'message' must be a non-empty string")
-    if len(message) > MAX_MESSAGE_CHARS:
-        return json_error(413, f"'message' is longer than {MAX_MESSAGE_CHARS} characters")
-    client = RasaClient(request.app[SETTINGS].rasa_url, request.app[SESSION])
+        return json_error(400, "'sender' must be 8-64 letters, digits or _.:-")
+    gateway = request.app[GATEWAY]
     try:
-        replies = await client.send(sender, message)
-    except RasaUnavailable as exc:
-        log.warning("chat message not delivered: %s", exc)
+        gateway.transcripts.ensure(sender, channel="api")
+        replies = await gateway.shopper_message(sender, message, ip=client_ip(request))
+    except GatewayError as exc:
+        return json_error(ERROR_STATUS.get(exc.code, 400), str(exc))
+    if any(r.get("notice") == "unavailable" for r in replies):
         return json_error(503, "The assistant is not available right now. Please try again in a moment.")
-    return web.json_response({"messages": replies})
+    return web.json_response({"messages": replies, "mode": request.app[HANDOFFS].status(sender)["mode"]})
 
 
-async def health(request: web.Request) -> web.Response:
+async def websocket(request: web.Request) -> web.WebSocketResponse:
+    return await websocket_handler(request, request.app[GATEWAY], request.app[HANDOFFS])
+
+
+async def health(request: web.Request) -> web.StreamResponse:
     services = await check_all(request.app[SESSION], request.app[SETTINGS])
     ok = all(s["ok"] for s in services)
     status = 200 if ok else 503
     if "text/html" not in request.headers.get("Accept", ""):
         return web.json_response({"ok": ok, "services": services}, status=status)
-    rows = "".join(
-        f"<tr><td>{html.escape(str(s['name']))}</td><td>{'up' if s['ok'] else 'DOWN'}</td>"
-        f"<td>{html.escape(str(s['detail']))}</td></tr>"
-        for s in services
-    )
-    page = (
-        "<!doctype html><html lang='en'><head><meta charset='utf-8'><title>Aisle health</title>"
-        "<link rel='stylesheet' href='/static/chat.css'></head><body><main class='health'>"
-        f"<h1>Aisle is {'healthy' if ok else 'degraded'}</h1>"
-        f"<table><tr><th>service</th><th>state</th><th>detail</th></tr>{rows}</table>"
-        "</main></body></html>"
-    )
-    return web.Response(text=page, content_type="text/html", status=status)
-
-
-READY_POLL_SECONDS = 1.0
+    return aiohttp_jinja2.render_template("health.html", request, {"services": services, "ok": ok},
+                                          status=status)
 
 
 async def announce_when_ready(app: web.Application) -> None:
@@ -97,16 +91,24 @@ async def readiness_watch(app: web.Application):  # type: ignore[no-untyped-def]
 def create_app(settings: Settings) -> web.Application:
     app = web.Application(client_max_size=64 * 1024)
     app[SETTINGS] = settings
+    limits = RateLimits(settings.rate_per_conversation, settings.rate_per_ip)
+    transcripts = Transcripts(session_factory(settings.database_url), Hub())
+    app[HANDOFFS] = Handoffs(transcripts)
 
-    async def client_session(app: web.Application):  # type: ignore[no-untyped-def]
+    async def services(app: web.Application):  # type: ignore[no-untyped-def]
         app[SESSION] = aiohttp.ClientSession()
+        app[GATEWAY] = Gateway(transcripts, app[HANDOFFS], RasaClient(settings.rasa_url, app[SESSION]),
+                               engine_for(settings.database_url), limits, settings.max_message_chars)
         yield
         await app[SESSION].close()
 
-    app.cleanup_ctx.append(client_session)
+    app.cleanup_ctx.append(services)
     app.cleanup_ctx.append(readiness_watch)
-    app.router.add_get("/", chat_page)
+    aiohttp_jinja2.setup(app, loader=jinja2.FileSystemLoader(HERE / "templates"),
+                         autoescape=jinja2.select_autoescape(default=True))
+    app.router.add_get("/", store_page)
+    app.router.add_get("/ws", websocket)
     app.router.add_post("/api/messages", post_message)
     app.router.add_get("/health", health)
-    app.router.add_static("/static", STATIC)
+    app.router.add_static("/static", HERE / "static")
     return app

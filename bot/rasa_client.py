@@ -1,16 +1,54 @@
-"""The Rasa server, as the web app sees it: send a shopper message, read the replies."""
+"""The Rasa server, as the web app sees it: send a shopper message, read what the bot understood and did.
+
+Replies come from Rasa's REST channel. What the NLU understood and which actions ran are read from
+Rasa's SQL tracker store (its ``events`` table lives in Aisle's database), newest events only, so a
+turn costs one indexed query instead of re-reading the whole tracker over HTTP.
+"""
 from __future__ import annotations
 
-from dataclasses import dataclass
+import json
+import logging
+from dataclasses import dataclass, field
 from typing import Any
 
 import aiohttp
+from sqlalchemy import Column, Engine, Float, Integer, MetaData, String, Table, Text, select
+from sqlalchemy.exc import OperationalError, ProgrammingError
 
+log = logging.getLogger(__name__)
 TIMEOUT = aiohttp.ClientTimeout(total=30, connect=3)
+# Rasa's internal actions, not worth showing in a transcript.
+QUIET_ACTIONS = {"action_listen", "action_session_start", "action_extract_slots"}
+
+# Rasa's SQLTrackerStore table (rasa/core/tracker_store.py, SQLEvent), read-only here.
+RASA_EVENTS = Table(
+    "events", MetaData(),
+    Column("id", Integer, primary_key=True),
+    Column("sender_id", String(255)),
+    Column("type_name", String(255)),
+    Column("timestamp", Float),
+    Column("intent_name", String(255)),
+    Column("action_name", String(255)),
+    Column("data", Text),
+)
 
 
 class RasaUnavailable(RuntimeError):
     """The Rasa server could not be reached or answered with an error."""
+
+
+@dataclass
+class TurnTrace:
+    """What one shopper message did inside Rasa."""
+
+    last_event_id: int
+    nlu: dict[str, Any] | None = None
+    actions: list[str] = field(default_factory=list)
+    slots: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def turn(self) -> dict[str, Any]:
+        return {"actions": self.actions, "slots": self.slots}
 
 
 @dataclass
@@ -29,7 +67,37 @@ class RasaClient:
                     raise RasaUnavailable(f"Rasa answered HTTP {resp.status}")
                 replies = await resp.json()
         except (aiohttp.ClientError, TimeoutError) as exc:
-            raise RasaUnavailable(f"cannot reach Rasa at {self.base_url}: {exc}") from exc
+            raise RasaUnavailable(f"cannot reach Rasa at {self.base_url}: {exc!r}") from exc
         if not isinstance(replies, list):
             raise RasaUnavailable("Rasa answered with something other than a list of messages")
         return replies
+
+
+def read_turn(engine: Engine, sender: str, after_event_id: int) -> TurnTrace:
+    """The NLU result of the newest user event, the actions run and slots set, after ``after_event_id``."""
+    query = (select(RASA_EVENTS.c.id, RASA_EVENTS.c.type_name, RASA_EVENTS.c.action_name, RASA_EVENTS.c.data)
+             .where(RASA_EVENTS.c.sender_id == sender, RASA_EVENTS.c.id > after_event_id)
+             .order_by(RASA_EVENTS.c.id))
+    try:
+        with engine.connect() as conn:
+            rows = conn.execute(query).all()
+    except (OperationalError, ProgrammingError) as exc:  # no tracker table yet: Rasa never ran here
+        log.warning("cannot read Rasa's tracker events: %s", exc.__class__.__name__)
+        return TurnTrace(after_event_id)
+    trace = TurnTrace(rows[-1].id if rows else after_event_id)
+    for row in rows:
+        data = json.loads(row.data or "{}")
+        if row.type_name == "user":
+            parse = data.get("parse_data") or {}
+            trace.nlu = {
+                "intent": (parse.get("intent") or {}).get("name"),
+                "confidence": (parse.get("intent") or {}).get("confidence"),
+                "intent_ranking": parse.get("intent_ranking") or [],
+                "entities": [{k: e.get(k) for k in ("entity", "value", "start", "end")}
+                             for e in parse.get("entities") or []],
+            }
+        elif row.type_name == "action" and row.action_name not in QUIET_ACTIONS:
+            trace.actions.append(row.action_name)
+        elif row.type_name == "slot":
+            trace.slots[data.get("name")] = data.get("value")
+    return trace

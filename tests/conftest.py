@@ -1,6 +1,7 @@
-"""Shared fixtures: scratch data dirs and tracker builders for action tests."""
+"""Shared fixtures: tracker builders for action tests, and the running stack for end-to-end tests."""
 from __future__ import annotations
 
+import os
 from typing import Any
 
 import pytest
@@ -37,3 +38,18 @@ def tracker_for(events: list[dict[str, Any]], slots: dict[str, Any] | None = Non
 @pytest.fixture
 def dispatcher() -> CollectingDispatcher:
     return CollectingDispatcher()
+
+
+@pytest.fixture(scope="session")
+def stack(tmp_path_factory):
+    """Every real service on free ports over a scratch data dir, shared by the end-to-end modules."""
+    if os.environ.get("AISLE_SKIP_E2E") == "1":
+        pytest.skip("AISLE_SKIP_E2E=1")
+    from tests.e2e_stack import Stack
+
+    stack = Stack.create(tmp_path_factory.mktemp("aisle-e2e"))
+    try:
+        stack.start_all()
+        yield stack
+    finally:
+        stack.stop_all()

@@ -57,11 +57,22 @@ async def test_fallback_after_an_understood_message_starts_over(dispatcher):
     assert [m["response"] for m in dispatcher.messages] == ["utter_ask_rephrase"]
 
 
-async def test_handoff_is_honest_and_clears_the_offer(dispatcher):
+async def test_handoff_asks_the_gateway_for_a_person_and_clears_the_offer(dispatcher):
     tracker = tracker_for([user_event("a person please", "human_handoff")], {"human_offered": True})
     events = await ActionHumanHandoff().run(dispatcher, tracker, DOMAIN)
     assert events == [SlotSet("human_offered", False)]
-    assert "can't bring a person" in dispatcher.messages[0]["text"]
+    assert "bring in a person" in dispatcher.messages[0]["text"]
+    assert dispatcher.messages[0]["custom"] == {"type": "handoff", "reason": "requested"}
+
+
+async def test_not_understood_even_after_the_offer_hands_off(dispatcher):
+    tracker = tracker_for([
+        user_event("blorp", "nlu_fallback"), bot("rephrase"), user_event("wibble", "nlu_fallback"),
+        bot("offer"), user_event("zzxq", "nlu_fallback"),
+    ], {"human_offered": True})
+    events = await ActionFallback().run(dispatcher, tracker, DOMAIN)
+    assert events == [SlotSet("human_offered", False)]
+    assert dispatcher.messages[0]["custom"] == {"type": "handoff", "reason": "repeated_fallback"}
 
 
 async def test_declining_the_offer_clears_it(dispatcher):

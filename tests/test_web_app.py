@@ -1,43 +1,49 @@
-"""The web app's chat API and health page (the real Rasa path is covered end to end)."""
+"""The web app's store page, JSON chat API and health page."""
 from __future__ import annotations
-
-import socket
 
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
-from aisle.config import Settings
-from bot.app import MAX_MESSAGE_CHARS, create_app
-
-
-def closed_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+from aisle.db import session_factory
+from aisle.models import Product
+from bot.app import create_app
+from bot.appkeys import GATEWAY
+from tests.web_fixtures import web_settings
 
 
 @pytest.fixture
 async def client(tmp_path):
-    port = closed_port()  # nothing listens there: every dependency is "down"
-    settings = Settings.from_env({
-        "AISLE_DATA_DIR": str(tmp_path), "AISLE_RASA_PORT": str(port),
-        "AISLE_NLU_PORT": str(port), "AISLE_ACTION_PORT": str(port),
-    })
-    async with TestClient(TestServer(create_app(settings))) as c:
+    async with TestClient(TestServer(create_app(web_settings(tmp_path)))) as c:
         yield c
 
 
-async def test_chat_page_is_served(client):
-    resp = await client.get("/")
-    assert resp.status == 200
-    assert "chat.js" in await resp.text()
+async def test_store_page_lists_the_catalog_escaped_with_the_widget(client, tmp_path):
+    settings = web_settings(tmp_path)
+    with session_factory(settings.database_url)() as s:
+        s.add_all([
+            Product(sku="K-1", title="Kettle <b>bold</b>", description="d", category="Home > Kettles",
+                    price=10, stock=3),
+            Product(sku="B-1", title="Boots", description="d", category="Outdoor > Boots", price=90),
+        ])
+        s.commit()
+    page = await (await client.get("/")).text()
+    assert '<script src="/static/widget.js" defer></script>' in page
+    assert "Kettle &lt;b&gt;bold&lt;/b&gt;" in page and "<b>bold</b>" not in page
+    assert "out of stock" in page  # the boots have no stock
+    filtered = await (await client.get("/?category=Outdoor&page=x")).text()
+    assert "Boots" in filtered and "Kettle" not in filtered
+
+
+async def test_widget_assets_are_served(client):
+    for path in ("/static/widget.js", "/static/widget.css"):
+        assert (await client.get(path)).status == 200
 
 
 @pytest.mark.parametrize("payload, status, message", [
     ({"sender": "short", "message": "hi"}, 400, "'sender'"),
-    ({"sender": "web-12345678", "message": ""}, 400, "non-empty"),
-    ({"sender": "web-12345678", "message": 5}, 400, "non-empty"),
-    ({"sender": "web-12345678", "message": "x" * (MAX_MESSAGE_CHARS + 1)}, 413, "longer than"),
+    ({"sender": "web-12345678", "message": ""}, 400, "Type a message"),
+    ({"sender": "web-12345678", "message": 5}, 400, "Type a message"),
+    ({"sender": "web-12345678", "message": "x" * 2001}, 413, "too long"),
     (["not", "an", "object"], 400, "object"),
 ])
 async def test_bad_chat_requests_are_refused_clearly(client, payload, status, message):
@@ -51,10 +57,12 @@ async def test_malformed_json_is_refused(client):
     assert resp.status == 400
 
 
-async def test_rasa_down_gives_an_honest_503(client):
+async def test_rasa_down_gives_an_honest_503_and_keeps_the_message(client):
     resp = await client.post("/api/messages", json={"sender": "web-12345678", "message": "hi"})
     assert resp.status == 503
     assert "not available right now" in (await resp.json())["error"]
+    history = client.server.app[GATEWAY].transcripts.history("web-12345678")
+    assert [(m["author"], m["text"]) for m in history][0] == ("shopper", "hi")
 
 
 async def test_health_lists_each_service(client):

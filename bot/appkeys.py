@@ -1,0 +1,14 @@
+"""Typed keys for what the web app keeps on its ``web.Application`` (shared by its route modules)."""
+from __future__ import annotations
+
+import aiohttp
+from aiohttp import web
+
+from aisle.config import Settings
+from bot.gateway import Gateway
+from bot.handoff import Handoffs
+
+SESSION: web.AppKey[aiohttp.ClientSession] = web.AppKey("session", aiohttp.ClientSession)
+SETTINGS: web.AppKey[Settings] = web.AppKey("settings", Settings)
+GATEWAY: web.AppKey[Gateway] = web.AppKey("gateway", Gateway)
+HANDOFFS: web.AppKey[Handoffs] = web.AppKey("handoffs", Handoffs)

@@ -1,0 +1,157 @@
+"""The conversation gateway: every shopper message passes here, whatever the channel.
+
+It checks limits, stores the message, relays it to Rasa unless a person has the conversation,
+stores the bot's replies with what the NLU understood and what the bot did, starts a handoff when
+the bot asks for one, and publishes everything live. Messages of one conversation are handled one
+at a time, in arrival order.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+import weakref
+from dataclasses import dataclass, field
+from typing import Any
+
+from limits import parse
+from limits.storage import MemoryStorage
+from limits.strategies import MovingWindowRateLimiter
+from sqlalchemy import Engine
+
+from aisle.models import Author, ConversationMode
+from bot.handoff import Handoffs
+from bot.rasa_client import RasaClient, RasaUnavailable, read_turn
+from bot.transcripts import Transcripts
+
+log = logging.getLogger(__name__)
+MAX_PAYLOAD_CHARS = 1000
+MAX_CLIENT_ID_CHARS = 64
+UNAVAILABLE_NOTICE = ("Sorry, one moment: part of the assistant is restarting and couldn't answer that. "
+                      "Please send it again in a few seconds.")
+
+
+class GatewayError(ValueError):
+    """A message the gateway refuses; ``code`` is machine-readable, the text is for the shopper."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+class RateLimits:
+    """Moving-window message limits per conversation and per client IP (limits' syntax: "30/minute")."""
+
+    def __init__(self, per_conversation: str, per_ip: str) -> None:
+        try:
+            self.per_conversation, self.per_ip = parse(per_conversation), parse(per_ip)
+        except ValueError as exc:
+            raise ValueError(f"AISLE_RATE_PER_CONVERSATION / AISLE_RATE_PER_IP: {exc}") from None
+        self._limiter = MovingWindowRateLimiter(MemoryStorage())
+
+    def check(self, conversation_id: str, ip: str) -> None:
+        if not self._limiter.hit(self.per_ip, "ip", ip):
+            raise GatewayError("rate_limited", "Too many messages from your network. Please wait a minute.")
+        if not self._limiter.hit(self.per_conversation, "conversation", conversation_id):
+            raise GatewayError("rate_limited", "You're sending messages very fast. Please wait a moment.")
+
+
+@dataclass
+class BotTurn:
+    """Rasa's REST replies folded into transcript messages: product cards join the text they follow."""
+
+    messages: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+    handoff_reason: str | None = None
+
+    @classmethod
+    def from_replies(cls, replies: list[dict[str, Any]]) -> "BotTurn":
+        turn = cls()
+        for reply in replies:
+            custom = reply.get("custom") if isinstance(reply.get("custom"), dict) else None
+            if custom and custom.get("type") == "handoff":
+                turn.handoff_reason = str(custom.get("reason") or "requested")
+                continue
+            if custom and custom.get("type") == "product_cards" and turn.messages:
+                last = turn.messages[-1][1]
+                if "cards" not in last:
+                    last.update(cards=custom.get("products") or [], intro=custom.get("intro"))
+                    continue
+            payload: dict[str, Any] = {}
+            if reply.get("buttons"):
+                payload["buttons"] = [{"title": str(b.get("title", "")), "payload": str(b.get("payload", ""))}
+                                      for b in reply["buttons"]]
+            if custom and custom.get("type") == "product_cards":
+                payload.update(cards=custom.get("products") or [], intro=custom.get("intro"))
+            elif custom:
+                payload["custom"] = custom
+            if reply.get("image"):
+                payload["image"] = str(reply["image"])
+            turn.messages.append((str(reply.get("text") or ""), payload))
+        return turn
+
+
+def validate(text: Any, payload: Any, client_id: Any, max_chars: int) -> tuple[str, str | None, str | None]:
+    if not isinstance(text, str) or not text.strip():
+        raise GatewayError("empty", "Type a message first.")
+    if len(text) > max_chars:
+        raise GatewayError("too_long", f"That message is too long: please keep it under {max_chars} characters.")
+    if payload is not None and (not isinstance(payload, str) or not payload.startswith("/")
+                                or len(payload) > MAX_PAYLOAD_CHARS):
+        raise GatewayError("bad_payload", "That button payload is not valid.")
+    if client_id is not None and (not isinstance(client_id, str) or not 0 < len(client_id) <= MAX_CLIENT_ID_CHARS):
+        raise GatewayError("bad_frame", f"'client_id' must be a string of 1-{MAX_CLIENT_ID_CHARS} characters.")
+    return text.strip(), payload, client_id
+
+
+@dataclass
+class Gateway:
+    transcripts: Transcripts
+    handoffs: Handoffs
+    rasa: RasaClient
+    engine: Engine
+    limits: RateLimits
+    max_message_chars: int
+    _locks: "weakref.WeakValueDictionary[str, asyncio.Lock]" = field(default_factory=weakref.WeakValueDictionary)
+
+    def _lock(self, conversation_id: str) -> asyncio.Lock:
+        lock = self._locks.get(conversation_id)
+        if lock is None:
+            lock = self._locks[conversation_id] = asyncio.Lock()
+        return lock
+
+    async def shopper_message(self, conversation_id: str, text: Any, *, ip: str, payload: Any = None,
+                              client_id: Any = None) -> list[dict[str, Any]]:
+        """Handle one shopper message; returns the bot's stored replies (empty while a person has it)."""
+        text, payload, client_id = validate(text, payload, client_id, self.max_message_chars)
+        if client_id and self.transcripts.by_client_id(conversation_id, client_id):
+            return []  # a resend after a reconnect: already handled
+        self.limits.check(conversation_id, ip)
+        async with self._lock(conversation_id):
+            stored = self.transcripts.post(conversation_id, Author.shopper, text, client_id=client_id,
+                                           payload={"postback": payload} if payload else None)
+            conversation = self.transcripts.get(conversation_id)
+            if conversation is None or conversation.mode is not ConversationMode.bot:
+                return []
+            hub = self.transcripts.hub
+            hub.publish(conversation_id, {"type": "typing", "on": True})
+            try:
+                return await self._ask_bot(conversation_id, payload or text, stored["id"],
+                                           conversation.rasa_event_id)
+            finally:
+                hub.publish(conversation_id, {"type": "typing", "on": False})
+
+    async def _ask_bot(self, conversation_id: str, text: str, message_id: int,
+                       after_event_id: int) -> list[dict[str, Any]]:
+        try:
+            replies = await self.rasa.send(conversation_id, text)
+        except RasaUnavailable as exc:
+            log.warning("conversation %s: %s", conversation_id, exc)
+            return [self.transcripts.post(conversation_id, Author.system, UNAVAILABLE_NOTICE,
+                                          payload={"notice": "unavailable"})]
+        trace = await asyncio.to_thread(read_turn, self.engine, conversation_id, after_event_id)
+        self.transcripts.record_turn(conversation_id, message_id, trace)
+        turn = BotTurn.from_replies(replies)
+        posted = [self.transcripts.post(conversation_id, Author.bot, body, payload=extra or None)
+                  for body, extra in turn.messages]
+        if turn.handoff_reason:
+            self.handoffs.request(conversation_id, turn.handoff_reason)
+        return posted

@@ -1,0 +1,104 @@
+"""Conversations and their messages in the database, published live as they are written."""
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session, sessionmaker
+
+from aisle.models import Author, Conversation, Message
+from bot.hub import Hub
+from bot.rasa_client import TurnTrace
+
+HISTORY_LIMIT = 300
+
+
+def new_conversation_id() -> str:
+    return "c-" + secrets.token_urlsafe(18)  # 144 random bits: the id is the shopper's key to it
+
+
+def as_utc(moment: datetime | None) -> datetime | None:
+    """SQLite hands datetimes back naive; every stored time is UTC."""
+    if moment is None or moment.tzinfo is not None:
+        return moment
+    return moment.replace(tzinfo=timezone.utc)
+
+
+def iso(moment: datetime | None) -> str | None:
+    moment = as_utc(moment)
+    return moment.isoformat() if moment else None
+
+
+def message_json(m: Message) -> dict[str, Any]:
+    """A message as clients see it: author, text, time and the payload (buttons, cards, notice)."""
+    return {
+        "id": m.id, "author": m.author.value, "text": m.text, "created_at": iso(m.created_at),
+        "client_id": m.client_id, "agent": m.agent, **(m.payload or {}),
+    }
+
+
+@dataclass
+class Transcripts:
+    sessions: sessionmaker[Session]
+    hub: Hub
+
+    def get(self, conversation_id: str) -> Conversation | None:
+        with self.sessions() as s:
+            return s.get(Conversation, conversation_id)
+
+    def open(self, conversation_id: str | None, channel: str = "web") -> Conversation:
+        """The conversation with this id, or a new one when the id is unknown or not given."""
+        with self.sessions() as s:
+            if conversation_id and (found := s.get(Conversation, conversation_id)):
+                return found
+            conversation = Conversation(id=new_conversation_id(), channel=channel)
+            s.add(conversation)
+            s.commit()
+            return conversation
+
+    def ensure(self, conversation_id: str, channel: str) -> Conversation:
+        """Get or create a conversation under an id the channel chose (REST API senders)."""
+        with self.sessions() as s:
+            if found := s.get(Conversation, conversation_id):
+                return found
+            conversation = Conversation(id=conversation_id, channel=channel)
+            s.add(conversation)
+            s.commit()
+            return conversation
+
+    def post(self, conversation_id: str, author: Author, text: str, *, payload: dict[str, Any] | None = None,
+             client_id: str | None = None, agent: str | None = None) -> dict[str, Any]:
+        """Store one message and publish it to everyone watching the conversation."""
+        with self.sessions() as s:
+            message = Message(conversation_id=conversation_id, author=author, text=text, payload=payload,
+                              client_id=client_id, agent=agent)
+            s.add(message)
+            s.execute(update(Conversation).where(Conversation.id == conversation_id)
+                      .values(last_message_at=datetime.now(timezone.utc)))
+            s.commit()
+            data = message_json(message)
+        self.hub.publish(conversation_id, {"type": "message", "message": data})
+        return data
+
+    def by_client_id(self, conversation_id: str, client_id: str) -> dict[str, Any] | None:
+        with self.sessions() as s:
+            found = s.scalars(select(Message).where(
+                Message.conversation_id == conversation_id, Message.client_id == client_id)).first()
+            return message_json(found) if found else None
+
+    def history(self, conversation_id: str, limit: int = HISTORY_LIMIT) -> list[dict[str, Any]]:
+        with self.sessions() as s:
+            newest = s.scalars(select(Message).where(Message.conversation_id == conversation_id)
+                               .order_by(Message.id.desc()).limit(limit)).all()
+            return [message_json(m) for m in reversed(newest)]
+
+    def record_turn(self, conversation_id: str, message_id: int, trace: TurnTrace) -> None:
+        """Attach what the NLU understood and what the bot did to the shopper's message."""
+        with self.sessions() as s:
+            s.execute(update(Message).where(Message.id == message_id).values(nlu=trace.nlu, turn=trace.turn))
+            s.execute(update(Conversation).where(Conversation.id == conversation_id)
+                      .values(rasa_event_id=trace.last_event_id))
+            s.commit()

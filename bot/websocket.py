@@ -1,0 +1,136 @@
+"""The widget's WebSocket channel (``GET /ws``): one socket per open chat, JSON text frames.
+
+Client → server
+  {"type": "hello", "conversation_id": "c-..."?}   first frame; an unknown or missing id starts a new one
+  {"type": "message", "text": "...", "payload": "/intent{...}"?, "client_id": "..."?}
+  {"type": "cancel_handoff"}                        while waiting for a person: back to the bot
+  {"type": "ping"}
+Server → client
+  {"type": "welcome", "conversation_id", "history": [message...], "mode": {...}, "max_message_chars"}
+  {"type": "message", "message": {id, author, text, created_at, client_id, buttons?, cards?, notice?}}
+  {"type": "typing", "on": bool}
+  {"type": "mode", "mode": "bot"|"waiting"|"agent", "queue_position"?, "expected_wait_s"?, "agent"?}
+  {"type": "error", "code", "message", "client_id"?}
+  {"type": "pong"}
+A reload or reconnect sends hello with the stored id and gets the whole history back; the widget
+resends messages that never came back, and ``client_id`` makes that resend harmless.
+"""
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from typing import Any
+
+from aiohttp import WSMsgType, web
+
+from bot.gateway import Gateway, GatewayError
+from bot.handoff import Handoffs
+from bot.hub import SubscriberTooSlow
+
+log = logging.getLogger(__name__)
+MAX_FRAME_BYTES = 16 * 1024
+HELLO_TIMEOUT_S = 10
+HEARTBEAT_S = 25
+MAX_BAD_FRAMES = 20  # a client that keeps sending garbage is disconnected
+
+
+def client_ip(request: web.Request) -> str:
+    return request.remote or "unknown"
+
+
+async def send_json(ws: web.WebSocketResponse, frame: dict[str, Any]) -> None:
+    if not ws.closed:
+        await ws.send_str(json.dumps(frame))
+
+
+async def read_frame(ws: web.WebSocketResponse, timeout: float | None = None) -> dict[str, Any] | None:
+    """The next JSON object frame; None when the socket closed. Raises GatewayError for bad frames."""
+    msg = await ws.receive(timeout=timeout)
+    if msg.type in (WSMsgType.CLOSE, WSMsgType.CLOSING, WSMsgType.CLOSED, WSMsgType.ERROR):
+        return None
+    if msg.type is not WSMsgType.TEXT:
+        raise GatewayError("bad_frame", "Frames must be JSON text.")
+    try:
+        frame = json.loads(msg.data)
+    except ValueError:
+        raise GatewayError("bad_json", "Frames must be JSON text.") from None
+    if not isinstance(frame, dict) or not isinstance(frame.get("type"), str):
+        raise GatewayError("bad_frame", "A frame is a JSON object with a 'type'.")
+    return frame
+
+
+async def forward(ws: web.WebSocketResponse, gateway: Gateway, conversation_id: str) -> None:
+    """Everything published about the conversation goes to this socket, in order."""
+    try:
+        async with gateway.transcripts.hub.subscribe(conversation_id) as subscription:
+            while not ws.closed:
+                await send_json(ws, await subscription.next())
+    except SubscriberTooSlow:
+        await ws.close(code=1013, message=b"too far behind; reconnect")
+
+
+async def websocket_handler(request: web.Request, gateway: Gateway, handoffs: Handoffs) -> web.WebSocketResponse:
+    ws = web.WebSocketResponse(heartbeat=HEARTBEAT_S, max_msg_size=MAX_FRAME_BYTES)
+    await ws.prepare(request)
+    ip = client_ip(request)
+    try:
+        hello = await read_frame(ws, timeout=HELLO_TIMEOUT_S)
+    except (GatewayError, asyncio.TimeoutError):
+        hello = {}
+    if hello is None:
+        return ws
+    if hello.get("type") != "hello":
+        await send_json(ws, {"type": "error", "code": "hello_first", "message": "Send a hello frame first."})
+        await ws.close()
+        return ws
+    wanted = hello.get("conversation_id")
+    conversation = gateway.transcripts.open(wanted if isinstance(wanted, str) else None)
+    cid = conversation.id
+    forwarder = asyncio.create_task(forward(ws, gateway, cid))
+    await asyncio.sleep(0)  # subscribed before the history is read: nothing falls in between
+    await send_json(ws, {"type": "welcome", "conversation_id": cid, "history": gateway.transcripts.history(cid),
+                         "mode": handoffs.status(cid), "max_message_chars": gateway.max_message_chars})
+    pending: set[asyncio.Task[Any]] = set()
+    bad_frames = 0
+    try:
+        while not ws.closed:
+            try:
+                frame = await read_frame(ws)
+                if frame is None:
+                    break
+                kind = frame["type"]
+                if kind == "message":
+                    # Started in arrival order; the gateway's per-conversation lock keeps that order.
+                    task = asyncio.create_task(deliver(ws, gateway, cid, ip, frame))
+                    pending.add(task)
+                    task.add_done_callback(pending.discard)
+                elif kind == "cancel_handoff":
+                    handoffs.cancel(cid)
+                elif kind == "ping":
+                    await send_json(ws, {"type": "pong"})
+                else:
+                    raise GatewayError("unknown_type", f"Unknown frame type {kind[:40]!r}.")
+            except GatewayError as exc:
+                bad_frames += 1
+                await send_json(ws, {"type": "error", "code": exc.code, "message": str(exc)})
+                if bad_frames >= MAX_BAD_FRAMES:
+                    await ws.close(code=1008, message=b"too many bad frames")
+    finally:
+        forwarder.cancel()
+        if pending:  # replies still get stored, and reach the shopper on reconnect
+            await asyncio.gather(*pending, return_exceptions=True)
+    return ws
+
+
+async def deliver(ws: web.WebSocketResponse, gateway: Gateway, cid: str, ip: str, frame: dict[str, Any]) -> None:
+    try:
+        await gateway.shopper_message(cid, frame.get("text"), ip=ip, payload=frame.get("payload"),
+                                      client_id=frame.get("client_id"))
+    except GatewayError as exc:
+        await send_json(ws, {"type": "error", "code": exc.code, "message": str(exc),
+                             "client_id": frame.get("client_id")})
+    except Exception:  # never a stack trace to the shopper; the log has it
+        log.exception("conversation %s: message failed", cid)
+        await send_json(ws, {"type": "error", "code": "internal",
+                             "message": "Something went wrong on our side. Please try again."})

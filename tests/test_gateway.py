@@ -1,0 +1,235 @@
+"""The widget's WebSocket protocol, limits, ordering and handoff, against an in-process app."""
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from aiohttp import WSMsgType
+from aiohttp.test_utils import TestClient, TestServer
+
+from bot.app import create_app
+from bot.appkeys import HANDOFFS
+from bot.gateway import BotTurn, GatewayError, RateLimits
+from bot.handoff import HandoffError
+from tests.web_fixtures import EchoRasa, web_settings
+
+TIMEOUT = 5
+
+
+@pytest.fixture
+async def rasa():
+    echo = EchoRasa()
+    async with echo.server() as server:
+        echo.url = str(server.make_url("")).rstrip("/")
+        yield echo
+
+
+@pytest.fixture
+async def client(tmp_path, rasa):
+    settings = web_settings(tmp_path, rasa.url, AISLE_RATE_PER_CONVERSATION="8/minute")
+    async with TestClient(TestServer(create_app(settings))) as c:
+        yield c
+
+
+async def hello(client, conversation_id=None):
+    ws = await client.ws_connect("/ws")
+    await ws.send_json({"type": "hello", "conversation_id": conversation_id})
+    welcome = await ws.receive_json(timeout=TIMEOUT)
+    assert welcome["type"] == "welcome"
+    return ws, welcome
+
+
+async def until(ws, predicate):
+    """Frames up to and including the first one the predicate accepts."""
+    seen = []
+    while True:
+        frame = await ws.receive_json(timeout=TIMEOUT)
+        seen.append(frame)
+        if predicate(frame):
+            return seen
+
+
+def bot_said(text):
+    return lambda f: f["type"] == "message" and f["message"]["author"] == "bot" and f["message"]["text"] == text
+
+
+async def test_a_message_round_trip_and_history_on_reconnect(client):
+    ws, welcome = await hello(client)
+    cid = welcome["conversation_id"]
+    assert welcome["history"] == [] and welcome["mode"]["mode"] == "bot"
+    await ws.send_json({"type": "message", "text": "hi", "client_id": "m1"})
+    frames = await until(ws, lambda f: f == {"type": "typing", "on": False})
+    kinds = [(f["type"], f.get("message", {}).get("author") or f.get("on")) for f in frames]
+    assert kinds == [("message", "shopper"), ("typing", True), ("message", "bot"), ("typing", False)]
+    assert frames[0]["message"]["client_id"] == "m1" and frames[2]["message"]["text"] == "echo: hi"
+    await ws.close()
+
+    ws, again = await hello(client, cid)
+    assert again["conversation_id"] == cid
+    assert [(m["author"], m["text"]) for m in again["history"]] == [("shopper", "hi"), ("bot", "echo: hi")]
+    await ws.close()
+
+
+async def test_an_unknown_conversation_id_starts_a_new_one(client):
+    ws, welcome = await hello(client, "c-not-a-real-conversation")
+    assert welcome["conversation_id"] != "c-not-a-real-conversation"
+    await ws.close()
+
+
+@pytest.mark.parametrize("frame, code", [
+    ("not json", "bad_json"),
+    ('["a list"]', "bad_frame"),
+    ('{"no": "type"}', "bad_frame"),
+    ('{"type": "launch_missiles"}', "unknown_type"),
+    ('{"type": "message", "text": "   "}', "empty"),
+    ('{"type": "message", "text": "' + "x" * 2001 + '"}', "too_long"),
+    ('{"type": "message", "text": "hi", "payload": "<script>"}', "bad_payload"),
+    ('{"type": "message", "text": "hi", "client_id": 7}', "bad_frame"),
+])
+async def test_bad_frames_get_a_clear_error_and_the_socket_stays_open(client, frame, code):
+    ws, _ = await hello(client)
+    await ws.send_str(frame)
+    error = await ws.receive_json(timeout=TIMEOUT)
+    assert error["type"] == "error" and error["code"] == code and error["message"]
+    await ws.send_json({"type": "ping"})
+    assert await ws.receive_json(timeout=TIMEOUT) == {"type": "pong"}
+    await ws.close()
+
+
+async def test_binary_frames_and_hello_first_are_enforced(client):
+    ws, _ = await hello(client)
+    await ws.send_bytes(b"\x00\x01")
+    assert (await ws.receive_json(timeout=TIMEOUT))["code"] == "bad_frame"
+    await ws.close()
+    ws = await client.ws_connect("/ws")
+    await ws.send_json({"type": "message", "text": "hi"})
+    assert (await ws.receive_json(timeout=TIMEOUT))["code"] == "hello_first"
+    assert (await ws.receive(timeout=TIMEOUT)).type in (WSMsgType.CLOSE, WSMsgType.CLOSED)
+
+
+async def test_an_oversized_frame_closes_the_socket_with_1009(client):
+    ws, _ = await hello(client)
+    await ws.send_str("x" * 20_000)
+    msg = await ws.receive(timeout=TIMEOUT)
+    assert msg.type in (WSMsgType.CLOSE, WSMsgType.CLOSED) and ws.close_code == 1009
+
+
+async def test_a_resent_message_is_handled_once(client, rasa):
+    ws, welcome = await hello(client)
+    for _ in range(2):
+        await ws.send_json({"type": "message", "text": "once", "client_id": "same-id"})
+    await until(ws, bot_said("echo: once"))
+    await asyncio.sleep(0.2)
+    assert [m for _, m in rasa.received] == ["once"]
+    history = client.server.app[HANDOFFS].transcripts.history(welcome["conversation_id"])
+    assert [m["text"] for m in history if m["author"] == "shopper"] == ["once"]
+
+
+async def test_messages_are_answered_in_order_even_when_the_first_is_slow(client, rasa):
+    rasa.delay_first = 0.5
+    ws, _ = await hello(client)
+    await ws.send_json({"type": "message", "text": "first"})
+    await ws.send_json({"type": "message", "text": "second"})
+    frames = await until(ws, bot_said("echo: second"))
+    bot = [f["message"]["text"] for f in frames if f["type"] == "message" and f["message"]["author"] == "bot"]
+    assert bot == ["echo: first", "echo: second"]
+
+
+async def test_the_conversation_rate_limit(client):
+    ws, _ = await hello(client)
+    for i in range(9):
+        await ws.send_json({"type": "message", "text": f"m{i}"})
+    frames = await until(ws, lambda f: f["type"] == "error")
+    assert frames[-1]["code"] == "rate_limited"
+
+
+async def test_product_cards_join_the_text_they_follow(client):
+    ws, _ = await hello(client)
+    await ws.send_json({"type": "message", "text": "cards please"})
+    frames = await until(ws, bot_said("echo: cards please"))
+    message = frames[-1]["message"]
+    assert message["intro"] == "Here you go:" and message["cards"][0]["sku"] == "KET-100"
+
+
+async def test_rasa_down_gives_a_one_moment_notice(tmp_path):
+    async with TestClient(TestServer(create_app(web_settings(tmp_path)))) as client:
+        ws, _ = await hello(client)
+        await ws.send_json({"type": "message", "text": "hi"})
+        frames = await until(ws, lambda f: f["type"] == "message" and f["message"]["author"] == "system")
+        assert "one moment" in frames[-1]["message"]["text"].lower()
+        assert frames[-1]["message"]["notice"] == "unavailable"
+
+
+async def test_handoff_take_live_agent_messages_and_hand_back(client, rasa):
+    handoffs = client.server.app[HANDOFFS]
+    ws, welcome = await hello(client)
+    cid = welcome["conversation_id"]
+    await ws.send_json({"type": "message", "text": "a human please"})
+    frames = await until(ws, lambda f: f["type"] == "mode")
+    assert frames[-1]["mode"] == "waiting" and frames[-1]["queue_position"] == 1
+    assert handoffs.queue()[0]["conversation_id"] == cid
+
+    relayed = len(rasa.received)
+    await ws.send_json({"type": "message", "text": "hello? anyone?"})
+    await until(ws, lambda f: f["type"] == "message" and f["message"]["text"] == "hello? anyone?")
+    assert len(rasa.received) == relayed  # the bot is silent while waiting for a person
+
+    assert handoffs.take(cid, "dana") is True
+    assert handoffs.take(cid, "sam") is False  # two agents cannot take the same conversation
+    frames = await until(ws, lambda f: f["type"] == "mode")
+    assert frames[-1] == {"type": "mode", "mode": "agent", "agent": "dana"}
+    assert any(f["type"] == "message" and f["message"]["notice"] == "agent_joined" for f in frames)
+
+    handoffs.agent_message(cid, "dana", "Hi, Dana here. How can I help?")
+    frames = await until(ws, lambda f: f["type"] == "message" and f["message"]["author"] == "agent")
+    assert frames[-1]["message"]["agent"] == "dana"
+    with pytest.raises(HandoffError):
+        handoffs.agent_message(cid, "sam", "I am not the agent on this one")
+
+    handoffs.hand_back(cid, "dana")
+    await until(ws, lambda f: f["type"] == "mode" and f["mode"] == "bot")
+    await ws.send_json({"type": "message", "text": "back to you, bot"})
+    await until(ws, bot_said("echo: back to you, bot"))
+    assert handoffs.queue() == []
+
+
+async def test_handoff_state_survives_an_app_restart_and_can_be_cancelled(tmp_path, rasa):
+    settings = web_settings(tmp_path, rasa.url)
+    async with TestClient(TestServer(create_app(settings))) as client:
+        ws, welcome = await hello(client)
+        await ws.send_json({"type": "message", "text": "human"})
+        await until(ws, lambda f: f["type"] == "mode")
+        await ws.close()
+    async with TestClient(TestServer(create_app(settings))) as client:  # a fresh process, same database
+        ws, again = await hello(client, welcome["conversation_id"])
+        assert again["mode"]["mode"] == "waiting"
+        await ws.send_json({"type": "cancel_handoff"})
+        frames = await until(ws, lambda f: f["type"] == "mode")
+        assert frames[-1]["mode"] == "bot"
+
+
+def test_bot_turn_folds_rasa_replies():
+    turn = BotTurn.from_replies([
+        {"text": "Found 2:", "recipient_id": "x"},
+        {"custom": {"type": "product_cards", "intro": "Found 2:", "products": [{"sku": "A"}]}},
+        {"text": "Anything else?", "buttons": [{"title": "Yes", "payload": "/affirm"}]},
+        {"text": "Bringing someone in."},
+        {"custom": {"type": "handoff", "reason": "repeated_fallback"}},
+    ])
+    assert turn.messages == [
+        ("Found 2:", {"cards": [{"sku": "A"}], "intro": "Found 2:"}),
+        ("Anything else?", {"buttons": [{"title": "Yes", "payload": "/affirm"}]}),
+        ("Bringing someone in.", {}),
+    ]
+    assert turn.handoff_reason == "repeated_fallback"
+
+
+def test_rate_limits_are_per_ip_too():
+    limits = RateLimits("100/minute", "2/minute")
+    limits.check("c1", "10.0.0.1")
+    limits.check("c2", "10.0.0.1")
+    with pytest.raises(GatewayError, match="your network"):
+        limits.check("c3", "10.0.0.1")
+    limits.check("c4", "10.0.0.2")
+    with pytest.raises(ValueError, match="AISLE_RATE"):
+        RateLimits("lots", "1/minute")
