@@ -11,7 +11,7 @@ RASA_MODEL := $(DATA_DIR)/models/dialogue.tar.gz
 RASA_INPUTS := domain.yml config.yml $(shell find data/rules data/stories -name '*.yml' 2>/dev/null)
 export RASA_TELEMETRY_ENABLED := false
 
-.PHONY: help setup venvs train train-nlu train-dialogue migrate catalog run test lock-app lock-rasa
+.PHONY: help setup venvs browser train train-nlu train-dialogue migrate catalog run test screenshots lock-app lock-rasa
 
 help:
 	@echo "make run    set up what is missing, train what is stale, start every service"
@@ -48,8 +48,15 @@ run: setup train catalog
 	@echo "→ starting Aisle: NLU, actions, Rasa and web (Ctrl-C stops all of them)"
 	@$(PY) -m honcho start -f Procfile
 
-test: setup train
+browser:
+	@scripts/ensure_chromium.sh
+
+test: setup browser train
 	@$(PY) -m pytest
+
+# Widget screenshots for the README (docs/), taken by the browser tests against the real services.
+screenshots: setup browser train
+	@AISLE_SCREENSHOT_DIR=docs $(PY) -m pytest -q tests/test_widget_browser.py -k "cards or phone"
 
 # Regenerating the locks (maintainers only; needs network access to PyPI).
 lock-app:

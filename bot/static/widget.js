@@ -30,6 +30,21 @@
     return node;
   }
 
+  function chatIcon() {
+    const NS = "http://www.w3.org/2000/svg";
+    const svg = document.createElementNS(NS, "svg");
+    svg.setAttribute("viewBox", "0 0 24 24");
+    svg.setAttribute("width", "28");
+    svg.setAttribute("height", "28");
+    svg.setAttribute("aria-hidden", "true");
+    const path = document.createElementNS(NS, "path");
+    path.setAttribute("fill", "currentColor");
+    path.setAttribute("d", "M4 3h16a2 2 0 0 1 2 2v11a2 2 0 0 1-2 2H9l-5 4v-4a2 2 0 0 1-2-2V5a2 2 0 0 1 2-2zm3 6.5a1.5 " +
+      "1.5 0 1 0 0 3 1.5 1.5 0 0 0 0-3zm5 0a1.5 1.5 0 1 0 0 3 1.5 1.5 0 0 0 0-3zm5 0a1.5 1.5 0 1 0 0 3 1.5 1.5 0 0 0 0-3z");
+    svg.append(path);
+    return svg;
+  }
+
   const host = el("div");
   host.id = "aisle-widget";
   const root = host.attachShadow({ mode: "open" });
@@ -42,7 +57,7 @@
   launcher.setAttribute("aria-label", "Open chat with the Aisle shopping assistant");
   launcher.setAttribute("aria-expanded", "false");
   launcher.setAttribute("aria-controls", "aisle-panel");
-  launcher.append(el("span", "launcher-icon", "💬"));
+  launcher.append(chatIcon());
   const badge = el("span", "badge");
   badge.hidden = true;
   launcher.append(badge);

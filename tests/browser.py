@@ -1,0 +1,33 @@
+"""Headless Chromium (Debian's package) driven by Playwright for Python; no browser download."""
+from __future__ import annotations
+
+import os
+import shutil
+
+import pytest
+
+CHROMIUM_ARGS = [
+    "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+    "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage",
+]
+
+
+def chromium_path() -> str:
+    path = os.environ.get("AISLE_CHROMIUM") or shutil.which("chromium") or shutil.which("chromium-browser")
+    if os.environ.get("AISLE_SKIP_BROWSER") == "1":
+        pytest.skip("AISLE_SKIP_BROWSER=1")
+    if not path:
+        pytest.fail("browser tests need Chromium: `apt-get install -y chromium` (make test does this as root), "
+                    "or point AISLE_CHROMIUM at a Chromium binary, or set AISLE_SKIP_BROWSER=1 to skip them")
+    return path
+
+
+@pytest.fixture(scope="session")
+def browser():
+    path = chromium_path()
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=path, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
