@@ -120,6 +120,47 @@ class FaqEntry(Timestamped, Base):
     status: Mapped[FaqStatus] = mapped_column(
         Enum(FaqStatus, native_enum=False, length=16), default=FaqStatus.draft, index=True
     )
+    version: Mapped[int] = mapped_column(default=1)
+
+
+class FaqVersion(Base):
+    """Every saved state of an entry: who changed it, when, and the whole entry as it was."""
+
+    __tablename__ = "faq_versions"
+    __table_args__ = (UniqueConstraint("entry_id", "version"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    entry_id: Mapped[int] = mapped_column(ForeignKey("faq_entries.id", ondelete="CASCADE"), index=True)
+    version: Mapped[int]
+    snapshot: Mapped[dict[str, Any]]
+    author: Mapped[str] = mapped_column(String(120))
+    summary: Mapped[str] = mapped_column(String(300), default="")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class FaqFeedback(Base):
+    """A shopper's "did this help?" answer to one FAQ answer."""
+
+    __tablename__ = "faq_feedback"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    entry_id: Mapped[int] = mapped_column(ForeignKey("faq_entries.id", ondelete="CASCADE"), index=True)
+    conversation_id: Mapped[str | None] = mapped_column(String(64))
+    helpful: Mapped[bool]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class FaqMiss(Base):
+    """A shopper question the knowledge base had no confident answer for."""
+
+    __tablename__ = "faq_misses"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    question: Mapped[str] = mapped_column(Text)
+    best_entry_id: Mapped[int | None] = mapped_column(ForeignKey("faq_entries.id", ondelete="SET NULL"))
+    confidence: Mapped[float]
+    conversation_id: Mapped[str | None] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
 
 
 class InteractionKind(str, enum.Enum):
@@ -223,4 +264,45 @@ class Message(Base):
     nlu: Mapped[dict[str, Any] | None] = mapped_column(JSON)  # intent, confidence, ranking, entities
     turn: Mapped[dict[str, Any] | None] = mapped_column(JSON)  # actions run and slots set
     agent: Mapped[str | None] = mapped_column(String(120))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+
+
+class Role(str, enum.Enum):
+    admin = "admin"  # everything, including the knowledge base and accounts
+    agent = "agent"  # transcripts and live conversations; cannot change the knowledge base
+
+
+class User(Timestamped, Base):
+    """A console account (admins and support agents; shoppers have no accounts here)."""
+
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    username: Mapped[str] = mapped_column(String(64), unique=True)
+    password_hash: Mapped[str] = mapped_column(String(255))
+    role: Mapped[Role] = mapped_column(Enum(Role, native_enum=False, length=16))
+    active: Mapped[bool] = mapped_column(default=True)
+    last_login_at: Mapped[datetime | None]
+
+
+class ConsoleSession(Base):
+    """Server-side console sessions: the cookie holds only the random key, so logout really ends it."""
+
+    __tablename__ = "console_sessions"
+
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    data: Mapped[dict[str, Any]]
+    expires_at: Mapped[datetime] = mapped_column(index=True)
+
+
+class AuditEvent(Base):
+    """Every change made in the consoles: who, what, when."""
+
+    __tablename__ = "audit_log"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    username: Mapped[str] = mapped_column(String(64), index=True)
+    action: Mapped[str] = mapped_column(String(64))
+    target: Mapped[str] = mapped_column(String(200), default="")
+    detail: Mapped[dict[str, Any]] = mapped_column(default=dict)
     created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)

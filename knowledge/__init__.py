@@ -1,0 +1,1 @@
+"""The FAQ knowledge base: entries with versions, import/export, and semantic retrieval."""

@@ -1,0 +1,211 @@
+"""Answering shopper questions from the published knowledge base.
+
+Each entry is scored by its best-matching phrasing (canonical question and alternatives, MiniLM
+embeddings in a FAISS inner-product index) blended with a TF-IDF match against its question, tags and
+answer. A logistic calibrator turns (best score, margin to the runner-up) into the probability that
+the best entry is right. It is fitted on every KB change, without any hand-labelled data: each
+alternative phrasing, held out from the index, is a query whose right answer is known; the NLU
+training data's out-of-scope and product-search messages are questions the KB must not answer.
+
+The index follows the database: a change to any entry (signature: count + newest update) rebuilds it
+on the next question, re-encoding only phrasings it has not seen. No restart, no retraining.
+"""
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import faiss
+import numpy as np
+from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.linear_model import LogisticRegression
+from sqlalchemy import func, select
+from sqlalchemy.exc import OperationalError, ProgrammingError
+from sqlalchemy.orm import Session, sessionmaker
+
+from aisle.config import REPO_ROOT
+from aisle.models import FaqEntry, FaqStatus
+
+log = logging.getLogger(__name__)
+Encoder = Callable[[list[str]], np.ndarray]
+DENSE_WEIGHT = 0.6
+ANSWER_AT = 0.6  # calibrated confidence at or above which the bot answers
+SUGGEST_AT = 0.4  # at or above (and below ANSWER_AT): "did you mean" with the top entries
+SUGGESTIONS = 3
+NEGATIVE_INTENTS = ("out_of_scope", "search_product")
+MAX_NEGATIVES = 400
+
+
+@dataclass
+class Match:
+    entry_id: int
+    question: str
+    answer: str
+    score: float
+
+
+@dataclass
+class FaqAnswer:
+    """``kind`` is answer (confident), suggest (did you mean), or none (decline, offer a person)."""
+
+    kind: str
+    confidence: float
+    matches: list[Match] = field(default_factory=list)
+
+    @property
+    def best(self) -> Match | None:
+        return self.matches[0] if self.matches else None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"kind": self.kind, "confidence": round(self.confidence, 4),
+                "matches": [m.__dict__ for m in self.matches]}
+
+
+def answer_passage(entry: dict[str, Any]) -> str:
+    return f"{entry['question']} {entry['answer']}"
+
+
+def calibration_negatives() -> list[str]:
+    """Messages the KB should not answer, from the NLU training data (deterministic order)."""
+    from nlu_models.data import load_examples
+
+    texts = sorted({e.text for e in load_examples(REPO_ROOT / "data" / "nlu") if e.intent in NEGATIVE_INTENTS})
+    rng = np.random.default_rng(0)
+    return [texts[i] for i in sorted(rng.permutation(len(texts))[:MAX_NEGATIVES])]
+
+
+class FaqIndex:
+    """An immutable index over one state of the published entries."""
+
+    def __init__(self, entries: list[dict[str, Any]], encode: Encoder, negatives: list[str]) -> None:
+        self.entries = entries
+        self.phrasings: list[str] = []
+        self.owner: list[int] = []  # entry position of each phrasing
+        self.is_alternative: list[bool] = []
+        for pos, e in enumerate(entries):
+            # The answer is a phrasing too: shoppers often ask with its words ("do you take amex?").
+            for i, text in enumerate([e["question"], *e["alternatives"], answer_passage(e)]):
+                self.phrasings.append(text)
+                self.owner.append(pos)
+                self.is_alternative.append(0 < i <= len(e["alternatives"]))
+        self.owner_arr = np.array(self.owner)
+        self.encode = encode
+        vectors = encode(self.phrasings) if self.phrasings else np.zeros((0, 384), np.float32)
+        self.vectors = vectors
+        self.faiss = faiss.IndexFlatIP(vectors.shape[1])
+        if len(vectors):
+            self.faiss.add(vectors)
+        self.tfidf = TfidfVectorizer(analyzer="char_wb", ngram_range=(3, 5), sublinear_tf=True)
+        docs = [" ".join([e["question"], " ".join(e["tags"]), e["answer"]]) for e in entries]
+        self.doc_matrix = self.tfidf.fit_transform(docs) if entries else None
+        self.calibrator = self._fit_calibrator(negatives) if len(entries) >= 2 else None
+
+    def _entry_scores(self, dense_sims: np.ndarray, lexical: np.ndarray) -> np.ndarray:
+        """Per-entry blended score from per-phrasing dense similarities (-inf = excluded)."""
+        best = np.full(len(self.entries), -1.0)
+        np.maximum.at(best, self.owner_arr, dense_sims)
+        return DENSE_WEIGHT * best + (1 - DENSE_WEIGHT) * lexical
+
+    def _lexical(self, texts: list[str]) -> np.ndarray:
+        return (self.tfidf.transform(texts) @ self.doc_matrix.T).toarray()
+
+    @staticmethod
+    def features(scores: np.ndarray) -> np.ndarray:
+        top2 = np.sort(scores, axis=-1)[..., ::-1][..., :2]
+        second = top2[..., 1] if top2.shape[-1] > 1 else np.zeros(top2.shape[:-1])
+        return np.stack([top2[..., 0], top2[..., 0] - second], axis=-1)
+
+    def _fit_calibrator(self, negatives: list[str]) -> LogisticRegression | None:
+        held_out = [i for i, alt in enumerate(self.is_alternative) if alt]
+        if not held_out:
+            return None
+        sims = self.vectors[held_out] @ self.vectors.T
+        sims[np.arange(len(held_out)), held_out] = -np.inf  # the query's own phrasing is not in the index
+        lexical = self._lexical([self.phrasings[i] for i in held_out])
+        scores = np.stack([self._entry_scores(sims[k], lexical[k]) for k in range(len(held_out))])
+        labels = (scores.argmax(axis=1) == self.owner_arr[held_out]).astype(int)
+        x = self.features(scores)
+        if negatives:
+            neg_vectors = self.encode(negatives)
+            neg_lexical = self._lexical(negatives)
+            neg_scores = np.stack([self._entry_scores(v @ self.vectors.T, neg_lexical[k])
+                                   for k, v in enumerate(neg_vectors)])
+            x = np.vstack([x, self.features(neg_scores)])
+            labels = np.concatenate([labels, np.zeros(len(negatives), int)])
+        if len(set(labels)) < 2:
+            return None
+        return LogisticRegression(C=10.0).fit(x, labels)
+
+    def query(self, text: str) -> FaqAnswer:
+        if not self.entries:
+            return FaqAnswer("none", 0.0)
+        vector = self.encode([text])
+        k = min(len(self.phrasings), 64)
+        sims, ids = self.faiss.search(vector, k)
+        dense = np.full(len(self.phrasings), -1.0)
+        dense[ids[0]] = sims[0]
+        scores = self._entry_scores(dense, self._lexical([text])[0])
+        order = np.argsort(-scores)[:SUGGESTIONS]
+        matches = [Match(self.entries[i]["id"], self.entries[i]["question"], self.entries[i]["answer"],
+                         float(scores[i])) for i in order]
+        if self.calibrator is not None:
+            confidence = float(self.calibrator.predict_proba(self.features(scores)[None, :])[0, 1])
+        else:
+            confidence = float(max(scores[order[0]], 0.0))
+        kind = "answer" if confidence >= ANSWER_AT else "suggest" if confidence >= SUGGEST_AT else "none"
+        return FaqAnswer(kind, confidence, matches if kind != "none" else matches[:1])
+
+
+class FaqRetriever:
+    """The current index, rebuilt when the knowledge base changes (checked on every question)."""
+
+    def __init__(self, sessions: sessionmaker[Session], encode: Encoder | None = None,
+                 negatives: list[str] | None = None) -> None:
+        self.sessions = sessions
+        self._encode_fn = encode
+        self._negatives = negatives
+        self._cache: dict[str, np.ndarray] = {}  # phrasing → embedding: edits re-encode only what changed
+        self._index: FaqIndex | None = None
+        self._signature: tuple | None = None
+        self._lock = threading.Lock()
+
+    def _encode(self, texts: list[str]) -> np.ndarray:
+        if self._encode_fn is None:
+            from nlu_models.encoder import encode
+
+            self._encode_fn = encode
+        todo = [t for t in dict.fromkeys(texts) if t not in self._cache]
+        if todo:
+            for text, vector in zip(todo, self._encode_fn(todo)):
+                self._cache[text] = vector
+        return np.stack([self._cache[t] for t in texts]) if texts else np.zeros((0, 384), np.float32)
+
+    def signature(self) -> tuple | None:
+        try:
+            with self.sessions() as s:
+                return tuple(s.execute(select(func.count(FaqEntry.id), func.max(FaqEntry.updated_at),
+                                              func.sum(FaqEntry.version))).one())
+        except (OperationalError, ProgrammingError):
+            return None
+
+    def index(self) -> FaqIndex:
+        signature = self.signature()
+        with self._lock:
+            if self._index is None or signature != self._signature:
+                if self._negatives is None:
+                    self._negatives = calibration_negatives()
+                with self.sessions() as s:
+                    rows = s.scalars(select(FaqEntry).where(FaqEntry.status == FaqStatus.published)
+                                     .order_by(FaqEntry.id)).all() if signature is not None else []
+                    entries = [{"id": e.id, "question": e.question, "alternatives": list(e.alternatives),
+                                "tags": list(e.tags), "answer": e.answer} for e in rows]
+                self._index = FaqIndex(entries, self._encode, self._negatives)
+                self._signature = signature
+                log.info("knowledge base index built: %d published entries", len(entries))
+            return self._index
+
+    def answer(self, question: str) -> FaqAnswer:
+        return self.index().query(question)
