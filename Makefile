@@ -11,12 +11,12 @@ RASA_MODEL := $(DATA_DIR)/models/dialogue.tar.gz
 RASA_INPUTS := domain.yml config.yml $(shell find data/rules data/stories -name '*.yml' 2>/dev/null)
 export RASA_TELEMETRY_ENABLED := false
 
-.PHONY: help setup venvs browser train train-nlu train-dialogue migrate catalog run test screenshots lock-app lock-rasa
+.PHONY: help setup venvs browser train train-nlu train-dialogue migrate catalog knowledge run test screenshots lock-app lock-rasa
 
 help:
 	@echo "make run    set up what is missing, train what is stale, start every service"
 	@echo "make test   set up what is missing and run the whole test suite"
-	@echo "make setup | train | migrate | catalog   the individual steps"
+	@echo "make setup | train | migrate | catalog | knowledge   the individual steps"
 
 setup: venvs
 
@@ -44,7 +44,10 @@ migrate: venvs
 catalog: migrate
 	@$(PY) -m catalog seed-demo
 
-run: setup train catalog
+knowledge: migrate
+	@$(PY) -m knowledge seed-demo
+
+run: setup train catalog knowledge
 	@echo "→ starting Aisle: NLU, actions, Rasa and web (Ctrl-C stops all of them)"
 	@$(PY) -m honcho start -f Procfile
 

@@ -1,5 +1,5 @@
-"""What the bot does when the NLU is not confident: ask to rephrase once, then offer a human, then
-hand off."""
+"""What the bot does when the NLU is not confident: answer from the knowledge base if it is sure,
+otherwise ask to rephrase once, then offer a human, then hand off."""
 from __future__ import annotations
 
 from typing import Any
@@ -8,6 +8,7 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
+from actions.faq import answer_from_knowledge_base
 from actions.handoff import hand_off
 from nlu_models.language import is_foreign
 
@@ -34,9 +35,15 @@ class ActionFallback(Action):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
     ) -> list[dict[str, Any]]:
+        text = tracker.latest_message.get("text") or ""
+        if is_foreign(text):
+            dispatcher.utter_message(response="utter_english_only")
+            return []
+        rescued = answer_from_knowledge_base(dispatcher, tracker, only_if_confident=True)
+        if rescued is not None:  # not understood as an intent, but a confident help-article match
+            return rescued
         if consecutive_fallbacks(tracker) <= REPHRASES_BEFORE_OFFER:
-            text = tracker.latest_message.get("text") or ""
-            dispatcher.utter_message(response="utter_english_only" if is_foreign(text) else "utter_ask_rephrase")
+            dispatcher.utter_message(response="utter_ask_rephrase")
             return []
         if tracker.get_slot("human_offered"):  # not understood even after the offer: hand off
             return hand_off(dispatcher, "repeated_fallback")

@@ -15,7 +15,6 @@ PENDING: dict[str, str] = {
     "order_status": "checking on orders",
     "cancel_order": "cancelling orders",
     "return_request": "handling returns and refunds",
-    "faq": "answering store-policy questions",
     "complain": "following up on complaints",
 }
 

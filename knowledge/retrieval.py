@@ -32,8 +32,8 @@ from aisle.models import FaqEntry, FaqStatus
 log = logging.getLogger(__name__)
 Encoder = Callable[[list[str]], np.ndarray]
 DENSE_WEIGHT = 0.6
-ANSWER_AT = 0.6  # calibrated confidence at or above which the bot answers
-SUGGEST_AT = 0.4  # at or above (and below ANSWER_AT): "did you mean" with the top entries
+ANSWER_AT = 0.75  # calibrated confidence at or above which the bot answers
+SUGGEST_AT = 0.55  # at or above (and below ANSWER_AT): "did you mean" with the top entries
 SUGGESTIONS = 3
 NEGATIVE_INTENTS = ("out_of_scope", "search_product")
 MAX_NEGATIVES = 400
@@ -137,7 +137,7 @@ class FaqIndex:
             labels = np.concatenate([labels, np.zeros(len(negatives), int)])
         if len(set(labels)) < 2:
             return None
-        return LogisticRegression(C=10.0).fit(x, labels)
+        return LogisticRegression(C=10.0, class_weight="balanced").fit(x, labels)
 
     def query(self, text: str) -> FaqAnswer:
         if not self.entries:

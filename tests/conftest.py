@@ -53,3 +53,35 @@ def stack(tmp_path_factory):
         yield stack
     finally:
         stack.stop_all()
+
+
+TINY_KB = [
+    ("Do you ship internationally?", ["Which countries do you ship to?"], "We ship to the US, Canada and the EU."),
+    ("What is your return policy?", ["How long do I have to return something?"],
+     "You can return most items within 30 days of delivery."),
+    ("What payment methods do you accept?", ["Can I pay with PayPal?"], "Cards, PayPal and Apple Pay."),
+    ("How do I reset my password?", ["I forgot my password"], "Use the Forgot password link."),
+    ("What are your customer service hours?", ["When can I talk to someone?"], "Every day 8 am to 8 pm."),
+]
+
+
+@pytest.fixture
+def tiny_kb(tmp_path, monkeypatch):
+    """A five-entry published knowledge base in a scratch database, wired into the actions."""
+    from aisle import migrate
+    from aisle.db import session_factory
+    from aisle.models import FaqStatus
+    from actions import knowledge_client
+    from knowledge.kb import KnowledgeBase
+    from knowledge.records import EntryData
+    from knowledge.retrieval import FaqRetriever
+
+    url = f"sqlite:///{tmp_path / 'kb.db'}"
+    migrate.upgrade(url)
+    kb = KnowledgeBase(session_factory(url))
+    for question, alternatives, answer in TINY_KB:
+        kb.create(EntryData(question, answer, "policies", alternatives, status=FaqStatus.published), "test")
+    retriever = FaqRetriever(kb.sessions)
+    monkeypatch.setattr(knowledge_client, "retriever", lambda: retriever)
+    monkeypatch.setattr(knowledge_client, "knowledge_base", lambda: kb)
+    return kb

@@ -71,6 +71,8 @@ class Stack:
         subprocess.run([python, "-m", "aisle", "migrate"], cwd=REPO_ROOT, env=env, check=True, capture_output=True)
         subprocess.run([python, "-m", "catalog", "import", str(CATALOG)], cwd=REPO_ROOT, env=env, check=True,
                        capture_output=True)
+        subprocess.run([python, "-m", "knowledge", "seed-demo"], cwd=REPO_ROOT, env=env, check=True,
+                       capture_output=True)
         return stack
 
     def start(self, name: str) -> None:

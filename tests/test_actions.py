@@ -1,6 +1,8 @@
 """Tracker-fixture tests for the dialogue-core actions."""
 from __future__ import annotations
 
+import pytest
+
 from rasa_sdk.events import SlotSet
 
 from actions.fallback import ActionFallback, consecutive_fallbacks
@@ -13,6 +15,8 @@ DOMAIN: dict = {}
 
 def bot(text: str) -> dict:
     return {"event": "bot", "text": text}
+
+pytestmark = pytest.mark.usefixtures("tiny_kb")  # the fallback consults the knowledge base
 
 
 def test_consecutive_fallbacks_counts_only_the_latest_run():

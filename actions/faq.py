@@ -1,0 +1,82 @@
+"""Store-policy questions answered from the knowledge base, and the shopper's "did that help?".
+
+Confident → the entry's answer and a yes/no feedback question; medium → "did you mean" buttons with
+the closest questions; low → say so, remember the question for the admins, and offer a person.
+"""
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from rasa_sdk import Action, Tracker
+from rasa_sdk.events import SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+
+from actions import knowledge_client
+from actions.references import entity_values
+
+ASK_FEEDBACK = "Did that answer your question?"
+FEEDBACK_BUTTONS = [{"title": "Yes, thanks", "payload": "/affirm"}, {"title": "No", "payload": "/deny"}]
+NO_ANSWER = ("I don't have a good answer to that in our help articles. "
+             "Would you like me to bring in a person from our team?")
+OFFER_BUTTONS = [{"title": "Yes, a person please", "payload": "/affirm"}, {"title": "No thanks", "payload": "/deny"}]
+
+
+def give_answer(dispatcher: CollectingDispatcher, entry_id: int, answer: str) -> list[dict[str, Any]]:
+    dispatcher.utter_message(text=answer)
+    dispatcher.utter_message(text=ASK_FEEDBACK, buttons=FEEDBACK_BUTTONS)
+    return [SlotSet("faq_entry_id", str(entry_id)), SlotSet("faq_feedback_asked", True),
+            SlotSet("human_offered", False)]
+
+
+def answer_from_knowledge_base(dispatcher: CollectingDispatcher, tracker: Tracker,
+                               only_if_confident: bool = False) -> list[dict[str, Any]] | None:
+    """Answer the latest message from the KB; None when ``only_if_confident`` and it is not."""
+    question = tracker.latest_message.get("text") or ""
+    result = knowledge_client.answer(question)
+    if result.kind == "answer" and result.best:
+        return give_answer(dispatcher, result.best.entry_id, result.best.answer)
+    if only_if_confident:
+        return None
+    if result.kind == "suggest":
+        dispatcher.utter_message(text="I'm not sure I understood. Did you mean one of these?", buttons=[
+            {"title": m.question, "payload": f"/faq{json.dumps({'faq_id': m.entry_id})}"} for m in result.matches])
+        return []
+    knowledge_client.record_miss(question, result, tracker.sender_id)
+    dispatcher.utter_message(text=NO_ANSWER, buttons=OFFER_BUTTONS)
+    return [SlotSet("human_offered", True)]
+
+
+class ActionFaq(Action):
+    def name(self) -> str:
+        return "action_faq"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                  domain: dict[str, Any]) -> list[dict[str, Any]]:
+        for value in entity_values(tracker, "faq_id"):  # a "did you mean" button
+            try:
+                found = knowledge_client.entry_answer(int(value))
+            except (TypeError, ValueError):
+                found = None
+            if found:
+                return give_answer(dispatcher, int(value), found[1])
+        return answer_from_knowledge_base(dispatcher, tracker) or []
+
+
+class ActionFaqFeedback(Action):
+    def name(self) -> str:
+        return "action_faq_feedback"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                  domain: dict[str, Any]) -> list[dict[str, Any]]:
+        helpful = tracker.latest_message.get("intent", {}).get("name") == "affirm"
+        entry_id = tracker.get_slot("faq_entry_id")
+        if entry_id and str(entry_id).isdigit():
+            knowledge_client.record_feedback(int(entry_id), helpful, tracker.sender_id)
+        reset = [SlotSet("faq_feedback_asked", False), SlotSet("faq_entry_id", None)]
+        if helpful:
+            dispatcher.utter_message(text="Glad I could help! Anything else?")
+            return reset
+        dispatcher.utter_message(text="Sorry that didn't help. Would you like me to bring in a person?",
+                                 buttons=OFFER_BUTTONS)
+        return [*reset, SlotSet("human_offered", True)]
