@@ -1,0 +1,136 @@
+"""The knowledge base: versions and restore, whole-file import validation, export, hot reload."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from sqlalchemy import select
+
+from aisle import migrate
+from aisle.db import session_factory
+from aisle.models import AuditEvent, FaqEntry, FaqStatus
+from knowledge.kb import KnowledgeBase, NotFound
+from knowledge.records import EntryData, ImportRejected, parse
+from knowledge.retrieval import FaqRetriever
+
+
+@pytest.fixture
+def kb(tmp_path):
+    url = f"sqlite:///{tmp_path / 'kb.db'}"
+    migrate.upgrade(url)
+    return KnowledgeBase(session_factory(url))
+
+
+def data(question="Do you ship to Canada?", answer="Yes.", **extra) -> EntryData:
+    return EntryData(question=question, answer=answer, category="shipping", **extra)
+
+
+def test_every_change_is_a_version_with_author_and_any_version_restores(kb):
+    entry = kb.create(data(), "alice")
+    kb.update(entry.id, data(answer="Yes, in 5-8 days."), "bob")
+    kb.set_status(entry.id, FaqStatus.published, "alice")
+    versions = kb.versions(entry.id)
+    assert [(v.version, v.author) for v in versions] == [(3, "alice"), (2, "bob"), (1, "alice")]
+    assert versions[0].summary == "status → published"
+    [change] = kb.diff(entry.id, 1, 2)
+    assert change.field == "answer" and "-Yes." in change.diff and "+Yes, in 5-8 days." in change.diff
+
+    restored = kb.restore(entry.id, 1, "carol")
+    assert (restored.version, restored.answer, restored.status) == (4, "Yes.", FaqStatus.draft)
+    assert kb.versions(entry.id)[0].summary == "restored version 1"
+    with kb.sessions() as s:
+        actions = [a.action for a in s.scalars(select(AuditEvent).order_by(AuditEvent.id))]
+    assert actions == ["faq.create", "faq.update", "faq.update", "faq.restore"]
+
+
+def test_saving_without_changes_makes_no_version(kb):
+    entry = kb.create(data(), "alice")
+    kb.update(entry.id, data(), "bob")
+    assert len(kb.versions(entry.id)) == 1
+    with pytest.raises(NotFound):
+        kb.restore(entry.id, 7, "bob")
+
+
+GOOD_YAML = """entries:
+- question: Do you ship to Canada?
+  answer: "Yes, **in 5-8 days**."
+  category: Shipping
+  alternatives: ["Can I order from Toronto?"]
+  tags: [international]
+  status: published
+"""
+
+
+def test_yaml_and_csv_import_and_export_round_trip(kb):
+    counts = kb.import_rows(parse(GOOD_YAML, "yaml"), "alice", "kb.yml")
+    assert counts == {"created": 1, "updated": 0, "unchanged": 0}
+    exported_csv = kb.export("csv")
+    assert kb.import_rows(parse(exported_csv, "csv"), "alice", "kb.csv") == {"created": 0, "updated": 0,
+                                                                            "unchanged": 1}
+    assert kb.import_rows(parse(kb.export("yaml"), "yaml"), "alice", "kb.yml")["unchanged"] == 1
+    [entry] = kb.entries()
+    assert (entry.category, entry.alternatives, entry.status) == ("shipping", ["Can I order from Toronto?"],
+                                                                  FaqStatus.published)
+
+
+def test_a_bad_file_reports_every_problem_by_line_and_writes_nothing(kb):
+    bad_csv = ("question,answer,category,status,anwser\n"
+               "Do you ship?,Yes,shipping,published,\n")
+    with pytest.raises(ImportRejected) as err:
+        parse(bad_csv, "csv")
+    assert "line 2: unknown column(s) 'anwser'" in str(err.value.problems[0])
+
+    bad_csv = ("question,answer,category,status\n"
+               "Do you ship?,Yes,shipping,published\n"
+               ",No question,shipping,draft\n"
+               "Do you ship?,Again,shipping,draft\n"
+               "Gift cards?,Yes,gift cards,live\n")
+    with pytest.raises(ImportRejected) as err:
+        parse(bad_csv, "csv")
+    assert [str(p) for p in err.value.problems] == [
+        "line 3: 'question' is required",
+        "line 4: the question 'Do you ship?' is also on line 2",
+        "line 5: 'status' must be draft, published or archived, not 'live'",
+    ]
+    with pytest.raises(ImportRejected) as err:
+        parse("entries:\n- question: [unclosed\n", "yaml")
+    assert "not valid YAML" in str(err.value.problems[0])
+    assert kb.entries() == []
+
+
+def test_an_import_naming_an_unknown_id_applies_nothing(kb):
+    rows = parse("id,question,answer,category\n,New one,Yes,shipping\n999,Old one,No,shipping\n", "csv")
+    with pytest.raises(ImportRejected) as err:
+        kb.import_rows(rows, "alice", "kb.csv")
+    assert str(err.value.problems[0]) == "line 3: there is no entry with id 999 to update"
+    assert kb.entries() == []
+
+
+def fake_encoder(texts: list[str]) -> np.ndarray:
+    """Bag-of-letters vectors: enough to tell entries apart, and fast."""
+    out = np.zeros((len(texts), 384), np.float32)
+    for i, t in enumerate(texts):
+        for ch in t.lower():
+            out[i, ord(ch) % 384] += 1
+    return out / np.maximum(np.linalg.norm(out, axis=1, keepdims=True), 1e-9)
+
+
+def test_the_retriever_follows_published_changes_without_a_restart(kb):
+    retriever = FaqRetriever(kb.sessions, encode=fake_encoder, negatives=["what is the weather"])
+    assert retriever.answer("ship to canada").best is None  # nothing published yet
+    entry = kb.create(data(), "alice")
+    assert retriever.answer("ship to canada").best is None  # drafts are not served
+    kb.set_status(entry.id, FaqStatus.published, "alice")
+    assert retriever.answer("ship to canada").best.answer == "Yes."
+    kb.update(entry.id, data(answer="Yes, in 5-8 days.", status=FaqStatus.published), "bob")
+    assert retriever.answer("ship to canada").best.answer == "Yes, in 5-8 days."
+    kb.set_status(entry.id, FaqStatus.archived, "bob")
+    assert retriever.answer("ship to canada").best is None
+
+
+def test_demo_seed_is_published_and_only_once(kb):
+    assert kb.seed_demo() >= 60
+    assert kb.seed_demo() == 0
+    with kb.sessions() as s:
+        statuses = set(s.scalars(select(FaqEntry.status)))
+    assert statuses == {FaqStatus.published}
+    assert len(kb.categories()) == 10
