@@ -53,6 +53,7 @@ class Settings:
     max_message_chars: int  # longest shopper message the gateway accepts
     rate_per_conversation: str  # "N/second|minute|hour" (limits' syntax), per conversation
     rate_per_ip: str  # the same, per client IP address
+    cookie_secure: bool  # console cookies only over HTTPS (set when served behind TLS)
 
     @property
     def nlu_model_dir(self) -> Path:
@@ -95,6 +96,7 @@ class Settings:
             max_message_chars=_int(env, "AISLE_MAX_MESSAGE_CHARS", 2000),
             rate_per_conversation=env.get("AISLE_RATE_PER_CONVERSATION") or "30/minute",
             rate_per_ip=env.get("AISLE_RATE_PER_IP") or "300/minute",
+            cookie_secure=env.get("AISLE_COOKIE_SECURE", "").strip().lower() in ("1", "true", "yes"),
         )
 
 

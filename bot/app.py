@@ -1,5 +1,5 @@
 """The aiohttp web app (port 8000): demo store page with the chat widget, the widget's WebSocket
-gateway, a JSON chat API for other channels, and the health page."""
+gateway, a JSON chat API for other channels, the staff consoles, and the health page."""
 from __future__ import annotations
 
 import asyncio
@@ -11,10 +11,14 @@ import aiohttp
 import aiohttp_jinja2
 import jinja2
 from aiohttp import web
+from aiohttp_session import session_middleware
 
 from aisle.config import Settings
 from aisle.db import engine_for, session_factory
 from bot.appkeys import GATEWAY, HANDOFFS, SESSION, SETTINGS
+from bot.console import auth_views, faq_admin
+from bot.console.security import DB, csrf_middleware
+from bot.console.session_store import SqlSessionStorage
 from bot.gateway import Gateway, GatewayError, RateLimits
 from bot.handoff import Handoffs
 from bot.health import check_all
@@ -89,10 +93,15 @@ async def readiness_watch(app: web.Application):  # type: ignore[no-untyped-def]
 
 
 def create_app(settings: Settings) -> web.Application:
-    app = web.Application(client_max_size=64 * 1024)
+    db = session_factory(settings.database_url)
+    app = web.Application(
+        client_max_size=faq_admin.MAX_IMPORT_BYTES + 64 * 1024,  # knowledge-base uploads
+        middlewares=[session_middleware(SqlSessionStorage(db, secure=settings.cookie_secure)), csrf_middleware],
+    )
     app[SETTINGS] = settings
+    app[DB] = db
     limits = RateLimits(settings.rate_per_conversation, settings.rate_per_ip)
-    transcripts = Transcripts(session_factory(settings.database_url), Hub())
+    transcripts = Transcripts(db, Hub())
     app[HANDOFFS] = Handoffs(transcripts)
 
     async def services(app: web.Application):  # type: ignore[no-untyped-def]
@@ -110,5 +119,7 @@ def create_app(settings: Settings) -> web.Application:
     app.router.add_get("/ws", websocket)
     app.router.add_post("/api/messages", post_message)
     app.router.add_get("/health", health)
+    auth_views.add_routes(app)
+    faq_admin.add_routes(app)
     app.router.add_static("/static", HERE / "static")
     return app

@@ -61,6 +61,7 @@ class FaqAnswer:
 
     def as_dict(self) -> dict[str, Any]:
         return {"kind": self.kind, "confidence": round(self.confidence, 4),
+                "thresholds": {"answer": ANSWER_AT, "suggest": SUGGEST_AT},
                 "matches": [m.__dict__ for m in self.matches]}
 
 

@@ -1,0 +1,1 @@
+"""The staff consoles: accounts, sessions, CSRF, and the knowledge-base admin pages."""

@@ -1,0 +1,78 @@
+"""Console accounts: argon2 password hashes, roles, login throttling."""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime, timezone
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from limits import parse
+from limits.storage import MemoryStorage
+from limits.strategies import MovingWindowRateLimiter
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from aisle import audit
+from aisle.models import Role, User
+
+HASHER = PasswordHasher()
+# Verified when the username does not exist, so a wrong name costs as long as a wrong password.
+_DUMMY_HASH = HASHER.hash("not a real password")
+USERNAME = re.compile(r"^[a-z0-9_.-]{3,64}$")
+MIN_PASSWORD = 10
+
+
+class AccountError(ValueError):
+    pass
+
+
+def create_user(sessions: sessionmaker[Session], username: str, password: str, role: Role, actor: str) -> User:
+    username = username.strip().lower()
+    if not USERNAME.match(username):
+        raise AccountError("username: 3-64 lowercase letters, digits, '.', '_' or '-'")
+    if len(password) < MIN_PASSWORD:
+        raise AccountError(f"password: at least {MIN_PASSWORD} characters")
+    with sessions() as s:
+        if s.scalar(select(User.id).where(User.username == username)):
+            raise AccountError(f"a user named {username!r} already exists")
+        user = User(username=username, password_hash=HASHER.hash(password), role=role)
+        s.add(user)
+        audit.record(s, actor, "user.create", f"user:{username}", role=role.value)
+        s.commit()
+        return user
+
+
+def authenticate(sessions: sessionmaker[Session], username: str, password: str) -> User | None:
+    with sessions() as s:
+        user = s.scalars(select(User).where(User.username == username.strip().lower())).first()
+        try:
+            HASHER.verify(user.password_hash if user else _DUMMY_HASH, password)
+        except (VerificationError, InvalidHashError):
+            return None
+        if user is None or not user.active:
+            return None
+        if HASHER.check_needs_rehash(user.password_hash):
+            user.password_hash = HASHER.hash(password)
+        user.last_login_at = datetime.now(timezone.utc)
+        s.commit()
+        return user
+
+
+@dataclass
+class LoginThrottle:
+    """Failed logins per username and per IP address in a moving window; successes are free."""
+
+    per_user: str = "5/15 minutes"
+    per_ip: str = "30/15 minutes"
+
+    def __post_init__(self) -> None:
+        self._limiter = MovingWindowRateLimiter(MemoryStorage())
+        self._user, self._ip = parse(self.per_user), parse(self.per_ip)
+
+    def allowed(self, username: str, ip: str) -> bool:
+        return self._limiter.test(self._user, "user", username.lower()) and self._limiter.test(self._ip, "ip", ip)
+
+    def failed(self, username: str, ip: str) -> None:
+        self._limiter.hit(self._user, "user", username.lower())
+        self._limiter.hit(self._ip, "ip", ip)

@@ -1,0 +1,52 @@
+"""aiohttp-session storage in the database: the cookie carries only a random key, so logout (or an
+admin disabling the account) ends the session everywhere, and every app instance shares sessions."""
+from __future__ import annotations
+
+import json
+import secrets
+from datetime import datetime, timedelta, timezone
+
+from aiohttp import web
+from aiohttp_session import AbstractStorage, Session
+from sqlalchemy import delete
+from sqlalchemy.orm import Session as DbSession, sessionmaker
+
+from aisle.models import ConsoleSession
+from bot.transcripts import as_utc
+
+COOKIE = "aisle_console"
+MAX_AGE_S = 12 * 3600
+
+
+class SqlSessionStorage(AbstractStorage):
+    def __init__(self, sessions: sessionmaker[DbSession], *, secure: bool = False) -> None:
+        super().__init__(cookie_name=COOKIE, max_age=MAX_AGE_S, httponly=True, samesite="Strict", secure=secure,
+                         encoder=json.dumps, decoder=json.loads)
+        self._sessions = sessions
+
+    async def load_session(self, request: web.Request) -> Session:
+        key = self.load_cookie(request)
+        if key:
+            with self._sessions() as s:
+                row = s.get(ConsoleSession, key)
+                if row is not None and as_utc(row.expires_at) > datetime.now(timezone.utc):
+                    return Session(key, data=row.data, new=False, max_age=self.max_age)
+        return Session(None, data=None, new=True, max_age=self.max_age)
+
+    async def save_session(self, request: web.Request, response: web.StreamResponse, session: Session) -> None:
+        key = session.identity
+        with self._sessions() as s:
+            if session.empty:
+                if key:
+                    s.execute(delete(ConsoleSession).where(ConsoleSession.key == key))
+                    s.commit()
+                self.save_cookie(response, "", max_age=session.max_age)
+                return
+            if key is None:
+                key = secrets.token_urlsafe(32)
+            now = datetime.now(timezone.utc)
+            s.merge(ConsoleSession(key=key, data=dict(self._get_session_data(session)),
+                                   expires_at=now + timedelta(seconds=self.max_age or MAX_AGE_S)))
+            s.execute(delete(ConsoleSession).where(ConsoleSession.expires_at < now))
+            s.commit()
+        self.save_cookie(response, key, max_age=session.max_age)

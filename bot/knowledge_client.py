@@ -1,0 +1,30 @@
+"""The action server's knowledge-base answers, as the admin console's "try a question" box sees them."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import aiohttp
+
+TIMEOUT = aiohttp.ClientTimeout(total=10, connect=3)
+
+
+class KnowledgeUnavailable(RuntimeError):
+    pass
+
+
+@dataclass
+class KnowledgeClient:
+    action_url: str  # the action server's webhook URL, as Rasa is configured with it
+    session: aiohttp.ClientSession
+
+    async def answer(self, question: str) -> dict[str, Any]:
+        url = self.action_url.rsplit("/webhook", 1)[0] + "/faq/answer"
+        try:
+            async with self.session.post(url, json={"text": question}, timeout=TIMEOUT) as resp:
+                body = await resp.json(content_type=None)
+                if resp.status != 200:
+                    raise KnowledgeUnavailable(str(body.get("error") if isinstance(body, dict) else resp.status))
+                return body
+        except (aiohttp.ClientError, TimeoutError, ValueError) as exc:
+            raise KnowledgeUnavailable(f"the action server at {url} did not answer ({exc!r})") from exc

@@ -1,0 +1,182 @@
+"""Console accounts and the knowledge-base admin pages: login, roles, CSRF, throttling, and the KB
+workflows over HTTP against an in-process app and a scratch database."""
+from __future__ import annotations
+
+import re
+
+import pytest
+from aiohttp.test_utils import TestClient, TestServer
+from sqlalchemy import select
+
+from aisle.db import session_factory
+from aisle.models import AuditEvent, FaqEntry, FaqStatus, Role
+from bot.app import create_app
+from bot.console.accounts import AccountError, create_user
+from tests.web_fixtures import web_settings
+
+PASSWORD = "correct horse battery"
+
+
+@pytest.fixture
+def settings(tmp_path):
+    settings = web_settings(tmp_path)
+    db = session_factory(settings.database_url)
+    create_user(db, "ada", PASSWORD, Role.admin, "test")
+    create_user(db, "sam", PASSWORD, Role.agent, "test")
+    return settings
+
+
+@pytest.fixture
+async def client(settings):
+    async with TestClient(TestServer(create_app(settings))) as c:
+        yield c
+
+
+def token_in(page: str) -> str:
+    return re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
+
+
+async def login(client, username: str, password: str = PASSWORD):
+    token = token_in(await (await client.get("/login")).text())
+    return await client.post("/login", data={"username": username, "password": password, "csrf_token": token,
+                                             "next": "/admin/faq"}, allow_redirects=False)
+
+
+async def csrf(client, path: str = "/admin/faq/new") -> str:
+    return token_in(await (await client.get(path)).text())
+
+
+def entry_form(token: str, **values) -> dict:
+    return {"csrf_token": token, "question": "Do you ship to Canada?", "answer": "Yes, **5-8 days**.",
+            "category": "shipping", "status": "draft", "alternatives": "Ship to Toronto?", "tags": "canada",
+            "do": "save", **values}
+
+
+def entries(settings):
+    with session_factory(settings.database_url)() as s:
+        return list(s.scalars(select(FaqEntry)))
+
+
+async def test_nothing_is_reachable_without_login(client):
+    for path in ("/console", "/admin/faq", "/admin/faq/new", "/admin/faq/try", "/admin/audit",
+                 "/admin/faq/export?format=csv"):
+        resp = await client.get(path, allow_redirects=False)
+        assert resp.status == 303 and resp.headers["Location"].startswith("/login?next="), path
+    resp = await client.post("/admin/faq/new", data={"question": "x"}, allow_redirects=False)
+    assert resp.status == 403  # no session, so no CSRF token either
+
+
+async def test_login_sets_a_safe_cookie_and_logout_ends_the_session(client):
+    resp = await login(client, "ada")
+    assert resp.status == 303 and resp.headers["Location"] == "/admin/faq"
+    cookie = resp.headers["Set-Cookie"]
+    assert "HttpOnly" in cookie and "SameSite=Strict" in cookie
+    page = await client.get("/admin/faq")
+    assert page.status == 200 and "Content-Security-Policy" in page.headers
+    token = token_in(await page.text())
+    assert (await client.post("/logout", data={"csrf_token": token}, allow_redirects=False)).status == 303
+    resp = await client.get("/admin/faq", allow_redirects=False)
+    assert resp.status == 303
+
+
+async def test_wrong_passwords_are_refused_and_then_throttled(client):
+    for _ in range(5):
+        assert (await login(client, "ada", "wrong password!")).status == 401
+    resp = await login(client, "ada")  # the right password, but too many failures just happened
+    assert resp.status == 429 and "Too many failed attempts" in await resp.text()
+
+
+async def test_a_next_parameter_cannot_redirect_off_site(client):
+    token = token_in(await (await client.get("/login")).text())
+    resp = await client.post("/login", data={"username": "ada", "password": PASSWORD, "csrf_token": token,
+                                             "next": "//evil.example/"}, allow_redirects=False)
+    assert resp.headers["Location"] == "/console"
+
+
+async def test_a_bad_csrf_token_changes_nothing(client, settings):
+    await login(client, "ada")
+    resp = await client.post("/admin/faq/new", data=entry_form("not-the-token"), allow_redirects=False)
+    assert resp.status == 403
+    resp = await client.post("/admin/faq/new", data={k: v for k, v in entry_form("x").items() if k != "csrf_token"})
+    assert resp.status == 403
+    assert entries(settings) == []
+
+
+async def test_agents_can_read_but_not_change_the_knowledge_base(client, settings):
+    await login(client, "ada")
+    token = await csrf(client)
+    await client.post("/admin/faq/new", data=entry_form(token))
+    [entry] = entries(settings)
+    await client.post("/logout", data={"csrf_token": token})
+
+    await login(client, "sam")
+    assert (await client.get("/admin/faq")).status == 200
+    assert (await client.get("/admin/faq/try")).status == 200
+    token = token_in(await (await client.get("/admin/faq")).text())
+    for path, data in ((f"/admin/faq/{entry.id}/status", {"status": "published"}),
+                       (f"/admin/faq/{entry.id}", entry_form(token, answer="Hacked")),
+                       ("/admin/faq/new", entry_form(token, question="Another?"))):
+        resp = await client.post(path, data={**data, "csrf_token": token})
+        assert resp.status == 403, path
+    for path in (f"/admin/faq/{entry.id}", "/admin/faq/new", "/admin/audit", "/admin/faq/export"):
+        assert (await client.get(path)).status == 403, path
+    [after] = entries(settings)
+    assert (after.answer, after.status, after.version) == ("Yes, **5-8 days**.", FaqStatus.draft, 1)
+
+
+async def test_edit_preview_publish_diff_restore_and_audit(client, settings):
+    await login(client, "ada")
+    token = await csrf(client)
+    preview = await client.post("/admin/faq/new", data=entry_form(token, answer="<script>x</script> **bold**",
+                                                                 do="preview"))
+    page = await preview.text()
+    assert "&lt;script&gt;x&lt;/script&gt; <strong>bold</strong>" in page and entries(settings) == []
+
+    resp = await client.post("/admin/faq/new", data=entry_form(token), allow_redirects=False)
+    entry_url = resp.headers["Location"].split("?")[0]
+    await client.post(entry_url, data=entry_form(token, answer="Yes, in 3 days.", summary="faster now"))
+    await client.post(f"{entry_url}/status", data={"csrf_token": token, "status": "published"})
+    [entry] = entries(settings)
+    assert (entry.version, entry.status, entry.answer) == (3, FaqStatus.published, "Yes, in 3 days.")
+
+    diff = await (await client.get(f"{entry_url}/diff?from=1&to=3")).text()
+    assert "-Yes, **5-8 days**." in diff and "+Yes, in 3 days." in diff
+    await client.post(f"{entry_url}/restore", data={"csrf_token": token, "version": "1"})
+    [entry] = entries(settings)
+    assert (entry.version, entry.answer, entry.status) == (4, "Yes, **5-8 days**.", FaqStatus.draft)
+
+    with session_factory(settings.database_url)() as s:
+        actions = [(a.username, a.action) for a in s.scalars(select(AuditEvent).order_by(AuditEvent.id))]
+    assert ("ada", "user.login") in actions and ("ada", "faq.restore") in actions
+    assert "faq.restore" in await (await client.get("/admin/audit")).text()
+
+
+async def test_import_is_validated_whole_and_export_round_trips(client, settings):
+    await login(client, "ada")
+    token = await csrf(client, "/admin/faq/import")
+    bad = "question,answer,category\nShip to Canada?,Yes,shipping\n,Missing question,shipping\n"
+    resp = await client.post("/admin/faq/import", data={"csrf_token": token, "file": bad.encode(), "format": "csv"})
+    assert resp.status == 400 and "line 3: &#39;question&#39; is required" in await resp.text()
+    assert entries(settings) == []
+
+    good = "question,answer,category,status\nShip to Canada?,Yes,shipping,published\nGift cards?,Yes,gift cards,\n"
+    resp = await client.post("/admin/faq/import", data={"csrf_token": token, "file": good.encode(), "format": "csv"})
+    assert resp.status == 200 and "2 created" in await resp.text()
+    exported = await (await client.get("/admin/faq/export?format=yaml")).text()
+    assert "Ship to Canada?" in exported and "status: published" in exported
+
+
+async def test_try_a_question_says_when_the_action_server_is_down(client):
+    await login(client, "ada")
+    page = await (await client.get("/admin/faq/try?q=do+you+ship+abroad")).text()
+    assert "not answering right now" in page
+
+
+def test_account_rules(settings):
+    db = session_factory(settings.database_url)
+    with pytest.raises(AccountError, match="already exists"):
+        create_user(db, "ADA", PASSWORD, Role.admin, "test")
+    with pytest.raises(AccountError, match="at least 10"):
+        create_user(db, "bob", "short", Role.agent, "test")
+    with pytest.raises(AccountError, match="username"):
+        create_user(db, "b", PASSWORD, Role.agent, "test")
