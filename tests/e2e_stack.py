@@ -18,6 +18,8 @@ from typing import Any
 from aisle.config import REPO_ROOT, Settings
 
 START_TIMEOUT_S = 180
+ADMIN, AGENT = "e2e-admin", "e2e-agent"
+STAFF_PASSWORD = "e2e password, long enough"
 CATALOG = REPO_ROOT / "tests" / "fixtures" / "catalog_small.jsonl"
 
 
@@ -73,6 +75,9 @@ class Stack:
                        capture_output=True)
         subprocess.run([python, "-m", "knowledge", "seed-demo"], cwd=REPO_ROOT, env=env, check=True,
                        capture_output=True)
+        for role, name in (("admin", ADMIN), ("agent", AGENT)):
+            subprocess.run([python, "-m", "bot", "create-user", "--username", name, "--role", role], cwd=REPO_ROOT,
+                           env={**env, "AISLE_ADMIN_PASSWORD": STAFF_PASSWORD}, check=True, capture_output=True)
         return stack
 
     def start(self, name: str) -> None:
