@@ -22,7 +22,9 @@ def chromium_path() -> str:
     return path
 
 
-@pytest.fixture(scope="session")
+# Module scope: Playwright's sync API runs an event loop in this thread while it is open, and the
+# async tests in later modules need the thread's loop back.
+@pytest.fixture(scope="module")
 def browser():
     path = chromium_path()
     from playwright.sync_api import sync_playwright
