@@ -54,6 +54,7 @@ class Settings:
     rate_per_conversation: str  # "N/second|minute|hour" (limits' syntax), per conversation
     rate_per_ip: str  # the same, per client IP address
     cookie_secure: bool  # console cookies only over HTTPS (set when served behind TLS)
+    retention_days: int  # transcripts older than this are deleted; 0 keeps them
 
     @property
     def nlu_model_dir(self) -> Path:
@@ -97,6 +98,7 @@ class Settings:
             rate_per_conversation=env.get("AISLE_RATE_PER_CONVERSATION") or "30/minute",
             rate_per_ip=env.get("AISLE_RATE_PER_IP") or "300/minute",
             cookie_secure=env.get("AISLE_COOKIE_SECURE", "").strip().lower() in ("1", "true", "yes"),
+            retention_days=_int(env, "AISLE_TRANSCRIPT_RETENTION_DAYS", 180),
         )
 
 

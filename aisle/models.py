@@ -238,6 +238,8 @@ class Conversation(Base):
     agent: Mapped[str | None] = mapped_column(String(120))
     # Rasa tracker events up to this id are already folded into the transcript.
     rasa_event_id: Mapped[int] = mapped_column(default=0)
+    reviewed_at: Mapped[datetime | None]
+    reviewed_by: Mapped[str | None] = mapped_column(String(64))
 
 
 class Author(str, enum.Enum):
@@ -306,3 +308,39 @@ class AuditEvent(Base):
     target: Mapped[str] = mapped_column(String(200), default="")
     detail: Mapped[dict[str, Any]] = mapped_column(default=dict)
     created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+
+
+class ConversationTag(Base):
+    __tablename__ = "conversation_tags"
+    __table_args__ = (UniqueConstraint("conversation_id", "tag"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    conversation_id: Mapped[str] = mapped_column(ForeignKey("conversations.id", ondelete="CASCADE"), index=True)
+    tag: Mapped[str] = mapped_column(String(40), index=True)
+
+
+class ConversationNote(Base):
+    """An agent's note on a conversation (review remarks, follow-ups)."""
+
+    __tablename__ = "conversation_notes"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    conversation_id: Mapped[str] = mapped_column(ForeignKey("conversations.id", ondelete="CASCADE"), index=True)
+    author: Mapped[str] = mapped_column(String(64))
+    text: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class MessageCorrection(Base):
+    """What a shopper message really meant, per an agent: NLU training data in waiting."""
+
+    __tablename__ = "message_corrections"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    message_id: Mapped[int] = mapped_column(ForeignKey("messages.id", ondelete="CASCADE"), unique=True)
+    text: Mapped[str] = mapped_column(Text)
+    intent: Mapped[str] = mapped_column(String(64))
+    entities: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+    author: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    merged_at: Mapped[datetime | None]

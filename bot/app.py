@@ -16,6 +16,8 @@ from aiohttp_session import session_middleware
 from aisle.config import Settings
 from aisle.db import engine_for, session_factory
 from bot.appkeys import GATEWAY, HANDOFFS, SESSION, SETTINGS
+from bot.agent import views as agent_views
+from bot.agent.retention import purge
 from bot.console import auth_views, faq_admin
 from bot.console.security import DB, csrf_middleware
 from bot.console.session_store import SqlSessionStorage
@@ -92,6 +94,25 @@ async def readiness_watch(app: web.Application):  # type: ignore[no-untyped-def]
     task.cancel()
 
 
+RETENTION_EVERY_S = 3600
+
+
+async def retention_watch(app: web.Application):  # type: ignore[no-untyped-def]
+    """Delete transcripts older than AISLE_TRANSCRIPT_RETENTION_DAYS, at start and then hourly."""
+
+    async def loop() -> None:
+        while True:
+            try:
+                await asyncio.to_thread(purge, app[DB], app[SETTINGS].retention_days)
+            except Exception:  # a failed purge must not stop the web app; it is retried next hour
+                log.exception("transcript retention purge failed")
+            await asyncio.sleep(RETENTION_EVERY_S)
+
+    task = asyncio.create_task(loop())
+    yield
+    task.cancel()
+
+
 def create_app(settings: Settings) -> web.Application:
     db = session_factory(settings.database_url)
     app = web.Application(
@@ -113,6 +134,7 @@ def create_app(settings: Settings) -> web.Application:
 
     app.cleanup_ctx.append(services)
     app.cleanup_ctx.append(readiness_watch)
+    app.cleanup_ctx.append(retention_watch)
     aiohttp_jinja2.setup(app, loader=jinja2.FileSystemLoader(HERE / "templates"),
                          autoescape=jinja2.select_autoescape(default=True))
     app.router.add_get("/", store_page)
@@ -121,5 +143,6 @@ def create_app(settings: Settings) -> web.Application:
     app.router.add_get("/health", health)
     auth_views.add_routes(app)
     faq_admin.add_routes(app)
+    agent_views.add_routes(app)
     app.router.add_static("/static", HERE / "static")
     return app

@@ -32,12 +32,16 @@ def iso(moment: datetime | None) -> str | None:
     return moment.isoformat() if moment else None
 
 
-def message_json(m: Message) -> dict[str, Any]:
-    """A message as clients see it: author, text, time and the payload (buttons, cards, notice)."""
-    return {
+def message_json(m: Message, details: bool = False) -> dict[str, Any]:
+    """A message as clients see it: author, text, time and the payload (buttons, cards, notice);
+    with ``details`` (agent console) also what the NLU understood and what the bot did."""
+    out = {
         "id": m.id, "author": m.author.value, "text": m.text, "created_at": iso(m.created_at),
         "client_id": m.client_id, "agent": m.agent, **(m.payload or {}),
     }
+    if details:
+        out.update(nlu=m.nlu, turn=m.turn)
+    return out
 
 
 @dataclass
@@ -89,11 +93,11 @@ class Transcripts:
                 Message.conversation_id == conversation_id, Message.client_id == client_id)).first()
             return message_json(found) if found else None
 
-    def history(self, conversation_id: str, limit: int = HISTORY_LIMIT) -> list[dict[str, Any]]:
+    def history(self, conversation_id: str, limit: int = HISTORY_LIMIT, details: bool = False) -> list[dict[str, Any]]:
         with self.sessions() as s:
             newest = s.scalars(select(Message).where(Message.conversation_id == conversation_id)
                                .order_by(Message.id.desc()).limit(limit)).all()
-            return [message_json(m) for m in reversed(newest)]
+            return [message_json(m, details) for m in reversed(newest)]
 
     def record_turn(self, conversation_id: str, message_id: int, trace: TurnTrace) -> None:
         """Attach what the NLU understood and what the bot did to the shopper's message."""

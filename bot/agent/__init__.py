@@ -1,0 +1,1 @@
+"""The agent console: transcripts, review and corrections, live queue and takeover, analytics."""

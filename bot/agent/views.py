@@ -1,0 +1,311 @@
+"""Agent console pages (/agent...): conversation list and transcript review, corrections, the live
+queue and takeover (with a WebSocket to the conversation), analytics. Agents and admins only."""
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from datetime import date, timedelta
+from functools import lru_cache
+from typing import Any
+
+import yaml
+from aiohttp import WSMsgType, web
+from yarl import URL
+
+from aisle import audit
+from aisle.config import REPO_ROOT
+from aisle.models import Role
+from bot.agent import analytics
+from bot.agent.masking import mask, mask_message
+from bot.agent.review import Review, ReviewError, parse_entities
+from bot.agent.transcripts_query import PAGE_SIZE, Filters, rows, to_csv
+from bot.appkeys import HANDOFFS
+from bot.console.security import DB, current_user, render, requires
+from bot.handoff import HandoffError
+from bot.hub import QUEUE_TOPIC, SubscriberTooSlow
+from bot.websocket import MAX_FRAME_BYTES, send_json
+
+log = logging.getLogger(__name__)
+STAFF = (Role.admin, Role.agent)
+MAX_AGENT_MESSAGE = 4000
+ANALYTICS_DAYS = 30
+
+
+@lru_cache(maxsize=1)
+def known_intents() -> list[str]:
+    """The dialogue's intents, for the correction form."""
+    return sorted(yaml.safe_load((REPO_ROOT / "domain.yml").read_text())["intents"])
+
+
+def review(request: web.Request) -> Review:
+    return Review(request.app[DB])
+
+
+async def username(request: web.Request) -> str:
+    user = await current_user(request)
+    assert user is not None  # the handlers are guarded
+    return user.username
+
+
+def cid(request: web.Request) -> str:
+    return request.match_info["conversation_id"]
+
+
+async def may_reveal(request: web.Request) -> bool:
+    """Admins may see unmasked personal data, and each time they do it is audited."""
+    user = await current_user(request)
+    if request.query.get("reveal") != "1" or user is None or user.role is not Role.admin:
+        return False
+    with request.app[DB]() as s:
+        audit.record(s, user.username, "transcript.reveal", request.match_info.get("conversation_id", ""))
+        s.commit()
+    return True
+
+
+@requires(*STAFF)
+async def conversation_list(request: web.Request) -> web.Response:
+    filters = Filters.from_query(request.query)
+    with request.app[DB]() as s:
+        page, total = rows(s, filters)
+    for row in page:
+        row.first_message = mask(row.first_message)
+    return await render(request, "agent/list.html", {
+        "rows": page, "total": total, "filters": filters, "intents": known_intents(),
+        "pages": max(1, -(-total // PAGE_SIZE)),
+    })
+
+
+@requires(*STAFF)
+async def conversation_csv(request: web.Request) -> web.Response:
+    filters = Filters.from_query(request.query)
+    with request.app[DB]() as s:
+        matching, _ = rows(s, filters, limit=None)
+    return web.Response(text=to_csv(matching, mask), content_type="text/csv",
+                        headers={"Content-Disposition": 'attachment; filename="conversations.csv"'})
+
+
+@requires(*STAFF)
+async def transcript(request: web.Request) -> web.Response:
+    handoffs = request.app[HANDOFFS]
+    conversation = handoffs.transcripts.get(cid(request))
+    if conversation is None:
+        raise web.HTTPNotFound(text="No such conversation.")
+    reveal = await may_reveal(request)
+    messages = handoffs.transcripts.history(conversation.id, limit=2000, details=True)
+    corrections = {c.message_id: c for c in review(request).corrections(conversation.id)}
+    return await render(request, "agent/transcript.html", {
+        "conversation": conversation, "reveal": reveal,
+        "messages": messages if reveal else [mask_message(m) for m in messages],
+        "tags": review(request).tags(conversation.id), "notes": review(request).notes(conversation.id),
+        "corrections": corrections, "intents": known_intents(), "error": request.query.get("error", ""),
+    })
+
+
+def back_to(conversation_id: str, error: str = "", anchor: str = "") -> web.HTTPSeeOther:
+    url = URL(f"/agent/conversations/{conversation_id}")
+    if error:
+        url = url.with_query(error=error)
+    return web.HTTPSeeOther(str(url) + (f"#{anchor}" if anchor else ""))
+
+
+@requires(*STAFF)
+async def update_tags(request: web.Request) -> web.StreamResponse:
+    form = await request.post()
+    try:
+        if form.get("remove"):
+            review(request).remove_tag(cid(request), str(form["remove"]), await username(request))
+        else:
+            review(request).add_tag(cid(request), str(form.get("tag", "")), await username(request))
+    except ReviewError as exc:
+        raise back_to(cid(request), str(exc)) from None
+    raise back_to(cid(request))
+
+
+@requires(*STAFF)
+async def add_note(request: web.Request) -> web.StreamResponse:
+    form = await request.post()
+    try:
+        review(request).add_note(cid(request), str(form.get("note", "")), await username(request))
+    except ReviewError as exc:
+        raise back_to(cid(request), str(exc)) from None
+    raise back_to(cid(request), anchor="notes")
+
+
+@requires(*STAFF)
+async def set_reviewed(request: web.Request) -> web.StreamResponse:
+    form = await request.post()
+    try:
+        review(request).set_reviewed(cid(request), form.get("reviewed") == "yes", await username(request))
+    except ReviewError as exc:
+        raise back_to(cid(request), str(exc)) from None
+    raise back_to(cid(request))
+
+
+@requires(*STAFF)
+async def correct_message(request: web.Request) -> web.StreamResponse:
+    form = await request.post()
+    conversation_id = str(form.get("conversation_id", ""))
+    try:
+        message_id = int(request.match_info["message_id"])
+        review(request).correct(message_id, str(form.get("intent", "")), parse_entities(str(form.get("entities", ""))),
+                                await username(request), set(known_intents()))
+    except ValueError as exc:  # ReviewError included
+        raise back_to(conversation_id, str(exc)) from None
+    raise back_to(conversation_id, anchor=f"m{message_id}")
+
+
+@requires(*STAFF)
+async def corrections_yaml(request: web.Request) -> web.Response:
+    corrections = review(request).corrections(request.query.get("conversation") or None)
+    return web.Response(text=Review.as_nlu_yaml(corrections), content_type="application/yaml",
+                        headers={"Content-Disposition": 'attachment; filename="nlu-corrections.yml"'})
+
+
+@requires(Role.admin)
+async def merge_corrections(request: web.Request) -> web.Response:
+    count = review(request).merge_into_training_data(await username(request))
+    return await render(request, "agent/merged.html", {"count": count})
+
+
+# ---- live queue and takeover --------------------------------------------------------------------
+@requires(*STAFF)
+async def queue_page(request: web.Request) -> web.Response:
+    return await render(request, "agent/queue.html", {"queue": request.app[HANDOFFS].queue(),
+                                                      "error": request.query.get("error", "")})
+
+
+@requires(*STAFF)
+async def queue_json(request: web.Request) -> web.Response:
+    return web.json_response({"queue": request.app[HANDOFFS].queue()})
+
+
+@requires(*STAFF)
+async def take(request: web.Request) -> web.StreamResponse:
+    if request.app[HANDOFFS].take(cid(request), await username(request)):
+        raise web.HTTPSeeOther(f"/agent/live/{cid(request)}")
+    raise web.HTTPSeeOther("/agent/queue?error=" + "Someone else already took that conversation, or it is "
+                           "no longer waiting.".replace(" ", "+"))
+
+
+@requires(*STAFF)
+async def live_page(request: web.Request) -> web.Response:
+    handoffs = request.app[HANDOFFS]
+    conversation = handoffs.transcripts.get(cid(request))
+    if conversation is None:
+        raise web.HTTPNotFound(text="No such conversation.")
+    history = [mask_message(m) for m in handoffs.transcripts.history(conversation.id)]
+    return await render(request, "agent/live.html", {"conversation": conversation, "messages": history,
+                                                     "mine": conversation.agent == await username(request)})
+
+
+@requires(*STAFF)
+async def live_send(request: web.Request) -> web.StreamResponse:
+    """Sending without JavaScript (the live page's WebSocket does the same)."""
+    form = await request.post()
+    text = str(form.get("text", "")).strip()
+    if text:
+        try:
+            request.app[HANDOFFS].agent_message(cid(request), await username(request), text[:MAX_AGENT_MESSAGE])
+        except HandoffError as exc:
+            raise web.HTTPConflict(text=str(exc)) from None
+    raise web.HTTPSeeOther(f"/agent/live/{cid(request)}")
+
+
+@requires(*STAFF)
+async def hand_back(request: web.Request) -> web.StreamResponse:
+    form = await request.post()
+    try:
+        request.app[HANDOFFS].hand_back(cid(request), await username(request), close=form.get("close") == "1")
+    except HandoffError as exc:
+        raise web.HTTPConflict(text=str(exc)) from None
+    raise web.HTTPSeeOther(f"/agent/conversations/{cid(request)}")
+
+
+def same_origin(request: web.Request) -> bool:
+    """A WebSocket carries the session cookie from any page: only our own pages may open one."""
+    origin = request.headers.get("Origin")
+    return origin is not None and URL(origin).host == request.url.host and URL(origin).port == request.url.port
+
+
+@requires(*STAFF)
+async def agent_socket(request: web.Request) -> web.WebSocketResponse:
+    """Live events of one conversation (or of the queue), and the agent's messages into it."""
+    if not same_origin(request):
+        raise web.HTTPForbidden(text="cross-site WebSocket refused")
+    handoffs = request.app[HANDOFFS]
+    topic = request.match_info["topic"]
+    agent = await username(request)
+    if topic != "queue" and handoffs.transcripts.get(topic) is None:
+        raise web.HTTPNotFound(text="No such conversation.")
+    ws = web.WebSocketResponse(heartbeat=25, max_msg_size=MAX_FRAME_BYTES)
+    await ws.prepare(request)
+
+    async def forward() -> None:
+        try:
+            async with handoffs.transcripts.hub.subscribe(QUEUE_TOPIC if topic == "queue" else topic) as sub:
+                while not ws.closed:
+                    event = await sub.next()
+                    if event.get("type") == "message":
+                        event = {**event, "message": mask_message(event["message"])}
+                    await send_json(ws, event)
+        except SubscriberTooSlow:
+            await ws.close(code=1013)
+
+    forwarder = asyncio.create_task(forward())
+    try:
+        async for msg in ws:
+            if msg.type is not WSMsgType.TEXT or topic == "queue":
+                continue
+            try:
+                frame = json.loads(msg.data)
+                text = str(frame.get("text", "")).strip() if isinstance(frame, dict) else ""
+                if text:
+                    handoffs.agent_message(topic, agent, text[:MAX_AGENT_MESSAGE])
+            except (ValueError, HandoffError) as exc:
+                await send_json(ws, {"type": "error", "message": str(exc) or "bad frame"})
+    finally:
+        forwarder.cancel()
+    return ws
+
+
+@requires(*STAFF)
+async def analytics_page(request: web.Request) -> web.Response:
+    today = date.today()
+    try:
+        end = date.fromisoformat(request.query.get("to", "")) if request.query.get("to") else today
+        start = (date.fromisoformat(request.query["from"]) if request.query.get("from")
+                 else end - timedelta(days=ANALYTICS_DAYS - 1))
+    except ValueError:
+        start, end = today - timedelta(days=ANALYTICS_DAYS - 1), today
+    if start > end or (end - start).days > 366:
+        start = end - timedelta(days=ANALYTICS_DAYS - 1)
+    with request.app[DB]() as s:
+        data: dict[str, Any] = analytics.report(s, start, end)
+    return await render(request, "agent/analytics.html", {"data": data})
+
+
+async def agent_home(request: web.Request) -> web.StreamResponse:
+    raise web.HTTPSeeOther("/agent/conversations")
+
+
+def add_routes(app: web.Application) -> None:
+    r = app.router
+    r.add_get("/agent", agent_home)
+    r.add_get("/agent/conversations", conversation_list)
+    r.add_get("/agent/conversations.csv", conversation_csv)
+    r.add_get("/agent/conversations/{conversation_id}", transcript)
+    r.add_post("/agent/conversations/{conversation_id}/tags", update_tags)
+    r.add_post("/agent/conversations/{conversation_id}/notes", add_note)
+    r.add_post("/agent/conversations/{conversation_id}/reviewed", set_reviewed)
+    r.add_post("/agent/messages/{message_id}/correction", correct_message)
+    r.add_get("/agent/corrections.yml", corrections_yaml)
+    r.add_post("/admin/nlu/merge", merge_corrections)
+    r.add_get("/agent/queue", queue_page)
+    r.add_get("/agent/queue.json", queue_json)
+    r.add_post("/agent/queue/{conversation_id}/take", take)
+    r.add_get("/agent/live/{conversation_id}", live_page)
+    r.add_post("/agent/live/{conversation_id}/send", live_send)
+    r.add_post("/agent/live/{conversation_id}/handback", hand_back)
+    r.add_get("/agent/ws/{topic}", agent_socket)
+    r.add_get("/agent/analytics", analytics_page)

@@ -1,0 +1,245 @@
+"""The agent console: filters, masking and audited reveal, corrections and their Rasa YAML, permissions,
+CSV export, the live queue over HTTP and WebSocket, analytics and retention."""
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+import pytest
+import yaml
+from aiohttp.test_utils import TestClient, TestServer
+from sqlalchemy import select, update
+
+from aisle.db import session_factory
+from aisle.models import AuditEvent, Author, Conversation, FaqEntry, FaqFeedback, Message, Role
+from bot.agent import analytics
+from bot.agent.masking import mask
+from bot.agent.retention import purge
+from bot.agent.review import Review, annotate
+from bot.agent.transcripts_query import Filters, rows
+from bot.app import create_app
+from bot.appkeys import HANDOFFS
+from bot.console.accounts import create_user
+from bot.hub import Hub
+from bot.rasa_client import TurnTrace
+from bot.transcripts import Transcripts
+from tests.test_console import PASSWORD, login, token_in
+from tests.web_fixtures import web_settings
+
+
+def nlu(intent: str, confidence: float, entities=()):
+    return {"intent": intent, "confidence": confidence, "intent_ranking": [{"name": intent, "confidence": confidence}],
+            "entities": [{"entity": e, "value": v} for e, v in entities]}
+
+
+def say(t: Transcripts, cid: str, text: str, understood: dict, actions=(), slots=None) -> int:
+    message = t.post(cid, Author.shopper, text)
+    trace = TurnTrace(0, understood, list(actions), slots or {})
+    t.record_turn(cid, message["id"], trace)
+    return message["id"]
+
+
+@pytest.fixture
+def world(tmp_path):
+    """Three conversations: an order question handed off, a fallback with FAQ feedback, a search."""
+    settings = web_settings(tmp_path)
+    db = session_factory(settings.database_url)
+    create_user(db, "ada", PASSWORD, Role.admin, "test")
+    create_user(db, "sam", PASSWORD, Role.agent, "test")
+    create_user(db, "kim", PASSWORD, Role.agent, "test")
+    t = Transcripts(db, Hub())
+    order = t.ensure("conv-order-1", "web").id
+    ids = {"order_msg": say(t, order, "where is my order 10482? mail me at jo@example.com",
+                            nlu("cancel_order", 0.41, [("order_id", "10482"), ("email", "jo@example.com")]))}
+    t.post(order, Author.bot, "Let me check.")
+    with db() as s:
+        s.execute(update(Conversation).where(Conversation.id == order).values(
+            handoff_requested_at=datetime.now(timezone.utc)))
+        s.commit()
+    lost = t.ensure("conv-lost-22", "api").id
+    say(t, lost, "blorp fnargle", nlu("nlu_fallback", 0.2))
+    search = t.ensure("conv-boots-3", "web").id
+    say(t, search, "purple unicorn boots", nlu("search_product", 0.97),
+        ["action_search_products"], {"shown_skus": []})
+    with db() as s:
+        entry = FaqEntry(question="Q?", answer="A", category="c")
+        s.add(entry)
+        s.flush()
+        s.add(FaqFeedback(entry_id=entry.id, helpful=False, conversation_id=lost))
+        s.commit()
+    Review(db).add_tag(search, "catalog gap", "sam")
+    Review(db).set_reviewed(lost, True, "sam")
+    return settings, db, ids
+
+
+@pytest.fixture
+async def client(world):
+    async with TestClient(TestServer(create_app(world[0]))) as c:
+        yield c
+
+
+@pytest.mark.parametrize("params, expected", [
+    ({}, {"conv-order-1", "conv-lost-22", "conv-boots-3"}),
+    ({"channel": "api"}, {"conv-lost-22"}),
+    ({"intent": "cancel_order"}, {"conv-order-1"}),
+    ({"max_confidence": "0.5"}, {"conv-order-1", "conv-lost-22"}),
+    ({"fallback": "yes"}, {"conv-lost-22"}),
+    ({"fallback": "no"}, {"conv-order-1", "conv-boots-3"}),
+    ({"handoff": "yes"}, {"conv-order-1"}),
+    ({"feedback": "unhelpful"}, {"conv-lost-22"}),
+    ({"feedback": "helpful"}, set()),
+    ({"tag": "Catalog Gap"}, {"conv-boots-3"}),
+    ({"reviewed": "yes"}, {"conv-lost-22"}),
+    ({"reviewed": "no"}, {"conv-order-1", "conv-boots-3"}),
+    ({"q": "UNICORN"}, {"conv-boots-3"}),
+    ({"date_from": "2000-01-01", "date_to": "2000-12-31"}, set()),
+    ({"max_confidence": "not a number", "date_from": "garbage"}, {"conv-order-1", "conv-lost-22", "conv-boots-3"}),
+])
+def test_filters(world, params, expected):
+    _, db, _ = world
+    with db() as s:
+        found, total = rows(s, Filters.from_query(params))
+    assert {r.id for r in found} == expected and total == len(expected)
+
+
+def test_filters_round_trip_through_the_url():
+    filters = Filters.from_query({"intent": "faq", "handoff": "yes", "page": "3"})
+    assert Filters.from_query(dict(x.split("=") for x in filters.query_string().split("&"))) == filters
+
+
+def test_masking_hides_emails_phones_and_card_numbers_only():
+    text = "I'm jo@example.com, call +1 503 555 0199, card 4111-1111-1111-1111, order 10482 was $49.99 on 2026-11-02"
+    assert mask(text) == ("I'm [email hidden], call [phone hidden], card [card number hidden], order 10482 was "
+                          "$49.99 on 2026-11-02")
+
+
+async def test_agents_see_masked_transcripts_and_admin_reveal_is_audited(client, world):
+    _, db, _ = world
+    await login(client, "sam")
+    page = await (await client.get("/agent/conversations/conv-order-1")).text()
+    assert "[email hidden]" in page and "jo@example.com" not in page
+    assert "cancel_order" in page and "order_id=10482" in page  # what the bot understood
+    page = await (await client.get("/agent/conversations/conv-order-1?reveal=1")).text()
+    assert "jo@example.com" not in page  # agents cannot reveal
+    await client.post("/logout", data={"csrf_token": token_in(page)})
+
+    await login(client, "ada")
+    page = await (await client.get("/agent/conversations/conv-order-1?reveal=1")).text()
+    assert "jo@example.com" in page
+    with db() as s:
+        reveals = s.scalars(select(AuditEvent).where(AuditEvent.action == "transcript.reveal")).all()
+    assert [(r.username, r.target) for r in reveals] == [("ada", "conv-order-1")]
+
+
+async def test_a_correction_is_stored_and_exported_as_rasa_nlu_yaml(client, world):
+    _, db, ids = world
+    await login(client, "sam")
+    token = token_in(await (await client.get("/agent/conversations/conv-order-1")).text())
+    resp = await client.post(f"/agent/messages/{ids['order_msg']}/correction", data={
+        "csrf_token": token, "conversation_id": "conv-order-1", "intent": "order_status",
+        "entities": "order_id=10482\nemail=jo@example.com"})
+    assert resp.status == 200
+    exported = yaml.safe_load(await (await client.get("/agent/corrections.yml")).text())
+    assert exported["nlu"] == [{"intent": "order_status", "examples":
+                                "- where is my order [10482](order_id)? mail me at [jo@example.com](email)\n"}]
+    resp = await client.post(f"/agent/messages/{ids['order_msg']}/correction", data={
+        "csrf_token": token, "conversation_id": "conv-order-1", "intent": "teleport", "entities": ""})
+    assert "unknown intent" in await resp.text()
+    bot_message = ids["order_msg"] + 1
+    resp = await client.post(f"/agent/messages/{bot_message}/correction", data={
+        "csrf_token": token, "conversation_id": "conv-order-1", "intent": "greet", "entities": ""})
+    assert "only shopper messages" in await resp.text()
+
+
+def test_merging_corrections_appends_valid_training_data(world, tmp_path):
+    _, db, ids = world
+    review = Review(db)
+    review.correct(ids["order_msg"], "order_status", [{"entity": "order_id", "value": "10482"}], "sam",
+                   {"order_status"})
+    target = tmp_path / "corrections.yml"
+    assert review.merge_into_training_data("ada", target) == 1
+    assert review.merge_into_training_data("ada", target) == 0  # nothing new
+    from nlu_models.data import load_file
+
+    [example] = load_file(target)
+    assert (example.intent, [(e.entity, e.value) for e in example.entities]) == (
+        "order_status", [("order_id", "10482")])
+
+
+def test_annotate_marks_each_value_once_without_overlaps():
+    assert annotate("red shoes in red", [{"entity": "color", "value": "red"}]) == "[red](color) shoes in red"
+    assert annotate("hi", [{"entity": "email", "value": "x@y.z"}]) == "hi"
+
+
+async def test_console_permissions_and_csv_export(client):
+    assert (await client.get("/agent/conversations", allow_redirects=False)).status == 303
+    await login(client, "sam")
+    page = await (await client.get("/agent/conversations?handoff=yes")).text()
+    assert "conv-order-1" in page and "conv-boots-3" not in page
+    csv_text = await (await client.get("/agent/conversations.csv?handoff=yes")).text()
+    assert csv_text.splitlines()[1].startswith("conv-order-1,web,") and "[email hidden]" in csv_text
+    token = token_in(page)
+    assert (await client.post("/admin/nlu/merge", data={"csrf_token": token})).status == 403
+    assert (await client.get("/agent/analytics")).status == 200
+
+
+async def test_two_agents_cannot_take_the_same_conversation(client, world):
+    settings, _, _ = world
+    client.server.app[HANDOFFS].transcripts.ensure("conv-wait-99", "web")
+    client.server.app[HANDOFFS].request("conv-wait-99", "requested")
+    await login(client, "sam")
+    token = token_in(await (await client.get("/agent/queue")).text())
+    resp = await client.post("/agent/queue/conv-wait-99/take", data={"csrf_token": token}, allow_redirects=False)
+    assert resp.headers["Location"] == "/agent/live/conv-wait-99"
+    async with TestClient(TestServer(create_app(settings))) as other:  # a second agent, elsewhere
+        await login(other, "kim")
+        token = token_in(await (await other.get("/agent/queue")).text())
+        resp = await other.post("/agent/queue/conv-wait-99/take", data={"csrf_token": token}, allow_redirects=False)
+        assert "error=" in resp.headers["Location"]
+
+
+async def test_agent_websocket_is_same_origin_only_and_reaches_the_shopper(client):
+    handoffs = client.server.app[HANDOFFS]
+    handoffs.transcripts.ensure("conv-live-77", "web")
+    handoffs.request("conv-live-77", "requested")
+    await login(client, "sam")
+    handoffs.take("conv-live-77", "sam")
+    origin = str(client.make_url("")).rstrip("/")
+    resp = await client.get("/agent/ws/conv-live-77", headers={"Origin": "https://evil.example"})
+    assert resp.status == 403
+    shopper = await client.ws_connect("/ws")
+    await shopper.send_json({"type": "hello", "conversation_id": "conv-live-77"})
+    assert (await shopper.receive_json(timeout=5))["mode"]["mode"] == "agent"
+    agent = await client.ws_connect("/agent/ws/conv-live-77", headers={"Origin": origin})
+    await agent.send_json({"type": "message", "text": "Hi, Sam here."})
+    frame = await shopper.receive_json(timeout=5)
+    assert frame["message"]["author"] == "agent" and frame["message"]["text"] == "Hi, Sam here."
+    await shopper.send_json({"type": "message", "text": "my email is jo@example.com"})
+    while (frame := await agent.receive_json(timeout=5))["message"]["author"] != "shopper":
+        pass
+    assert frame["message"]["text"] == "my email is [email hidden]"  # masked for agents, live too
+
+
+def test_analytics_report(world):
+    _, db, _ = world
+    today = datetime.now(timezone.utc).date()
+    with db() as s:
+        data = analytics.report(s, today - timedelta(days=6), today)
+    assert data["conversations"] == 3 and data["per_day"]["values"][-1] == 3
+    assert data["handoff_rate"] == pytest.approx(1 / 3) and data["containment_rate"] == pytest.approx(2 / 3)
+    assert data["fallback_rate"] == pytest.approx(1 / 3)
+    assert data["lowest_confidence"][0]["text"] == "blorp fnargle"
+    assert [m["text"] for m in data["no_result_searches"]] == ["purple unicorn boots"]
+    assert data["faq_feedback"]["unhelpful"] == 1
+
+
+def test_retention_deletes_old_transcripts_only(world):
+    _, db, _ = world
+    old = datetime.now(timezone.utc) - timedelta(days=200)
+    with db() as s:
+        s.execute(update(Conversation).where(Conversation.id == "conv-lost-22").values(last_message_at=old))
+        s.commit()
+    assert purge(db, 0) == 0  # 0 keeps everything
+    assert purge(db, 180) == 1
+    with db() as s:
+        assert set(s.scalars(select(Conversation.id))) == {"conv-order-1", "conv-boots-3"}
+        assert not s.scalars(select(Message).where(Message.conversation_id == "conv-lost-22")).all()
