@@ -143,6 +143,6 @@ def create_app(settings: Settings) -> web.Application:
     app.router.add_get("/health", health)
     auth_views.add_routes(app)
     faq_admin.add_routes(app)
-    agent_views.add_routes(app)
+    agent_views.add_routes(app, settings.data_dir)
     app.router.add_static("/static", HERE / "static")
     return app

@@ -15,6 +15,7 @@ def main(argv: list[str] | None = None) -> int:
     train = sub.add_parser("train", help="train the intent classifier from data/nlu into AISLE_DATA_DIR")
     train.add_argument("--data", default=str(REPO_ROOT / "data" / "nlu"), help="NLU training folder")
     train.add_argument("--force", action="store_true", help="retrain even if nothing changed")
+    train.add_argument("--out", help="model folder (default: AISLE_DATA_DIR/nlu, the one the server serves)")
     serve = sub.add_parser("serve", help="serve Rasa's NLU HTTP protocol")
     serve.add_argument("--host", default=cfg.host)
     serve.add_argument("--port", type=int, default=cfg.nlu_port)
@@ -28,7 +29,7 @@ def main(argv: list[str] | None = None) -> int:
         from nlu_models.training import train_if_stale
 
         try:
-            train_if_stale(Path(args.data), cfg.nlu_model_dir, force=args.force)
+            train_if_stale(Path(args.data), Path(args.out) if args.out else cfg.nlu_model_dir, force=args.force)
         except TrainingDataError as exc:
             print(f"error: {exc}", file=sys.stderr)
             return 2

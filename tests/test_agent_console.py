@@ -243,3 +243,34 @@ def test_retention_deletes_old_transcripts_only(world):
     with db() as s:
         assert set(s.scalars(select(Conversation.id))) == {"conv-order-1", "conv-boots-3"}
         assert not s.scalars(select(Message).where(Message.conversation_id == "conv-lost-22")).all()
+
+
+def test_a_candidate_model_goes_live_only_when_promoted(tmp_path):
+    import json as jsonlib
+
+    from bot.agent.retrain import NluRetraining, RetrainError
+
+    job = NluRetraining(tmp_path)
+    with pytest.raises(RetrainError):
+        job.promote()  # nothing trained yet
+    for folder, accuracy in (("nlu", 0.91), ("nlu-candidate", 0.93)):
+        (tmp_path / folder).mkdir()
+        (tmp_path / folder / "meta.json").write_text(jsonlib.dumps(
+            {"trained_at": folder, "n_examples": 10, "validation": {"accuracy": accuracy}}))
+    status = job.status()
+    assert (status["live"]["accuracy"], status["candidate"]["accuracy"]) == (0.91, 0.93)
+    job.promote()
+    assert job.status()["live"]["accuracy"] == 0.93 and job.status()["candidate"] is None
+    assert (tmp_path / "nlu-previous" / "meta.json").exists()
+
+
+async def test_only_admins_reach_nlu_training(client):
+    await login(client, "sam")
+    token = token_in(await (await client.get("/agent/queue")).text())
+    assert (await client.get("/admin/nlu")).status == 403
+    for path in ("/admin/nlu/retrain", "/admin/nlu/promote", "/admin/nlu/merge"):
+        assert (await client.post(path, data={"csrf_token": token})).status == 403
+    await client.post("/logout", data={"csrf_token": token})
+    await login(client, "ada")
+    page = await (await client.get("/admin/nlu")).text()
+    assert "Train a candidate" in page and "Make the candidate live" in page

@@ -7,6 +7,7 @@ import json
 import logging
 from datetime import date, timedelta
 from functools import lru_cache
+from pathlib import Path
 from typing import Any
 
 import yaml
@@ -18,6 +19,7 @@ from aisle.config import REPO_ROOT
 from aisle.models import Role
 from bot.agent import analytics
 from bot.agent.masking import mask, mask_message
+from bot.agent.retrain import NluRetraining, RetrainError
 from bot.agent.review import Review, ReviewError, parse_entities
 from bot.agent.transcripts_query import PAGE_SIZE, Filters, rows, to_csv
 from bot.appkeys import HANDOFFS
@@ -30,6 +32,7 @@ log = logging.getLogger(__name__)
 STAFF = (Role.admin, Role.agent)
 MAX_AGENT_MESSAGE = 4000
 ANALYTICS_DAYS = 30
+RETRAINING: web.AppKey[NluRetraining] = web.AppKey("nlu_retraining", NluRetraining)
 
 
 @lru_cache(maxsize=1)
@@ -163,9 +166,48 @@ async def corrections_yaml(request: web.Request) -> web.Response:
 
 
 @requires(Role.admin)
-async def merge_corrections(request: web.Request) -> web.Response:
+async def nlu_page(request: web.Request) -> web.Response:
+    return await render(request, "agent/nlu.html", {
+        "pending": len(review(request).corrections(unmerged_only=True)), "job": request.app[RETRAINING].status(),
+        "message": request.query.get("message", ""), "error": request.query.get("error", "")})
+
+
+def to_nlu_page(message: str = "", error: str = "") -> web.HTTPSeeOther:
+    query = {k: v for k, v in (("message", message), ("error", error)) if v}
+    return web.HTTPSeeOther(str(URL("/admin/nlu").with_query(query)))
+
+
+@requires(Role.admin)
+async def merge_corrections(request: web.Request) -> web.StreamResponse:
     count = review(request).merge_into_training_data(await username(request))
-    return await render(request, "agent/merged.html", {"count": count})
+    raise to_nlu_page(f"{count} correction(s) added to data/nlu/corrections.yml." if count
+                      else "No new corrections to merge.")
+
+
+async def audited(request: web.Request, action: str) -> None:
+    with request.app[DB]() as s:
+        audit.record(s, await username(request), action, "nlu")
+        s.commit()
+
+
+@requires(Role.admin)
+async def retrain(request: web.Request) -> web.StreamResponse:
+    try:
+        await request.app[RETRAINING].start()
+    except RetrainError as exc:
+        raise to_nlu_page(error=str(exc)) from None
+    await audited(request, "nlu.retrain")
+    raise to_nlu_page("Training a candidate model: this takes a minute or two.")
+
+
+@requires(Role.admin)
+async def promote(request: web.Request) -> web.StreamResponse:
+    try:
+        request.app[RETRAINING].promote()
+    except (RetrainError, OSError) as exc:
+        raise to_nlu_page(error=str(exc)) from None
+    await audited(request, "nlu.promote")
+    raise to_nlu_page("The candidate model is live: the NLU server loads it within seconds.")
 
 
 # ---- live queue and takeover --------------------------------------------------------------------
@@ -289,7 +331,8 @@ async def agent_home(request: web.Request) -> web.StreamResponse:
     raise web.HTTPSeeOther("/agent/conversations")
 
 
-def add_routes(app: web.Application) -> None:
+def add_routes(app: web.Application, data_dir: Path) -> None:
+    app[RETRAINING] = NluRetraining(data_dir)
     r = app.router
     r.add_get("/agent", agent_home)
     r.add_get("/agent/conversations", conversation_list)
@@ -300,7 +343,10 @@ def add_routes(app: web.Application) -> None:
     r.add_post("/agent/conversations/{conversation_id}/reviewed", set_reviewed)
     r.add_post("/agent/messages/{message_id}/correction", correct_message)
     r.add_get("/agent/corrections.yml", corrections_yaml)
+    r.add_get("/admin/nlu", nlu_page)
     r.add_post("/admin/nlu/merge", merge_corrections)
+    r.add_post("/admin/nlu/retrain", retrain)
+    r.add_post("/admin/nlu/promote", promote)
     r.add_get("/agent/queue", queue_page)
     r.add_get("/agent/queue.json", queue_json)
     r.add_post("/agent/queue/{conversation_id}/take", take)
