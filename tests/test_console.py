@@ -2,6 +2,7 @@
 workflows over HTTP against an in-process app and a scratch database."""
 from __future__ import annotations
 
+import io
 import re
 
 import pytest
@@ -50,6 +51,10 @@ def entry_form(token: str, **values) -> dict:
     return {"csrf_token": token, "question": "Do you ship to Canada?", "answer": "Yes, **5-8 days**.",
             "category": "shipping", "status": "draft", "alternatives": "Ship to Toronto?", "tags": "canada",
             "do": "save", **values}
+
+
+def upload(text: str) -> io.BytesIO:
+    return io.BytesIO(text.encode())
 
 
 def entries(settings):
@@ -155,12 +160,12 @@ async def test_import_is_validated_whole_and_export_round_trips(client, settings
     await login(client, "ada")
     token = await csrf(client, "/admin/faq/import")
     bad = "question,answer,category\nShip to Canada?,Yes,shipping\n,Missing question,shipping\n"
-    resp = await client.post("/admin/faq/import", data={"csrf_token": token, "file": bad.encode(), "format": "csv"})
+    resp = await client.post("/admin/faq/import", data={"csrf_token": token, "file": upload(bad), "format": "csv"})
     assert resp.status == 400 and "line 3: &#39;question&#39; is required" in await resp.text()
     assert entries(settings) == []
 
     good = "question,answer,category,status\nShip to Canada?,Yes,shipping,published\nGift cards?,Yes,gift cards,\n"
-    resp = await client.post("/admin/faq/import", data={"csrf_token": token, "file": good.encode(), "format": "csv"})
+    resp = await client.post("/admin/faq/import", data={"csrf_token": token, "file": upload(good), "format": "csv"})
     assert resp.status == 200 and "2 created" in await resp.text()
     exported = await (await client.get("/admin/faq/export?format=yaml")).text()
     assert "Ship to Canada?" in exported and "status: published" in exported

@@ -132,7 +132,7 @@ def rows(session: Session, filters: Filters, limit: int | None = PAGE_SIZE) -> t
         select(Message.conversation_id, Message.text).where(
             Message.id.in_(select(func.min(Message.id)).where(Message.conversation_id.in_(ids),
                                                               Message.author == Author.shopper)
-                           .group_by(Message.conversation_id)))).tuples().all())
+                           .group_by(Message.conversation_id)))).all())
     tags: dict[str, list[str]] = {}
     for cid, tag in session.execute(select(ConversationTag.conversation_id, ConversationTag.tag)
                                     .where(ConversationTag.conversation_id.in_(ids)).order_by(ConversationTag.tag)):

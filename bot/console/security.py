@@ -23,7 +23,7 @@ CSRF_HEADER = "X-CSRF-Token"
 SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
 CONSOLE_CSP = ("default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
                "frame-ancestors 'none'; form-action 'self'; base-uri 'none'")
-USER_KEY = "console_user"
+USER_KEY: web.RequestKey["User | None"] = web.RequestKey("console_user", object)
 
 
 def is_console(path: str) -> bool:
