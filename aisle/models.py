@@ -344,3 +344,40 @@ class MessageCorrection(Base):
     author: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     merged_at: Mapped[datetime | None]
+
+
+class ReturnStatus(str, enum.Enum):
+    requested = "requested"  # label sent, waiting for the parcel
+    received = "received"  # in the warehouse, being checked
+    refunded = "refunded"
+    exchanged = "exchanged"  # replacement shipped
+
+
+class ReturnRequest(Timestamped, Base):
+    """A shopper's return of items from one order, for a refund or an exchange."""
+
+    __tablename__ = "returns"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    number: Mapped[str] = mapped_column(String(32), unique=True)
+    order_id: Mapped[int] = mapped_column(ForeignKey("orders.id"), index=True)
+    skus: Mapped[list[str]]
+    reason: Mapped[str] = mapped_column(Text)
+    resolution: Mapped[str] = mapped_column(String(16))  # refund | exchange
+    status: Mapped[ReturnStatus] = mapped_column(
+        Enum(ReturnStatus, native_enum=False, length=16), default=ReturnStatus.requested
+    )
+    conversation_id: Mapped[str | None] = mapped_column(String(64))
+
+    order: Mapped[Order] = relationship()
+
+
+class VerificationFailure(Base):
+    """A wrong order number / email pair: counted to throttle guessing."""
+
+    __tablename__ = "verification_failures"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    conversation_id: Mapped[str] = mapped_column(String(64), index=True)
+    order_number: Mapped[str] = mapped_column(String(32), index=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)

@@ -99,6 +99,7 @@ def main(argv: list[str] | None = None) -> int:
     imp.add_argument("file", type=Path)
     imp.add_argument("--no-index", action="store_true", help="skip bringing the search index up to date")
     sub.add_parser("seed-demo", help="import the demo catalog if the catalog is empty, then index")
+    sub.add_parser("seed-orders", help="demo customers, orders and shopping behaviour, if there are no customers")
     search = sub.add_parser("search", help="ranked products for a query")
     search.add_argument("query", nargs="?", help="what the shopper typed")
     search.add_argument("--queries", type=Path, help="JSON Lines file of {\"qid\", \"query\"} objects")
@@ -110,6 +111,13 @@ def main(argv: list[str] | None = None) -> int:
         return cmd_import(args.file, index=not args.no_index)
     if args.command == "seed-demo":
         return cmd_seed_demo()
+    if args.command == "seed-orders":
+        from aisle.db import session_factory
+        from catalog.demo.behaviour import seed_database
+
+        written = seed_database(session_factory())
+        print(f"✓ demo orders: {written} written" if written else "✓ demo customers and orders already there")
+        return 0
     if (args.query is None) == (args.queries is None):
         parser.error("give either a QUERY or --queries FILE")
     if args.limit < 1:
