@@ -12,9 +12,6 @@ from rasa_sdk.executor import CollectingDispatcher
 
 PENDING: dict[str, str] = {
     "recommend": "recommending products",
-    "order_status": "checking on orders",
-    "cancel_order": "cancelling orders",
-    "return_request": "handling returns and refunds",
     "complain": "following up on complaints",
 }
 

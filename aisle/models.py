@@ -18,6 +18,13 @@ def utcnow() -> datetime:
     return datetime.now(timezone.utc)
 
 
+def as_utc(moment: datetime | None) -> datetime | None:
+    """SQLite hands datetimes back naive; every stored time is UTC."""
+    if moment is None or moment.tzinfo is not None:
+        return moment
+    return moment.replace(tzinfo=timezone.utc)
+
+
 class Base(DeclarativeBase):
     type_annotation_map = {dict[str, Any]: JSON, list[str]: JSON}
 
@@ -84,6 +91,7 @@ class Order(Timestamped, Base):
     currency: Mapped[str] = mapped_column(String(3), default="USD")
 
     customer: Mapped[Customer] = relationship(back_populates="orders")
+    returns: Mapped[list["ReturnRequest"]] = relationship(back_populates="order", order_by="ReturnRequest.id")
     lines: Mapped[list["OrderLine"]] = relationship(
         back_populates="order", cascade="all, delete-orphan"
     )
@@ -369,7 +377,7 @@ class ReturnRequest(Timestamped, Base):
     )
     conversation_id: Mapped[str | None] = mapped_column(String(64))
 
-    order: Mapped[Order] = relationship()
+    order: Mapped[Order] = relationship(back_populates="returns")
 
 
 class VerificationFailure(Base):

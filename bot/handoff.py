@@ -13,9 +13,9 @@ from typing import Any
 
 from sqlalchemy import func, select, update
 
-from aisle.models import Author, Conversation, ConversationMode
+from aisle.models import Author, Conversation, ConversationMode, as_utc
 from bot.hub import QUEUE_TOPIC
-from bot.transcripts import Transcripts, as_utc, iso
+from bot.transcripts import Transcripts, iso
 
 log = logging.getLogger(__name__)
 WAIT_SAMPLE = 20  # recent handoffs the expected wait is averaged over

@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from aisle.models import Author, Conversation, Message
+from aisle.models import Author, Conversation, Message, as_utc
 from bot.hub import Hub
 from bot.rasa_client import TurnTrace
 
@@ -18,13 +18,6 @@ HISTORY_LIMIT = 300
 
 def new_conversation_id() -> str:
     return "c-" + secrets.token_urlsafe(18)  # 144 random bits: the id is the shopper's key to it
-
-
-def as_utc(moment: datetime | None) -> datetime | None:
-    """SQLite hands datetimes back naive; every stored time is UTC."""
-    if moment is None or moment.tzinfo is not None:
-        return moment
-    return moment.replace(tzinfo=timezone.utc)
 
 
 def iso(moment: datetime | None) -> str | None:

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from aisle.models import Author, Conversation, FaqEntry, FaqFeedback, Message
 from bot.agent.masking import mask
-from bot.transcripts import as_utc
+from aisle.models import as_utc
 
 SEARCH_ACTIONS = {"action_search_products", "action_refine_search"}
 LOWEST_SHOWN = 15

@@ -12,7 +12,7 @@ from sqlalchemy import delete
 from sqlalchemy.orm import Session as DbSession, sessionmaker
 
 from aisle.models import ConsoleSession
-from bot.transcripts import as_utc
+from aisle.models import as_utc
 
 COOKIE = "aisle_console"
 MAX_AGE_S = 12 * 3600

@@ -225,8 +225,11 @@ def well_known_orders(products: list[dict[str, Any]], now: datetime) -> tuple[li
         if (p.get("stock") or 0) > 0:
             by_sub.setdefault(subcategory(p["category"]), []).append(p["sku"])
 
-    def first(sub: str, n: int = 0) -> str:
-        return by_sub[sub][n % len(by_sub[sub])]
+    everything = [sku for skus in by_sub.values() for sku in skus]
+
+    def first(sub: str, n: int = 0) -> str:  # a smaller catalog may lack the subcategory: any product then
+        pool = by_sub.get(sub) or everything
+        return pool[(n + len(sub)) % len(pool)] if sub not in by_sub else pool[n % len(pool)]
 
     alex, sam = "alex.morgan@example.com", "sam.lee@example.com"
     day = timedelta(days=1)
