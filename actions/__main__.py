@@ -29,10 +29,11 @@ def main() -> None:
     configure_logging(cfg.log_level)
     executor = ActionExecutor()
     executor.register_package("actions")
-    from actions import catalog_client, knowledge_client
+    from actions import catalog_client, knowledge_client, recommend_client
 
     catalog_client.warm_up()  # encoder and search index loaded before the first shopper asks
     knowledge_client.warm_up()
+    recommend_client.recommender()
     app = create_app(executor, cors_origins=None)
     app.add_route(faq_answer, "/faq/answer", methods=["POST"])
     # One process: Sanic's worker-process mode doubles memory and dies noisily on Ctrl-C.

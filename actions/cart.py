@@ -7,10 +7,13 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions import catalog_client
-from actions.presenters import money
+from actions import catalog_client, recommend_client
+from actions.presenters import money, results_message
 from actions.references import entity_values, products_or_ask
 from catalog.cart import CartError, CartSummary
+
+
+TOGETHER = 2
 
 
 def cart_text(cart: CartSummary) -> str:
@@ -52,6 +55,13 @@ class ActionAddToCart(Action):
             names = " and ".join(p.title for p in added)
             dispatcher.utter_message(text=f"Added {quantity} x {names} to your cart.\n{cart_text(cart)}",
                                      json_message=cart_payload(cart))
+            together = recommend_client.recommender().bought_together(
+                added[-1].sku, TOGETHER, exclude=[line.sku for line in cart.lines])
+            if together:
+                views = {v.sku: v for v in catalog_client.products([t.key for t in together])}
+                dispatcher.utter_message(**results_message(
+                    "Frequently bought together:", [views[t.key].as_result(t.score) for t in together if t.key in views],
+                    reasons=[t.reason for t in together if t.key in views]))
             return [SlotSet("focus_sku", added[-1].sku)]
         return []
 

@@ -11,7 +11,6 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
 PENDING: dict[str, str] = {
-    "recommend": "recommending products",
     "complain": "following up on complaints",
 }
 

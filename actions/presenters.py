@@ -33,8 +33,12 @@ def product_line(rank: int, d: dict[str, Any]) -> str:
     return f"{rank}. {d['title']}: {money(d['price'], d.get('currency', 'USD'))}{rating}{stock}"
 
 
-def results_message(intro: str, items: Sequence[dict[str, Any]], first_rank: int = 1) -> dict[str, Any]:
-    """Keyword arguments for ``dispatcher.utter_message``: text for every channel, cards for the widget."""
-    lines = [product_line(first_rank + i, d) for i, d in enumerate(items)]
+def results_message(intro: str, items: Sequence[dict[str, Any]], first_rank: int = 1,
+                    reasons: Sequence[str] | None = None) -> dict[str, Any]:
+    """Keyword arguments for ``dispatcher.utter_message``: text for every channel, cards for the widget.
+    ``reasons`` (recommendations) say why each item is there."""
+    why = list(reasons) if reasons else [""] * len(items)
+    lines = [product_line(first_rank + i, d) + (f" ({r})" if r else "") for i, (d, r) in enumerate(zip(items, why))]
+    cards = [dict(card(d), **({"reason": r} if r else {})) for d, r in zip(items, why)]
     return {"text": "\n".join([intro, *lines]),
-            "json_message": {"type": "product_cards", "intro": intro, "products": [card(d) for d in items]}}
+            "json_message": {"type": "product_cards", "intro": intro, "products": cards}}

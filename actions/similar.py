@@ -1,4 +1,7 @@
-"""similar_products: "anything like the second one but cheaper", the Similar button on a card."""
+"""similar_products: "anything like the second one but cheaper", the Similar button on a card.
+
+The recommendation scorer ranks alternatives of the same kind; search (with relaxation) covers the
+case where nothing of that kind fits the stated limits."""
 from __future__ import annotations
 
 import dataclasses
@@ -8,10 +11,11 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions import catalog_client
+from actions import catalog_client, recommend_client
 from actions.presenters import results_message
 from actions.references import products_or_ask
 from actions.search import CHEAPER, PAGE, PRICIER, relaxed_note
+from catalog.search import model_name
 
 
 class ActionSimilarProducts(Action):
@@ -32,6 +36,20 @@ class ActionSimilarProducts(Action):
             stated = dataclasses.replace(stated, price_max=round(source.price - 0.01, 2))
         elif PRICIER.search(text):
             stated = dataclasses.replace(stated, price_min=round(source.price + 0.01, 2))
+        views = {v.sku: v for v in catalog_client.engine().views.values()}
+        model = model_name(source)
+
+        def allowed(sku: str) -> bool:  # not a colour variant of the same model, and within the limits
+            view = views.get(sku)
+            return view is not None and model_name(view) != model and (not stated.active() or stated.allows(view))
+
+        picks = recommend_client.recommender().similar(source.sku, PAGE, allowed)
+        if picks:  # the scorer: same kind of product, most alike first, with why
+            dispatcher.utter_message(**results_message(
+                f"Similar to the {source.title}:", [views[p.key].as_result(p.score) for p in picks],
+                reasons=[p.reason for p in picks]))
+            return [SlotSet("shown_skus", [p.key for p in picks]), SlotSet("focus_sku", None)]
+        # Nothing alike in the same subcategory within the limits: search, relaxing them if need be.
         response = catalog_client.similar(source.sku, PAGE, stated)
         if not response.items:
             dispatcher.utter_message(text=f"I couldn't find anything similar to the {source.title}.")

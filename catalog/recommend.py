@@ -53,6 +53,10 @@ class Weights:
     same_brand: float = 0.9
 
 
+# Alternatives to one product: what it is like matters most, then what people also considered.
+SIMILAR_WEIGHTS = Weights(collab=0.3, content=1.0, need=0.0, popularity=0.1, rating=0.1)
+
+
 @dataclass
 class Context:
     anchors: Sequence[str] = ()
@@ -134,16 +138,18 @@ class Recommender:
             collab = (w * self.similarity[ids]).sum(axis=0)
             parts["collab"] = collab / max(float(collab.max()), 1e-9)  # 0..1 whatever the history's length
             if self.vectors is not None:
-                parts["content"] = np.clip((w * (self.vectors[ids] @ self.vectors.T)).sum(axis=0) / w.sum(), 0, 1)
+                alike = self.vectors[ids] @ self.vectors.T
+                alike[np.arange(len(ids)), ids] = 0.0  # an item is not "similar to itself"
+                parts["content"] = np.clip((w * alike).sum(axis=0) / w.sum(), 0, 1)
         if context.need is not None and self.vectors is not None:
             parts["need"] = np.clip(self.vectors @ context.need, 0, 1)
         parts["popularity"] = self.popularity
         parts["rating"] = self.rating_prior
         return parts, weighted
 
-    def recommend(self, context: Context, k: int = 5) -> list[Scored]:
+    def recommend(self, context: Context, k: int = 5, weights: Weights | None = None) -> list[Scored]:
         parts, weighted = self._parts(context)
-        w = self.weights
+        w = weights or self.weights
         total = (w.collab * parts["collab"] + w.content * parts["content"] + w.need * parts["need"]
                  + w.popularity * parts["popularity"] + w.rating * parts["rating"])
         # What the shopper is asking about and what they own are never suggested; things they only
@@ -158,10 +164,10 @@ class Recommender:
             shortlist.append(int(i))
             if len(shortlist) >= max(SHORTLIST, k):
                 break
-        chosen = self._diversify(shortlist, total, k) if context.diversity else shortlist[:k]
-        return [self._explain(i, float(total[i]), parts, weighted) for i in chosen]
+        chosen = self._diversify(shortlist, total, k, w) if context.diversity else shortlist[:k]
+        return [self._explain(i, float(total[i]), parts, weighted, w) for i in chosen]
 
-    def _diversify(self, shortlist: list[int], total: np.ndarray, k: int) -> list[int]:
+    def _diversify(self, shortlist: list[int], total: np.ndarray, k: int, w: Weights) -> list[int]:
         chosen: list[int] = []
         groups: dict[str, int] = {}
         brands: dict[str, int] = {}
@@ -169,8 +175,8 @@ class Recommender:
         while pool and len(chosen) < k:
             def adjusted(i: int) -> float:
                 item = self.items[i]
-                return float(total[i]) * self.weights.same_group ** groups.get(item.group, 0) * (
-                    self.weights.same_brand ** brands.get(item.brand, 0) if item.brand else 1.0)
+                return float(total[i]) * w.same_group ** groups.get(item.group, 0) * (
+                    w.same_brand ** brands.get(item.brand, 0) if item.brand else 1.0)
             best = max(pool, key=adjusted)
             pool.remove(best)
             chosen.append(best)
@@ -179,8 +185,8 @@ class Recommender:
                 brands[self.items[best].brand] = brands.get(self.items[best].brand, 0) + 1
         return chosen
 
-    def _explain(self, i: int, score: float, parts: dict[str, np.ndarray], weighted: dict[str, float]) -> Scored:
-        w = self.weights
+    def _explain(self, i: int, score: float, parts: dict[str, np.ndarray], weighted: dict[str, float],
+                 w: Weights) -> Scored:
         contributions = {"collab": w.collab * parts["collab"][i], "content": w.content * parts["content"][i],
                          "need": w.need * parts["need"][i], "popularity": w.popularity * parts["popularity"][i],
                          "rating": w.rating * parts["rating"][i]}
@@ -194,13 +200,23 @@ class Recommender:
                 reason = f"often bought with {self.items[j].title}"
             else:
                 assert self.vectors is not None
-                j = max(ids, key=lambda x: float(self.vectors[x] @ self.vectors[i]))
+                j = max((x for x in ids if x != i), key=lambda x: float(self.vectors[x] @ self.vectors[i]),
+                        default=ids[0])
                 reason = f"similar to {self.items[j].title} you looked at"
         elif main == "need":
             reason = "matches what you asked for"
         elif main == "rating" and item.rating:
             reason = f"rated {item.rating:.1f}/5 by {item.rating_count or 0} shoppers"
         return Scored(item.key, score, {k: round(float(v), 4) for k, v in contributions.items()}, reason)
+
+    def similar(self, key: str, k: int = 5, allowed: Callable[[str], bool] | None = None) -> list[Scored]:
+        """Alternatives to ``key``: the same subcategory, ranked by the scorer with content first."""
+        if key not in self.index:
+            return []
+        group = self.items[self.index[key]].group
+        same_group = {item.key for item in self.items if item.group == group}
+        return self.recommend(Context(anchors=[key], allowed=lambda k2: k2 in same_group and (
+            allowed is None or allowed(k2)), diversity=False), k, SIMILAR_WEIGHTS)
 
     def bought_together(self, key: str, k: int = 3, exclude: Sequence[str] = ()) -> list[Scored]:
         """Items most often in the same order as ``key`` (available ones), for after add-to-cart."""

@@ -207,6 +207,7 @@
       if (p.rating) meta.append(el("span", "rating", "★ " + Number(p.rating).toFixed(1)));
       if (p.in_stock === false) meta.append(el("span", "oos", "Out of stock"));
       card.append(meta);
+      if (p.reason) card.append(el("p", "reason", p.reason));
       const actions = el("div", "card-actions");
       for (const b of p.buttons || []) {
         actions.append(actionButton("card-button", b.title, () => send(b.title + ": " + p.title, b.payload),

@@ -1,0 +1,59 @@
+"""recommend: suggestions from the recommendation scorer (catalog/recommend.py), each with its reason.
+
+The context is this conversation's own products (shown, the one in focus, the cart), the verified
+customer's purchase history, and what the shopper asked for ("a gift for a 10-year-old who likes
+science"), with any price or colour they stated applied as a filter.
+"""
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from rasa_sdk import Action, Tracker
+from rasa_sdk.events import SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+
+from actions import catalog_client, recommend_client
+from actions.presenters import results_message
+from catalog.recommend import Context
+
+COUNT = 5
+# Words that carry no need of their own: "what do you recommend?" has no stated need.
+GENERIC = set("""a an and any anything are best can could do for get give good i idea ideas is it me my
+ of on please popular recommend recommendation recommendations some something suggest suggestion suggestions
+ that the these this to top what which would you your buy should one ones sellers seller""".split())
+
+
+def stated_need(text: str) -> str | None:
+    words = re.findall(r"[a-z0-9']+", text.lower())
+    return text if len([w for w in words if w not in GENERIC]) >= 2 else None
+
+
+class ActionRecommend(Action):
+    def name(self) -> str:
+        return "action_recommend"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                  domain: dict[str, Any]) -> list[dict[str, Any]]:
+        text = tracker.latest_message.get("text") or ""
+        engine = catalog_client.engine()
+        need = stated_need(text) if not text.startswith("/") else None
+        constraints, _ = engine.parse(need or "")
+        views = {v.sku: v for v in engine.views.values()}
+        focus = tracker.get_slot("focus_sku")
+        context = Context(
+            viewed=list(tracker.get_slot("shown_skus") or []) + ([focus] if focus else []),
+            carted=[line.sku for line in catalog_client.cart_summary(tracker.sender_id).lines],
+            history=recommend_client.purchased(tracker.get_slot("verified_email")),
+            need=engine.encode()([need])[0] if need else None,
+            allowed=(lambda sku: sku in views and constraints.allows(views[sku])) if constraints.active() else None,
+        )
+        picks = recommend_client.recommender().recommend(context, COUNT)
+        if not picks:
+            dispatcher.utter_message(text="I couldn't find anything to suggest with those limits. Could you "
+                                          "tell me a bit more about what you need?")
+            return []
+        items = [views[p.key].as_result(p.score) for p in picks]
+        intro = "Here are my suggestions:" if not need else "Here's what I'd suggest for that:"
+        dispatcher.utter_message(**results_message(intro, items, reasons=[p.reason for p in picks]))
+        return [SlotSet("shown_skus", [p.key for p in picks]), SlotSet("focus_sku", None)]
