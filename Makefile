@@ -43,6 +43,7 @@ migrate: venvs
 
 catalog: migrate
 	@$(PY) -m catalog seed-demo
+	@$(PY) -m catalog seed-orders
 
 knowledge: migrate
 	@$(PY) -m knowledge seed-demo

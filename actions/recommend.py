@@ -45,7 +45,7 @@ class ActionRecommend(Action):
             viewed=list(tracker.get_slot("shown_skus") or []) + ([focus] if focus else []),
             carted=[line.sku for line in catalog_client.cart_summary(tracker.sender_id).lines],
             history=recommend_client.purchased(tracker.get_slot("verified_email")),
-            need=engine.encode()([need])[0] if need else None,
+            need=engine.encode([need])[0] if need else None,
             allowed=(lambda sku: sku in views and constraints.allows(views[sku])) if constraints.active() else None,
         )
         picks = recommend_client.recommender().recommend(context, COUNT)

@@ -27,9 +27,9 @@ class RecommenderCache:
 
     def _signature_now(self) -> tuple:
         with session_factory()() as s:
-            activity = s.execute(select(func.count(Interaction.id), func.max(Interaction.id),
-                                        func.count(Order.id))).one()
-        return (products_signature(settings().database_url), tuple(activity))
+            activity = (s.scalar(select(func.count(Interaction.id))), s.scalar(select(func.max(Interaction.id))),
+                        s.scalar(select(func.count(Order.id))))
+        return (products_signature(settings().database_url), activity)
 
     def get(self) -> Recommender:
         signature = self._signature_now()

@@ -73,8 +73,8 @@ class Stack:
         subprocess.run([python, "-m", "aisle", "migrate"], cwd=REPO_ROOT, env=env, check=True, capture_output=True)
         subprocess.run([python, "-m", "catalog", "import", str(CATALOG)], cwd=REPO_ROOT, env=env, check=True,
                        capture_output=True)
-        subprocess.run([python, "-m", "knowledge", "seed-demo"], cwd=REPO_ROOT, env=env, check=True,
-                       capture_output=True)
+        for seed in (["knowledge", "seed-demo"], ["catalog", "seed-orders"]):
+            subprocess.run([python, "-m", *seed], cwd=REPO_ROOT, env=env, check=True, capture_output=True)
         for role, name in (("admin", ADMIN), ("agent", AGENT)):
             subprocess.run([python, "-m", "bot", "create-user", "--username", name, "--role", role], cwd=REPO_ROOT,
                            env={**env, "AISLE_ADMIN_PASSWORD": STAFF_PASSWORD}, check=True, capture_output=True)

@@ -8,9 +8,10 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from aisle import config, migrate
 from aisle.db import session_factory
-from actions import catalog_client
+from actions import catalog_client, recommend_client
 from actions.cart import ActionAddToCart, ActionViewCart
 from actions.product_info import ActionCompareProducts, ActionProductDetails
+from actions.recommend import ActionRecommend
 from actions.search import ActionRefineSearch, ActionSearchProducts
 from actions.similar import ActionSimilarProducts
 from catalog.importer import upsert
@@ -26,12 +27,14 @@ def catalog(tmp_path_factory):
     mp.setenv("AISLE_DATA_DIR", str(tmp_path_factory.mktemp("shop")))
     config.settings.cache_clear()
     catalog_client.engine.cache_clear()
+    recommend_client.cache.cache_clear()
     migrate.upgrade(config.settings().database_url)
     upsert(session_factory(), validate_file(FIXTURE).records)
     yield
     mp.undo()
     config.settings.cache_clear()
     catalog_client.engine.cache_clear()
+    recommend_client.cache.cache_clear()
 
 
 def slots_of(events) -> dict:
@@ -145,3 +148,18 @@ async def test_similar_products_skip_the_same_model_and_honour_cheaper():
     messages, _ = await run(ActionSimilarProducts(), "like it but cheaper", "similar_products",
                             slots={"focus_sku": "HP-700"})
     assert cards(messages) and all(p["price"] < 199 for m in messages for p in m["custom"]["products"])
+
+
+async def test_recommend_uses_the_stated_need_and_limits_and_says_why():
+    messages, slots = await run(ActionRecommend(), "something for making pour-over coffee under $80", "recommend")
+    picks = [p for m in messages for p in (m.get("custom") or {}).get("products", [])]
+    assert picks and all(p["price"] <= 80 and p["reason"] for p in picks)
+    assert picks[0]["sku"] in {"KET-102", "CM-200"}  # the gooseneck kettle or the drip coffee maker
+    assert slots["shown_skus"] == [p["sku"] for p in picks]
+
+
+async def test_adding_to_the_cart_suggests_what_is_bought_with_it():
+    messages, _ = await run(ActionAddToCart(), "add it", "add_to_cart", slots={"focus_sku": "KET-100"},
+                            sender="together-1")
+    assert "Added 1 x" in messages[0]["text"]  # no orders in this fixture, so nothing is "bought together"
+    assert len(messages) == 1
