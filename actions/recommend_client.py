@@ -15,7 +15,9 @@ from aisle.db import products_signature, session_factory
 from aisle.models import Customer, Interaction, Order, OrderLine, Product
 from catalog.recommend import Item, Recommender, Weights
 
-# Chosen by catalog.recbench on the demo shop's validation split (reports/recs.md).
+# Popularity as chosen by catalog.recbench on the demo shop's validation split (reports/recs.md); the
+# content part is kept (0.2, the runner-up there) so a conversation with no history still gets
+# "similar to what you looked at".
 SERVED_WEIGHTS = Weights(content=0.2, popularity=0.4)
 
 
