@@ -239,7 +239,7 @@ class ValidateReturnForm(FormValidationAction):
 
     async def extract_return_items(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                                    domain: DomainDict) -> dict[str, Any]:
-        if tracker.get_slot("requested_slot") != "return_items" or not answering_the_form(tracker):
+        if tracker.get_slot("requested_slot") != "return_items":
             return {}
         order = order_of(tracker)
         if order is None:
@@ -260,7 +260,9 @@ class ValidateReturnForm(FormValidationAction):
             words = [w for w in line.title.lower().split() if len(w) > 3]
             if line.title.lower() in text or sum(w in text for w in words) >= 2:
                 chosen.append(line.sku)
-        return {"return_items": list(dict.fromkeys(chosen))}
+        if chosen:  # an answer, whatever the NLU made of it ("all of them" reads like "show me more")
+            return {"return_items": list(dict.fromkeys(chosen))}
+        return {"return_items": []} if answering_the_form(tracker) else {}
 
     async def validate_return_items(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,
                                     domain: DomainDict) -> dict[str, Any]:

@@ -6,6 +6,7 @@ science"), with any price or colour they stated applied as a filter.
 """
 from __future__ import annotations
 
+import dataclasses
 import re
 from typing import Any
 
@@ -18,6 +19,8 @@ from actions.presenters import results_message
 from catalog.recommend import Context
 
 COUNT = 5
+# With a stated need, the need leads; the priors and the cart still break ties.
+NEED_WEIGHTS = dataclasses.replace(recommend_client.SERVED_WEIGHTS, need=2.0)
 # Words that carry no need of their own: "what do you recommend?" has no stated need.
 GENERIC = set("""a an and any anything are best can could do for get give good i idea ideas is it me my
  of on please popular recommend recommendation recommendations some something suggest suggestion suggestions
@@ -41,14 +44,16 @@ class ActionRecommend(Action):
         constraints, _ = engine.parse(need or "")
         views = {v.sku: v for v in engine.views.values()}
         focus = tracker.get_slot("focus_sku")
+        # A stated need replaces what happened to be on screen: "for a coffee lover" after headphones.
+        on_screen = [] if need else list(tracker.get_slot("shown_skus") or []) + ([focus] if focus else [])
         context = Context(
-            viewed=list(tracker.get_slot("shown_skus") or []) + ([focus] if focus else []),
+            viewed=on_screen,
             carted=[line.sku for line in catalog_client.cart_summary(tracker.sender_id).lines],
             history=recommend_client.purchased(tracker.get_slot("verified_email")),
             need=engine.encode([need])[0] if need else None,
             allowed=(lambda sku: sku in views and constraints.allows(views[sku])) if constraints.active() else None,
         )
-        picks = recommend_client.recommender().recommend(context, COUNT)
+        picks = recommend_client.recommender().recommend(context, COUNT, NEED_WEIGHTS if need else None)
         if not picks:
             dispatcher.utter_message(text="I couldn't find anything to suggest with those limits. Could you "
                                           "tell me a bit more about what you need?")

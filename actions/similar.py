@@ -55,5 +55,7 @@ class ActionSimilarProducts(Action):
             dispatcher.utter_message(text=f"I couldn't find anything similar to the {source.title}.")
             return [SlotSet("focus_sku", source.sku)]
         note = relaxed_note(response.relaxed)
-        dispatcher.utter_message(**results_message(f"{note}Similar to the {source.title}:", response.items))
+        other_kinds = f"I found no other {source.category_leaf.lower()} that fit; related products instead. "
+        dispatcher.utter_message(**results_message(f"{note}{other_kinds}Similar to the {source.title}:",
+                                                   response.items))
         return [SlotSet("shown_skus", [d["sku"] for d in response.items]), SlotSet("focus_sku", None)]

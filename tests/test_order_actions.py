@@ -158,13 +158,16 @@ async def test_a_return_end_to_end_and_its_status_later():
     form = ValidateReturnForm()
     dispatcher = CollectingDispatcher()
     base = {"order_number": "10002", "verified_email": ALEX}
-    items = await form.extract_return_items(dispatcher, tracker("all of them", "affirm", {
-        **base, "requested_slot": "return_items"}), {})
+    items = await form.extract_return_items(dispatcher, tracker("all of them", "refine_search", {
+        **base, "requested_slot": "return_items"}), {})  # whatever the NLU made of it
     assert len(items["return_items"]) == 2
     nothing = await form.extract_return_items(dispatcher, tracker("the purple one", "nlu_fallback", {
         **base, "requested_slot": "return_items"}), {})
     assert await form.validate_return_items(nothing["return_items"], dispatcher, tracker(), {}) == {
         "return_items": None}
+    question = await form.extract_return_items(dispatcher, tracker("do you ship to canada", "faq", {
+        **base, "requested_slot": "return_items"}), {})
+    assert question == {}  # a change of topic: the form steps aside
     resolution = await form.extract_return_resolution(dispatcher, tracker("I'd like my money back", "return_request", {
         **base, "requested_slot": "return_resolution"}), {})
     assert resolution == {"return_resolution": "refund"}
