@@ -1,7 +1,6 @@
 """Entity extraction: tables of cases for the rules and the lookup tables."""
 from __future__ import annotations
 
-from pathlib import Path
 
 import pytest
 
