@@ -1,0 +1,143 @@
+"""Property-based tests (hypothesis) over everything that takes outside input: the NLU parser, the
+gateway's frames, both importers, the console's entry form, masking and order-number parsing.
+The property everywhere: a clear refusal or a valid result, never a crash or a 500."""
+from __future__ import annotations
+
+import asyncio
+import json
+import tempfile
+from functools import lru_cache
+from pathlib import Path
+
+from aiohttp import WSMsgType
+from aiohttp.test_utils import TestClient, TestServer
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from aisle.config import Settings
+from bot.agent.masking import EMAIL, mask
+from bot.app import create_app
+from bot.gateway import BotTurn, GatewayError, validate
+from catalog.orders import normalize_email, normalize_number
+from catalog.records import validate_file
+from knowledge.records import ImportRejected, entry_from_mapping, parse
+from tests.web_fixtures import web_settings
+
+FUZZ = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+json_values = st.recursive(st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=40),
+                           lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=10),
+                                                                                              children, max_size=4),
+                           max_leaves=12)
+
+
+@lru_cache(maxsize=1)
+def nlu_parser():
+    from nlu_models.server import load_parser
+
+    return load_parser(Settings.from_env())
+
+
+@FUZZ
+@given(st.text(max_size=3000))
+def test_the_nlu_parser_answers_any_text(text):
+    result = nlu_parser().parse(text)
+    assert isinstance(result["intent"]["name"], str) and 0.0 <= result["intent"]["confidence"] <= 1.0
+    for entity in result["entities"]:
+        assert 0 <= entity["start"] <= entity["end"] <= len(text)
+
+
+@FUZZ
+@given(json_values, json_values, json_values)
+def test_gateway_message_validation_refuses_clearly(text, payload, client_id):
+    try:
+        clean, _, _ = validate(text, payload, client_id, 2000)
+    except GatewayError as exc:
+        assert exc.code and str(exc)
+    else:
+        assert isinstance(clean, str) and 0 < len(clean) <= 2000
+
+
+@FUZZ
+@given(st.lists(json_values, max_size=6))
+def test_any_rasa_reply_list_folds_into_messages(replies):
+    turn = BotTurn.from_replies([r for r in replies if isinstance(r, dict)])
+    assert all(isinstance(text, str) and isinstance(extra, dict) for text, extra in turn.messages)
+
+
+frames = st.one_of(st.text(max_size=200), json_values.map(json.dumps),
+                   st.fixed_dictionaries({"type": st.sampled_from(["message", "ping", "cancel_handoff", "hello", "x"]),
+                                          "text": json_values, "payload": json_values,
+                                          "client_id": json_values}).map(json.dumps))
+
+
+@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(frames, min_size=1, max_size=25))
+def test_the_websocket_survives_any_frames(sequence):
+    async def scenario() -> None:
+        with tempfile.TemporaryDirectory() as tmp:
+            async with TestClient(TestServer(create_app(web_settings(Path(tmp))))) as client:
+                ws = await client.ws_connect("/ws")
+                await ws.send_json({"type": "hello"})
+                assert (await ws.receive_json(timeout=5))["type"] == "welcome"
+                for frame in sequence:
+                    await ws.send_str(frame)
+                await ws.send_json({"type": "ping"})
+                while True:  # every reply is a well-formed frame, and the socket answers the final ping
+                    msg = await ws.receive(timeout=10)
+                    if msg.type in (WSMsgType.CLOSE, WSMsgType.CLOSED):
+                        assert ws.close_code == 1008  # only "too many bad frames" may close it
+                        return
+                    frame = json.loads(msg.data)
+                    assert frame["type"] in ("error", "message", "typing", "mode", "pong")
+                    if frame["type"] == "pong":
+                        break
+                health = await client.get("/health")
+                assert health.status == 503  # the app still serves (its dependencies are down here)
+
+    asyncio.run(scenario())
+
+
+@FUZZ
+@given(st.lists(st.one_of(st.text(max_size=300), json_values.map(json.dumps)), max_size=8), st.booleans())
+def test_the_catalog_importer_reports_or_accepts_any_file(lines, as_csv):
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / ("products.csv" if as_csv else "products.jsonl")
+        path.write_text("\n".join(lines), encoding="utf-8")
+        try:
+            report = validate_file(path)
+        except ValueError as exc:  # ImportFileError: an unreadable file, said clearly
+            assert str(exc)
+            return
+        assert all(error.line >= 0 and error.message for error in report.errors)  # 0: the whole file
+
+
+@FUZZ
+@given(st.text(max_size=600), st.sampled_from(["csv", "yaml"]))
+def test_the_knowledge_importer_reports_or_accepts_any_file(text, fmt):
+    try:
+        rows = parse(text, fmt)
+    except ImportRejected as exc:
+        assert exc.problems and all(p.line >= 1 and p.message for p in exc.problems)
+    else:
+        assert rows and all(r.data.question and r.data.answer for r in rows)
+
+
+@FUZZ
+@given(st.dictionaries(st.sampled_from(["question", "answer", "category", "status", "alternatives", "tags", "id",
+                                        "other"]), json_values, max_size=7))
+def test_the_entry_form_refuses_clearly(values):
+    try:
+        _, data = entry_from_mapping(values)
+    except ValueError as exc:
+        assert str(exc)
+    else:
+        assert data.question.strip() and data.answer.strip() and data.category.strip()
+
+
+@FUZZ
+@given(st.text(max_size=400))
+def test_masking_and_order_parsing_take_any_text(text):
+    assert not EMAIL.search(mask(text))
+    number, email = normalize_number(text), normalize_email(text)
+    assert number is None or number.isdigit()
+    assert email is None or "@" in email
