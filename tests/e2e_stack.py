@@ -56,7 +56,7 @@ class Stack:
     processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
 
     @classmethod
-    def create(cls, data_dir: Path) -> "Stack":
+    def create(cls, data_dir: Path, catalog: Path = CATALOG, extra_env: dict[str, str] | None = None) -> "Stack":
         source = Settings.from_env()
         for artefact in (source.nlu_model_dir, source.rasa_model_dir):
             if not artefact.exists():
@@ -66,12 +66,12 @@ class Stack:
         env.update({
             "AISLE_DATA_DIR": str(data_dir), "AISLE_RASA_PORT": str(free_port()),
             "AISLE_ACTION_PORT": str(free_port()), "AISLE_NLU_PORT": str(free_port()),
-            "AISLE_WEB_PORT": str(free_port()), "RASA_TELEMETRY_ENABLED": "false",
+            "AISLE_WEB_PORT": str(free_port()), "RASA_TELEMETRY_ENABLED": "false", **(extra_env or {}),
         })
         stack = cls(data_dir, env, Settings.from_env(env))
         python = str(REPO_ROOT / ".venv/bin/python")
         subprocess.run([python, "-m", "aisle", "migrate"], cwd=REPO_ROOT, env=env, check=True, capture_output=True)
-        subprocess.run([python, "-m", "catalog", "import", str(CATALOG)], cwd=REPO_ROOT, env=env, check=True,
+        subprocess.run([python, "-m", "catalog", "import", str(catalog)], cwd=REPO_ROOT, env=env, check=True,
                        capture_output=True)
         for seed in (["knowledge", "seed-demo"], ["catalog", "seed-orders"]):
             subprocess.run([python, "-m", *seed], cwd=REPO_ROOT, env=env, check=True, capture_output=True)
