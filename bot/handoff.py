@@ -106,9 +106,16 @@ class Handoffs:
         return True
 
     def take(self, conversation_id: str, agent: str) -> bool:
-        """The agent joins; False when someone else was faster or nobody is waiting."""
-        if not self._transition(conversation_id, (ConversationMode.waiting,), None, mode=ConversationMode.agent,
-                                agent=agent, agent_joined_at=datetime.now(timezone.utc)):
+        """The agent joins a waiting conversation, or takes one over from the bot; False when another
+        agent already has it."""
+        now = datetime.now(timezone.utc)
+        with self.transcripts.sessions() as s:
+            c = s.get(Conversation, conversation_id)
+            if c is not None and c.mode is ConversationMode.bot:  # a takeover: it was never queued
+                c.handoff_reason, c.handoff_requested_at = "agent takeover", now
+                s.commit()
+        if not self._transition(conversation_id, (ConversationMode.waiting, ConversationMode.bot), None,
+                                mode=ConversationMode.agent, agent=agent, agent_joined_at=now):
             return False
         self._announce(conversation_id, NOTICE_JOINED.format(agent=agent), "agent_joined")
         return True

@@ -233,3 +233,18 @@ def test_rate_limits_are_per_ip_too():
     limits.check("c4", "10.0.0.2")
     with pytest.raises(ValueError, match="AISLE_RATE"):
         RateLimits("lots", "1/minute")
+
+
+async def test_an_agent_can_take_over_from_the_bot(client, rasa):
+    handoffs = client.server.app[HANDOFFS]
+    ws, welcome = await hello(client)
+    cid = welcome["conversation_id"]
+    await ws.send_json({"type": "message", "text": "hi"})
+    await until(ws, bot_said("echo: hi"))
+    assert handoffs.take(cid, "dana") is True  # never queued: a takeover
+    frames = await until(ws, lambda f: f["type"] == "mode")
+    assert frames[-1]["mode"] == "agent" and handoffs.take(cid, "sam") is False
+    relayed = len(rasa.received)
+    await ws.send_json({"type": "message", "text": "is someone there?"})
+    await until(ws, lambda f: f["type"] == "message" and f["message"]["text"] == "is someone there?")
+    assert len(rasa.received) == relayed
