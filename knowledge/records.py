@@ -126,11 +126,11 @@ def _rows_from_yaml(text: str) -> tuple[list[tuple[int, Any]], list[Problem]]:
 
 
 def _rows_from_csv(text: str) -> tuple[list[tuple[int, Any]], list[Problem]]:
-    reader = csv.DictReader(io.StringIO(text))
-    if not reader.fieldnames:
-        return [], [Problem(1, "the CSV file is empty (it needs a header row)")]
-    rows = []
+    reader = csv.DictReader(io.StringIO(text, newline=""))  # newlines inside quoted cells are data
+    rows: list[tuple[int, Any]] = []
     try:
+        if not reader.fieldnames:
+            return [], [Problem(1, "the CSV file is empty (it needs a header row)")]
         for raw in reader:
             if None in raw:  # more cells than header columns
                 return rows, [Problem(reader.line_num, "more cells than header columns")]

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from aiohttp import WSMsgType
 from aiohttp.test_utils import TestClient, TestServer
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from aisle.config import Settings
@@ -23,7 +23,8 @@ from catalog.records import validate_file
 from knowledge.records import ImportRejected, entry_from_mapping, parse
 from tests.web_fixtures import web_settings
 
-FUZZ = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+# derandomize: the same examples on every run (deterministic CI); the regressions found are @example-s.
+FUZZ = settings(max_examples=60, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow])
 json_values = st.recursive(st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=40),
                            lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=10),
                                                                                               children, max_size=4),
@@ -70,7 +71,7 @@ frames = st.one_of(st.text(max_size=200), json_values.map(json.dumps),
                                           "client_id": json_values}).map(json.dumps))
 
 
-@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=12, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow])
 @given(st.lists(frames, min_size=1, max_size=25))
 def test_the_websocket_survives_any_frames(sequence):
     async def scenario() -> None:
@@ -99,6 +100,8 @@ def test_the_websocket_survives_any_frames(sequence):
 
 @FUZZ
 @given(st.lists(st.one_of(st.text(max_size=300), json_values.map(json.dumps)), max_size=8), st.booleans())
+@example(["sku,title\r0", '"unclosed'], True)
+@example(["\r", "{\"sku\": 1}"], False)
 def test_the_catalog_importer_reports_or_accepts_any_file(lines, as_csv):
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / ("products.csv" if as_csv else "products.jsonl")
@@ -113,6 +116,8 @@ def test_the_catalog_importer_reports_or_accepts_any_file(lines, as_csv):
 
 @FUZZ
 @given(st.text(max_size=600), st.sampled_from(["csv", "yaml"]))
+@example("question,answer\rx", "csv")  # found by hypothesis: a bare carriage return crashed the CSV reader
+@example('question,answer,category\n"Ship?\nabroad",Yes,shipping', "csv")
 def test_the_knowledge_importer_reports_or_accepts_any_file(text, fmt):
     try:
         rows = parse(text, fmt)
