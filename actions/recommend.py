@@ -42,7 +42,6 @@ class ActionRecommend(Action):
         engine = catalog_client.engine()
         need = stated_need(text) if not text.startswith("/") else None
         constraints, _ = engine.parse(need or "")
-        views = {v.sku: v for v in engine.views.values()}
         focus = tracker.get_slot("focus_sku")
         # A stated need replaces what happened to be on screen: "for a coffee lover" after headphones.
         on_screen = [] if need else list(tracker.get_slot("shown_skus") or []) + ([focus] if focus else [])
@@ -51,14 +50,15 @@ class ActionRecommend(Action):
             carted=[line.sku for line in catalog_client.cart_summary(tracker.sender_id).lines],
             history=recommend_client.purchased(tracker.get_slot("verified_email")),
             need=engine.encode([need])[0] if need else None,
-            allowed=(lambda sku: sku in views and constraints.allows(views[sku])) if constraints.active() else None,
+            allowed=(lambda sku: sku in engine.by_sku and constraints.allows(engine.by_sku[sku]))
+            if constraints.active() else None,
         )
         picks = recommend_client.recommender().recommend(context, COUNT, NEED_WEIGHTS if need else None)
         if not picks:
             dispatcher.utter_message(text="I couldn't find anything to suggest with those limits. Could you "
                                           "tell me a bit more about what you need?")
             return []
-        items = [views[p.key].as_result(p.score) for p in picks]
+        items = [engine.by_sku[p.key].as_result(p.score) for p in picks]
         intro = "Here are my suggestions:" if not need else "Here's what I'd suggest for that:"
         dispatcher.utter_message(**results_message(intro, items, reasons=[p.reason for p in picks]))
         return [SlotSet("shown_skus", [p.key for p in picks]), SlotSet("focus_sku", None)]

@@ -36,7 +36,7 @@ class ActionSimilarProducts(Action):
             stated = dataclasses.replace(stated, price_max=round(source.price - 0.01, 2))
         elif PRICIER.search(text):
             stated = dataclasses.replace(stated, price_min=round(source.price + 0.01, 2))
-        views = {v.sku: v for v in catalog_client.engine().views.values()}
+        views = catalog_client.engine().by_sku
         model = model_name(source)
 
         def allowed(sku: str) -> bool:  # not a colour variant of the same model, and within the limits

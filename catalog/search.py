@@ -138,6 +138,7 @@ class CatalogSearch:
         self.dense = DenseIndex(folder)
         self.lexical = LexicalIndex(folder)
         self.views: dict[int, ProductView] = {}
+        self.by_sku: dict[str, ProductView] = {}
         self.tables = static_tables()
         self.vocabulary: dict[str, list[str]] = {}
         self.known_words: set[str] = set()
@@ -165,6 +166,7 @@ class CatalogSearch:
             changed_dense = self.dense.sync(views, self.encode)
             changed_lexical = self.lexical.sync(views)
             self.views = {v.id: v for v in views}
+            self.by_sku = {v.sku: v for v in views}
             self.tables = static_tables().merged(
                 tables_from_products((v.brand, v.category, v.attributes) for v in views))
             self.vocabulary = _vocabulary(views)
@@ -248,7 +250,7 @@ class CatalogSearch:
     def similar(self, sku: str, limit: int = 5, context: Constraints | None = None) -> SearchResponse:
         """Products closest to this one in embedding space, other models first (not its own variants)."""
         self.refresh()
-        source = next((v for v in self.views.values() if v.sku == sku), None)
+        source = self.by_sku.get(sku)
         constraints = context or Constraints()
         if source is None:
             return SearchResponse([], constraints)
