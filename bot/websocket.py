@@ -20,13 +20,14 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+from collections.abc import Callable
 from typing import Any
 
 from aiohttp import WSMsgType, web
 
 from bot.gateway import Gateway, GatewayError
 from bot.handoff import Handoffs
-from bot.hub import SubscriberTooSlow
+from bot.hub import Hub, SubscriberTooSlow
 
 log = logging.getLogger(__name__)
 MAX_FRAME_BYTES = 16 * 1024
@@ -60,12 +61,14 @@ async def read_frame(ws: web.WebSocketResponse, timeout: float | None = None) ->
     return frame
 
 
-async def forward(ws: web.WebSocketResponse, gateway: Gateway, conversation_id: str) -> None:
-    """Everything published about the conversation goes to this socket, in order."""
+async def forward(ws: web.WebSocketResponse, hub: Hub, topic: str,
+                  view: Callable[[dict[str, Any]], dict[str, Any]] | None = None) -> None:
+    """Everything published on the topic goes to this socket, in order (``view`` may reshape it)."""
     try:
-        async with gateway.transcripts.hub.subscribe(conversation_id) as subscription:
+        async with hub.subscribe(topic) as subscription:
             while not ws.closed:
-                await send_json(ws, await subscription.next())
+                event = await subscription.next()
+                await send_json(ws, view(event) if view else event)
     except SubscriberTooSlow:
         await ws.close(code=1013, message=b"too far behind; reconnect")
 
@@ -87,7 +90,7 @@ async def websocket_handler(request: web.Request, gateway: Gateway, handoffs: Ha
     wanted = hello.get("conversation_id")
     conversation = gateway.transcripts.open(wanted if isinstance(wanted, str) else None)
     cid = conversation.id
-    forwarder = asyncio.create_task(forward(ws, gateway, cid))
+    forwarder = asyncio.create_task(forward(ws, gateway.transcripts.hub, cid))
     await asyncio.sleep(0)  # subscribed before the history is read: nothing falls in between
     await send_json(ws, {"type": "welcome", "conversation_id": cid, "history": gateway.transcripts.history(cid),
                          "mode": handoffs.status(cid), "max_message_chars": gateway.max_message_chars})

@@ -23,10 +23,10 @@ from bot.agent.retrain import NluRetraining, RetrainError
 from bot.agent.review import Review, ReviewError, parse_entities
 from bot.agent.transcripts_query import PAGE_SIZE, Filters, rows, to_csv
 from bot.appkeys import HANDOFFS
-from bot.console.security import DB, current_user, render, requires
+from bot.console.security import DB, current_user, render, requires, username
 from bot.handoff import HandoffError
-from bot.hub import QUEUE_TOPIC, SubscriberTooSlow
-from bot.websocket import MAX_FRAME_BYTES, send_json
+from bot.hub import QUEUE_TOPIC
+from bot.websocket import MAX_FRAME_BYTES, forward, send_json
 
 log = logging.getLogger(__name__)
 STAFF = (Role.admin, Role.agent)
@@ -43,12 +43,6 @@ def known_intents() -> list[str]:
 
 def review(request: web.Request) -> Review:
     return Review(request.app[DB])
-
-
-async def username(request: web.Request) -> str:
-    user = await current_user(request)
-    assert user is not None  # the handlers are guarded
-    return user.username
 
 
 def cid(request: web.Request) -> str:
@@ -283,18 +277,11 @@ async def agent_socket(request: web.Request) -> web.WebSocketResponse:
     ws = web.WebSocketResponse(heartbeat=25, max_msg_size=MAX_FRAME_BYTES)
     await ws.prepare(request)
 
-    async def forward() -> None:
-        try:
-            async with handoffs.transcripts.hub.subscribe(QUEUE_TOPIC if topic == "queue" else topic) as sub:
-                while not ws.closed:
-                    event = await sub.next()
-                    if event.get("type") == "message":
-                        event = {**event, "message": mask_message(event["message"])}
-                    await send_json(ws, event)
-        except SubscriberTooSlow:
-            await ws.close(code=1013)
+    def masked(event: dict[str, Any]) -> dict[str, Any]:
+        return {**event, "message": mask_message(event["message"])} if event.get("type") == "message" else event
 
-    forwarder = asyncio.create_task(forward())
+    forwarder = asyncio.create_task(forward(ws, handoffs.transcripts.hub,
+                                            QUEUE_TOPIC if topic == "queue" else topic, masked))
     try:
         async for msg in ws:
             if msg.type is not WSMsgType.TEXT or topic == "queue":

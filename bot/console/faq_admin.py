@@ -10,7 +10,7 @@ from sqlalchemy import select
 from aisle.models import AuditEvent, FaqStatus, Role
 from bot.appkeys import SESSION, SETTINGS
 from bot.console.markdown import render as render_markdown
-from bot.console.security import DB, current_user, render, requires
+from bot.console.security import DB, render, requires, username
 from bot.knowledge_client import KnowledgeClient, KnowledgeUnavailable
 from knowledge.kb import KnowledgeBase, NotFound
 from knowledge.records import FIELDS, ImportRejected, entry_from_mapping, parse
@@ -38,12 +38,6 @@ def form_values(form: Any) -> dict[str, Any]:
         "alternatives": [line for line in str(form.get("alternatives", "")).splitlines() if line.strip()],
         "tags": [t for t in str(form.get("tags", "")).split(",") if t.strip()],
     }
-
-
-async def author(request: web.Request) -> str:
-    user = await current_user(request)
-    assert user is not None  # the handlers are guarded
-    return user.username
 
 
 @requires(*STAFF)
@@ -80,7 +74,7 @@ async def create_entry(request: web.Request) -> web.StreamResponse:
         _, data = entry_from_mapping(values)
     except ValueError as exc:
         return await edit_page(request, values, error=str(exc), status=400)
-    entry = kb(request).create(data, await author(request), str(form.get("summary", "")))
+    entry = kb(request).create(data, await username(request), str(form.get("summary", "")))
     raise web.HTTPSeeOther(f"/admin/faq/{entry.id}?saved=1")
 
 
@@ -109,7 +103,7 @@ async def update_entry(request: web.Request) -> web.StreamResponse:
         _, data = entry_from_mapping(values)
     except ValueError as exc:
         return await edit_page(request, values, entry, error=str(exc), status=400)
-    kb(request).update(entry.id, data, await author(request), str(form.get("summary", "")))
+    kb(request).update(entry.id, data, await username(request), str(form.get("summary", "")))
     raise web.HTTPSeeOther(f"/admin/faq/{entry.id}?saved=1")
 
 
@@ -120,7 +114,7 @@ async def change_status(request: web.Request) -> web.StreamResponse:
     if wanted not in FaqStatus.__members__:
         raise web.HTTPBadRequest(text="status must be draft, published or archived")
     try:
-        kb(request).set_status(entry_id(request), FaqStatus(wanted), await author(request))
+        kb(request).set_status(entry_id(request), FaqStatus(wanted), await username(request))
     except NotFound:
         raise web.HTTPNotFound(text="No such entry.") from None
     raise web.HTTPSeeOther(f"/admin/faq/{entry_id(request)}?saved=1")
@@ -130,7 +124,7 @@ async def change_status(request: web.Request) -> web.StreamResponse:
 async def restore_version(request: web.Request) -> web.StreamResponse:
     form = await request.post()
     try:
-        kb(request).restore(entry_id(request), int(str(form.get("version", ""))), await author(request))
+        kb(request).restore(entry_id(request), int(str(form.get("version", ""))), await username(request))
     except (NotFound, ValueError):
         raise web.HTTPNotFound(text="No such entry or version.") from None
     raise web.HTTPSeeOther(f"/admin/faq/{entry_id(request)}?saved=1")
@@ -176,7 +170,7 @@ async def import_entries(request: web.Request) -> web.Response:
     try:
         if len(raw) > MAX_IMPORT_BYTES:
             raise ValueError(f"the file is larger than {MAX_IMPORT_BYTES // 1024} KB")
-        counts = kb(request).import_rows(parse(raw.decode("utf-8-sig"), fmt), await author(request), name)
+        counts = kb(request).import_rows(parse(raw.decode("utf-8-sig"), fmt), await username(request), name)
     except ImportRejected as exc:
         context["problems"] = [str(p) for p in exc.problems]
         return await render(request, "console/faq_import.html", {**context, "filename": name}, status=400)

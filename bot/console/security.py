@@ -44,6 +44,13 @@ async def current_user(request: web.Request) -> User | None:
     return user
 
 
+async def username(request: web.Request) -> str:
+    """The logged-in user's name, in handlers that ``requires`` a role (so there is one)."""
+    user = await current_user(request)
+    assert user is not None
+    return user.username
+
+
 async def csrf_token(request: web.Request) -> str:
     session = await get_session(request)
     if not isinstance(session.get(CSRF_FIELD), str):
