@@ -69,6 +69,11 @@ def status_text(order: OrderView) -> str:
     return text
 
 
+def order_of(tracker: Tracker) -> OrderView | None:
+    """The conversation's order, only through the verified email."""
+    return orders_client.verified(tracker.get_slot("order_number") or "", tracker.get_slot("verified_email") or "")
+
+
 class ActionOrderRequest(Action):
     """Start (or restart) an order request: remember what the shopper wants, pre-fill what is known."""
 
@@ -157,7 +162,7 @@ class ActionOrderNext(Action):
             dispatcher.utter_message(text=THROTTLED, buttons=[{"title": "Yes, a person please", "payload": "/affirm"},
                                                               {"title": "No thanks", "payload": "/deny"}])
             return [SlotSet("order_action", None), SlotSet("human_offered", True)]
-        order = orders_client.verified(tracker.get_slot("order_number") or "", tracker.get_slot("verified_email") or "")
+        order = order_of(tracker)
         if order is None:  # cannot happen after the form, unless the order vanished meanwhile
             dispatcher.utter_message(text=NOT_FOUND)
             return [SlotSet("order_number", None)]
@@ -212,10 +217,6 @@ class ActionKeepOrder(Action):
                   domain: DomainDict) -> list[dict[str, Any]]:
         dispatcher.utter_message(text=f"OK, order {tracker.get_slot('order_number')} stays as it is.")
         return [SlotSet("cancel_pending", False)]
-
-
-def order_of(tracker: Tracker) -> OrderView | None:
-    return orders_client.verified(tracker.get_slot("order_number") or "", tracker.get_slot("verified_email") or "")
 
 
 class ActionAskReturnItems(Action):

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import case, func, select, update
 
 from aisle.models import Author, Conversation, ConversationMode, as_utc
 from bot.hub import QUEUE_TOPIC
@@ -109,13 +109,11 @@ class Handoffs:
         """The agent joins a waiting conversation, or takes one over from the bot; False when another
         agent already has it."""
         now = datetime.now(timezone.utc)
-        with self.transcripts.sessions() as s:
-            c = s.get(Conversation, conversation_id)
-            if c is not None and c.mode is ConversationMode.bot:  # a takeover: it was never queued
-                c.handoff_reason, c.handoff_requested_at = "agent takeover", now
-                s.commit()
+        from_bot = Conversation.mode == ConversationMode.bot  # a takeover: it was never queued
         if not self._transition(conversation_id, (ConversationMode.waiting, ConversationMode.bot), None,
-                                mode=ConversationMode.agent, agent=agent, agent_joined_at=now):
+                                mode=ConversationMode.agent, agent=agent, agent_joined_at=now,
+                                handoff_reason=case((from_bot, "agent takeover"), else_=Conversation.handoff_reason),
+                                handoff_requested_at=case((from_bot, now), else_=Conversation.handoff_requested_at)):
             return False
         self._announce(conversation_id, NOTICE_JOINED.format(agent=agent), "agent_joined")
         return True
