@@ -10,6 +10,11 @@ from typing import Any
 DESCRIPTION_WORDS_FOR_EMBEDDING = 60  # MiniLM reads 256 tokens at most; the opening says the most
 
 
+def category_leaf(category: str) -> str:
+    """The last part of a category path: "Home & Kitchen > Kettles" → "Kettles"."""
+    return re.split(r"\s*>\s*", category)[-1]
+
+
 @dataclass(frozen=True)
 class ProductView:
     id: int
@@ -29,7 +34,7 @@ class ProductView:
 
     @property
     def category_leaf(self) -> str:
-        return re.split(r"\s*>\s*", self.category)[-1]
+        return category_leaf(self.category)
 
     def attribute_text(self) -> str:
         parts = []

@@ -28,7 +28,8 @@ from typing import Any, Callable
 import numpy as np
 
 from aisle.config import REPO_ROOT
-from catalog.demo.behaviour import simulate, subcategory
+from catalog.demo.behaviour import simulate
+from catalog.documents import category_leaf
 from catalog.recommend import KIND_WEIGHTS, Context, Item, Recommender, Weights
 
 K = 10
@@ -159,7 +160,7 @@ def demo_dataset() -> Dataset:
     products = [json.loads(line) for line in (REPO_ROOT / "catalog/demo/products.jsonl").read_text().splitlines()]
     sim = simulate(products, DEMO_NOW)
     users = {c.email: c.email for c in sim.customers}
-    items = [Item(p["sku"], p["title"], subcategory(p["category"]), p.get("brand"), p.get("rating"),
+    items = [Item(p["sku"], p["title"], category_leaf(p["category"]), p.get("brand"), p.get("rating"),
                   p.get("rating_count")) for p in products]
     vectors = encode([f"{p['title']}. {p['category']}. {p['description']}" for p in products])
     events = [(users[e.email], e.sku, e.kind, e.at.timestamp()) for e in sim.events]

@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from aisle.models import (Customer, Interaction, InteractionKind, Order, OrderLine, OrderStatus, Product,
                           ReturnRequest, ReturnStatus)
+from catalog.documents import category_leaf
 
 SEED = 7
 CUSTOMERS = 500
@@ -69,10 +70,6 @@ LAST = ("Morgan", "Lee", "Patel", "Garcia", "Kim", "Nguyen", "Smith", "Okafor", 
 CARRIERS = ("UPS", "FedEx", "USPS")
 
 
-def subcategory(category: str) -> str:
-    return category.split(">")[-1].strip()
-
-
 @dataclass
 class DemoCustomer:
     email: str
@@ -114,7 +111,7 @@ class Shop:
     def __init__(self, products: list[dict[str, Any]], rng: random.Random) -> None:
         self.by_sub: dict[str, list[dict[str, Any]]] = {}
         for p in sorted(products, key=lambda p: p["sku"]):
-            self.by_sub.setdefault(subcategory(p["category"]), []).append(p)
+            self.by_sub.setdefault(category_leaf(p["category"]), []).append(p)
         # A long tail: a few items sell far more than the rest, more so when well rated.
         self.appeal = {p["sku"]: rng.lognormvariate(0, 1.0) * (p.get("rating") or 3.5) ** 2 for p in products}
         self.partner: dict[str, str] = {}
@@ -223,7 +220,7 @@ def well_known_orders(products: list[dict[str, Any]], now: datetime) -> tuple[li
     by_sub: dict[str, list[str]] = {}
     for p in sorted(products, key=lambda p: p["sku"]):
         if (p.get("stock") or 0) > 0:
-            by_sub.setdefault(subcategory(p["category"]), []).append(p["sku"])
+            by_sub.setdefault(category_leaf(p["category"]), []).append(p["sku"])
 
     everything = [sku for skus in by_sub.values() for sku in skus]
 
