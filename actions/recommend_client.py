@@ -28,9 +28,10 @@ class RecommenderCache:
         self._recommender: Recommender | None = None
 
     def _signature_now(self) -> tuple:
-        with session_factory()() as s:
-            activity = (s.scalar(select(func.count(Interaction.id))), s.scalar(select(func.max(Interaction.id))),
-                        s.scalar(select(func.count(Order.id))))
+        with session_factory()() as s:  # one round trip: this runs on every recommendation
+            activity = tuple(s.execute(select(select(func.count(Interaction.id)).scalar_subquery(),
+                                              select(func.max(Interaction.id)).scalar_subquery(),
+                                              select(func.count(Order.id)).scalar_subquery())).one())
         return (products_signature(settings().database_url), activity)
 
     def get(self) -> Recommender:
