@@ -11,7 +11,7 @@ RASA_MODEL := $(DATA_DIR)/models/dialogue.tar.gz
 RASA_INPUTS := domain.yml config.yml $(shell find data/rules data/stories -name '*.yml' 2>/dev/null)
 export RASA_TELEMETRY_ENABLED := false
 
-.PHONY: help setup venvs browser train train-nlu train-dialogue migrate catalog knowledge run test screenshots lock-app lock-rasa
+.PHONY: help setup venvs browser servers production-check run-production train train-nlu train-dialogue migrate catalog knowledge run test screenshots lock-app lock-rasa
 
 help:
 	@echo "make run    set up what is missing, train what is stale, start every service"
@@ -52,10 +52,22 @@ run: setup train catalog knowledge
 	@echo "→ starting Aisle: NLU, actions, Rasa and web (Ctrl-C stops all of them)"
 	@$(PY) -m honcho start -f Procfile
 
+# Production mode: PostgreSQL + Redis, two Rasa servers, two app instances (README: "Production mode").
+production-check:
+	@[[ $${AISLE_DATABASE_URL:-} == postgresql* ]] || { echo "error: make run-production needs AISLE_DATABASE_URL=postgresql://USER:PASSWORD@HOST/DB" >&2; exit 1; }
+	@[[ $${AISLE_REDIS_URL:-} == redis* ]] || { echo "error: make run-production needs AISLE_REDIS_URL=redis://HOST:6379/0" >&2; exit 1; }
+
+run-production: production-check setup train migrate
+	@echo "→ starting Aisle in production mode: NLU, actions, 2 × Rasa, 2 × web (Ctrl-C stops all of them)"
+	@$(PY) -m honcho start -f Procfile.production
+
 browser:
 	@scripts/ensure_chromium.sh
 
-test: setup browser train
+servers:
+	@scripts/ensure_servers.sh
+
+test: setup browser servers train
 	@$(PY) -m pytest
 
 # Widget screenshots for the README (docs/), taken by the browser tests against the real services.

@@ -46,7 +46,7 @@ class Settings:
     nlu_port: int
     nlu_threshold: float | None  # None: the threshold tuned when the model was trained
     nlu_max_chars: int
-    rasa_url: str
+    rasa_urls: tuple[str, ...]  # one Rasa server, or several sharing a Redis lock store
     action_url: str
     nlu_url: str
     log_level: str
@@ -55,6 +55,13 @@ class Settings:
     rate_per_ip: str  # the same, per client IP address
     cookie_secure: bool  # console cookies only over HTTPS (set when served behind TLS)
     retention_days: int  # transcripts older than this are deleted; 0 keeps them
+    redis_url: str | None  # production mode: Redis for Rasa's lock store, live fan-out and limits
+    turn_timeout_s: float  # longest a shopper waits for the bot before an honest "one moment"
+
+    @property
+    def rasa_url(self) -> str:
+        """The first (or only) Rasa server."""
+        return self.rasa_urls[0]
 
     @property
     def nlu_model_dir(self) -> Path:
@@ -77,6 +84,16 @@ class Settings:
         rasa_port = _int(env, "AISLE_RASA_PORT", 5005)
         action_port = _int(env, "AISLE_ACTION_PORT", 5055)
         nlu_port = _int(env, "AISLE_NLU_PORT", 5006)
+        rasa_urls = tuple(u.strip().rstrip("/") for u in (env.get("AISLE_RASA_URL") or "").split(",") if u.strip())
+        redis_url = env.get("AISLE_REDIS_URL", "").strip() or None
+        if len(rasa_urls) > 1 and not redis_url:
+            raise ConfigError("several AISLE_RASA_URL servers need AISLE_REDIS_URL: their shared lock store "
+                              "is what keeps one conversation's turns in order")
+        if redis_url and not redis_url.startswith(("redis://", "rediss://")):
+            raise ConfigError(f"AISLE_REDIS_URL must be a redis:// URL, got {redis_url!r}")
+        turn_timeout = _float(env, "AISLE_TURN_TIMEOUT_S", 15.0)
+        if turn_timeout <= 0:
+            raise ConfigError(f"AISLE_TURN_TIMEOUT_S must be positive, got {turn_timeout}")
         threshold = _float(env, "AISLE_NLU_THRESHOLD", 0.0) if env.get("AISLE_NLU_THRESHOLD", "").strip() else None
         if threshold is not None and not 0.0 <= threshold <= 1.0:
             raise ConfigError(f"AISLE_NLU_THRESHOLD must be between 0 and 1, got {threshold}")
@@ -90,7 +107,7 @@ class Settings:
             nlu_port=nlu_port,
             nlu_threshold=threshold,
             nlu_max_chars=_int(env, "AISLE_NLU_MAX_CHARS", 2000),
-            rasa_url=env.get("AISLE_RASA_URL") or f"http://{host}:{rasa_port}",
+            rasa_urls=rasa_urls or (f"http://{host}:{rasa_port}",),
             action_url=env.get("AISLE_ACTION_URL") or f"http://{host}:{action_port}/webhook",
             nlu_url=env.get("AISLE_NLU_URL") or f"http://{host}:{nlu_port}",
             log_level=(env.get("AISLE_LOG_LEVEL") or "INFO").upper(),
@@ -99,6 +116,8 @@ class Settings:
             rate_per_ip=env.get("AISLE_RATE_PER_IP") or "300/minute",
             cookie_secure=env.get("AISLE_COOKIE_SECURE", "").strip().lower() in ("1", "true", "yes"),
             retention_days=_int(env, "AISLE_TRANSCRIPT_RETENTION_DAYS", 180),
+            redis_url=redis_url,
+            turn_timeout_s=turn_timeout,
         )
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import sys
+from urllib.parse import unquote, urlsplit
 
 from aisle.config import REPO_ROOT, settings
 
@@ -21,6 +22,21 @@ def rasa_database_url(url: str) -> str:
     return url
 
 
+def lock_store_environment(redis_url: str | None) -> dict[str, str]:
+    """What endpoints.yml's lock_store reads: Redis when several Rasa servers share conversations."""
+    if not redis_url:
+        return {"AISLE_RASA_LOCK_STORE": "in_memory", "AISLE_REDIS_HOST": "", "AISLE_REDIS_PORT": "0",
+                "AISLE_REDIS_DB": "0", "AISLE_REDIS_PASSWORD": ""}
+    parts = urlsplit(redis_url)
+    return {
+        "AISLE_RASA_LOCK_STORE": "redis",
+        "AISLE_REDIS_HOST": parts.hostname or "localhost",
+        "AISLE_REDIS_PORT": str(parts.port or 6379),
+        "AISLE_REDIS_DB": parts.path.strip("/") or "0",
+        "AISLE_REDIS_PASSWORD": unquote(parts.password or ""),
+    }
+
+
 def rasa_environment(env: dict[str, str]) -> dict[str, str]:
     cfg = settings()
     out = dict(env)
@@ -29,6 +45,7 @@ def rasa_environment(env: dict[str, str]) -> dict[str, str]:
     out["AISLE_RASA_TRACKER_URL"] = rasa_database_url(cfg.database_url)
     out["AISLE_ACTION_URL"] = cfg.action_url
     out["AISLE_NLU_URL"] = cfg.nlu_url
+    out.update(lock_store_environment(cfg.redis_url))
     return out
 
 

@@ -10,6 +10,7 @@ from pathlib import Path
 import aiohttp
 import aiohttp_jinja2
 import jinja2
+import redis.asyncio as aioredis
 from aiohttp import web
 from aiohttp_session import session_middleware
 
@@ -21,6 +22,7 @@ from bot.agent.retention import purge
 from bot.console import auth_views, faq_admin
 from bot.console.security import DB, csrf_middleware
 from bot.console.session_store import SqlSessionStorage
+from bot.coordination import RedisHub, TurnLocks, limits_storage_uri
 from bot.gateway import Gateway, GatewayError, RateLimits
 from bot.handoff import Handoffs
 from bot.health import check_all
@@ -121,15 +123,26 @@ def create_app(settings: Settings) -> web.Application:
     )
     app[SETTINGS] = settings
     app[DB] = db
-    limits = RateLimits(settings.rate_per_conversation, settings.rate_per_ip)
-    transcripts = Transcripts(db, Hub())
+    limits = RateLimits(settings.rate_per_conversation, settings.rate_per_ip, limits_storage_uri(settings.redis_url))
+    redis = aioredis.from_url(settings.redis_url) if settings.redis_url else None
+    hub = RedisHub(redis) if redis else Hub()
+    transcripts = Transcripts(db, hub)
     app[HANDOFFS] = Handoffs(transcripts)
 
     async def services(app: web.Application):  # type: ignore[no-untyped-def]
         app[SESSION] = aiohttp.ClientSession()
-        app[GATEWAY] = Gateway(transcripts, app[HANDOFFS], RasaClient(settings.rasa_url, app[SESSION]),
-                               engine_for(settings.database_url), limits, settings.max_message_chars)
+        if isinstance(hub, RedisHub):
+            await hub.start()
+        rasa = RasaClient(settings.rasa_urls, app[SESSION], settings.turn_timeout_s)
+        # A turn lock outlives the bounded wait for Rasa plus the database writes around it.
+        turns = TurnLocks(redis, hold_s=settings.turn_timeout_s + 15)
+        app[GATEWAY] = Gateway(transcripts, app[HANDOFFS], rasa, engine_for(settings.database_url), limits,
+                               settings.max_message_chars, turns)
         yield
+        if isinstance(hub, RedisHub):
+            await hub.close()
+        if redis is not None:
+            await redis.aclose()
         await app[SESSION].close()
 
     app.cleanup_ctx.append(services)

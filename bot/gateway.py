@@ -9,16 +9,16 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import weakref
 from dataclasses import dataclass, field
 from typing import Any
 
 from limits import parse
-from limits.storage import MemoryStorage
+from limits.storage import storage_from_string
 from limits.strategies import MovingWindowRateLimiter
 from sqlalchemy import Engine
 
 from aisle.models import Author, ConversationMode
+from bot.coordination import TurnBusy, TurnLocks
 from bot.handoff import Handoffs
 from bot.rasa_client import RasaClient, RasaUnavailable, read_turn
 from bot.transcripts import Transcripts
@@ -28,6 +28,8 @@ MAX_PAYLOAD_CHARS = 1000
 MAX_CLIENT_ID_CHARS = 64
 UNAVAILABLE_NOTICE = ("Sorry, one moment: part of the assistant is restarting and couldn't answer that. "
                       "Please send it again in a few seconds.")
+SLOW_NOTICE = ("Sorry, one moment: that is taking much longer than it should. "
+               "Please send it again in a little while.")
 
 
 class GatewayError(ValueError):
@@ -41,12 +43,12 @@ class GatewayError(ValueError):
 class RateLimits:
     """Moving-window message limits per conversation and per client IP (limits' syntax: "30/minute")."""
 
-    def __init__(self, per_conversation: str, per_ip: str) -> None:
+    def __init__(self, per_conversation: str, per_ip: str, storage_uri: str = "memory://") -> None:
         try:
             self.per_conversation, self.per_ip = parse(per_conversation), parse(per_ip)
         except ValueError as exc:
             raise ValueError(f"AISLE_RATE_PER_CONVERSATION / AISLE_RATE_PER_IP: {exc}") from None
-        self._limiter = MovingWindowRateLimiter(MemoryStorage())
+        self._limiter = MovingWindowRateLimiter(storage_from_string(storage_uri))
 
     def check(self, conversation_id: str, ip: str) -> None:
         if not self._limiter.hit(self.per_ip, "ip", ip):
@@ -110,13 +112,7 @@ class Gateway:
     engine: Engine
     limits: RateLimits
     max_message_chars: int
-    _locks: "weakref.WeakValueDictionary[str, asyncio.Lock]" = field(default_factory=weakref.WeakValueDictionary)
-
-    def _lock(self, conversation_id: str) -> asyncio.Lock:
-        lock = self._locks.get(conversation_id)
-        if lock is None:
-            lock = self._locks[conversation_id] = asyncio.Lock()
-        return lock
+    turns: TurnLocks
 
     async def shopper_message(self, conversation_id: str, text: Any, *, ip: str, payload: Any = None,
                               client_id: Any = None) -> list[dict[str, Any]]:
@@ -125,31 +121,41 @@ class Gateway:
         if client_id and self.transcripts.by_client_id(conversation_id, client_id):
             return []  # a resend after a reconnect: already handled
         self.limits.check(conversation_id, ip)
-        async with self._lock(conversation_id):
-            stored = self.transcripts.post(conversation_id, Author.shopper, text, client_id=client_id,
-                                           payload={"postback": payload} if payload else None)
-            conversation = self.transcripts.get(conversation_id)
-            if conversation is None or conversation.mode is not ConversationMode.bot:
-                return []
-            hub = self.transcripts.hub
-            hub.publish(conversation_id, {"type": "typing", "on": True})
-            try:
-                return await self._ask_bot(conversation_id, payload or text, stored["id"],
-                                           conversation.rasa_event_id)
-            finally:
-                hub.publish(conversation_id, {"type": "typing", "on": False})
+        try:
+            async with self.turns.hold(conversation_id):
+                return await self._take_turn(conversation_id, text, payload, client_id)
+        except TurnBusy as exc:
+            log.warning("%s", exc)
+            raise GatewayError("busy", "Still working on your previous message. Please send this one again "
+                                       "in a moment.") from None
+
+    async def _take_turn(self, conversation_id: str, text: str, payload: str | None,
+                         client_id: str | None) -> list[dict[str, Any]]:
+        stored = self.transcripts.post(conversation_id, Author.shopper, text, client_id=client_id,
+                                       payload={"postback": payload} if payload else None)
+        conversation = self.transcripts.get(conversation_id)
+        if conversation is None or conversation.mode is not ConversationMode.bot:
+            return []
+        hub = self.transcripts.hub
+        hub.publish(conversation_id, {"type": "typing", "on": True})
+        try:
+            return await self._ask_bot(conversation_id, payload or text, stored["id"], conversation.rasa_event_id)
+        finally:
+            hub.publish(conversation_id, {"type": "typing", "on": False})
 
     async def _ask_bot(self, conversation_id: str, text: str, message_id: int,
                        after_event_id: int) -> list[dict[str, Any]]:
         try:
-            replies = await self.rasa.send(conversation_id, text)
+            answer = await self.rasa.send(conversation_id, text)
         except RasaUnavailable as exc:
             log.warning("conversation %s: %s", conversation_id, exc)
-            return [self.transcripts.post(conversation_id, Author.system, UNAVAILABLE_NOTICE,
+            notice = SLOW_NOTICE if exc.timed_out else UNAVAILABLE_NOTICE
+            return [self.transcripts.post(conversation_id, Author.system, notice,
                                           payload={"notice": "unavailable"})]
         trace = await asyncio.to_thread(read_turn, self.engine, conversation_id, after_event_id)
+        trace.server = answer.server
         self.transcripts.record_turn(conversation_id, message_id, trace)
-        turn = BotTurn.from_replies(replies)
+        turn = BotTurn.from_replies(answer.replies)
         posted = [self.transcripts.post(conversation_id, Author.bot, body, payload=extra or None)
                   for body, extra in turn.messages]
         if turn.handoff_reason:

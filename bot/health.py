@@ -21,11 +21,8 @@ class ServiceHealth:
 
 def service_urls(settings: Settings) -> dict[str, str]:
     action_base = settings.action_url.rsplit("/webhook", 1)[0]
-    return {
-        "rasa": f"{settings.rasa_url}/",
-        "actions": f"{action_base}/health",
-        "nlu": f"{settings.nlu_url}/health",
-    }
+    rasa = {f"rasa-{i + 1}" if i else "rasa": f"{url}/" for i, url in enumerate(settings.rasa_urls)}
+    return {**rasa, "actions": f"{action_base}/health", "nlu": f"{settings.nlu_url}/health"}
 
 
 async def probe(session: aiohttp.ClientSession, name: str, url: str) -> ServiceHealth:

@@ -1,11 +1,13 @@
 """The Rasa server, as the web app sees it: send a shopper message, read what the bot understood and did.
 
-Replies come from Rasa's REST channel. What the NLU understood and which actions ran are read from
+Replies come from Rasa's REST channel; with several Rasa servers (sharing the tracker store and a
+Redis lock store) turns go round-robin, and a server that refuses connections is skipped. What the NLU understood and which actions ran are read from
 Rasa's SQL tracker store (its ``events`` table lives in Aisle's database), newest events only, so a
 turn costs one indexed query instead of re-reading the whole tracker over HTTP.
 """
 from __future__ import annotations
 
+import itertools
 import json
 import logging
 from dataclasses import dataclass, field
@@ -16,7 +18,7 @@ from sqlalchemy import Column, Engine, Float, Integer, MetaData, String, Table, 
 from sqlalchemy.exc import OperationalError, ProgrammingError
 
 log = logging.getLogger(__name__)
-TIMEOUT = aiohttp.ClientTimeout(total=30, connect=3)
+CONNECT_TIMEOUT_S = 3
 # Rasa's internal actions, not worth showing in a transcript.
 QUIET_ACTIONS = {"action_listen", "action_session_start", "action_extract_slots"}
 
@@ -34,7 +36,17 @@ RASA_EVENTS = Table(
 
 
 class RasaUnavailable(RuntimeError):
-    """The Rasa server could not be reached or answered with an error."""
+    """No Rasa server could be reached, one answered with an error, or the answer took too long."""
+
+    def __init__(self, message: str, timed_out: bool = False) -> None:
+        super().__init__(message)
+        self.timed_out = timed_out
+
+
+@dataclass
+class RasaAnswer:
+    server: str
+    replies: list[dict[str, Any]]
 
 
 @dataclass
@@ -45,29 +57,46 @@ class TurnTrace:
     nlu: dict[str, Any] | None = None
     actions: list[str] = field(default_factory=list)
     slots: dict[str, Any] = field(default_factory=dict)
+    server: str | None = None  # the Rasa server that took the turn
 
     @property
     def turn(self) -> dict[str, Any]:
-        return {"actions": self.actions, "slots": self.slots}
+        return {"actions": self.actions, "slots": self.slots, "server": self.server}
 
 
-@dataclass
 class RasaClient:
-    base_url: str
-    session: aiohttp.ClientSession
+    def __init__(self, base_urls: tuple[str, ...], session: aiohttp.ClientSession, timeout_s: float) -> None:
+        self.base_urls, self.session = base_urls, session
+        # A bounded wait: a slow NLU, action server or Rasa ends in an honest notice, not a hung chat.
+        self.timeout = aiohttp.ClientTimeout(total=timeout_s, connect=CONNECT_TIMEOUT_S)
+        self._order = itertools.cycle(range(len(base_urls)))
 
-    async def send(self, sender: str, text: str) -> list[dict[str, Any]]:
+    async def send(self, sender: str, text: str) -> RasaAnswer:
         """Post one shopper message to Rasa's REST channel; returns the bot's messages in order."""
-        url = f"{self.base_url}/webhooks/rest/webhook"
+        first = next(self._order)
+        refused: list[str] = []
+        for i in range(len(self.base_urls)):
+            base = self.base_urls[(first + i) % len(self.base_urls)]
+            try:
+                return RasaAnswer(base, await self._post(base, sender, text))
+            except aiohttp.ClientConnectorError as exc:  # never delivered, so another server may take it
+                refused.append(f"{base}: {exc.__class__.__name__}")
+        raise RasaUnavailable("cannot reach Rasa: " + "; ".join(refused))
+
+    async def _post(self, base: str, sender: str, text: str) -> list[dict[str, Any]]:
         try:
-            async with self.session.post(
-                url, json={"sender": sender, "message": text}, timeout=TIMEOUT
-            ) as resp:
+            async with self.session.post(f"{base}/webhooks/rest/webhook", json={"sender": sender, "message": text},
+                                         timeout=self.timeout) as resp:
                 if resp.status != 200:
-                    raise RasaUnavailable(f"Rasa answered HTTP {resp.status}")
+                    raise RasaUnavailable(f"Rasa at {base} answered HTTP {resp.status}")
                 replies = await resp.json()
-        except (aiohttp.ClientError, TimeoutError) as exc:
-            raise RasaUnavailable(f"cannot reach Rasa at {self.base_url}: {exc!r}") from exc
+        except aiohttp.ClientConnectorError:
+            raise
+        except TimeoutError as exc:
+            raise RasaUnavailable(f"Rasa at {base} did not answer within {self.timeout.total} s",
+                                  timed_out=True) from exc
+        except aiohttp.ClientError as exc:
+            raise RasaUnavailable(f"Rasa at {base} failed: {exc!r}") from exc
         if not isinstance(replies, list):
             raise RasaUnavailable("Rasa answered with something other than a list of messages")
         return replies

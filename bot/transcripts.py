@@ -7,6 +7,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from aisle.models import Author, Conversation, Message, as_utc
@@ -63,7 +64,11 @@ class Transcripts:
                 return found
             conversation = Conversation(id=conversation_id, channel=channel)
             s.add(conversation)
-            s.commit()
+            try:
+                s.commit()
+            except IntegrityError:  # another app instance created it a moment ago
+                s.rollback()
+                return s.get_one(Conversation, conversation_id)
             return conversation
 
     def post(self, conversation_id: str, author: Author, text: str, *, payload: dict[str, Any] | None = None,

@@ -121,7 +121,7 @@ class Recommender:
                         together[a, b] += 1
         self.together = together
         activity = np.asarray(matrix.sum(axis=0)).ravel()
-        self.popularity = np.log1p(activity) / max(float(np.log1p(activity).max()), 1e-9)
+        self.popularity = np.log1p(activity) / max(float(np.log1p(activity).max(initial=0.0)), 1e-9)
         ratings = np.array([item.rating if item.rating is not None else PRIOR_RATING for item in self.items])
         counts = np.array([item.rating_count or 0 for item in self.items], dtype=float)
         bayes = (ratings * counts + PRIOR_RATING * PRIOR_COUNT) / (counts + PRIOR_COUNT)

@@ -80,10 +80,12 @@ class Stack:
                            env={**env, "AISLE_ADMIN_PASSWORD": STAFF_PASSWORD}, check=True, capture_output=True)
         return stack
 
-    def start(self, name: str) -> None:
-        log = open(self.data_dir / f"{name}.log", "ab")
-        self.processes[name] = subprocess.Popen(
-            ["bash", "-c", "exec " + procfile_commands()[name]], cwd=REPO_ROOT, env=self.env,
+    def start(self, name: str, label: str | None = None, env: dict[str, str] | None = None) -> None:
+        """Start a Procfile service; ``label`` and ``env`` start another instance of it (other port)."""
+        label = label or name
+        log = open(self.data_dir / f"{label}.log", "ab")
+        self.processes[label] = subprocess.Popen(
+            ["bash", "-c", "exec " + procfile_commands()[name]], cwd=REPO_ROOT, env={**self.env, **(env or {})},
             stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
         )
 

@@ -52,6 +52,12 @@ def test_priors_for_a_cold_start(rec):
     assert rated[0].key == "KETTLE" and rated[0].reason == "rated 4.8/5 by 900 shoppers"
 
 
+def test_an_empty_catalog_recommends_nothing_instead_of_failing():
+    # A new store (production mode before its first catalog import) once crashed the action server here.
+    empty = Recommender([], [], None, [])
+    assert empty.recommend(Context(), k=3) == []
+
+
 def test_business_rules_stock_history_anchor_and_constraints(rec):
     keys = [p.key for p in rec.recommend(Context(anchors=["MAKER"], history=["GRIND"]), k=5)]
     assert "SOLD" not in keys and "MAKER" not in keys and "GRIND" not in keys

@@ -8,7 +8,7 @@ from datetime import datetime, timezone
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from limits import parse
-from limits.storage import MemoryStorage
+from limits.storage import storage_from_string
 from limits.strategies import MovingWindowRateLimiter
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
@@ -65,9 +65,10 @@ class LoginThrottle:
 
     per_user: str = "5/15 minutes"
     per_ip: str = "30/15 minutes"
+    storage_uri: str = "memory://"  # Redis in production mode: every app instance counts together
 
     def __post_init__(self) -> None:
-        self._limiter = MovingWindowRateLimiter(MemoryStorage())
+        self._limiter = MovingWindowRateLimiter(storage_from_string(self.storage_uri))
         self._user, self._ip = parse(self.per_user), parse(self.per_ip)
 
     def allowed(self, username: str, ip: str) -> bool:

@@ -8,8 +8,10 @@ from aiohttp_session import get_session, new_session
 
 from aisle import audit
 from aisle.models import Role
+from bot.appkeys import SETTINGS
 from bot.console.accounts import LoginThrottle, authenticate
 from bot.console.security import DB, current_user, render, requires
+from bot.coordination import limits_storage_uri
 from bot.websocket import client_ip
 
 log = logging.getLogger(__name__)
@@ -68,7 +70,7 @@ async def home(request: web.Request) -> web.Response:
 
 
 def add_routes(app: web.Application) -> None:
-    app[THROTTLE] = LoginThrottle()
+    app[THROTTLE] = LoginThrottle(storage_uri=limits_storage_uri(app[SETTINGS].redis_url))
     app.router.add_get("/login", login_page)
     app.router.add_post("/login", login)
     app.router.add_post("/logout", logout)
