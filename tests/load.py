@@ -3,11 +3,16 @@
 Starts every service (the Procfile's commands) on free ports over a scratch data dir with the demo
 catalog, knowledge base and orders, then runs simulated shoppers through the widget's WebSocket
 gateway: varied scripted multi-turn conversations (search → refine → details, FAQ, order status with
-verification, recommendations, chit-chat) with 1–3 s of think time between messages. The number of
-shoppers steps up until the p95 turn latency (message sent → the bot's last reply of that turn) passes
-250 ms or errors appear. Per step: turns/s, p50/p95/p99, errors, and each service's CPU and memory.
-Writes reports/load.json, reports/load.md and reports/load.svg (CPU and memory per service per step).
-Capacity = the highest sustained turns/s of a step with p95 ≤ 250 ms and no errors.
+verification, recommendations, chit-chat, asking for a person) with 1–3 s of think time between
+messages. The number of shoppers steps up until the p95 turn latency (message sent → the bot's last
+reply of that turn) passes 250 ms or errors appear. Per step: turns/s, p50/p95/p99, errors, and each
+service's CPU and memory. Then the same conversations, stepped the same way, against the stock Rasa
+peer (tests/load_peer.py) through Rasa's REST channel. Capacity = the highest turns/s of a step with
+p95 ≤ 250 ms and no errors.
+
+``--soak SECONDS --shoppers N`` instead holds N shoppers for that long and samples every service's
+memory, to show whether it stays flat. Each kind of run updates its own part of reports/load.json;
+reports/load.md and reports/load.svg are rendered from all of it.
 """
 from __future__ import annotations
 
@@ -16,8 +21,11 @@ import asyncio
 import json
 import random
 import statistics
+import sys
 import tempfile
 import time
+import uuid
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -26,12 +34,13 @@ import aiohttp
 import psutil
 
 from aisle.config import REPO_ROOT
-from tests.e2e_stack import Stack
+from tests import load_peer
+from tests.e2e_stack import Stack, free_port, http_json
 
 REPORTS = REPO_ROOT / "reports"
 DEMO_CATALOG = REPO_ROOT / "catalog" / "demo" / "products.jsonl"
 P95_LIMIT_MS = 250.0
-TURN_TIMEOUT_S = 15.0
+TURN_TIMEOUT_S = 20.0
 SCRIPTS = [
     ["hi", "show me hiking boots", "any cheaper ones?", "is the first one waterproof?", "thanks"],
     ["do you ship to canada?", "how long do I have to return something?", "what payment methods do you accept?"],
@@ -44,86 +53,280 @@ SCRIPTS = [
 
 
 @dataclass
-class Step:
-    shoppers: int
-    seconds: float
+class Tally:
+    """What the shoppers of one step (or soak, or fault run) saw."""
+
     turns: int = 0
     errors: int = 0
+    notices: int = 0  # honest "one moment" notices (a dependency down or slow)
+    reconnects: int = 0
     latencies_ms: list[float] = field(default_factory=list, repr=False)
-    services: dict[str, dict[str, float]] = field(default_factory=dict)
+    error_texts: list[str] = field(default_factory=list, repr=False)
+    sent: set[tuple[str, str]] = field(default_factory=set, repr=False)  # (conversation, client_id)
 
-    def summary(self) -> dict[str, Any]:
+    def count(self, start: float, failed: bool, stop_at: float) -> None:
+        if time.monotonic() < stop_at:
+            self.turns += 1
+            self.errors += failed
+            self.latencies_ms.append((time.monotonic() - start) * 1000)
+
+    def summary(self, seconds: float) -> dict[str, Any]:
         lat = sorted(self.latencies_ms)
 
         def pct(q: float) -> float:
             return lat[min(len(lat) - 1, int(q * len(lat)))] if lat else 0.0
 
-        return {"shoppers": self.shoppers, "seconds": round(self.seconds, 1), "turns": self.turns,
-                "turns_per_s": round(self.turns / self.seconds, 2), "errors": self.errors,
-                "p50_ms": round(pct(0.50), 1), "p95_ms": round(pct(0.95), 1), "p99_ms": round(pct(0.99), 1),
-                "mean_ms": round(statistics.fmean(lat), 1) if lat else 0.0, "services": self.services}
+        return {"seconds": round(seconds, 1), "turns": self.turns, "turns_per_s": round(self.turns / seconds, 2),
+                "errors": self.errors, "p50_ms": round(pct(0.50), 1), "p95_ms": round(pct(0.95), 1),
+                "p99_ms": round(pct(0.99), 1), "mean_ms": round(statistics.fmean(lat), 1) if lat else 0.0}
 
 
-async def shopper(url: str, step: Step, stop_at: float, rng: random.Random) -> None:
-    """One shopper: a conversation after another until the step ends; latency per turn."""
-    async with aiohttp.ClientSession() as http:
-        while time.monotonic() < stop_at:
-            script = rng.choice(SCRIPTS)
-            try:
-                async with http.ws_connect(url, timeout=aiohttp.ClientWSTimeout(ws_close=5)) as ws:
-                    await ws.send_json({"type": "hello"})
-                    await ws.receive_json(timeout=TURN_TIMEOUT_S)
-                    for text in script:
-                        if time.monotonic() >= stop_at:
-                            return
-                        await asyncio.sleep(rng.uniform(1.0, 3.0))
-                        start = time.monotonic()
-                        await ws.send_json({"type": "message", "text": text})
-                        failed = False
-                        while True:
-                            frame = await ws.receive_json(timeout=TURN_TIMEOUT_S)
-                            if frame["type"] == "error" or (frame["type"] == "message"
-                                                            and frame["message"].get("notice") == "unavailable"):
-                                failed = True
-                            if frame == {"type": "typing", "on": False} or frame.get("mode") in ("waiting",):
-                                break
-                        if time.monotonic() < stop_at:
-                            step.turns += 1
-                            step.errors += failed
-                            step.latencies_ms.append((time.monotonic() - start) * 1000)
-            except (aiohttp.ClientError, asyncio.TimeoutError, ValueError):
-                step.errors += 1
+async def read_ws_turn(ws: aiohttp.ClientWebSocketResponse, tally: Tally) -> bool:
+    """Frames until the bot's turn ends; True when it failed (an error frame or a "one moment" notice)."""
+    failed = False
+    while True:
+        frame = await ws.receive_json(timeout=TURN_TIMEOUT_S)
+        if frame["type"] == "error":
+            failed = True
+            tally.error_texts.append(frame.get("message", ""))
+        elif frame["type"] == "message":
+            if frame["message"].get("notice") == "unavailable":
+                failed = True
+                tally.notices += 1
+            if "Traceback" in frame["message"]["text"]:
+                tally.error_texts.append(frame["message"]["text"])
+        if frame == {"type": "typing", "on": False} or frame.get("mode") == "waiting":
+            return failed
 
 
-def service_processes(stack: Stack) -> dict[str, psutil.Process]:
-    return {name: psutil.Process(proc.pid) for name, proc in stack.processes.items()}
+async def ws_conversation(http: aiohttp.ClientSession, url: str, script: list[str], tally: Tally, stop_at: float,
+                          rng: random.Random, resilient: bool) -> None:
+    """One conversation over the widget's protocol. ``resilient`` behaves like the widget after a dropped
+    connection: reconnect to the same conversation and resend what the history does not have yet."""
+    pending = [(text, uuid.uuid4().hex) for text in script]
+    conversation: str | None = None
+    while pending and time.monotonic() < stop_at:
+        try:
+            async with http.ws_connect(url, timeout=aiohttp.ClientWSTimeout(ws_close=5)) as ws:
+                await ws.send_json({"type": "hello", "conversation_id": conversation})
+                welcome = await ws.receive_json(timeout=TURN_TIMEOUT_S)
+                conversation = welcome["conversation_id"]
+                stored = {m.get("client_id") for m in welcome["history"]}
+                while pending:
+                    text, client_id = pending[0]
+                    if client_id in stored:  # it reached the server before the connection dropped
+                        pending.pop(0)
+                        continue
+                    await asyncio.sleep(rng.uniform(1.0, 3.0))
+                    if time.monotonic() >= stop_at:
+                        return
+                    start = time.monotonic()
+                    await ws.send_json({"type": "message", "text": text, "client_id": client_id})
+                    tally.sent.add((conversation, client_id))
+                    tally.count(start, await read_ws_turn(ws, tally), stop_at)
+                    pending.pop(0)
+        except (aiohttp.ClientError, asyncio.TimeoutError, TypeError, ValueError, KeyError):
+            tally.errors += 1
+            if not resilient:
+                return
+            tally.reconnects += 1
+            await asyncio.sleep(1.0)
+
+
+async def rest_conversation(http: aiohttp.ClientSession, url: str, script: list[str], tally: Tally,
+                            stop_at: float, rng: random.Random) -> None:
+    """The same conversation through Rasa's REST channel (the stock peer)."""
+    sender = f"peer-{uuid.uuid4().hex[:12]}"
+    for text in script:
+        await asyncio.sleep(rng.uniform(1.0, 3.0))
+        if time.monotonic() >= stop_at:
+            return
+        start = time.monotonic()
+        try:
+            async with http.post(url, json={"sender": sender, "message": text},
+                                 timeout=aiohttp.ClientTimeout(total=TURN_TIMEOUT_S)) as resp:
+                failed = resp.status != 200 or not isinstance(await resp.json(), list)
+        except (aiohttp.ClientError, asyncio.TimeoutError, ValueError):
+            failed = True
+        tally.count(start, failed, stop_at)
+
+
+Conversation = Callable[[aiohttp.ClientSession, list[str], Tally, float, random.Random], Awaitable[None]]
+
+
+def widget_conversations(web_url: str, resilient: bool = False) -> Conversation:
+    url = web_url.replace("http://", "ws://") + "/ws"
+    return lambda http, script, tally, stop_at, rng: ws_conversation(http, url, script, tally, stop_at, rng,
+                                                                     resilient)
+
+
+def rest_conversations(rasa_url: str) -> Conversation:
+    url = f"{rasa_url}/webhooks/rest/webhook"
+    return lambda http, script, tally, stop_at, rng: rest_conversation(http, url, script, tally, stop_at, rng)
+
+
+async def shoppers(conversation: Conversation, count: int, tally: Tally, stop_at: float, seed: int) -> None:
+    async def one(rng: random.Random) -> None:
+        async with aiohttp.ClientSession() as http:
+            while time.monotonic() < stop_at:
+                await conversation(http, rng.choice(SCRIPTS), tally, stop_at, rng)
+
+    master = random.Random(seed)
+    await asyncio.gather(*(one(random.Random(master.random())) for _ in range(count)))
 
 
 def sample(processes: dict[str, psutil.Process]) -> dict[str, tuple[float, float]]:
-    """CPU seconds and resident MB of each service, its children included."""
+    """CPU seconds and resident MB of each service, its children included (keepalive restarts too)."""
     out = {}
     for name, proc in processes.items():
-        family = [proc, *proc.children(recursive=True)]
-        cpu = sum(p.cpu_times().user + p.cpu_times().system for p in family if p.is_running())
-        rss = sum(p.memory_info().rss for p in family if p.is_running()) / 2**20
+        cpu = rss = 0.0
+        for p in [proc, *proc.children(recursive=True)]:
+            try:
+                times = p.cpu_times()
+                cpu, rss = cpu + times.user + times.system, rss + p.memory_info().rss / 2**20
+            except psutil.NoSuchProcess:
+                pass
         out[name] = (cpu, rss)
     return out
 
 
-async def run_step(stack: Stack, shoppers: int, seconds: float, seed: int) -> Step:
-    url = f"ws://127.0.0.1:{stack.settings.web_port}/ws"
-    step = Step(shoppers, seconds)
-    processes = service_processes(stack)
-    before, start = sample(processes), time.monotonic()
-    rng = random.Random(seed)
-    stop_at = start + seconds
-    await asyncio.gather(*(shopper(url, step, stop_at, random.Random(rng.random())) for _ in range(shoppers)))
-    elapsed = time.monotonic() - start
-    after = sample(processes)
-    step.seconds = elapsed
-    step.services = {name: {"cpu_percent": round(100 * (after[name][0] - before[name][0]) / elapsed, 1),
-                            "rss_mb": round(after[name][1], 1)} for name in processes}
-    return step
+async def run_step(processes: dict[str, psutil.Process], conversation: Conversation, count: int,
+                   seconds: float, seed: int) -> dict[str, Any]:
+    tally, before, start = Tally(), sample(processes), time.monotonic()
+    await shoppers(conversation, count, tally, start + seconds, seed)
+    elapsed, after = time.monotonic() - start, sample(processes)
+    return {"shoppers": count, **tally.summary(elapsed), "services": {
+        name: {"cpu_percent": round(100 * (after[name][0] - before[name][0]) / elapsed, 1),
+               "rss_mb": round(after[name][1], 1)} for name in processes}}
+
+
+async def stepped(processes: dict[str, psutil.Process], conversation: Conversation, steps: list[int],
+                  seconds: float, label: str) -> list[dict[str, Any]]:
+    await run_step(processes, conversation, 2, 15, seed=0)  # warm-up: caches, indexes, first model calls
+    results = []
+    for count in steps:
+        results.append(await run_step(processes, conversation, count, seconds, seed=count))
+        print(label, json.dumps({k: v for k, v in results[-1].items() if k != "services"}), flush=True)
+        if results[-1]["p95_ms"] > P95_LIMIT_MS or results[-1]["errors"]:
+            break
+    return results
+
+
+def capacity(steps: list[dict[str, Any]]) -> float:
+    return max((s["turns_per_s"] for s in steps if s["p95_ms"] <= P95_LIMIT_MS and s["errors"] == 0), default=0.0)
+
+
+async def soak(processes: dict[str, psutil.Process], conversation: Conversation, count: int,
+               seconds: float, every_s: float = 30.0) -> dict[str, Any]:
+    """Hold ``count`` shoppers for ``seconds``; memory of every service sampled every ``every_s``."""
+    tally, start = Tally(), time.monotonic()
+    samples: list[dict[str, Any]] = []
+
+    async def watch() -> None:
+        while time.monotonic() < start + seconds:
+            samples.append({"t_s": round(time.monotonic() - start), "turns": tally.turns,
+                            "rss_mb": {n: round(v[1], 1) for n, v in sample(processes).items()}})
+            await asyncio.sleep(every_s)
+
+    await asyncio.gather(shoppers(conversation, count, tally, start + seconds, seed=count), watch())
+    samples.append({"t_s": round(time.monotonic() - start), "turns": tally.turns,
+                    "rss_mb": {n: round(v[1], 1) for n, v in sample(processes).items()}})
+    warm = next((s for s in samples if s["t_s"] >= 60), samples[0])  # after the first minute's caches
+    growth = {n: round(samples[-1]["rss_mb"][n] - warm["rss_mb"][n], 1) for n in processes}
+    return {"shoppers": count, **tally.summary(time.monotonic() - start), "samples": samples,
+            "growth_after_first_minute_mb": growth}
+
+
+def aisle_stack(folder: Path) -> Stack:
+    return Stack.create(folder, catalog=DEMO_CATALOG, extra_env={
+        "AISLE_RATE_PER_IP": "100000/minute", "AISLE_LOG_LEVEL": "WARNING"})
+
+
+def processes_of(stack: Stack) -> dict[str, psutil.Process]:
+    return {name: psutil.Process(proc.pid) for name, proc in stack.processes.items()}
+
+
+def wait_for_rasa(url: str, proc: Any, timeout_s: float = 180) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError("the stock Rasa peer exited; see its log")
+        try:
+            if http_json("GET", f"{url}/status", timeout=5)[0] == 200:
+                return
+        except OSError:
+            pass
+        time.sleep(1)
+    raise RuntimeError("the stock Rasa peer did not start in time")
+
+
+async def measure(args: argparse.Namespace) -> dict[str, Any]:
+    with tempfile.TemporaryDirectory() as tmp:
+        stack = aisle_stack(Path(tmp))
+        try:
+            stack.start_all()
+            processes, chat = processes_of(stack), widget_conversations(stack.web_url)
+            if args.soak:
+                return {"soak": await soak(processes, chat, args.shoppers, args.soak)}
+            aisle_steps = await stepped(processes, chat, args.steps, args.seconds, "aisle")
+        finally:
+            stack.stop_all()
+        result: dict[str, Any] = {"aisle": {"steps": aisle_steps, "capacity_turns_per_s": capacity(aisle_steps)}}
+        if args.no_peer:
+            return result
+        model = load_peer.trained_model(stack.settings)
+        port = free_port()
+        peer = load_peer.start_server(stack.settings, model, port, Path(tmp) / "peer.log")
+        try:
+            wait_for_rasa(f"http://127.0.0.1:{port}", peer)
+            peer_steps = await stepped({"stock rasa": psutil.Process(peer.pid)},
+                                       rest_conversations(f"http://127.0.0.1:{port}"), args.steps, args.seconds,
+                                       "peer")
+        finally:
+            peer.terminate()
+            peer.wait(timeout=30)
+        result["peer"] = {"steps": peer_steps, "capacity_turns_per_s": capacity(peer_steps), "model": model.name}
+        return result
+
+
+def markdown(report: dict[str, Any]) -> str:
+    lines = ["# Load benchmark", "",
+             f"On this machine ({psutil.cpu_count()} CPUs). Simulated shoppers with 1–3 s think time; a turn is "
+             f"a shopper message until the bot's last reply. Capacity: the highest turns/s of a step with p95 ≤ "
+             f"{P95_LIMIT_MS:.0f} ms and no errors."]
+    for key, title in (("aisle", "Aisle (every service, WebSocket gateway)"),
+                       ("peer", "Stock Rasa peer (default DIET pipeline and policies, REST channel, responses only)")):
+        part = report.get(key)
+        if not part:
+            continue
+        names = list(part["steps"][0]["services"]) if part["steps"] else []
+        lines += ["", f"## {title}", "", f"`{part['command']}` ({part['measured_at']}): "
+                  f"capacity **{part['capacity_turns_per_s']} turns/s**.", "",
+                  "| shoppers | turns/s | p50 ms | p95 ms | p99 ms | errors | "
+                  + " | ".join(f"{n} CPU % / MB" for n in names) + " |", "|---" * (6 + len(names)) + "|"]
+        for s in part["steps"]:
+            lines.append(f"| {s['shoppers']} | {s['turns_per_s']} | {s['p50_ms']} | {s['p95_ms']} | {s['p99_ms']} | "
+                         f"{s['errors']} | " + " | ".join(f"{s['services'][n]['cpu_percent']} / "
+                                                          f"{s['services'][n]['rss_mb']}" for n in names) + " |")
+    if report.get("aisle") and report.get("peer"):
+        ours, theirs = report["aisle"]["capacity_turns_per_s"], report["peer"]["capacity_turns_per_s"]
+        ratio = f"{ours / theirs:.2f}×" if theirs else "n/a"
+        lines += ["", f"**Capacity ratio Aisle / stock Rasa: {ratio}** ({ours} vs {theirs} turns/s). The peer does "
+                  "no search, database or recommendation work: its answers are fixed responses."]
+    if report.get("aisle"):
+        lines += ["", "![CPU and memory per service](load.svg)"]
+    if soak_part := report.get("soak"):
+        names = list(soak_part["growth_after_first_minute_mb"])
+        lines += ["", "## Memory over a long run", "",
+                  f"`{soak_part['command']}` ({soak_part['measured_at']}): {soak_part['shoppers']} shoppers for "
+                  f"{soak_part['seconds']:.0f} s, {soak_part['turns_per_s']} turns/s, p95 {soak_part['p95_ms']} ms, "
+                  f"{soak_part['errors']} errors.", "",
+                  "| t (s) | turns | " + " | ".join(f"{n} MB" for n in names) + " |", "|---" * (2 + len(names)) + "|"]
+        for s in soak_part["samples"]:
+            lines.append(f"| {s['t_s']} | {s['turns']} | " + " | ".join(str(s["rss_mb"][n]) for n in names) + " |")
+        lines += ["", "Growth after the first minute: " + ", ".join(
+            f"{n} {v:+.1f} MB" for n, v in soak_part["growth_after_first_minute_mb"].items()) + "."]
+    return "\n".join(lines) + "\n"
 
 
 def svg_chart(steps: list[dict[str, Any]]) -> str:
@@ -146,63 +349,42 @@ def svg_chart(steps: list[dict[str, Any]]) -> str:
             points = " ".join(
                 f"{x0 + pad + i * (width - pad) / max(len(steps) - 1, 1):.1f},"
                 f"{height - (height - 24) * s['services'][name][key] / top:.1f}" for i, s in enumerate(steps))
-            parts.append(f'<polyline fill="none" stroke="{colours[c % len(colours)]}" stroke-width="2" points="{points}"/>')
-            parts.append(f'<text x="{x0 + pad + 70 * c}" y="{height + 32}" fill="{colours[c % len(colours)]}">{name}</text>')
+            colour = colours[c % len(colours)]
+            parts.append(f'<polyline fill="none" stroke="{colour}" stroke-width="2" points="{points}"/>')
+            parts.append(f'<text x="{x0 + pad + 70 * c}" y="{height + 32}" fill="{colour}">{name}</text>')
     parts.append("</svg>")
     return "\n".join(parts)
 
 
-def write_reports(result: dict[str, Any]) -> None:
+def update_reports(parts: dict[str, Any], command: str) -> None:
+    """Merge this run's parts into reports/load.json (other parts are kept) and render load.md/svg."""
     REPORTS.mkdir(exist_ok=True)
-    (REPORTS / "load.json").write_text(json.dumps(result, indent=2) + "\n")
-    (REPORTS / "load.svg").write_text(svg_chart(result["steps"]))
-    names = list(result["steps"][0]["services"]) if result["steps"] else []
-    lines = ["# Load benchmark", "", f"`python -m tests.load {result['args']}` on this machine "
-             f"({psutil.cpu_count()} CPUs). Simulated shoppers through the WebSocket gateway, 1–3 s think time, "
-             f"{result['step_seconds']} s per step. Capacity (highest turns/s with p95 ≤ {P95_LIMIT_MS:.0f} ms and "
-             f"no errors): **{result['capacity_turns_per_s']} turns/s**.", "",
-             "| shoppers | turns/s | p50 ms | p95 ms | p99 ms | errors | " + " | ".join(
-                 f"{n} CPU % / MB" for n in names) + " |",
-             "|---" * (6 + len(names)) + "|"]
-    for s in result["steps"]:
-        lines.append(f"| {s['shoppers']} | {s['turns_per_s']} | {s['p50_ms']} | {s['p95_ms']} | {s['p99_ms']} | "
-                     f"{s['errors']} | " + " | ".join(f"{s['services'][n]['cpu_percent']} / {s['services'][n]['rss_mb']}"
-                                                      for n in names) + " |")
-    lines += ["", "![CPU and memory per service](load.svg)", "",
-              "Not measured yet: the stock-Rasa peer baseline, the 10-minute flat-memory run, and fault injection."]
-    (REPORTS / "load.md").write_text("\n".join(lines) + "\n")
-
-
-async def main_async(args: argparse.Namespace) -> None:
-    with tempfile.TemporaryDirectory() as tmp:
-        stack = Stack.create(Path(tmp), catalog=DEMO_CATALOG, extra_env={
-            "AISLE_RATE_PER_IP": "100000/minute", "AISLE_LOG_LEVEL": "WARNING"})
-        try:
-            stack.start_all()
-            await run_step(stack, 2, 15, seed=0)  # warm-up: caches, indexes, first model calls
-            steps = []
-            for shoppers in args.steps:
-                step = await run_step(stack, shoppers, args.seconds, seed=shoppers)
-                steps.append(step.summary())
-                print(json.dumps({k: v for k, v in steps[-1].items() if k != "services"}), flush=True)
-                if step.summary()["p95_ms"] > P95_LIMIT_MS or step.errors:
-                    break
-        finally:
-            stack.stop_all()
-    ok = [s for s in steps if s["p95_ms"] <= P95_LIMIT_MS and s["errors"] == 0]
-    write_reports({"args": " ".join(f"--{k} {v if not isinstance(v, list) else ','.join(map(str, v))}"
-                                    for k, v in vars(args).items()),
-                   "step_seconds": args.seconds, "p95_limit_ms": P95_LIMIT_MS,
-                   "capacity_turns_per_s": max((s["turns_per_s"] for s in ok), default=0.0), "steps": steps})
-    print((REPORTS / "load.md").read_text())
+    path = REPORTS / "load.json"
+    report = json.loads(path.read_text()) if path.exists() else {}
+    report = {k: v for k, v in report.items() if k in ("aisle", "peer", "soak")}  # older layouts are dropped
+    stamp = time.strftime("%Y-%m-%d")
+    for key, part in parts.items():
+        report[key] = {"command": command, "measured_at": stamp, **part}
+    report["p95_limit_ms"] = P95_LIMIT_MS
+    path.write_text(json.dumps(report, indent=2) + "\n")
+    if "aisle" in report:
+        (REPORTS / "load.svg").write_text(svg_chart(report["aisle"]["steps"]))
+    (REPORTS / "load.md").write_text(markdown(report))
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(prog="python -m tests.load", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m tests.load", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--steps", type=lambda v: [int(x) for x in v.split(",")],
-                        default=[10, 20, 40, 60, 80, 100, 130, 160], help="shoppers per step")
+                        default=[10, 20, 30, 40, 50, 60, 80, 100], help="shoppers per step")
     parser.add_argument("--seconds", type=float, default=45, help="length of each step")
-    asyncio.run(main_async(parser.parse_args()))
+    parser.add_argument("--no-peer", action="store_true", help="skip the stock Rasa peer")
+    parser.add_argument("--soak", type=float, default=0, help="instead: hold --shoppers for this many seconds")
+    parser.add_argument("--shoppers", type=int, default=30, help="shoppers during --soak")
+    args = parser.parse_args()
+    command = "python -m tests.load " + " ".join(sys.argv[1:])
+    update_reports(asyncio.run(measure(args)), command.strip())
+    print((REPORTS / "load.md").read_text())
 
 
 if __name__ == "__main__":

@@ -2,7 +2,9 @@
 from __future__ import annotations
 
 import asyncio
+import time
 
+import aiohttp
 import pytest
 from aiohttp import WSMsgType
 from aiohttp.test_utils import TestClient, TestServer
@@ -11,7 +13,8 @@ from bot.app import create_app
 from bot.appkeys import HANDOFFS
 from bot.gateway import BotTurn, GatewayError, RateLimits
 from bot.handoff import HandoffError
-from tests.web_fixtures import EchoRasa, web_settings
+from bot.rasa_client import RasaClient
+from tests.web_fixtures import EchoRasa, closed_port, web_settings
 
 TIMEOUT = 5
 
@@ -248,3 +251,26 @@ async def test_an_agent_can_take_over_from_the_bot(client, rasa):
     await ws.send_json({"type": "message", "text": "is someone there?"})
     await until(ws, lambda f: f["type"] == "message" and f["message"]["text"] == "is someone there?")
     assert len(rasa.received) == relayed
+
+
+async def test_a_slow_bot_ends_in_an_honest_notice_within_the_turn_timeout(tmp_path, rasa):
+    rasa.delay_first = 3  # a hung dependency behind Rasa (NLU, actions) looks like this to the gateway
+    settings = web_settings(tmp_path, rasa.url, AISLE_TURN_TIMEOUT_S="1")
+    async with TestClient(TestServer(create_app(settings))) as slow_client:
+        ws, _ = await hello(slow_client)
+        started = time.monotonic()
+        await ws.send_json({"type": "message", "text": "anyone there?"})
+        frames = await until(ws, lambda f: f["type"] == "message" and f["message"]["author"] == "system")
+        waited = time.monotonic() - started
+    assert frames[-1]["message"]["notice"] == "unavailable" and "longer than it should" in frames[-1]["message"]["text"]
+    assert 1 <= waited < 3
+
+
+async def test_turns_skip_a_rasa_server_that_refuses_connections(tmp_path, rasa):
+    down = f"http://127.0.0.1:{closed_port()}"
+    settings = web_settings(tmp_path, f"{down},{rasa.url}", AISLE_REDIS_URL="redis://127.0.0.1:1/0")
+    async with aiohttp.ClientSession() as session:
+        client = RasaClient(settings.rasa_urls, session, settings.turn_timeout_s)
+        answers = [await client.send("failover-1", f"m{i}") for i in range(3)]
+    assert {a.server for a in answers} == {rasa.url} and [a.replies[0]["text"] for a in answers] == [
+        "echo: m0", "echo: m1", "echo: m2"]
