@@ -41,6 +41,7 @@ REPORTS = REPO_ROOT / "reports"
 DEMO_CATALOG = REPO_ROOT / "catalog" / "demo" / "products.jsonl"
 P95_LIMIT_MS = 250.0
 TURN_TIMEOUT_S = 20.0
+TRACE_HINTS = ("Traceback", "Exception:", "Error:")
 SCRIPTS = [
     ["hi", "show me hiking boots", "any cheaper ones?", "is the first one waterproof?", "thanks"],
     ["do you ship to canada?", "how long do I have to return something?", "what payment methods do you accept?"],
@@ -61,14 +62,25 @@ class Tally:
     notices: int = 0  # honest "one moment" notices (a dependency down or slow)
     reconnects: int = 0
     latencies_ms: list[float] = field(default_factory=list, repr=False)
-    error_texts: list[str] = field(default_factory=list, repr=False)
+    stack_traces: list[str] = field(default_factory=list, repr=False)  # shown to a shopper: never wanted
     sent: set[tuple[str, str]] = field(default_factory=set, repr=False)  # (conversation, client_id)
+    timeline: list[tuple[float, str, float | None]] | None = None  # (when, outcome, ms), for fault runs
 
-    def count(self, start: float, failed: bool, stop_at: float) -> None:
-        if time.monotonic() < stop_at:
+    def count(self, start: float, outcome: str, stop_at: float) -> None:
+        """One turn's outcome: "ok", "notice" (an honest "one moment") or "error"."""
+        now = time.monotonic()
+        if now < stop_at:
             self.turns += 1
-            self.errors += failed
-            self.latencies_ms.append((time.monotonic() - start) * 1000)
+            self.errors += outcome != "ok"
+            self.notices += outcome == "notice"
+            self.latencies_ms.append((now - start) * 1000)
+        if self.timeline is not None:
+            self.timeline.append((start, outcome, (now - start) * 1000))
+
+    def dropped(self) -> None:
+        self.errors += 1
+        if self.timeline is not None:
+            self.timeline.append((time.monotonic(), "dropped", None))
 
     def summary(self, seconds: float) -> dict[str, Any]:
         lat = sorted(self.latencies_ms)
@@ -81,22 +93,20 @@ class Tally:
                 "p99_ms": round(pct(0.99), 1), "mean_ms": round(statistics.fmean(lat), 1) if lat else 0.0}
 
 
-async def read_ws_turn(ws: aiohttp.ClientWebSocketResponse, tally: Tally) -> bool:
-    """Frames until the bot's turn ends; True when it failed (an error frame or a "one moment" notice)."""
-    failed = False
+async def read_ws_turn(ws: aiohttp.ClientWebSocketResponse, tally: Tally) -> str:
+    """Frames until the bot's turn ends: "ok", "notice" (an honest "one moment") or "error"."""
+    outcome = "ok"
     while True:
         frame = await ws.receive_json(timeout=TURN_TIMEOUT_S)
+        shown = frame.get("message", "") if frame["type"] == "error" else (frame.get("message") or {}).get("text", "")
+        if any(hint in str(shown) for hint in TRACE_HINTS):
+            tally.stack_traces.append(str(shown))
         if frame["type"] == "error":
-            failed = True
-            tally.error_texts.append(frame.get("message", ""))
-        elif frame["type"] == "message":
-            if frame["message"].get("notice") == "unavailable":
-                failed = True
-                tally.notices += 1
-            if "Traceback" in frame["message"]["text"]:
-                tally.error_texts.append(frame["message"]["text"])
+            outcome = "error"
+        elif frame["type"] == "message" and frame["message"].get("notice") == "unavailable" and outcome == "ok":
+            outcome = "notice"
         if frame == {"type": "typing", "on": False} or frame.get("mode") == "waiting":
-            return failed
+            return outcome
 
 
 async def ws_conversation(http: aiohttp.ClientSession, url: str, script: list[str], tally: Tally, stop_at: float,
@@ -126,7 +136,7 @@ async def ws_conversation(http: aiohttp.ClientSession, url: str, script: list[st
                     tally.count(start, await read_ws_turn(ws, tally), stop_at)
                     pending.pop(0)
         except (aiohttp.ClientError, asyncio.TimeoutError, TypeError, ValueError, KeyError):
-            tally.errors += 1
+            tally.dropped()
             if not resilient:
                 return
             tally.reconnects += 1
@@ -145,10 +155,10 @@ async def rest_conversation(http: aiohttp.ClientSession, url: str, script: list[
         try:
             async with http.post(url, json={"sender": sender, "message": text},
                                  timeout=aiohttp.ClientTimeout(total=TURN_TIMEOUT_S)) as resp:
-                failed = resp.status != 200 or not isinstance(await resp.json(), list)
+                ok = resp.status == 200 and isinstance(await resp.json(), list)
         except (aiohttp.ClientError, asyncio.TimeoutError, ValueError):
-            failed = True
-        tally.count(start, failed, stop_at)
+            ok = False
+        tally.count(start, "ok" if ok else "error", stop_at)
 
 
 Conversation = Callable[[aiohttp.ClientSession, list[str], Tally, float, random.Random], Awaitable[None]]
@@ -165,11 +175,12 @@ def rest_conversations(rasa_url: str) -> Conversation:
     return lambda http, script, tally, stop_at, rng: rest_conversation(http, url, script, tally, stop_at, rng)
 
 
-async def shoppers(conversation: Conversation, count: int, tally: Tally, stop_at: float, seed: int) -> None:
+async def shoppers(conversation: Conversation, count: int, tally: Tally, stop_at: float, seed: int,
+                   scripts: list[list[str]] = SCRIPTS) -> None:
     async def one(rng: random.Random) -> None:
         async with aiohttp.ClientSession() as http:
             while time.monotonic() < stop_at:
-                await conversation(http, rng.choice(SCRIPTS), tally, stop_at, rng)
+                await conversation(http, rng.choice(scripts), tally, stop_at, rng)
 
     master = random.Random(seed)
     await asyncio.gather(*(one(random.Random(master.random())) for _ in range(count)))

@@ -274,3 +274,10 @@ async def test_turns_skip_a_rasa_server_that_refuses_connections(tmp_path, rasa)
         answers = [await client.send("failover-1", f"m{i}") for i in range(3)]
     assert {a.server for a in answers} == {rasa.url} and [a.replies[0]["text"] for a in answers] == [
         "echo: m0", "echo: m1", "echo: m2"]
+
+
+async def test_a_turn_the_bot_leaves_silent_gets_the_honest_notice(client):
+    ws, _ = await hello(client)
+    await ws.send_json({"type": "message", "text": "silence please"})
+    frames = await until(ws, lambda f: f["type"] == "message" and f["message"]["author"] == "system")
+    assert frames[-1]["message"]["notice"] == "unavailable"

@@ -34,7 +34,8 @@ def web_settings(data_dir: Path, rasa_url: str | None = None, **env: str) -> Set
 
 class EchoRasa:
     """Answers like Rasa's REST channel: echoes the text; "cards" adds a product card payload,
-    "human" asks for a handoff. ``delay`` makes the first reply slow, to test ordering."""
+    "human" asks for a handoff, "silence" gets no reply at all (what Rasa sends when a custom action
+    failed). ``delay`` makes the first reply slow, to test ordering."""
 
     def __init__(self) -> None:
         self.received: list[tuple[str, str]] = []
@@ -46,6 +47,8 @@ class EchoRasa:
         if len(self.received) == 1 and self.delay_first:
             await asyncio.sleep(self.delay_first)
         text = body["message"]
+        if "silence" in text:
+            return web.json_response([])
         replies: list[dict[str, Any]] = [{"recipient_id": body["sender"], "text": f"echo: {text}"}]
         if "cards" in text:
             replies.append({"recipient_id": body["sender"], "custom": {
