@@ -25,7 +25,8 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -36,6 +37,7 @@ import psutil
 from aisle.config import REPO_ROOT
 from tests import load_peer
 from tests.e2e_stack import Stack, free_port, http_json
+from tests.servers import PostgresServer, RedisServer
 
 REPORTS = REPO_ROOT / "reports"
 DEMO_CATALOG = REPO_ROOT / "catalog" / "demo" / "products.jsonl"
@@ -248,9 +250,24 @@ async def soak(processes: dict[str, psutil.Process], conversation: Conversation,
             "growth_after_first_minute_mb": growth}
 
 
-def aisle_stack(folder: Path) -> Stack:
+def aisle_stack(folder: Path, infra: dict[str, str]) -> Stack:
     return Stack.create(folder, catalog=DEMO_CATALOG, extra_env={
-        "AISLE_RATE_PER_IP": "100000/minute", "AISLE_LOG_LEVEL": "WARNING"})
+        "AISLE_RATE_PER_IP": "100000/minute", "AISLE_LOG_LEVEL": "WARNING", **infra})
+
+
+@contextmanager
+def infrastructure(production: bool) -> Iterator[dict[str, str]]:
+    """Nothing extra (SQLite, in-process state), or real PostgreSQL and Redis on loopback."""
+    if not production:
+        yield {}
+        return
+    postgres = PostgresServer.start()
+    redis = RedisServer.start()
+    try:
+        yield {"AISLE_DATABASE_URL": postgres.url, "AISLE_REDIS_URL": redis.url}
+    finally:
+        redis.stop()
+        postgres.stop()
 
 
 def processes_of(stack: Stack) -> dict[str, psutil.Process]:
@@ -272,8 +289,8 @@ def wait_for_rasa(url: str, proc: Any, timeout_s: float = 180) -> None:
 
 
 async def measure(args: argparse.Namespace) -> dict[str, Any]:
-    with tempfile.TemporaryDirectory() as tmp:
-        stack = aisle_stack(Path(tmp))
+    with tempfile.TemporaryDirectory() as tmp, infrastructure(args.postgres) as infra:
+        stack = aisle_stack(Path(tmp), infra)
         try:
             stack.start_all()
             processes, chat = processes_of(stack), widget_conversations(stack.web_url)
@@ -282,7 +299,8 @@ async def measure(args: argparse.Namespace) -> dict[str, Any]:
             aisle_steps = await stepped(processes, chat, args.steps, args.seconds, "aisle")
         finally:
             stack.stop_all()
-        result: dict[str, Any] = {"aisle": {"steps": aisle_steps, "capacity_turns_per_s": capacity(aisle_steps)}}
+        result: dict[str, Any] = {"aisle-postgres" if args.postgres else "aisle": {
+            "steps": aisle_steps, "capacity_turns_per_s": capacity(aisle_steps)}}
         if args.no_peer:
             return result
         model = load_peer.trained_model(stack.settings)
@@ -300,15 +318,22 @@ async def measure(args: argparse.Namespace) -> dict[str, Any]:
         return result
 
 
+PARTS = {
+    "aisle": "Aisle (every service, WebSocket gateway, SQLite)",
+    "aisle-postgres": "Aisle on PostgreSQL + Redis (--postgres)",
+    "peer": "Stock Rasa peer (default DIET pipeline and policies, REST channel, responses only)",
+    "soak": "",
+}
+
+
 def markdown(report: dict[str, Any]) -> str:
     lines = ["# Load benchmark", "",
              f"On this machine ({psutil.cpu_count()} CPUs). Simulated shoppers with 1–3 s think time; a turn is "
              f"a shopper message until the bot's last reply. Capacity: the highest turns/s of a step with p95 ≤ "
              f"{P95_LIMIT_MS:.0f} ms and no errors."]
-    for key, title in (("aisle", "Aisle (every service, WebSocket gateway)"),
-                       ("peer", "Stock Rasa peer (default DIET pipeline and policies, REST channel, responses only)")):
+    for key, title in PARTS.items():
         part = report.get(key)
-        if not part:
+        if not part or "steps" not in part:
             continue
         names = list(part["steps"][0]["services"]) if part["steps"] else []
         lines += ["", f"## {title}", "", f"`{part['command']}` ({part['measured_at']}): "
@@ -372,7 +397,7 @@ def update_reports(parts: dict[str, Any], command: str) -> None:
     REPORTS.mkdir(exist_ok=True)
     path = REPORTS / "load.json"
     report = json.loads(path.read_text()) if path.exists() else {}
-    report = {k: v for k, v in report.items() if k in ("aisle", "peer", "soak")}  # older layouts are dropped
+    report = {k: v for k, v in report.items() if k in PARTS}  # older layouts are dropped
     stamp = time.strftime("%Y-%m-%d")
     for key, part in parts.items():
         report[key] = {"command": command, "measured_at": stamp, **part}
@@ -392,6 +417,8 @@ def main() -> None:
     parser.add_argument("--no-peer", action="store_true", help="skip the stock Rasa peer")
     parser.add_argument("--soak", type=float, default=0, help="instead: hold --shoppers for this many seconds")
     parser.add_argument("--shoppers", type=int, default=30, help="shoppers during --soak")
+    parser.add_argument("--postgres", action="store_true",
+                        help="Aisle on real PostgreSQL + Redis (tests/servers.py) instead of SQLite")
     args = parser.parse_args()
     command = "python -m tests.load " + " ".join(sys.argv[1:])
     update_reports(asyncio.run(measure(args)), command.strip())
