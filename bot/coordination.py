@@ -23,6 +23,7 @@ log = logging.getLogger(__name__)
 CHANNEL_PREFIX = "aisle:hub:"
 LOCK_PREFIX = "aisle:turn:"
 RECONNECT_S = 1.0
+MAX_OUTBOX = 10_000  # live events waiting for Redis; beyond this (Redis down for long) the oldest go
 
 
 class TurnBusy(RuntimeError):
@@ -78,6 +79,10 @@ class RedisHub(Hub):
         self._tasks: list[asyncio.Task[None]] = []
 
     def publish(self, topic: str, event: dict[str, Any]) -> None:
+        # Live events only: everything is in the database, and a client that reconnects reloads it.
+        if self._outbox.qsize() >= MAX_OUTBOX:
+            self._outbox.get_nowait()
+            log.warning("Redis unreachable for long: dropping the oldest live event")
         self._outbox.put_nowait((topic, event))
 
     async def start(self) -> None:

@@ -34,7 +34,7 @@ from typing import Any
 import aiohttp
 import psutil
 
-from aisle.config import REPO_ROOT
+from aisle.config import REPO_ROOT, Settings
 from tests import load_peer
 from tests.e2e_stack import Stack, free_port, http_json
 from tests.servers import PostgresServer, RedisServer
@@ -303,9 +303,10 @@ async def measure(args: argparse.Namespace) -> dict[str, Any]:
             "steps": aisle_steps, "capacity_turns_per_s": capacity(aisle_steps)}}
         if args.no_peer:
             return result
-        model = load_peer.trained_model(stack.settings)
+        home = Settings.from_env()  # the peer model is cached in the real data dir, not the scratch one
+        model = load_peer.trained_model(home)
         port = free_port()
-        peer = load_peer.start_server(stack.settings, model, port, Path(tmp) / "peer.log")
+        peer = load_peer.start_server(home, model, port, Path(tmp) / "peer.log")
         try:
             wait_for_rasa(f"http://127.0.0.1:{port}", peer)
             peer_steps = await stepped({"stock rasa": psutil.Process(peer.pid)},
