@@ -3,7 +3,7 @@ from pathlib import Path
 import pytest
 
 from aisle.config import REPO_ROOT, ConfigError, Settings
-from aisle.rasa_cli import rasa_database_url
+from aisle.rasa_cli import lock_store_environment, rasa_database_url
 
 
 def test_defaults_put_everything_under_var():
@@ -51,3 +51,23 @@ def test_rasa_gets_the_same_database_with_its_own_driver():
     assert rasa_database_url("sqlite:////tmp/a.db") == "sqlite:////tmp/a.db"
     assert rasa_database_url("postgresql+psycopg://u:p@h:5432/d") == "postgresql+psycopg2://u:p@h:5432/d"
     assert rasa_database_url("postgresql://u@h/d") == "postgresql+psycopg2://u@h/d"
+
+
+def test_production_settings_several_rasa_servers_need_redis():
+    urls = "http://127.0.0.1:5005, http://127.0.0.1:5015/"
+    with pytest.raises(ConfigError, match="AISLE_REDIS_URL"):
+        Settings.from_env({"AISLE_RASA_URL": urls})
+    settings = Settings.from_env({"AISLE_RASA_URL": urls, "AISLE_REDIS_URL": "redis://cache:6380/2"})
+    assert settings.rasa_urls == ("http://127.0.0.1:5005", "http://127.0.0.1:5015")
+    assert settings.rasa_url == "http://127.0.0.1:5005"
+    with pytest.raises(ConfigError, match="redis://"):
+        Settings.from_env({"AISLE_REDIS_URL": "cache:6379"})
+    with pytest.raises(ConfigError, match="AISLE_TURN_TIMEOUT_S"):
+        Settings.from_env({"AISLE_TURN_TIMEOUT_S": "0"})
+
+
+def test_rasa_lock_store_follows_the_redis_url():
+    assert lock_store_environment(None)["AISLE_RASA_LOCK_STORE"] == "in_memory"
+    env = lock_store_environment("redis://:s%40cret@cache.internal:6380/3")
+    assert env == {"AISLE_RASA_LOCK_STORE": "redis", "AISLE_REDIS_HOST": "cache.internal", "AISLE_REDIS_PORT": "6380",
+                   "AISLE_REDIS_DB": "3", "AISLE_REDIS_PASSWORD": "s@cret"}
