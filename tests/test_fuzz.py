@@ -1,13 +1,16 @@
 """Property-based tests (hypothesis) over everything that takes outside input: the NLU parser, the
-gateway's frames, both importers, the console's entry form, masking and order-number parsing.
+gateway's frames, both importers, the console's entry form and every console form over HTTP, masking
+and order-number parsing.
 The property everywhere: a clear refusal or a valid result, never a crash or a 500."""
 from __future__ import annotations
 
 import asyncio
 import json
+import re
 import tempfile
 from functools import lru_cache
 from pathlib import Path
+from urllib.parse import quote
 
 from aiohttp import WSMsgType
 from aiohttp.test_utils import TestClient, TestServer
@@ -146,3 +149,52 @@ def test_masking_and_order_parsing_take_any_text(text):
     number, email = normalize_number(text), normalize_email(text)
     assert number is None or number.isdigit()
     assert email is None or "@" in email
+
+
+FIELDS = ["question", "answer", "category", "status", "alternatives", "tags", "do", "version", "tag", "note",
+          "reviewed", "intent", "text", "entities", "q", "mode", "channel", "intent_filter", "since", "until",
+          "page", "action", "reason"]
+ids = st.one_of(st.sampled_from(["1", "2", "0", "-1", "999999999999", "c-unknown", "%2e%2e"]), st.text(
+    st.characters(whitelist_categories=("L", "N")), min_size=1, max_size=12))
+console_requests = st.tuples(
+    st.sampled_from([
+        ("POST", "/admin/faq/new"), ("POST", "/admin/faq/{id}"), ("POST", "/admin/faq/{id}/status"),
+        ("POST", "/admin/faq/{id}/restore"), ("POST", "/admin/faq/preview"), ("GET", "/admin/faq"),
+        ("GET", "/admin/faq/{id}/diff"), ("GET", "/admin/audit"), ("GET", "/agent/conversations"),
+        ("GET", "/agent/conversations.csv"), ("POST", "/agent/conversations/{id}/tags"),
+        ("POST", "/agent/conversations/{id}/notes"), ("POST", "/agent/conversations/{id}/reviewed"),
+        ("POST", "/agent/messages/{id}/correction"), ("POST", "/agent/queue/{id}/take"),
+        ("POST", "/agent/live/{id}/send"), ("POST", "/agent/live/{id}/handback"), ("GET", "/agent/analytics"),
+    ]),
+    ids,
+    st.dictionaries(st.sampled_from(FIELDS), st.text(max_size=300), max_size=6),
+)
+
+
+@settings(max_examples=10, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(console_requests, min_size=1, max_size=12))
+def test_the_consoles_answer_any_form_without_a_server_error(requests):
+    from aisle.db import session_factory
+    from aisle.models import Role
+    from bot.console.accounts import create_user
+
+    async def scenario() -> None:
+        with tempfile.TemporaryDirectory() as tmp:
+            app_settings = web_settings(Path(tmp))
+            create_user(session_factory(app_settings.database_url), "fuzz", "fuzz password 123", Role.admin, "test")
+            async with TestClient(TestServer(create_app(app_settings))) as client:
+                page = await (await client.get("/login")).text()
+                token = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
+                await client.post("/login", data={"username": "fuzz", "password": "fuzz password 123",
+                                                  "csrf_token": token})
+                token = re.search(r'name="csrf_token" value="([^"]+)"',
+                                  await (await client.get("/admin/faq/new")).text()).group(1)
+                for (method, path), entry_id, form in requests:
+                    url = path.replace("{id}", quote(entry_id, safe=""))
+                    if method == "GET":
+                        resp = await client.get(url, params=form)
+                    else:
+                        resp = await client.post(url, data={**form, "csrf_token": token}, allow_redirects=False)
+                    assert resp.status < 500, (method, url, form, await resp.text())
+
+    asyncio.run(scenario())
