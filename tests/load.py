@@ -24,6 +24,7 @@ import statistics
 import sys
 import tempfile
 import time
+import urllib.request
 import uuid
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
@@ -36,7 +37,7 @@ import psutil
 
 from aisle.config import REPO_ROOT, Settings
 from tests import load_peer
-from tests.e2e_stack import Stack, free_port, http_json
+from tests.e2e_stack import Stack, free_port
 from tests.servers import PostgresServer, RedisServer
 
 REPORTS = REPO_ROOT / "reports"
@@ -280,29 +281,32 @@ def wait_for_rasa(url: str, proc: Any, timeout_s: float = 180) -> None:
         if proc.poll() is not None:
             raise RuntimeError("the stock Rasa peer exited; see its log")
         try:
-            if http_json("GET", f"{url}/status", timeout=5)[0] == 200:
-                return
+            with urllib.request.urlopen(f"{url}/", timeout=5) as resp:  # "Hello from Rasa" once loaded
+                if resp.status == 200:
+                    return
         except OSError:
             pass
         time.sleep(1)
     raise RuntimeError("the stock Rasa peer did not start in time")
 
 
-async def measure(args: argparse.Namespace) -> dict[str, Any]:
+async def measure(args: argparse.Namespace, save: Callable[[dict[str, Any]], None]) -> None:
+    """Runs what ``args`` ask for; ``save`` gets each part as soon as it is measured."""
     with tempfile.TemporaryDirectory() as tmp, infrastructure(args.postgres) as infra:
         stack = aisle_stack(Path(tmp), infra)
         try:
             stack.start_all()
             processes, chat = processes_of(stack), widget_conversations(stack.web_url)
             if args.soak:
-                return {"soak": await soak(processes, chat, args.shoppers, args.soak)}
+                save({"soak": await soak(processes, chat, args.shoppers, args.soak)})
+                return
             aisle_steps = await stepped(processes, chat, args.steps, args.seconds, "aisle")
         finally:
             stack.stop_all()
-        result: dict[str, Any] = {"aisle-postgres" if args.postgres else "aisle": {
-            "steps": aisle_steps, "capacity_turns_per_s": capacity(aisle_steps)}}
+        save({"aisle-postgres" if args.postgres else "aisle": {
+            "steps": aisle_steps, "capacity_turns_per_s": capacity(aisle_steps)}})
         if args.no_peer:
-            return result
+            return
         home = Settings.from_env()  # the peer model is cached in the real data dir, not the scratch one
         model = load_peer.trained_model(home)
         port = free_port()
@@ -315,8 +319,7 @@ async def measure(args: argparse.Namespace) -> dict[str, Any]:
         finally:
             peer.terminate()
             peer.wait(timeout=30)
-        result["peer"] = {"steps": peer_steps, "capacity_turns_per_s": capacity(peer_steps), "model": model.name}
-        return result
+        save({"peer": {"steps": peer_steps, "capacity_turns_per_s": capacity(peer_steps), "model": model.name}})
 
 
 PARTS = {
@@ -422,7 +425,7 @@ def main() -> None:
                         help="Aisle on real PostgreSQL + Redis (tests/servers.py) instead of SQLite")
     args = parser.parse_args()
     command = "python -m tests.load " + " ".join(sys.argv[1:])
-    update_reports(asyncio.run(measure(args)), command.strip())
+    asyncio.run(measure(args, lambda parts: update_reports(parts, command.strip())))
     print((REPORTS / "load.md").read_text())
 
 
