@@ -226,6 +226,12 @@ async def stepped(processes: dict[str, psutil.Process], conversation: Conversati
     return results
 
 
+def part_name(args: argparse.Namespace) -> str:
+    if not args.postgres:
+        return "aisle"
+    return "aisle-postgres" + (f"-{args.rasa_servers}-rasa" if args.rasa_servers > 1 else "")
+
+
 def capacity(steps: list[dict[str, Any]]) -> float:
     return max((s["turns_per_s"] for s in steps if s["p95_ms"] <= P95_LIMIT_MS and s["errors"] == 0), default=0.0)
 
@@ -257,15 +263,17 @@ def aisle_stack(folder: Path, infra: dict[str, str]) -> Stack:
 
 
 @contextmanager
-def infrastructure(production: bool) -> Iterator[dict[str, str]]:
-    """Nothing extra (SQLite, in-process state), or real PostgreSQL and Redis on loopback."""
+def infrastructure(production: bool, rasa_ports: list[int]) -> Iterator[dict[str, str]]:
+    """Nothing extra (SQLite, in-process state), or real PostgreSQL and Redis on loopback with every
+    Rasa server in AISLE_RASA_URL."""
     if not production:
         yield {}
         return
     postgres = PostgresServer.start()
     redis = RedisServer.start()
     try:
-        yield {"AISLE_DATABASE_URL": postgres.url, "AISLE_REDIS_URL": redis.url}
+        yield {"AISLE_DATABASE_URL": postgres.url, "AISLE_REDIS_URL": redis.url, "AISLE_RASA_PORT": str(rasa_ports[0]),
+               "AISLE_RASA_URL": ",".join(f"http://127.0.0.1:{port}" for port in rasa_ports)}
     finally:
         redis.stop()
         postgres.stop()
@@ -292,9 +300,12 @@ def wait_for_rasa(url: str, proc: Any, timeout_s: float = 180) -> None:
 
 async def measure(args: argparse.Namespace, save: Callable[[dict[str, Any]], None]) -> None:
     """Runs what ``args`` ask for; ``save`` gets each part as soon as it is measured."""
-    with tempfile.TemporaryDirectory() as tmp, infrastructure(args.postgres) as infra:
+    rasa_ports = [free_port() for _ in range(args.rasa_servers)]
+    with tempfile.TemporaryDirectory() as tmp, infrastructure(args.postgres, rasa_ports) as infra:
         stack = aisle_stack(Path(tmp), infra)
         try:
+            for i, port in enumerate(rasa_ports[1:], start=2):
+                stack.start("rasa", f"rasa-{i}", {"AISLE_RASA_PORT": str(port)})
             stack.start_all()
             processes, chat = processes_of(stack), widget_conversations(stack.web_url)
             if args.soak:
@@ -303,8 +314,7 @@ async def measure(args: argparse.Namespace, save: Callable[[dict[str, Any]], Non
             aisle_steps = await stepped(processes, chat, args.steps, args.seconds, "aisle")
         finally:
             stack.stop_all()
-        save({"aisle-postgres" if args.postgres else "aisle": {
-            "steps": aisle_steps, "capacity_turns_per_s": capacity(aisle_steps)}})
+        save({part_name(args): {"steps": aisle_steps, "capacity_turns_per_s": capacity(aisle_steps)}})
         if args.no_peer:
             return
         home = Settings.from_env()  # the peer model is cached in the real data dir, not the scratch one
@@ -325,6 +335,7 @@ async def measure(args: argparse.Namespace, save: Callable[[dict[str, Any]], Non
 PARTS = {
     "aisle": "Aisle (every service, WebSocket gateway, SQLite)",
     "aisle-postgres": "Aisle on PostgreSQL + Redis (--postgres)",
+    "aisle-postgres-2-rasa": "Aisle on PostgreSQL + Redis with two Rasa servers (--postgres --rasa-servers 2)",
     "peer": "Stock Rasa peer (default DIET pipeline and policies, REST channel, responses only)",
     "soak": "",
 }
@@ -423,7 +434,10 @@ def main() -> None:
     parser.add_argument("--shoppers", type=int, default=30, help="shoppers during --soak")
     parser.add_argument("--postgres", action="store_true",
                         help="Aisle on real PostgreSQL + Redis (tests/servers.py) instead of SQLite")
+    parser.add_argument("--rasa-servers", type=int, default=1, help="with --postgres: this many Rasa servers")
     args = parser.parse_args()
+    if args.rasa_servers > 1 and not args.postgres:
+        parser.error("--rasa-servers needs --postgres (several Rasa servers share Redis's lock store)")
     command = "python -m tests.load " + " ".join(sys.argv[1:])
     asyncio.run(measure(args, lambda parts: update_reports(parts, command.strip())))
     print((REPORTS / "load.md").read_text())
