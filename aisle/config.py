@@ -57,6 +57,7 @@ class Settings:
     retention_days: int  # transcripts older than this are deleted; 0 keeps them
     redis_url: str | None  # production mode: Redis for Rasa's lock store, live fan-out and limits
     turn_timeout_s: float  # longest a shopper waits for the bot before an honest "one moment"
+    torch_threads: int  # intra-op threads per serving process (NLU, actions); more only spin on 2 cores
 
     @property
     def rasa_url(self) -> str:
@@ -118,6 +119,7 @@ class Settings:
             retention_days=_int(env, "AISLE_TRANSCRIPT_RETENTION_DAYS", 180),
             redis_url=redis_url,
             turn_timeout_s=turn_timeout,
+            torch_threads=max(1, _int(env, "AISLE_TORCH_THREADS", 1)),
         )
 
 
