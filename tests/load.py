@@ -97,8 +97,9 @@ class Tally:
 
 
 async def read_ws_turn(ws: aiohttp.ClientWebSocketResponse, tally: Tally) -> str:
-    """Frames until the bot's turn ends: "ok", "notice" (an honest "one moment") or "error"."""
-    outcome = "ok"
+    """Frames until the bot's turn ends: "ok", "notice" (an honest "one moment"), "error", or "silent"
+    (the turn ended without any reply)."""
+    outcome, answered = "ok", False
     while True:
         frame = await ws.receive_json(timeout=TURN_TIMEOUT_S)
         shown = frame.get("message", "") if frame["type"] == "error" else (frame.get("message") or {}).get("text", "")
@@ -106,10 +107,12 @@ async def read_ws_turn(ws: aiohttp.ClientWebSocketResponse, tally: Tally) -> str
             tally.stack_traces.append(str(shown))
         if frame["type"] == "error":
             outcome = "error"
-        elif frame["type"] == "message" and frame["message"].get("notice") == "unavailable" and outcome == "ok":
-            outcome = "notice"
+        elif frame["type"] == "message" and frame["message"]["author"] != "shopper":
+            answered = True
+            if frame["message"].get("notice") == "unavailable" and outcome == "ok":
+                outcome = "notice"
         if frame == {"type": "typing", "on": False} or frame.get("mode") == "waiting":
-            return outcome
+            return outcome if answered or outcome == "error" else "silent"
 
 
 async def ws_conversation(http: aiohttp.ClientSession, url: str, script: list[str], tally: Tally, stop_at: float,

@@ -29,7 +29,8 @@ from aisle.models import CartItem, Conversation, ConversationMode, Message
 from tests.e2e_stack import Stack, http_json
 from tests.load import DEMO_CATALOG, REPORTS, SCRIPTS, Tally, shoppers, widget_conversations
 
-HANDOFF_SCRIPT = ["hi", "show me kettles", "I want to talk to a real person"]
+EXTRA_SCRIPTS = [["hi", "show me kettles", "I want to talk to a real person"],
+                 ["show me hiking boots", "add the first one to my cart", "what's in my cart?"]]
 RECOVERY_LIMIT_S = 120
 
 
@@ -47,7 +48,7 @@ def counts(stack: Stack) -> dict[str, int]:
 def stored_client_ids(stack: Stack) -> set[tuple[str, str]]:
     with session_factory(stack.settings.database_url)() as s:
         return set(s.execute(select(Message.conversation_id, Message.client_id)
-                             .where(Message.client_id.is_not(None))).tuples())
+                             .where(Message.client_id.is_not(None))))
 
 
 def service_child(stack: Stack, name: str) -> psutil.Process:
@@ -72,7 +73,8 @@ def window(tally: Tally, start: float, end: float) -> dict[str, Any]:
     seen = [(t, outcome, ms) for t, outcome, ms in tally.timeline if start <= t < end]
     latencies = [ms for _, outcome, ms in seen if ms is not None]
     return {"turns_ok": sum(o == "ok" for _, o, _ in seen), "notices": sum(o == "notice" for _, o, _ in seen),
-            "errors": sum(o == "error" for _, o, _ in seen), "dropped_connections": sum(o == "dropped" for _, o, _ in seen),
+            "errors": sum(o == "error" for _, o, _ in seen), "silent": sum(o == "silent" for _, o, _ in seen),
+            "dropped_connections": sum(o == "dropped" for _, o, _ in seen),
             "longest_turn_ms": round(max(latencies), 1) if latencies else None}
 
 
@@ -110,7 +112,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             tally = Tally(timeline=[])
             stop_at = time.monotonic() + 10 ** 6  # until cancelled after the last fault
             chat = asyncio.create_task(shoppers(widget_conversations(stack.web_url, resilient=True), args.shoppers,
-                                                tally, stop_at, seed=7, scripts=[*SCRIPTS, HANDOFF_SCRIPT]))
+                                                tally, stop_at, seed=7, scripts=[*SCRIPTS, *EXTRA_SCRIPTS]))
             await asyncio.sleep(args.warmup)
             before = counts(stack)
             steady = window(tally, 0, time.monotonic())
@@ -136,10 +138,10 @@ def markdown(r: dict[str, Any]) -> str:
              f"(they reconnect and resend like the widget), AISLE_TURN_TIMEOUT_S={r['turn_timeout_s']}. Before the "
              f"first fault: {r['before_faults']['turns_ok']} turns answered, {r['before_faults']['errors']} errors.", "",
              "| fault | back after (s) | new process | turns answered | \"one moment\" notices | errors | "
-             "dropped connections | longest turn (ms) |", "|---|---|---|---|---|---|---|---|"]
+             "silent turns | dropped connections | longest turn (ms) |", "|---|---|---|---|---|---|---|---|---|"]
     for f in r["faults"]:
         lines.append(f"| {f['fault']} | {f['back_after_s'] if f['back_after_s'] is not None else '–'} | "
-                     f"{'yes' if f['new_pid'] else 'no'} | {f['turns_ok']} | {f['notices']} | {f['errors']} | "
+                     f"{'yes' if f['new_pid'] else 'no'} | {f['turns_ok']} | {f['notices']} | {f['errors']} | {f['silent']} | "
                      f"{f['dropped_connections']} | {f['longest_turn_ms']} |")
     lines += ["", "Counted (window: turns that started between the fault and a few seconds after recovery).", "",
               "| stored | before the first fault | at the end |", "|---|---|---|"]
@@ -147,7 +149,7 @@ def markdown(r: dict[str, Any]) -> str:
         lines.append(f"| {key.replace('_', ' ')} | {r['counts_before'][key]} | {r['counts_after'][key]} |")
     lines += ["", f"Messages the shoppers sent: {r['messages_sent']}; sent but not stored: "
               f"**{r['sent_but_not_stored']}**. Stack traces shown to shoppers: **{len(r['stack_traces_seen'])}**. "
-              f"Turns answered in the whole run: {r['turns']}; \"one moment\" notices: {r['notices']}; "
+              f"Turns in the whole run: {r['turns']}, of them \"one moment\" notices: {r['notices']}; "
               f"reconnects after a dropped connection: {r['reconnects']}."]
     return "\n".join(lines) + "\n"
 
