@@ -46,11 +46,29 @@ def _wait(check, what: str, log: Path) -> None:  # type: ignore[no-untyped-def]
 
 
 @dataclass
-class PostgresServer:
+class LocalServer:
+    """A server process on a loopback port with its scratch folder; ``stop`` removes both."""
+
     folder: Path
     port: int
     process: subprocess.Popen[bytes]
 
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        shutil.rmtree(self.folder, ignore_errors=True)
+
+
+def _launch(command: list[str], log: Path) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(command, stdout=open(log, "ab"), stderr=subprocess.STDOUT, start_new_session=True)
+
+
+class PostgresServer(LocalServer):
     @classmethod
     def start(cls) -> "PostgresServer":
         """A new cluster in its own temporary folder (outside pytest's, which `postgres` cannot enter)."""
@@ -68,11 +86,9 @@ class PostgresServer:
         if initdb.returncode != 0:
             raise RuntimeError(f"initdb failed: {initdb.stderr.decode(errors='replace')[-1000:]}")
         port, log = free_port(), folder / "postgres.log"
-        process = subprocess.Popen(
-            _as_postgres_user([str(bin_dir / "postgres"), "-D", str(data), "-p", str(port), "-k", str(sockets),
-                               "-c", "listen_addresses=127.0.0.1", "-c", "fsync=off",
-                               "-c", "max_connections=200"]),
-            stdout=open(log, "ab"), stderr=subprocess.STDOUT, start_new_session=True)
+        process = _launch(_as_postgres_user([str(bin_dir / "postgres"), "-D", str(data), "-p", str(port),
+                                             "-k", str(sockets), "-c", "listen_addresses=127.0.0.1",
+                                             "-c", "fsync=off", "-c", "max_connections=200"]), log)
         server = cls(folder, port, process)
         ready = [str(bin_dir / "pg_isready"), "-h", "127.0.0.1", "-p", str(port), "-U", "postgres"]
         _wait(lambda: subprocess.run(ready, capture_output=True).returncode == 0, "PostgreSQL", log)
@@ -84,17 +100,8 @@ class PostgresServer:
     def url(self) -> str:
         return f"postgresql://postgres@127.0.0.1:{self.port}/aisle"
 
-    def stop(self) -> None:
-        _terminate(self.process)
-        shutil.rmtree(self.folder, ignore_errors=True)
 
-
-@dataclass
-class RedisServer:
-    folder: Path
-    port: int
-    process: subprocess.Popen[bytes]
-
+class RedisServer(LocalServer):
     @classmethod
     def start(cls) -> "RedisServer":
         """An empty, non-persistent Redis in its own temporary folder."""
@@ -103,10 +110,8 @@ class RedisServer:
             raise FileNotFoundError(f"Redis {MISSING}")
         folder = Path(tempfile.mkdtemp(prefix="aisle-redis-"))
         port, log = free_port(), folder / "redis.log"
-        process = subprocess.Popen(
-            [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-             "--dir", str(folder)],
-            stdout=open(log, "ab"), stderr=subprocess.STDOUT, start_new_session=True)
+        process = _launch([binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+                           "--dir", str(folder)], log)
         server = cls(folder, port, process)
         cli = shutil.which("redis-cli")
         _wait(lambda: cli is not None and subprocess.run([cli, "-p", str(port), "ping"], capture_output=True)
@@ -116,17 +121,3 @@ class RedisServer:
     @property
     def url(self) -> str:
         return f"redis://127.0.0.1:{self.port}/0"
-
-    def stop(self) -> None:
-        _terminate(self.process)
-        shutil.rmtree(self.folder, ignore_errors=True)
-
-
-def _terminate(process: subprocess.Popen[bytes]) -> None:
-    if process.poll() is None:
-        process.terminate()
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
