@@ -367,7 +367,9 @@ def markdown(report: dict[str, Any]) -> str:
                                                           f"{s['services'][n]['rss_mb']}" for n in names) + " |")
     if report.get("aisle") and report.get("peer"):
         ours, theirs = report["aisle"]["capacity_turns_per_s"], report["peer"]["capacity_turns_per_s"]
-        ratio = f"{ours / theirs:.2f}×" if theirs else "n/a"
+        peer_last = report["peer"]["steps"][-1] if report["peer"]["steps"] else {}
+        peer_open = peer_last.get("p95_ms", P95_LIMIT_MS + 1) <= P95_LIMIT_MS and not peer_last.get("errors")
+        ratio = (("at most " if peer_open else "") + f"{ours / theirs:.2f}×") if theirs else "n/a"
         lines += ["", f"**Capacity ratio Aisle / stock Rasa: {ratio}** ({ours} vs {theirs} turns/s). The peer does "
                   "no search, database or recommendation work (its answers are fixed responses) and keeps "
                   "conversations in memory only; Aisle stores every message and tracker event."]
