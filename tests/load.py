@@ -338,7 +338,8 @@ async def measure(args: argparse.Namespace, save: Callable[[dict[str, Any]], Non
 PARTS = {
     "aisle": "Aisle (every service, WebSocket gateway, SQLite)",
     "aisle-postgres": "Aisle on PostgreSQL + Redis (--postgres)",
-    "aisle-postgres-2-rasa": "Aisle on PostgreSQL + Redis with two Rasa servers (--postgres --rasa-servers 2)",
+    "aisle-postgres-2-rasa": "Aisle on PostgreSQL + Redis with two Rasa servers (--postgres --rasa-servers 2; "
+                             "PostgreSQL's and Redis's own CPU is not in the table)",
     "peer": "Stock Rasa peer (default DIET pipeline and policies, REST channel, responses only)",
     "soak": "",
 }
