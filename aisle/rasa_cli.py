@@ -3,11 +3,13 @@
 ``python -m aisle.rasa_cli run|train|test|data ...`` behaves like ``rasa ...`` but first exports what
 endpoints.yml interpolates (tracker store URL, action and NLU server URLs) from aisle.config, so
 Rasa shares the database and ports every other service uses. ``run`` gets Aisle's defaults for
-port, model folder, endpoints and credentials. Stdlib only: it runs in the Rasa environment.
+port, model folder, endpoints and credentials. Rasa then runs in this process, with
+``aisle.rasa_speedups`` installed. Only the stdlib at module level: .venv imports this module too.
 """
 from __future__ import annotations
 
 import os
+import runpy
 import sys
 from urllib.parse import unquote, urlsplit
 
@@ -64,7 +66,12 @@ def rasa_arguments(args: list[str]) -> list[str]:
 def main() -> None:
     args = rasa_arguments(sys.argv[1:])
     os.chdir(REPO_ROOT)
-    os.execve(sys.executable, [sys.executable, "-m", "rasa", *args], rasa_environment(dict(os.environ)))
+    os.environ.update(rasa_environment(dict(os.environ)))
+    from aisle import rasa_speedups  # imports Rasa: only here, so .venv can import this module too
+
+    rasa_speedups.install()
+    sys.argv = ["rasa", *args]
+    runpy.run_module("rasa", run_name="__main__", alter_sys=True)
 
 
 if __name__ == "__main__":

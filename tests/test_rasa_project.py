@@ -44,3 +44,28 @@ def test_rasa_test_stories_pass(tmp_path: Path):
     detail = failed.read_text() if failed.exists() else result.stderr[-3000:]
     assert result.returncode == 0, detail
     assert "None of the test stories failed" in failed.read_text()
+
+
+SPEEDUP_CHECK = """
+import jsonschema
+from aisle import rasa_speedups
+from rasa.core.actions.action import RemoteAction
+
+rasa_speedups.install()
+action = RemoteAction("action_x", None)
+assert action._validate_action_result({"events": [], "responses": [{"text": "hi"}]})
+try:
+    action._validate_action_result({"events": "not a list"})
+except jsonschema.ValidationError as error:
+    assert "Failed to validate Action server response" in error.message
+else:
+    raise AssertionError("an invalid action server response was accepted")
+print("ok")
+"""
+
+
+def test_the_action_response_check_is_still_a_check():
+    # aisle.rasa_speedups replaces how Rasa validates action server responses (built once, not per call).
+    result = subprocess.run([RASA[0], "-c", SPEEDUP_CHECK], cwd=REPO_ROOT, capture_output=True, text=True,
+                            timeout=120, env={**os.environ, "RASA_TELEMETRY_ENABLED": "false"})
+    assert result.returncode == 0 and result.stdout.strip().endswith("ok"), result.stderr[-2000:]
