@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import psutil
+
 from aisle.config import REPO_ROOT, Settings
 
 START_TIMEOUT_S = 180
@@ -104,6 +106,13 @@ class Stack:
         for name in procfile_commands():
             self.start(name)
         self.wait_until_healthy()
+
+    def service_process(self, name: str) -> psutil.Process:
+        """The service itself, under its keepalive wrapper (bash → keepalive → service)."""
+        children = psutil.Process(self.processes[name].pid).children(recursive=True)
+        if not children:
+            raise RuntimeError(f"{name} has no running service under its keepalive")
+        return children[0]
 
     def stop_all(self) -> None:
         for name in list(self.processes):

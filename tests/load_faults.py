@@ -21,7 +21,6 @@ import time
 from pathlib import Path
 from typing import Any
 
-import psutil
 from sqlalchemy import func, select, text
 
 from aisle.db import session_factory
@@ -51,11 +50,6 @@ def stored_client_ids(stack: Stack) -> set[tuple[str, str]]:
                              .where(Message.client_id.is_not(None))))
 
 
-def service_child(stack: Stack, name: str) -> psutil.Process:
-    """The service itself, under its keepalive wrapper."""
-    return psutil.Process(stack.processes[name].pid).children(recursive=True)[0]
-
-
 async def until_healthy(stack: Stack) -> float:
     start = time.monotonic()
     while time.monotonic() - start < RECOVERY_LIMIT_S:
@@ -81,16 +75,16 @@ def window(tally: Tally, start: float, end: float) -> dict[str, Any]:
 async def inject(stack: Stack, tally: Tally, settle_s: float, freeze_s: float) -> list[dict[str, Any]]:
     faults = []
     for name in ("nlu", "actions", "rasa", "web"):
-        victim = service_child(stack, name)
+        victim = stack.service_process(name)
         start = time.monotonic()
         os.kill(victim.pid, signal.SIGKILL)
         recovered = await until_healthy(stack)
         await asyncio.sleep(settle_s)
         faults.append({"fault": f"kill -9 {name}", "back_after_s": round(recovered, 1),
-                       "new_pid": service_child(stack, name).pid != victim.pid,
+                       "new_pid": stack.service_process(name).pid != victim.pid,
                        **window(tally, start, start + recovered + settle_s)})
         print(json.dumps(faults[-1]), flush=True)
-    victim = service_child(stack, "nlu")
+    victim = stack.service_process("nlu")
     start = time.monotonic()
     victim.suspend()  # hung, not dead: connections open, nothing answers
     await asyncio.sleep(freeze_s)

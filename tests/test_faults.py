@@ -8,7 +8,6 @@ import signal
 import time
 import uuid
 
-import psutil
 import pytest
 from sqlalchemy import func, select
 
@@ -19,14 +18,6 @@ from tests.e2e_stack import http_json
 pytestmark = pytest.mark.e2e
 BACK_WITHIN_S = 120
 TRACE_HINTS = ("Traceback", "Exception", "Error:")
-
-
-def service_child(stack, name: str) -> psutil.Process:
-    """The service itself, under its keepalive wrapper (bash → keepalive → service)."""
-    wrapper = psutil.Process(stack.processes[name].pid)
-    children = wrapper.children(recursive=True)
-    assert children, f"{name} has no running service under its keepalive"
-    return children[0]
 
 
 def chat(stack, sender: str, text: str) -> tuple[int, dict]:
@@ -62,7 +53,7 @@ def test_a_killed_service_comes_back_and_nothing_is_lost(stack, service):
     assert chat(stack, sender, "add the first one to my cart")[0] == 200
     before = counts(stack, sender)
 
-    victim = service_child(stack, service)
+    victim = stack.service_process(service)
     os.kill(victim.pid, signal.SIGKILL)
     victim.wait(timeout=10)
     if service != "web":  # with a dependency down the web app still answers, honestly
@@ -70,7 +61,7 @@ def test_a_killed_service_comes_back_and_nothing_is_lost(stack, service):
         text = " ".join(m["text"] for m in body.get("messages", [])) if status == 200 else body["error"]
         assert status in (200, 503) and text and not any(h in text for h in TRACE_HINTS)
     wait_healthy(stack)
-    assert service_child(stack, service).pid != victim.pid  # a new process
+    assert stack.service_process(service).pid != victim.pid  # a new process
 
     status, body = chat(stack, sender, "what's in my basket?")
     assert status == 200 and "Your cart (1 item)" in " ".join(m["text"] for m in body["messages"])
