@@ -131,16 +131,14 @@ def create_app(settings: Settings) -> web.Application:
 
     async def services(app: web.Application):  # type: ignore[no-untyped-def]
         app[SESSION] = aiohttp.ClientSession()
-        if isinstance(hub, RedisHub):
-            await hub.start()
+        await hub.start()
         rasa = RasaClient(settings.rasa_urls, app[SESSION], settings.turn_timeout_s)
         # A turn lock outlives the bounded wait for Rasa plus the database writes around it.
         turns = TurnLocks(redis, hold_s=settings.turn_timeout_s + 15)
         app[GATEWAY] = Gateway(transcripts, app[HANDOFFS], rasa, engine_for(settings.database_url), limits,
                                settings.max_message_chars, turns)
         yield
-        if isinstance(hub, RedisHub):
-            await hub.close()
+        await hub.close()
         if redis is not None:
             await redis.aclose()
         await app[SESSION].close()

@@ -27,6 +27,12 @@ class Hub:
     def __init__(self) -> None:
         self._subscribers: dict[str, set[asyncio.Queue[dict[str, Any] | None]]] = defaultdict(set)
 
+    async def start(self) -> None:
+        """Nothing to connect in process (the Redis-fed hub connects here)."""
+
+    async def close(self) -> None:
+        """Nothing to disconnect in process."""
+
     def publish(self, topic: str, event: dict[str, Any]) -> None:
         for queue in list(self._subscribers.get(topic, ())):
             if queue.qsize() >= MAX_PENDING:
