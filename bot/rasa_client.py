@@ -1,9 +1,10 @@
 """The Rasa server, as the web app sees it: send a shopper message, read what the bot understood and did.
 
 Replies come from Rasa's REST channel; with several Rasa servers (sharing the tracker store and a
-Redis lock store) turns go round-robin, and a server that refuses connections is skipped. What the NLU understood and which actions ran are read from
-Rasa's SQL tracker store (its ``events`` table lives in Aisle's database), newest events only, so a
-turn costs one indexed query instead of re-reading the whole tracker over HTTP.
+Redis lock store) turns go round-robin, and a server that refuses connections is skipped. What the
+NLU understood and which actions ran are read from Rasa's SQL tracker store (its ``events`` table
+lives in Aisle's database), newest events only, so a turn costs one indexed query instead of
+re-reading the whole tracker over HTTP.
 """
 from __future__ import annotations
 
