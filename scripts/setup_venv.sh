@@ -22,6 +22,14 @@ if [[ -z $python ]]; then
   exit 1
 fi
 
+# Each venv takes 2-2.5 GB (torch, TensorFlow): a full disk would otherwise fail deep inside pip.
+need_mb=3000
+free_mb=$(df -Pm "$(dirname "$(realpath -m "$venv")")" | awk 'NR==2 {print $4}')
+if (( free_mb < need_mb )); then
+  echo "error: building $venv needs about $need_mb MB of free disk space; only $free_mb MB are free there" >&2
+  exit 1
+fi
+
 count=$(grep -cE '^[A-Za-z0-9]' "$lock")
 echo "→ [$venv 1/3] creating the virtual environment with $($python --version)"
 "$python" -m venv --clear "$venv"
