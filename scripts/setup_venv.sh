@@ -24,7 +24,8 @@ fi
 
 # Each venv takes 2-2.5 GB (torch, TensorFlow): a full disk would otherwise fail deep inside pip.
 need_mb=3000
-free_mb=$(df -Pm "$(dirname "$(realpath -m "$venv")")" | awk 'NR==2 {print $4}')
+mkdir -p "$(dirname "$venv")"
+free_mb=$(df -Pm "$(dirname "$venv")" | awk 'NR==2 {print $4}')
 if (( free_mb < need_mb )); then
   echo "error: building $venv needs about $need_mb MB of free disk space; only $free_mb MB are free there" >&2
   exit 1
