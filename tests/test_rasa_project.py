@@ -69,3 +69,12 @@ def test_the_action_response_check_is_still_a_check():
     result = subprocess.run([RASA[0], "-c", SPEEDUP_CHECK], cwd=REPO_ROOT, capture_output=True, text=True,
                             timeout=120, env={**os.environ, "RASA_TELEMETRY_ENABLED": "false"})
     assert result.returncode == 0 and result.stdout.strip().endswith("ok"), result.stderr[-2000:]
+
+
+def test_the_tracker_store_writes_what_rasas_own_writes(tmp_path: Path):
+    # endpoints.yml names aisle.rasa_tracker_store (Rasa would fall back to memory, silently, if it could
+    # not import it); the check compares its rows and trackers with Rasa's stock SQLTrackerStore.
+    result = subprocess.run([RASA[0], "-m", "tests.check_rasa_tracker_store", str(tmp_path)], cwd=REPO_ROOT,
+                            capture_output=True, text=True, timeout=120,
+                            env={**os.environ, "RASA_TELEMETRY_ENABLED": "false"})
+    assert result.returncode == 0 and result.stdout.strip().endswith("ok"), result.stderr[-2000:]

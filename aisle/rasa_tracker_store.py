@@ -1,0 +1,56 @@
+"""Rasa's SQL tracker store without its two per-turn overheads (runs in .venv-rasa; endpoints.yml names it).
+
+Same table, same rows, same conversation-session rules as Rasa's ``SQLTrackerStore``; the web app reads that
+table for transcripts. Profiling Aisle's Rasa server under load (py-spy) put about half its CPU in the
+tracker store: every ``save`` counted the conversation's stored events with a query to find the new ones,
+and every ``retrieve`` built an ORM object per row to read one column of it.
+"""
+from __future__ import annotations
+
+import itertools
+import json
+import weakref
+from typing import Any, Iterator
+
+from rasa.core.tracker_store import SQLTrackerStore
+from rasa.shared.core.trackers import DialogueStateTracker
+
+
+class AisleSQLTrackerStore(SQLTrackerStore):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # Events of a live tracker object already in the table (it was loaded or saved here), by id():
+        # a turn's tracker is loaded, changed and saved under Rasa's per-conversation lock, so its next
+        # save needs to write only what came after. Trackers are unhashable; finalize drops the entry.
+        self._stored: dict[int, int] = {}
+
+    def _remember(self, tracker: DialogueStateTracker) -> None:
+        key = id(tracker)
+        if key not in self._stored:
+            weakref.finalize(tracker, self._stored.pop, key, None)
+        self._stored[key] = len(tracker.events)
+
+    async def retrieve(self, sender_id: str) -> DialogueStateTracker | None:
+        tracker = await super().retrieve(sender_id)
+        if tracker is not None:  # the events of the latest session: what the stock save would count
+            self._remember(tracker)
+        return tracker
+
+    async def save(self, tracker: DialogueStateTracker) -> None:
+        await super().save(tracker)
+        self._remember(tracker)
+
+    def _additional_events(self, session: Any, tracker: DialogueStateTracker) -> Iterator:
+        stored = self._stored.get(id(tracker))
+        if stored is None:  # a tracker from elsewhere: count its stored events as Rasa does
+            return super()._additional_events(session, tracker)
+        return itertools.islice(tracker.events, stored, len(tracker.events))
+
+    async def _retrieve(self, sender_id: str,
+                        fetch_events_from_all_sessions: bool) -> DialogueStateTracker | None:
+        with self.session_scope() as session:
+            query = self._event_query(session, sender_id, fetch_events_from_all_sessions)
+            events = [json.loads(data) for (data,) in query.with_entities(self.SQLEvent.data)]
+        if not self.domain or not events:
+            return None
+        return DialogueStateTracker.from_dict(sender_id, events, self.domain.slots)
