@@ -30,6 +30,7 @@ UNAVAILABLE_NOTICE = ("Sorry, one moment: part of the assistant is restarting an
                       "Please send it again in a few seconds.")
 SLOW_NOTICE = ("Sorry, one moment: that is taking much longer than it should. "
                "Please send it again in a little while.")
+NOTICE_PAYLOAD = {"notice": "unavailable"}
 
 
 class GatewayError(ValueError):
@@ -149,26 +150,26 @@ class Gateway:
             answer = await self.rasa.send(conversation_id, text)
         except RasaUnavailable as exc:
             log.warning("conversation %s: %s", conversation_id, exc)
-            return self._notice(conversation_id, SLOW_NOTICE if exc.timed_out else UNAVAILABLE_NOTICE)
+            return [self.transcripts.post(conversation_id, Author.system,
+                                          SLOW_NOTICE if exc.timed_out else UNAVAILABLE_NOTICE, payload=NOTICE_PAYLOAD)]
         trace = await asyncio.to_thread(read_turn, self.engine, conversation_id, after_event_id)
         trace.server = answer.server
-        self.transcripts.record_turn(conversation_id, message_id, trace)
+        problem = None
         if trace.nlu is not None and not trace.nlu.get("intent"):
             # Rasa parses to an empty intent when it cannot reach the NLU server; its fallback reply
             # ("could you tell me again?") would blame the shopper for our outage.
-            log.warning("conversation %s: Rasa could not reach the NLU server", conversation_id)
-            return self._notice(conversation_id, UNAVAILABLE_NOTICE)
-        if not answer.replies:
+            problem = "Rasa could not reach the NLU server"
+        elif not answer.replies:
             # Every rule answers something; Rasa drops a custom action's replies when the action server
             # is down, which would leave the shopper in silence.
-            log.warning("conversation %s: the bot said nothing (is the action server down?)", conversation_id)
-            return self._notice(conversation_id, UNAVAILABLE_NOTICE)
+            problem = "the bot said nothing (is the action server down?)"
+        if problem:
+            log.warning("conversation %s: %s", conversation_id, problem)
+            return self.transcripts.record_turn(conversation_id, message_id, trace, Author.system,
+                                                [(UNAVAILABLE_NOTICE, NOTICE_PAYLOAD)])
         turn = BotTurn.from_replies(answer.replies)
-        posted = [self.transcripts.post(conversation_id, Author.bot, body, payload=extra or None)
-                  for body, extra in turn.messages]
+        posted = self.transcripts.record_turn(conversation_id, message_id, trace, Author.bot,
+                                              [(body, extra or None) for body, extra in turn.messages])
         if turn.handoff_reason:
             self.handoffs.request(conversation_id, turn.handoff_reason)
         return posted
-
-    def _notice(self, conversation_id: str, text: str) -> list[dict[str, Any]]:
-        return [self.transcripts.post(conversation_id, Author.system, text, payload={"notice": "unavailable"})]

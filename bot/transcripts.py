@@ -4,7 +4,7 @@ from __future__ import annotations
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import Any
+from typing import Any, Sequence
 
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
@@ -74,16 +74,33 @@ class Transcripts:
     def post(self, conversation_id: str, author: Author, text: str, *, payload: dict[str, Any] | None = None,
              client_id: str | None = None, agent: str | None = None) -> dict[str, Any]:
         """Store one message and publish it to everyone watching the conversation."""
+        message = Message(conversation_id=conversation_id, author=author, text=text, payload=payload,
+                          client_id=client_id, agent=agent)
+        return self._store(conversation_id, [message])[0]
+
+    def record_turn(self, conversation_id: str, message_id: int, trace: TurnTrace, author: Author = Author.bot,
+                    replies: Sequence[tuple[str, dict[str, Any] | None]] = ()) -> list[dict[str, Any]]:
+        """Attach what the NLU understood and what the bot did to the shopper's message, and store the
+        replies (text, payload), all in one transaction; the replies are published as they are posted."""
+        messages = [Message(conversation_id=conversation_id, author=author, text=text, payload=payload)
+                    for text, payload in replies]
+        return self._store(conversation_id, messages, turn=(message_id, trace))
+
+    def _store(self, conversation_id: str, messages: list[Message],
+               turn: tuple[int, TurnTrace] | None = None) -> list[dict[str, Any]]:
         with self.sessions() as s:
-            message = Message(conversation_id=conversation_id, author=author, text=text, payload=payload,
-                              client_id=client_id, agent=agent)
-            s.add(message)
-            s.execute(update(Conversation).where(Conversation.id == conversation_id)
-                      .values(last_message_at=datetime.now(timezone.utc)))
+            s.add_all(messages)
+            changes: dict[str, Any] = {"last_message_at": datetime.now(timezone.utc)} if messages else {}
+            if turn:
+                message_id, trace = turn
+                s.execute(update(Message).where(Message.id == message_id).values(nlu=trace.nlu, turn=trace.turn))
+                changes["rasa_event_id"] = trace.last_event_id
+            s.execute(update(Conversation).where(Conversation.id == conversation_id).values(**changes))
             s.commit()
-            data = message_json(message)
-        self.hub.publish(conversation_id, {"type": "message", "message": data})
-        return data
+            posted = [message_json(m) for m in messages]
+        for data in posted:
+            self.hub.publish(conversation_id, {"type": "message", "message": data})
+        return posted
 
     def by_client_id(self, conversation_id: str, client_id: str) -> dict[str, Any] | None:
         with self.sessions() as s:
@@ -96,11 +113,3 @@ class Transcripts:
             newest = s.scalars(select(Message).where(Message.conversation_id == conversation_id)
                                .order_by(Message.id.desc()).limit(limit)).all()
             return [message_json(m, details) for m in reversed(newest)]
-
-    def record_turn(self, conversation_id: str, message_id: int, trace: TurnTrace) -> None:
-        """Attach what the NLU understood and what the bot did to the shopper's message."""
-        with self.sessions() as s:
-            s.execute(update(Message).where(Message.id == message_id).values(nlu=trace.nlu, turn=trace.turn))
-            s.execute(update(Conversation).where(Conversation.id == conversation_id)
-                      .values(rasa_event_id=trace.last_event_id))
-            s.commit()
