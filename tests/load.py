@@ -437,7 +437,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m tests.load", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--steps", type=lambda v: [int(x) for x in v.split(",")],
-                        default=[10, 20, 30, 40, 50, 60, 80, 100], help="shoppers per step")
+                        default=[10, 20, 40, 60, 80, 90, 100, 110, 120, 140, 160, 180, 200], help="shoppers per step")
     parser.add_argument("--seconds", type=float, default=45, help="length of each step")
     parser.add_argument("--no-peer", action="store_true", help="skip the stock Rasa peer")
     parser.add_argument("--soak", type=float, default=0, help="instead: hold --shoppers for this many seconds")
