@@ -139,6 +139,19 @@ class Stack:
         raise RuntimeError("services not healthy in time:\n" + "\n".join(
             f"--- {n}\n{self.log_tail(n)}" for n in self.processes))
 
+    def seconds_until_healthy(self, limit_s: float) -> float:
+        """After a fault: how long until the web app reports every service healthy again."""
+        start = time.monotonic()
+        while time.monotonic() - start < limit_s:
+            try:
+                if http_json("GET", f"{self.web_url}/health", timeout=5)[0] == 200:
+                    return time.monotonic() - start
+            except OSError:
+                pass
+            time.sleep(0.5)
+        raise RuntimeError(f"services not healthy {limit_s:.0f} s after the fault:\n"
+                           + "\n".join(self.log_tail(n) for n in self.processes))
+
     @property
     def web_url(self) -> str:
         return f"http://127.0.0.1:{self.settings.web_port}"

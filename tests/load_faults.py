@@ -25,7 +25,7 @@ from sqlalchemy import func, select, text
 
 from aisle.db import session_factory
 from aisle.models import CartItem, Conversation, ConversationMode, Message
-from tests.e2e_stack import Stack, http_json
+from tests.e2e_stack import Stack
 from tests.load import DEMO_CATALOG, REPORTS, SCRIPTS, Tally, shoppers, widget_conversations
 
 EXTRA_SCRIPTS = [["hi", "show me kettles", "I want to talk to a real person"],
@@ -50,18 +50,6 @@ def stored_client_ids(stack: Stack) -> set[tuple[str, str]]:
                              .where(Message.client_id.is_not(None))))
 
 
-async def until_healthy(stack: Stack) -> float:
-    start = time.monotonic()
-    while time.monotonic() - start < RECOVERY_LIMIT_S:
-        try:
-            if (await asyncio.to_thread(http_json, "GET", f"{stack.web_url}/health", None, 5))[0] == 200:
-                return time.monotonic() - start
-        except OSError:
-            pass
-        await asyncio.sleep(0.5)
-    raise RuntimeError(f"not healthy {RECOVERY_LIMIT_S} s after the fault")
-
-
 def window(tally: Tally, start: float, end: float) -> dict[str, Any]:
     """What shoppers saw between two moments (turns that started then)."""
     seen = [(t, outcome, ms) for t, outcome, ms in tally.timeline if start <= t < end]
@@ -78,7 +66,7 @@ async def inject(stack: Stack, tally: Tally, settle_s: float, freeze_s: float) -
         victim = stack.service_process(name)
         start = time.monotonic()
         os.kill(victim.pid, signal.SIGKILL)
-        recovered = await until_healthy(stack)
+        recovered = await asyncio.to_thread(stack.seconds_until_healthy, RECOVERY_LIMIT_S)
         await asyncio.sleep(settle_s)
         faults.append({"fault": f"kill -9 {name}", "back_after_s": round(recovered, 1),
                        "new_pid": stack.service_process(name).pid != victim.pid,

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 import signal
-import time
 import uuid
 
 import pytest
@@ -32,20 +31,6 @@ def counts(stack, sender: str) -> tuple[int, int, int]:
     return messages or 0, cart or 0, events
 
 
-def wait_healthy(stack) -> float:
-    start = time.monotonic()
-    while time.monotonic() - start < BACK_WITHIN_S:
-        try:
-            status, _ = http_json("GET", f"{stack.web_url}/health", timeout=5)
-            if status == 200:
-                return time.monotonic() - start
-        except OSError:
-            pass
-        time.sleep(0.5)
-    raise AssertionError(f"services not healthy {BACK_WITHIN_S} s after the kill:\n"
-                         + "\n".join(stack.log_tail(n) for n in stack.processes))
-
-
 @pytest.mark.parametrize("service", ["nlu", "actions", "rasa", "web"])
 def test_a_killed_service_comes_back_and_nothing_is_lost(stack, service):
     sender = f"fault-{service}-{uuid.uuid4().hex[:8]}"
@@ -60,7 +45,7 @@ def test_a_killed_service_comes_back_and_nothing_is_lost(stack, service):
         status, body = chat(stack, sender, "show me rain jackets")  # needs NLU, Rasa and the action server
         text = " ".join(m["text"] for m in body.get("messages", [])) if status == 200 else body["error"]
         assert status in (200, 503) and text and not any(h in text for h in TRACE_HINTS)
-    wait_healthy(stack)
+    stack.seconds_until_healthy(BACK_WITHIN_S)
     assert stack.service_process(service).pid != victim.pid  # a new process
 
     status, body = chat(stack, sender, "what's in my basket?")
