@@ -1,6 +1,12 @@
-"""Hybrid product search: dense (MiniLM + FAISS) and lexical (FTS5 BM25) lists fused with reciprocal
-rank fusion, then the structured constraints of the query and the conversation applied as filters.
-When nothing matches, constraints are relaxed one at a time and the response says which.
+"""Product search: a dense (MiniLM + FAISS) and a lexical (FTS5 BM25) list scored together, with a
+category-level signal, then the constraints of the query and the conversation applied.
+
+Constraints read from free text are hard filters only when they are unambiguous: an explicit price,
+an explicit "in stock", or a brand / colour / size / material / product type that the products the
+query is about actually have (``COMPATIBLE_TOP``). Anything else only lifts matching products, so a
+word that happens to be a catalog value ("down the sidewalk") never filters everything away.
+Negations ("not from Sonora", "anything but black", "without a reel") always exclude. When the hard
+filters leave nothing, they are relaxed one at a time and the response says which.
 Used by the bot's actions and by ``python -m catalog search``.
 """
 from __future__ import annotations
@@ -11,6 +17,8 @@ import logging
 import re
 import threading
 from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
 from typing import Any, Callable, Sequence
 
 import numpy as np
@@ -21,22 +29,37 @@ from aisle.db import products_signature, session_factory
 from aisle.models import Product
 from catalog.documents import ProductView, view_of
 from catalog.index import DenseIndex, LexicalIndex, tokens
-from nlu_models.entities import extract
+from nlu_models.entities import extract, negated_spans
 from nlu_models.lookups import singular, static_tables, tables_from_products
 
 log = logging.getLogger(__name__)
 Encoder = Callable[[list[str]], np.ndarray]
-RRF_K = 60
-DENSE_WEIGHT = 1.0
-LEXICAL_WEIGHT = 1.0
 MIN_CANDIDATES = 1000
-RELAX_ORDER = ("colors", "sizes", "materials", "brands", "price", "category", "in_stock")
+CATEGORY_TOP = 3  # a category's affinity: the mean of its best few dense similarities
+COMPATIBLE_TOP = 10  # a stated value is a filter when one of the query's top products has it
+RELAX_ORDER = ("attrs", "colors", "sizes", "materials", "brands", "price", "category", "categories", "in_stock")
 IN_STOCK = re.compile(r"\b(?:in[- ]stock|available (?:now|today)|ships? (?:today|now)|available right now)\b", re.I)
 STOPWORDS = set(
     "a an the and or for to of in on with my me i im i'm want need looking look find show some any "
     "please do you have got is are it that this these those under below over above between than less more "
-    "around about cheap cheaper price priced dollars usd bucks stock available".split()
+    "around about cheap cheaper price priced dollars usd bucks stock available hi hello hey".split()
 )
+LEXICON_SKIPS = {"color", "colour", "size", "sizes", "material"}  # these come from the lookup tables
+COMMON_VALUES = set("all both none standard normal regular yes no other mixed various window".split())
+# Words that a negation may cover without naming anything to exclude ("not sure which size").
+NOT_EXCLUDABLE = STOPWORDS | set("one ones kind type brand thing things stuff item items size colour color "
+                                 "sure really too very so them much many".split())
+
+
+@dataclass(frozen=True)
+class Weights:
+    """How the scores add up: dense cosine + lexical × max-normalised BM25 + category × the product's
+    category affinity + soft × each stated-but-not-filtering value the product has. Chosen by
+    ``python -m catalog.bench`` on one catalog and reported on the other (reports/search.md)."""
+
+    lexical: float = 0.1
+    category: float = 0.5
+    soft: float = 0.05
 
 
 @dataclass(frozen=True)
@@ -49,9 +72,17 @@ class Constraints:
     brands: tuple[str, ...] = ()
     category: str | None = None
     in_stock: bool = False
+    attrs: tuple[tuple[str, Any], ...] = ()  # other attribute values the query names ("32gb", "cordless")
+    categories: tuple[str, ...] = ()  # exact category paths: the kinds of product on screen, kept by refinements
+    exclude_brands: tuple[str, ...] = ()
+    exclude_colors: tuple[str, ...] = ()
+    exclude_materials: tuple[str, ...] = ()
+    exclude_terms: tuple[str, ...] = ()  # title words, attribute names or values ("reel", "gas", "hood")
 
     def active(self) -> list[str]:
-        names = [n for n in ("colors", "sizes", "materials", "brands", "category", "in_stock") if getattr(self, n)]
+        """The constraints that may be relaxed (exclusions never are: the shopper said no to them)."""
+        names = [n for n in ("colors", "sizes", "materials", "brands", "attrs", "category", "categories",
+                             "in_stock") if getattr(self, n)]
         return (["price"] if self.price_min is not None or self.price_max is not None else []) + names
 
     def without(self, name: str) -> "Constraints":
@@ -60,15 +91,28 @@ class Constraints:
         default = False if name == "in_stock" else None if name == "category" else ()
         return dataclasses.replace(self, **{name: default})
 
+    def covers_type(self, product_type: str) -> bool:
+        """Whether a product type is one of the kinds these constraints already keep to."""
+        t = singular(product_type)
+        return t == self.category or any(t == singular(c.split(">")[-1].strip()) or t in c.lower()
+                                         for c in self.categories)
+
     def merged(self, newer: "Constraints") -> "Constraints":
-        """The conversation's constraints updated by a newer message's (set fields win)."""
-        updates = {f.name: getattr(newer, f.name) for f in dataclasses.fields(self)
-                   if getattr(newer, f.name) not in (None, (), False)}
+        """The conversation's constraints updated by a newer message's (set fields win; exclusions add up,
+        and a value asked for again is no longer excluded)."""
+        updates: dict[str, Any] = {}
+        for f in dataclasses.fields(self):
+            old, new = getattr(self, f.name), getattr(newer, f.name)
+            if f.name.startswith("exclude_"):
+                wanted = {str(v).lower() for v in getattr(newer, f.name.removeprefix("exclude_"), ()) or ()}
+                updates[f.name] = tuple(v for v in dict.fromkeys(old + new) if v.lower() not in wanted)
+            elif new not in (None, (), False):
+                updates[f.name] = new
         return dataclasses.replace(self, **updates)
 
     def as_dict(self) -> dict[str, Any]:
-        return {k: (list(v) if isinstance(v, tuple) else v) for k, v in dataclasses.asdict(self).items()
-                if v not in (None, (), False)}
+        return {k: ([list(p) for p in v] if k == "attrs" else list(v) if isinstance(v, tuple) else v)
+                for k, v in dataclasses.asdict(self).items() if v not in (None, (), False)}
 
     @classmethod
     def from_dict(cls, data: Any) -> "Constraints":
@@ -76,7 +120,10 @@ class Constraints:
         if not isinstance(data, dict):
             return cls()
         names = {f.name for f in dataclasses.fields(cls)}
-        return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in data.items() if k in names})
+        values = {k: tuple(v) if isinstance(v, list) else v for k, v in data.items() if k in names}
+        if "attrs" in values:
+            values["attrs"] = tuple(tuple(p) for p in values["attrs"] if isinstance(p, (list, tuple)) and len(p) == 2)
+        return cls(**values)
 
     def allows(self, p: ProductView) -> bool:
         if self.price_min is not None and p.price < self.price_min:
@@ -89,13 +136,23 @@ class Constraints:
             return False
         if self.category and not _is_type(p, self.category):
             return False
-        if self.colors and not _has_value(p, ("color", "colour"), self.colors, also_title=True):
+        if self.categories and p.category not in self.categories:
             return False
-        if self.sizes and not _has_value(p, ("size", "sizes"), self.sizes, also_title=False):
+        for wanted, check in ((self.colors, has_color), (self.sizes, has_size), (self.materials, has_material)):
+            if wanted and not check(p, wanted):
+                return False
+        if self.attrs and not has_attributes(p, self.attrs):
             return False
-        if self.materials and not _has_value(p, ("material",), self.materials, also_title=True):
-            return False
-        return True
+        return not self.excludes(p)
+
+    def excludes(self, p: ProductView) -> bool:
+        if self.exclude_brands and (p.brand or "").lower() in {b.lower() for b in self.exclude_brands}:
+            return True
+        if self.exclude_colors and has_color(p, self.exclude_colors):
+            return True
+        if self.exclude_materials and has_material(p, self.exclude_materials):
+            return True
+        return bool(self.exclude_terms) and _has_term(p, self.exclude_terms)
 
 
 def _is_type(p: ProductView, product_type: str) -> bool:
@@ -103,17 +160,114 @@ def _is_type(p: ProductView, product_type: str) -> bool:
     return singular(p.category_leaf) == t or t in p.category.lower() or t in p.title.lower()
 
 
-def _has_value(p: ProductView, keys: Sequence[str], wanted: Sequence[str], also_title: bool) -> bool:
+def _values(p: ProductView, keys: Sequence[str]) -> set[str]:
     have: set[str] = set()
     for key in keys:
         value = p.attributes.get(key)
         for v in value if isinstance(value, list) else [value]:
             if v is not None:
                 have.add(str(v).lower())
+    return have
+
+
+def _has_value(p: ProductView, keys: Sequence[str], wanted: Sequence[str], also_title: bool) -> bool:
+    have = _values(p, keys)
     wanted_l = [w.lower() for w in wanted]
     if any(w in have or any(w in h.split() for h in have) for w in wanted_l):
         return True
     return also_title and any(re.search(rf"\b{re.escape(w)}\b", p.title.lower()) for w in wanted_l)
+
+
+def has_color(p: ProductView, wanted: Sequence[str]) -> bool:
+    return _has_value(p, ("color", "colour"), wanted, also_title=True)
+
+
+def has_size(p: ProductView, wanted: Sequence[str]) -> bool:
+    return _has_value(p, ("size", "sizes"), wanted, also_title=False)
+
+
+def has_material(p: ProductView, wanted: Sequence[str]) -> bool:
+    return _has_value(p, ("material",), wanted, also_title=True)
+
+
+def has_attributes(p: ProductView, wanted: Sequence[tuple[str, Any]]) -> bool:
+    """Each wanted value is held by one of the attributes it was found under ("32gb" may be ram or
+    storage); a true flag by its attribute."""
+    groups: dict[Any, set[str]] = {}
+    for key, value in wanted:
+        groups.setdefault(("flag", key) if value is True else value, set()).add(key)
+    for value, keys in groups.items():
+        held = [h for k in keys for h in _as_list(p.attributes.get(k))]
+        if not any(h is True if isinstance(value, tuple) else isinstance(h, str) and attribute_key(h) == value
+                   for h in held):
+            return False
+    return True
+
+
+def _as_list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]
+
+
+def attribute_key(text: str) -> str:
+    """"32 GB", "32gb" and "32-GB" compare equal."""
+    return re.sub(r"[\s_-]+", "", text.lower())
+
+
+@dataclass
+class AttributeLexicon:
+    """Attribute values of the catalog that a query can name, beyond colour, size and material:
+    "32gb", "ipx7", "cordless", "soft white"; true flags by their name ("noise cancelling")."""
+
+    values: dict[str, set[tuple[str, Any]]] = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, views: Sequence[ProductView]) -> "AttributeLexicon":
+        lex = cls()
+        for v in views:
+            for key, value in v.attributes.items():
+                if key in LEXICON_SKIPS:
+                    continue
+                for item in value if isinstance(value, list) else [value]:
+                    if item is True:
+                        lex.values.setdefault(attribute_key(key), set()).add((key, True))
+                    elif isinstance(item, str) and _nameable(item):
+                        lex.values.setdefault(attribute_key(item), set()).add((key, attribute_key(item)))
+        return lex
+
+    def find(self, words: Sequence[str]) -> tuple[tuple[str, Any], ...]:
+        found: dict[tuple[str, Any], None] = {}
+        for n in (3, 2, 1):
+            for i in range(len(words) - n + 1):
+                for pair in sorted(self.values.get("".join(words[i:i + n]), ()), key=str):
+                    found[pair] = None
+        return tuple(found)
+
+
+def _nameable(value: str) -> bool:
+    """A value a shopper could name unambiguously: not a bare number, not a common word."""
+    key = attribute_key(value)
+    return (len(key) >= 3 and any(ch.isalpha() for ch in key) and value.lower() not in NOT_EXCLUDABLE
+            and value.lower() not in COMMON_VALUES)
+
+
+def _has_term(p: ProductView, terms: Sequence[str]) -> bool:
+    """A title word, a true attribute ("hood": true) or an attribute value ("gas")."""
+    words = {singular(w) for w in tokens(p.title)}
+    for key, value in p.attributes.items():
+        values = value if isinstance(value, list) else [value]
+        if any(v is True for v in values):
+            words.add(singular(key.replace("_", " ")))
+        words |= {singular(str(v).lower()) for v in values if isinstance(v, str)}
+    return any(singular(t) in words for t in terms)
+
+
+@dataclass(frozen=True)
+class ParsedQuery:
+    """What a query states (constraints) and the text left to match on (for each list)."""
+
+    constraints: Constraints
+    words: list[str]  # lexical terms, typos snapped to catalog words
+    dense_text: str  # the query without prices and negated words, typos corrected
 
 
 @dataclass
@@ -131,7 +285,7 @@ class SearchResponse:
 class CatalogSearch:
     """One per process: keeps the catalog view and both indexes in memory, synced with the database."""
 
-    def __init__(self, settings: Settings, encode: Encoder | None = None) -> None:
+    def __init__(self, settings: Settings, encode: Encoder | None = None, weights: Weights | None = None) -> None:
         self.settings = settings
         self._encode = encode
         folder = settings.data_dir / "search"
@@ -142,9 +296,10 @@ class CatalogSearch:
         self.tables = static_tables()
         self.vocabulary: dict[str, list[str]] = {}
         self.known_words: set[str] = set()
+        self.attribute_lexicon = AttributeLexicon()
+        self.weights = weights or Weights()
         self._signature: tuple | None = None
         self._lock = threading.Lock()
-        self.dense_weight = DENSE_WEIGHT  # relative to the lexical list's 1.0; tuned by catalog.bench
         self.dense.load()
 
     @property
@@ -171,6 +326,7 @@ class CatalogSearch:
                 tables_from_products((v.brand, v.category, v.attributes) for v in views))
             self.vocabulary = _vocabulary(views)
             self.known_words = {w for words in self.vocabulary.values() for w in words}
+            self.attribute_lexicon = AttributeLexicon.of(views)
             self._signature = signature
             log.info("search index: %d products (%d dense, %d lexical updates)",
                      len(views), changed_dense, changed_lexical)
@@ -178,37 +334,55 @@ class CatalogSearch:
 
     def parse(self, query: str) -> tuple[Constraints, list[str]]:
         """Constraints stated in the query, and the words left for lexical matching."""
+        parsed = self.understand(query)
+        return parsed.constraints, parsed.words
+
+    def understand(self, query: str) -> ParsedQuery:
         found = extract(query, self.tables)
         values: dict[str, list[Any]] = {}
-        spans = []
+        excluded: dict[str, list[Any]] = {}
+        blank = [(e["start"], e["end"]) for e in found if e["entity"] in ("price_min", "price_max")]
+        negated = negated_spans(query)
         for ent in found:
-            values.setdefault(ent["entity"], []).append(ent["value"])
-            if ent["entity"] in ("price_min", "price_max"):
-                spans.append((ent["start"], ent["end"]))
+            target = excluded if ent.get("role") == "excluded" else values
+            target.setdefault(ent["entity"], []).append(ent["value"])
+        negated_words = [w for s, e in negated for w in tokens(query[s:e])]
+        excluded_words = {t for v in excluded.values() for t in tokens(str(v))}
+        terms = [singular(w) for w in negated_words if w not in NOT_EXCLUDABLE and w not in excluded_words
+                 and (w in self.known_words or singular(w) in self.known_words)]
         constraints = Constraints(
             price_min=min(values["price_min"]) if "price_min" in values else None,
             price_max=max(values["price_max"]) if "price_max" in values else None,
-            colors=tuple(dict.fromkeys(values.get("color", []))),
-            sizes=tuple(dict.fromkeys(str(v) for v in values.get("size", []))),
-            materials=tuple(dict.fromkeys(values.get("material", []))),
-            brands=tuple(dict.fromkeys(values.get("brand", []))),
+            colors=_unique(values.get("color", [])),
+            sizes=_unique(str(v) for v in values.get("size", [])),
+            materials=_unique(values.get("material", [])),
+            brands=_unique(values.get("brand", [])),
             category=self._known_type(values.get("product_type", [])),
             in_stock=bool(IN_STOCK.search(query)),
+            exclude_brands=_unique(excluded.get("brand", [])),
+            exclude_colors=_unique(excluded.get("color", [])),
+            exclude_materials=_unique(excluded.get("material", [])),
+            exclude_terms=_unique(terms + [singular(str(v)) for v in excluded.get("product_type", [])]),
         )
-        text = "".join(" " if any(s <= i < e for s, e in spans) else ch for i, ch in enumerate(query))
-        words = [self._correct(w) for w in tokens(text) if w not in STOPWORDS and not w.isdigit()]
-        return constraints, [w for w in words if w]
+        text = "".join(" " if any(s <= i < e for s, e in blank + negated) else ch for i, ch in enumerate(query))
+        raw = tokens(text)
+        constraints = dataclasses.replace(constraints, attrs=self.attribute_lexicon.find(raw))
+        corrected = [self._correct(w) for w in raw]
+        words = [w for w in corrected if w not in STOPWORDS and not w.isdigit()]
+        dense_text = " ".join(corrected) if corrected != raw else " ".join(text.split())
+        return ParsedQuery(constraints, words, dense_text)
 
     def _known_type(self, types: Sequence[str]) -> str | None:
-        """A product type is a filter only when the catalog has products of that type."""
+        """A product type is a constraint only when the catalog has products of that type."""
         for t in types:
             if any(_is_type(v, t) for v in self.views.values()):
                 return t
         return None
 
     def _correct(self, word: str) -> str:
-        """Typo tolerance for the lexical list: unknown words snap to the closest catalog word."""
-        if len(word) < 4 or word in self.known_words:
+        """Typo tolerance: a word that is neither a catalog word nor an English word the encoder knows
+        snaps to the closest catalog word."""
+        if len(word) < 4 or word in self.known_words or word in english_words():
             return word
         candidates = [w for w in self.vocabulary.get(word[0], ()) if abs(len(w) - len(word)) <= 2]
         close = difflib.get_close_matches(word, candidates, n=1, cutoff=0.8)
@@ -216,23 +390,59 @@ class CatalogSearch:
 
     def search(self, query: str, limit: int = 10, offset: int = 0,
                context: Constraints | None = None, mode: str = "hybrid") -> SearchResponse:
-        """``mode`` "dense" or "lexical" uses one list only (the benchmark compares them)."""
+        """``mode`` "dense" or "lexical" ranks by one list alone, with no filters (the benchmark's
+        baselines); "hybrid" is what shoppers get."""
         self.refresh()
-        stated, words = self.parse(query)
-        # The conversation's constraints (already updated by the latest message) win over the query's.
-        constraints = stated.merged(context or Constraints())
         if not self.views:
-            return SearchResponse([], constraints)
+            return SearchResponse([], context or Constraints())
+        parsed = self.understand(query)
         k = min(len(self.views), max(MIN_CANDIDATES, 5 * (limit + offset)))
-        dense = self.dense.search(self.encode([query])[0], k) if query.strip() and mode != "lexical" else []
-        lexical = self.lexical.search(words, k) if mode != "dense" else []
-        fused = _fuse(dense, lexical, self.dense_weight)
-        if not fused:  # no query text at all: browse by rating within the constraints
-            fused = {i: (v.rating or 0) / 100 for i, v in self.views.items()}
-        ranked = sorted(fused.items(), key=lambda kv: -kv[1])
+        if mode == "dense":
+            ranked = self.dense.search(self.encode([query])[0], k) if query.strip() else []
+            return self._page(ranked, Constraints(), [], limit, offset)
+        if mode == "lexical":
+            words = [w for w in tokens(query) if w not in STOPWORDS]
+            return self._page(self.lexical.search(words, k), Constraints(), [], limit, offset)
+        dense = self.dense.search(self.encode([parsed.dense_text])[0], k) if parsed.dense_text.strip() else []
+        scores = self._scores(dense, self.lexical.search(parsed.words, k))
+        if not scores:  # no query text at all: browse by rating within the constraints
+            scores = {i: (v.rating or 0) / 100 for i, v in self.views.items()}
+        hard, soft = self._hard_and_soft(parsed.constraints, dense)
+        # The conversation's constraints (already updated by the latest message) are all hard.
+        constraints = hard.merged(context) if context else hard
+        for i in scores:
+            scores[i] += self.weights.soft * _soft_matches(self.views[i], soft)
+        ranked = sorted(scores.items(), key=lambda kv: -kv[1])
         hits, current, relaxed = self._filter_relaxing(ranked, constraints)
-        items = [self.views[i].as_result(s) for i, s in hits[offset:offset + limit]]
-        return SearchResponse(items, current, relaxed, len(hits))
+        top = [self.views[i] for i, _ in hits[:max(limit, 1)]]
+        # A stated value that filters nothing is "ignored" for the shopper when the top results lack it.
+        relaxed += [name for name in soft.active()
+                    if name != "category" and not any(_only(soft, name).allows(v) for v in top)]
+        return self._page(hits, current, relaxed, limit, offset)
+
+    def _page(self, hits: list[tuple[int, float]], constraints: Constraints, relaxed: list[str],
+              limit: int, offset: int) -> SearchResponse:
+        items = [self.views[i].as_result(s) for i, s in hits[offset:offset + limit] if i in self.views]
+        return SearchResponse(items, constraints, relaxed, len(hits))
+
+    def _scores(self, dense: list[tuple[int, float]], lexical: list[tuple[int, float]]) -> dict[int, float]:
+        return combine_scores([h for h in dense if h[0] in self.views], [h for h in lexical if h[0] in self.views],
+                              lambda i: self.views[i].category, self.weights)
+
+    def _hard_and_soft(self, stated: Constraints, dense: list[tuple[int, float]]) -> tuple[Constraints, Constraints]:
+        """Split the query's constraints: prices, "in stock" and exclusions are always hard; a brand,
+        colour, size, material or product type is hard when one of the products the query is most
+        about (its dense top ``COMPATIBLE_TOP``) has it, and otherwise only lifts products that do."""
+        top = [self.views[i] for i, _ in dense[:COMPATIBLE_TOP] if i in self.views]
+        hard, soft = stated, Constraints()
+        for name in ("colors", "sizes", "materials", "brands", "attrs", "category"):
+            if not getattr(stated, name):
+                continue
+            alone = _only(stated, name)
+            if not any(alone.allows(v) for v in top):
+                hard = hard.without(name)
+                soft = dataclasses.replace(soft, **{name: getattr(stated, name)})
+        return hard, soft
 
     def _filter_relaxing(self, ranked: list[tuple[int, float]], constraints: Constraints
                          ) -> tuple[list[tuple[int, float]], Constraints, list[str]]:
@@ -264,18 +474,62 @@ class CatalogSearch:
         return SearchResponse([self.views[i].as_result(s) for i, s in hits[:limit]], current, relaxed, len(hits))
 
 
+def combine_scores(dense: list[tuple[int, float]], lexical: list[tuple[int, float]],
+                   category_of: Callable[[int], str], weights: Weights) -> dict[int, float]:
+    """Dense cosine + weighted max-normalised BM25 + weighted category affinity, per candidate.
+    A lexical-only candidate gets the lowest dense similarity seen."""
+    floor = min((s for _, s in dense), default=0.0)
+    scores = dict(dense)
+    best_lex = max((s for _, s in lexical), default=0.0)
+    for i, s in lexical:
+        scores[i] = scores.get(i, floor) + (weights.lexical * s / best_lex if best_lex > 0 else 0.0)
+    if weights.category and dense:
+        affinity = category_affinity(dense, category_of)
+        for i in scores:
+            scores[i] += weights.category * affinity.get(category_of(i), floor)
+    return scores
+
+
+def category_affinity(dense: list[tuple[int, float]], category_of: Callable[[int], str]) -> dict[str, float]:
+    """How much the query is about each category: the mean of its ``CATEGORY_TOP`` best similarities.
+    Products of the category the query is about rise together, so one well-described product does not
+    leave its siblings below unrelated look-alikes."""
+    best: dict[str, list[float]] = {}
+    for i, s in dense:  # already sorted by similarity
+        got = best.setdefault(category_of(i), [])
+        if len(got) < CATEGORY_TOP:
+            got.append(s)
+    return {c: float(np.mean(s)) for c, s in best.items()}
+
+
+def _only(c: Constraints, name: str) -> Constraints:
+    return dataclasses.replace(Constraints(), **{name: getattr(c, name)})
+
+
+def _soft_matches(p: ProductView, soft: Constraints) -> int:
+    return sum(bool(getattr(soft, n)) and _only(soft, n).allows(p)
+               for n in ("colors", "sizes", "materials", "brands", "attrs", "category"))
+
+
+def _unique(values: Any) -> tuple[str, ...]:
+    return tuple(dict.fromkeys(values))
+
+
+@lru_cache(maxsize=1)
+def english_words() -> frozenset[str]:
+    """Whole words of the encoder's WordPiece vocabulary: known English, so never "corrected"."""
+    from nlu_models.encoder import model_path
+
+    try:
+        lines = (Path(model_path()) / "vocab.txt").read_text(encoding="utf-8").splitlines()
+    except (OSError, RuntimeError):
+        return frozenset()
+    return frozenset(w for w in lines if w.isalpha() and len(w) > 2)
+
+
 def model_name(view: ProductView) -> str:
     """Colour and size variants share everything before the comma in their titles."""
     return view.title.split(",")[0].strip().lower()
-
-
-def _fuse(dense: list[tuple[int, float]], lexical: list[tuple[int, float]],
-          dense_weight: float = DENSE_WEIGHT) -> dict[int, float]:
-    scores: dict[int, float] = {}
-    for weight, ranked in ((dense_weight, dense), (LEXICAL_WEIGHT, lexical)):
-        for rank, (pid, _) in enumerate(ranked, start=1):
-            scores[pid] = scores.get(pid, 0.0) + weight / (RRF_K + rank)
-    return scores
 
 
 def _vocabulary(views: Sequence[ProductView]) -> dict[str, list[str]]:
@@ -287,4 +541,3 @@ def _vocabulary(views: Sequence[ProductView]) -> dict[str, list[str]]:
     for w in sorted(words):
         by_letter.setdefault(w[0], []).append(w)
     return by_letter
-

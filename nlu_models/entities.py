@@ -88,6 +88,21 @@ SIZE_RULE = re.compile(
     r"|(?<![\w'’-])(?P<c>XXS|XS|S|M|L|XL|XXL|XXXL)(?![\w'’-])",
 )
 COUNT_WORDS = {"two": 2, "three": 3, "four": 4, "five": 5}
+# "not from Sonora", "anything but black", "without a hood", "that's not gas": the words after the cue,
+# up to the end of the clause, are excluded rather than wanted. A cue needs a space after it, so
+# "non-slip" or "no-iron" are product words, not negations.
+NEGATION_CUE = re.compile(
+    r"\b(?:not|no|without|except(?: for)?|excluding|other than|anything but|but not|apart from|minus|avoid|"
+    r"isn'?t|aren'?t|don'?t want|do not want|never)\s+"
+    r"(?:(?:from|by|made of|made from|in|a|an|the|any|with|too|so|that|those|these|brand)\s+)*",
+    re.IGNORECASE,
+)
+CLAUSE_END = re.compile(
+    r"[,.;:!?()]|\b(?:and|or|but|please|pls|plz|that|which|for|under|below|over|above|between|less|more|"
+    r"cheaper|instead|only|just|thanks?|thx)\b",
+    re.IGNORECASE,
+)
+NEGATION_WORDS = 3
 
 
 @dataclass(frozen=True)
@@ -262,12 +277,36 @@ def resolve(candidates: Iterable[Entity]) -> list[Entity]:
     return sorted(chosen, key=lambda e: (e.start, e.entity, str(e.value)))
 
 
+def negated_spans(text: str) -> list[tuple[int, int]]:
+    """Spans of the words a negation cue excludes ("headphones but not from [Sonora]")."""
+    out = []
+    for cue in NEGATION_CUE.finditer(text):
+        rest = text[cue.end():]
+        end = CLAUSE_END.search(rest)
+        scope = rest[: end.start()] if end else rest
+        words = list(re.finditer(r"\S+", scope))[:NEGATION_WORDS]
+        if words:
+            out.append((cue.end(), cue.end() + words[-1].end()))
+    return out
+
+
 def extract(text: str, tables: LookupTables | None = None) -> list[dict[str, Any]]:
+    """Entities as Rasa dicts; a colour, material, brand, size or product type inside a negation gets
+    Rasa's entity role ``excluded`` ("anything but black")."""
     # Emails first: digits inside them must not become order ids or prices.
     found = emails(text)
     masked = text
     for ent in found:
         masked = masked[: ent.start] + " " * (ent.end - ent.start) + masked[ent.end:]
-    rule_based = prices(masked) + order_ids(masked) + ordinals(masked) + quantities(masked) + sizes(masked)
+    prices_found = prices(masked)
+    rule_based = prices_found + order_ids(masked) + ordinals(masked) + quantities(masked) + sizes(masked)
     lookups = lookup_matches(masked, tables) if tables else []
-    return [e.as_dict() for e in resolve(found + rule_based + lookups)]
+    negated = [(s, e) for s, e in negated_spans(masked)
+               if not any(p.start < e and s < p.end for p in prices_found)]  # "no more than $50"
+    out = []
+    for ent in resolve(found + rule_based + lookups):
+        d = ent.as_dict()
+        if ent.entity in LOOKUP_ENTITIES and any(s <= ent.start and ent.end <= e for s, e in negated):
+            d["role"] = "excluded"
+        out.append(d)
+    return out

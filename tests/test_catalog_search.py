@@ -15,7 +15,7 @@ from aisle.models import Product
 from catalog.__main__ import main as catalog_cli
 from catalog.importer import upsert
 from catalog.records import validate_file
-from catalog.search import CatalogSearch, Constraints, _fuse
+from catalog.search import CatalogSearch, Constraints, Weights, category_affinity, combine_scores
 from nlu_models.encoder import encode
 
 FIXTURE = Path(__file__).parent / "fixtures" / "catalog_small.jsonl"
@@ -96,9 +96,34 @@ def test_paging_with_offset(engine):
     assert len(first) == 2 and len(second) == 1 and not set(first) & set(second)
 
 
-def test_reciprocal_rank_fusion_rewards_agreement():
-    fused = _fuse([(1, 0.9), (2, 0.8), (3, 0.1)], [(2, 12.0), (4, 5.0)])
-    assert sorted(fused, key=lambda k: -fused[k]) == [2, 1, 4, 3]
+def test_scores_add_lexical_evidence_and_category_affinity():
+    categories = {1: "A", 2: "B", 3: "B", 4: "A"}
+    dense = [(1, 0.60), (2, 0.59), (3, 0.58), (4, 0.20)]
+    plain = combine_scores(dense, [], categories.get, Weights(lexical=0, category=0, soft=0))
+    assert sorted(plain, key=lambda k: -plain[k]) == [1, 2, 3, 4]
+    # Both products of B match well, A's second does not: B's products outrank A's single best match.
+    grouped = combine_scores(dense, [], categories.get, Weights(lexical=0, category=1.0, soft=0))
+    assert sorted(grouped, key=lambda k: -grouped[k])[:2] == [2, 3]
+    assert category_affinity(dense, categories.get) == pytest.approx({"A": 0.40, "B": 0.585})
+    # A lexical-only hit starts from the lowest dense similarity and adds its normalised BM25.
+    lexical = combine_scores(dense[:2], [(4, 8.0), (2, 4.0)], categories.get, Weights(lexical=1.0, category=0, soft=0))
+    assert lexical == pytest.approx({1: 0.60, 2: 1.09, 4: 1.59})
+
+
+def test_a_word_that_is_a_catalog_value_filters_only_when_the_query_is_about_such_products(engine):
+    # "down" is no material of what a dog walker wants: it must not filter everything away.
+    response = engine.search("my dog pulls me down the street every morning")
+    assert len(response.items) > 1 and "materials" not in response.constraints.as_dict()
+    assert engine.search("black running shoes").constraints.colors == ("black",)
+
+
+@pytest.mark.parametrize("query, excluded", [
+    ("kettle but not from Kaffeo", lambda item: item["brand"] == "Kaffeo"),
+    ("running shoes, anything but black", lambda item: item["sku"] == "RS-501"),
+])
+def test_negation_excludes(engine, query, excluded):
+    items = engine.search(query).items
+    assert items and not any(excluded(i) for i in items)
 
 
 def test_index_persists_and_updates_incrementally(settings, engine):

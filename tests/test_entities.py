@@ -132,3 +132,17 @@ def test_positions_index_the_original_text():
     assert [(e["entity"], e["start"], e["end"]) for e in extract(text, STATIC)] == [
         ("quantity", 6, 9), ("ordinal", 17, 23), ("price_max", 35, 38),
     ]
+
+
+@pytest.mark.parametrize("text, excluded, kept", [
+    ("headphones but not from Sonora", {("brand", "Sonora")}, set()),
+    ("a rug, anything but grey", {("color", "grey")}, set()),
+    ("black boots without leather", {("material", "leather")}, {("color", "black")}),
+    ("no more than $50 for a black kettle", set(), {("color", "black")}),
+    ("no, show me red ones", set(), {("color", "red")}),
+])
+def test_negated_values_get_the_excluded_role(text, excluded, kept):
+    tables = STATIC.merged(LookupTables({"brand": {"sonora": "Sonora"}}))
+    ents = extract(text, tables)
+    assert {(e["entity"], e["value"]) for e in ents if e.get("role") == "excluded"} == excluded
+    assert kept <= {(e["entity"], e["value"]) for e in ents if "role" not in e}

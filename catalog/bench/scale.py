@@ -17,7 +17,7 @@ import numpy as np
 
 from catalog.documents import ProductView
 from catalog.index import APPROXIMATE_ABOVE, FTS_COLUMNS, build_ivf, fts_search
-from catalog.search import _fuse
+from catalog.search import Weights, combine_scores
 
 log = logging.getLogger(__name__)
 CHUNK = 50_000
@@ -74,7 +74,7 @@ def build_lexical(views: Sequence[ProductView], n: int, folder: Path) -> tuple[s
 
 
 def bench_scale(views: Sequence[ProductView], encode: Any, queries: list[str], q_words: list[list[str]],
-                sizes: Sequence[int]) -> list[dict]:
+                sizes: Sequence[int], weights: Weights) -> list[dict]:
     """``q_words``: each query's words as the search engine prepares them for the lexical index."""
     base = encode([v.embedding_text() for v in views])
     q_vectors = encode(queries)
@@ -100,7 +100,7 @@ def bench_scale(views: Sequence[ProductView], encode: Any, queries: list[str], q
                 t2 = time.perf_counter()
                 lexical = fts_search(conn, words, k)
                 t3 = time.perf_counter()
-                _fuse(dense, lexical)
+                combine_scores(dense, lexical, lambda i: views[i % len(views)].category, weights)
                 t4 = time.perf_counter()
                 dense_ms.append((t2 - t1) * 1000)
                 lexical_ms.append((t3 - t2) * 1000)
