@@ -12,8 +12,11 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions import knowledge_client
+from actions import catalog_client, knowledge_client
+from actions.compound import answer_side_question, split_question
 from actions.references import entity_values
+from actions.search import run_search
+from catalog.search import Constraints
 
 ASK_FEEDBACK = "Did that answer your question?"
 FEEDBACK_BUTTONS = [{"title": "Yes, thanks", "payload": "/affirm"}, {"title": "No", "payload": "/deny"}]
@@ -60,6 +63,10 @@ class ActionFaq(Action):
                 found = None
             if found:
                 return give_answer(dispatcher, int(value), found[1])
+        # "a desk lamp under 60, and how long does delivery take?": the search, then the answer.
+        request, question = split_question(tracker.latest_message.get("text") or "")
+        if question and catalog_client.engine().parse(request)[0].category:
+            return run_search(dispatcher, request, Constraints(), new=True) + answer_side_question(dispatcher, question)
         return answer_from_knowledge_base(dispatcher, tracker) or []
 
 

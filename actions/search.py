@@ -1,4 +1,8 @@
-"""search_product and refine_search: results as cards, constraints kept in slots across turns."""
+"""search_product and refine_search: results as cards, constraints kept in slots across turns.
+
+A new search remembers the kinds of product it showed, so "cheaper", "sort by price", "in black" or
+"not from Sonora" refine those results rather than searching the whole catalog again.
+"""
 from __future__ import annotations
 
 import dataclasses
@@ -11,30 +15,49 @@ from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions import catalog_client
+from actions.compound import answer_side_question, split_question
 from actions.presenters import results_message
 from actions.references import entity_values
 from catalog.search import Constraints
 
 PAGE = 5
 SORT_WINDOW = 50
-CHEAPER = re.compile(r"\b(?:cheaper|less expensive|lower price|more affordable|budget|chepaer|cheeper)\b", re.I)
+MAX_KEPT_CATEGORIES = 3  # a page spread over more kinds than this was not about one kind of product
+CHEAPER = re.compile(r"\b(?:cheaper|less expensive|lower price|more affordable|budget|chepaer|cheeper|too expensive|"
+                     r"too pricey|too much)\b", re.I)
 PRICIER = re.compile(r"\b(?:more expensive|pricier|premium|higher end|high-end|better quality|nicer)\b", re.I)
 MORE = re.compile(r"\b(?:more|next|other|others|else|rest|keep going|load more|different ones)\b", re.I)
-SORT_PRICE = re.compile(r"\b(?:sort(?:ed)? by price|cheapest first|lowest price|low to high)\b", re.I)
-SORT_PRICE_DESC = re.compile(r"\b(?:most expensive first|high to low|highest price)\b", re.I)
-SORT_RATING = re.compile(r"\b(?:highest rated|best reviewed|top rated|best rated|sort(?:ed)? by rating|by reviews)\b", re.I)
-RELAXED_NAMES = {"colors": "colour", "sizes": "size", "materials": "material", "brands": "brand",
-                 "price": "price", "category": "product type", "in_stock": "in-stock"}
+SORT_PRICE_DESC = re.compile(r"\b(?:most expensive|priciest|high(?:est)? to low(?:est)?|highest price|"
+                             r"expensive (?:ones? )?first|price,? (?:high|descending))", re.I)
+SORT_PRICE = re.compile(r"\b(?:che?a?pe?st|lowest price|low(?:est)? to high(?:est)?|lowest first|"
+                        r"price,? (?:low|ascending)|(?:sort|order|arrange|rank)\w*(?: \w+){0,3} by price|by price)\b", re.I)
+SORT_RATING = re.compile(r"\b(?:highest[- ]rated|best[- ]reviewed|top[- ]rated|best[- ]rated|most stars|"
+                         r"(?:sort|order|rank)\w*(?: \w+){0,3} by (?:rating|ratings|reviews|stars)|by (?:rating|reviews))\b", re.I)
+SORT_UNSUPPORTED = re.compile(
+    r"\b(?:sort|order|arrange|rank|show)\w*\b.{0,30}\b(?P<key>newest|latest|new arrivals|most recent|release date|"
+    r"popular\w*|best[- ]?sell\w*|discount\w*|alphabetical\w*|a to z|name|size|weight|delivery)\b", re.I)
+RELAXED_NAMES = {"attrs": "feature", "colors": "colour", "sizes": "size", "materials": "material", "brands": "brand",
+                 "price": "price", "category": "product type", "categories": "product type", "in_stock": "in-stock"}
 
 
 def relaxed_note(relaxed: list[str]) -> str:
     if not relaxed:
         return ""
-    return f"Nothing matched exactly, so I ignored the {', '.join(RELAXED_NAMES[r] for r in relaxed)} you asked for. "
+    names = list(dict.fromkeys(RELAXED_NAMES[r] for r in relaxed))
+    return f"Nothing matched exactly, so I ignored the {', '.join(names)} you asked for. "
+
+
+def sort_of(text: str) -> str | None:
+    if SORT_PRICE_DESC.search(text):
+        return "price_desc"
+    if SORT_PRICE.search(text):
+        return "price"
+    return "rating" if SORT_RATING.search(text) else None
 
 
 def run_search(dispatcher: CollectingDispatcher, query: str, context: Constraints, offset: int = 0,
-               sort: str | None = None) -> list[dict[str, Any]]:
+               sort: str | None = None, new: bool = False) -> list[dict[str, Any]]:
+    """``new``: a fresh search, whose page decides the kinds of product that refinements keep to."""
     window = SORT_WINDOW if sort else PAGE
     response = catalog_client.search(query, limit=window, offset=0 if sort else offset, context=context)
     items = response.items
@@ -45,9 +68,13 @@ def run_search(dispatcher: CollectingDispatcher, query: str, context: Constraint
     elif sort == "rating":
         items = sorted(items, key=lambda d: -(d.get("rating") or 0))
     page = items[offset:offset + PAGE] if sort else items
+    constraints = response.constraints
+    kinds = tuple(dict.fromkeys(d["category"] for d in page))
+    if new and kinds and len(kinds) <= MAX_KEPT_CATEGORIES:
+        constraints = dataclasses.replace(constraints, categories=kinds)
     events: list[dict[str, Any]] = [
         SlotSet("search_query", query),
-        SlotSet("search_constraints", response.constraints.as_dict()),
+        SlotSet("search_constraints", constraints.as_dict()),
         SlotSet("search_offset", float(offset)),
     ]
     if not page:
@@ -60,7 +87,9 @@ def run_search(dispatcher: CollectingDispatcher, query: str, context: Constraint
     total = response.total
     heading = "Here's what I found" if not offset else "Here are more"
     counter = f" ({offset + 1}-{offset + len(page)} of {total})" if total > len(page) else ""
-    dispatcher.utter_message(**results_message(f"{note}{heading}{counter}:", page, first_rank=1))
+    order = {"price": ", cheapest first", "price_desc": ", most expensive first", "rating": ", best rated first"}
+    dispatcher.utter_message(**results_message(f"{note}{heading}{order.get(sort or '', '')}{counter}:", page,
+                                               first_rank=1))
     return events + [SlotSet("shown_skus", [d["sku"] for d in page]), SlotSet("focus_sku", None)]
 
 
@@ -70,8 +99,12 @@ class ActionSearchProducts(Action):
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                   domain: dict[str, Any]) -> list[dict[str, Any]]:
-        query = tracker.latest_message.get("text") or ""
-        return run_search(dispatcher, query, Constraints())
+        text = tracker.latest_message.get("text") or ""
+        query, question = split_question(text)  # "a black backpack, also do you ship to Canada?"
+        events = run_search(dispatcher, query or text, Constraints(), sort=sort_of(query or text), new=True)
+        if question:
+            events += answer_side_question(dispatcher, question)
+        return events
 
 
 class ActionRefineSearch(Action):
@@ -85,21 +118,33 @@ class ActionRefineSearch(Action):
         text = tracker.latest_message.get("text") or ""
         previous_query = tracker.get_slot("search_query")
         context = Constraints.from_dict(tracker.get_slot("search_constraints"))
-        new_types = [t for t in entity_values(tracker, "product_type") if t != context.category]
-        if not previous_query or new_types:
-            return run_search(dispatcher, text, Constraints())  # a new product type starts a new search
+        new_types = [t for t in entity_values(tracker, "product_type") if not context.covers_type(str(t))]
+        if not previous_query or new_types:  # a new product type starts a new search
+            return run_search(dispatcher, text, Constraints(), sort=sort_of(text), new=True)
+        unsupported = SORT_UNSUPPORTED.search(text)
+        sort = sort_of(text)
+        if unsupported and not sort:
+            dispatcher.utter_message(text=f"Sorry, I can't sort by {unsupported.group('key').lower()}. I can sort "
+                                          "these by price (lowest or highest first) or by rating.")
+            return []
         shown = catalog_client.products(list(tracker.get_slot("shown_skus") or []))
         explicit_price = entity_values(tracker, "price_min") or entity_values(tracker, "price_max")
         offset = 0
         if CHEAPER.search(text) and not explicit_price and shown:
-            context = dataclasses.replace(context, price_max=round(median([p.price for p in shown]) - 0.01, 2))
+            prices = [p.price for p in shown]
+            bound = median(prices) if len(set(prices)) > 1 else min(prices)
+            context = dataclasses.replace(context, price_max=round(bound - 0.01, 2))
         elif PRICIER.search(text) and not explicit_price and shown:
-            context = dataclasses.replace(context, price_min=round(median([p.price for p in shown]) + 0.01, 2))
-        sort = ("price_desc" if SORT_PRICE_DESC.search(text) else "price" if SORT_PRICE.search(text)
-                else "rating" if SORT_RATING.search(text) else None)
-        # The refinement's own words (colour, size, price, brand, stock) update the kept constraints.
+            prices = [p.price for p in shown]
+            bound = median(prices) if len(set(prices)) > 1 else max(prices)
+            context = dataclasses.replace(context, price_min=round(bound + 0.01, 2))
+        # The refinement's own words (colour, size, price, brand, stock, exclusions) update the kept ones.
         stated, _ = catalog_client.engine().parse(text)
-        paging = not (CHEAPER.search(text) or PRICIER.search(text) or stated.active())  # "more than $100"
+        paging = not (CHEAPER.search(text) or PRICIER.search(text) or stated.active() or _excludes(stated))
         if sort is None and MORE.search(text) and paging:
             offset = int(tracker.get_slot("search_offset") or 0) + PAGE
         return run_search(dispatcher, previous_query, context.merged(stated), offset=offset, sort=sort)
+
+
+def _excludes(c: Constraints) -> bool:
+    return bool(c.exclude_brands or c.exclude_colors or c.exclude_materials or c.exclude_terms)

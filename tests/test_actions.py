@@ -7,7 +7,7 @@ from rasa_sdk.events import SlotSet
 
 from actions.fallback import ActionFallback, consecutive_fallbacks
 from actions.handoff import ActionDeclineHuman, ActionHumanHandoff
-from actions.pending import PENDING, ActionCapabilityPending
+from actions.complaint import ActionAcknowledgeComplaint
 from tests.conftest import tracker_for, user_event
 
 DOMAIN: dict = {}
@@ -86,9 +86,9 @@ async def test_declining_the_offer_clears_it(dispatcher):
     assert dispatcher.messages[0]["response"] == "utter_human_declined"
 
 
-async def test_pending_capability_names_what_was_asked(dispatcher):
+async def test_a_complaint_gets_an_apology_and_the_offer_of_a_person(dispatcher):
     tracker = tracker_for([user_event("the box arrived crushed", "complain")])
-    await ActionCapabilityPending().run(dispatcher, tracker, DOMAIN)
-    text = dispatcher.messages[0]["text"]
-    assert PENDING["complain"] in text
-    assert "coming soon" in text
+    events = await ActionAcknowledgeComplaint().run(dispatcher, tracker, DOMAIN)
+    assert "sorry" in dispatcher.messages[0]["text"].lower()
+    assert [b["payload"] for b in dispatcher.messages[0]["buttons"]] == ["/affirm", "/deny"]
+    assert events == [SlotSet("human_offered", True)]

@@ -163,3 +163,32 @@ async def test_adding_to_the_cart_suggests_what_is_bought_with_it():
                             sender="together-1")
     assert "Added 1 x" in messages[0]["text"]  # no orders in this fixture, so nothing is "bought together"
     assert len(messages) == 1
+
+
+async def test_refinements_keep_to_the_kinds_of_product_on_screen():
+    _, s1 = await run(ActionSearchProducts(), "coffee maker", "search_product")
+    assert s1["search_constraints"]["categories"] == ["Home & Kitchen > Coffee Makers"]
+    by_price, _ = await run(ActionRefineSearch(), "sort them by price, lowest first", "refine_search", slots=s1)
+    assert cards(by_price) == ["CM-200", "CM-201"] and "cheapest first" in by_price[0]["text"]
+    newest, events = await run(ActionRefineSearch(), "sort them by newest arrivals", "refine_search", slots=s1)
+    assert not cards(newest) and "can't sort by newest" in newest[0]["text"] and events == {}
+
+
+async def test_not_from_a_brand_applies_to_the_results_on_screen():
+    _, s1 = await run(ActionSearchProducts(), "kettle", "search_product")
+    without, s2 = await run(ActionRefineSearch(), "not from Kaffeo please", "refine_search", slots=s1)
+    assert cards(without) and "KET-102" not in cards(without)
+    assert s2["search_constraints"]["exclude_brands"] == ["Kaffeo"]
+
+
+async def test_a_search_with_a_policy_question_answers_both(monkeypatch):
+    from actions import compound
+    from knowledge.retrieval import FaqAnswer, Match
+
+    def answer(question):
+        assert question == "do you ship to canada?"
+        return FaqAnswer("answer", 0.9, [Match(1, "Do you ship internationally?", "Yes, to Canada too.", 0.9)])
+
+    monkeypatch.setattr(compound.knowledge_client, "answer", answer)
+    messages, _ = await run(ActionSearchProducts(), "a waterproof backpack, also do you ship to canada?", "search_product")
+    assert cards(messages) == ["BP-800"] and messages[-1]["text"] == "Yes, to Canada too."
