@@ -17,6 +17,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from actions import catalog_client
 from actions.compound import answer_side_question, split_question
 from actions.presenters import results_message
+from actions.product_info import answer_about
 from actions.references import entity_values
 from catalog.search import Constraints
 
@@ -36,6 +37,7 @@ SORT_RATING = re.compile(r"\b(?:highest[- ]rated|best[- ]reviewed|top[- ]rated|b
 SORT_UNSUPPORTED = re.compile(
     r"\b(?:sort|order|arrange|rank|show)\w*\b.{0,30}\b(?P<key>newest|latest|new arrivals|most recent|release date|"
     r"popular\w*|best[- ]?sell\w*|discount\w*|alphabetical\w*|a to z|name|size|weight|delivery)\b", re.I)
+ABOUT_IT = re.compile(r"\b(?:it|its|it's|they|them|this one|that one)\b", re.I)
 RELAXED_NAMES = {"attrs": "feature", "colors": "colour", "sizes": "size", "materials": "material", "brands": "brand",
                  "price": "price", "category": "product type", "categories": "product type", "in_stock": "in-stock"}
 
@@ -102,7 +104,10 @@ class ActionSearchProducts(Action):
         text = tracker.latest_message.get("text") or ""
         query, question = split_question(text)  # "a black backpack, also do you ship to Canada?"
         events = run_search(dispatcher, query or text, Constraints(), sort=sort_of(query or text), new=True)
-        if question:
+        shown = next((e["value"] for e in events if e.get("name") == "shown_skus"), None)
+        if question and shown and ABOUT_IT.search(question):  # "the Kaffeo gooseneck kettle, is it steel?"
+            dispatcher.utter_message(text=answer_about(catalog_client.products(shown[:1])[0], question))
+        elif question:
             events += answer_side_question(dispatcher, question)
         return events
 

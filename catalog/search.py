@@ -38,6 +38,7 @@ MIN_CANDIDATES = 1000
 CATEGORY_TOP = 3  # a category's affinity: the mean of its best few dense similarities
 COMPATIBLE_TOP = 10  # a stated value is a filter when one of the query's top products has it
 RELAX_ORDER = ("attrs", "colors", "sizes", "materials", "brands", "price", "category", "categories", "in_stock")
+WORD = re.compile(r"[A-Za-z]+")
 IN_STOCK = re.compile(r"\b(?:in[- ]stock|available (?:now|today)|ships? (?:today|now)|available right now)\b", re.I)
 STOPWORDS = set(
     "a an the and or for to of in on with my me i im i'm want need looking look find show some any "
@@ -48,7 +49,7 @@ LEXICON_SKIPS = {"color", "colour", "size", "sizes", "material"}  # these come f
 COMMON_VALUES = set("all both none standard normal regular yes no other mixed various window".split())
 # Words that a negation may cover without naming anything to exclude ("not sure which size").
 NOT_EXCLUDABLE = STOPWORDS | set("one ones kind type brand thing things stuff item items size colour color "
-                                 "sure really too very so them much many".split())
+                                 "sure really too very so them much many at up down out it its on off".split())
 
 
 @dataclass(frozen=True)
@@ -338,6 +339,9 @@ class CatalogSearch:
         return parsed.constraints, parsed.words
 
     def understand(self, query: str) -> ParsedQuery:
+        # Typos are corrected first, so "hedphones undr 50 dollars" states a type and a price.
+        query = WORD.sub(lambda m: self._correct(m.group(0).lower()) if self._correct(m.group(0).lower()) !=
+                         m.group(0).lower() else m.group(0), query)
         found = extract(query, self.tables)
         values: dict[str, list[Any]] = {}
         excluded: dict[str, list[Any]] = {}
@@ -367,10 +371,8 @@ class CatalogSearch:
         text = "".join(" " if any(s <= i < e for s, e in blank + negated) else ch for i, ch in enumerate(query))
         raw = tokens(text)
         constraints = dataclasses.replace(constraints, attrs=self.attribute_lexicon.find(raw))
-        corrected = [self._correct(w) for w in raw]
-        words = [w for w in corrected if w not in STOPWORDS and not w.isdigit()]
-        dense_text = " ".join(corrected) if corrected != raw else " ".join(text.split())
-        return ParsedQuery(constraints, words, dense_text)
+        words = [w for w in raw if w not in STOPWORDS and not w.isdigit()]
+        return ParsedQuery(constraints, words, " ".join(text.split()))
 
     def _known_type(self, types: Sequence[str]) -> str | None:
         """A product type is a constraint only when the catalog has products of that type."""

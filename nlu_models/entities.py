@@ -254,10 +254,11 @@ def lookup_matches(text: str, tables: LookupTables) -> list[Entity]:
             value = terms.get(surface) or terms.get(singular(surface)) or terms.get(surface.rstrip("s"))
             if value is None:
                 continue
-            if entity == "size" and value.lower() in ("small", "medium", "large", "full") and not re.search(
-                r"\b(?:size|in)\s+$", text[: m.start()].lower()
+            if entity == "size" and value.lower() in ("small", "medium", "large", "full") and not (
+                re.search(r"\b(?:size|in)\s+$", text[: m.start()].lower())
+                or re.match(r"\s*(?:ones?\b|size\b|sized\b)", text[m.end():].lower())
             ):
-                continue  # "a large bag" is a description, "in large" / "size large" is a size
+                continue  # "a large bag" is a description; "in large", "size large", "large ones" a size
             out.append(Entity(entity, value, m.start(), m.end(), "lookup"))
     return out
 

@@ -105,6 +105,7 @@ def test_emails_win_over_numbers_inside_them(text, expected):
     ("faux leather jackets", [("material", "vegan leather", "faux leather"), ("product_type", "jacket", "jackets")]),
     ("a large bag", [("product_type", "bag", "bag")]),
     ("do you have it in large", [("size", "large", "large")]),
+    ("large ones in navy", [("size", "large", "large"), ("color", "navy", "navy")]),
     ("I'm looking for dresses", [("product_type", "dress", "dresses")]),
 ])
 def test_lookup_entities_are_normalised(text, expected):
