@@ -91,11 +91,23 @@ async def test_wrong_passwords_are_refused_and_then_throttled(client):
     assert resp.status == 429 and "Too many failed attempts" in await resp.text()
 
 
-async def test_a_next_parameter_cannot_redirect_off_site(client):
+@pytest.mark.parametrize("target", ["//evil.example/", "/\t/evil.example", "/\n/evil.example", "/ /evil.example",
+                                    "/\\evil.example", "https://evil.example/"])
+async def test_a_next_parameter_cannot_redirect_off_site(client, target):
     token = token_in(await (await client.get("/login")).text())
     resp = await client.post("/login", data={"username": "ada", "password": PASSWORD, "csrf_token": token,
-                                             "next": "//evil.example/"}, allow_redirects=False)
+                                             "next": target}, allow_redirects=False)
     assert resp.headers["Location"] == "/console"
+
+
+async def test_spaces_or_case_in_the_name_do_not_get_fresh_tries(client, settings):
+    for name in ("ada", " ada", "ada\t", "ADA", " a d a "):
+        assert (await login(client, name, "wrong password!")).status == 401
+    resp = await login(client, " ada ")  # the right password, but five failures for this name already
+    assert resp.status == 429
+    with session_factory(settings.database_url)() as s:
+        failed = s.scalars(select(AuditEvent).where(AuditEvent.action == "user.login_failed")).all()
+    assert len(failed) == 5 and {e.target for e in failed} == {"user:ada"}
 
 
 async def test_a_bad_csrf_token_changes_nothing(client, settings):

@@ -27,8 +27,13 @@ class AccountError(ValueError):
     pass
 
 
+def canonical_username(username: str) -> str:
+    """The one form of a login name used for lookups and for counting failures: " Sam\t" is "sam"."""
+    return "".join(username.split()).lower()
+
+
 def create_user(sessions: sessionmaker[Session], username: str, password: str, role: Role, actor: str) -> User:
-    username = username.strip().lower()
+    username = canonical_username(username)
     if not USERNAME.match(username):
         raise AccountError("username: 3-64 lowercase letters, digits, '.', '_' or '-'")
     if len(password) < MIN_PASSWORD:
@@ -45,7 +50,7 @@ def create_user(sessions: sessionmaker[Session], username: str, password: str, r
 
 def authenticate(sessions: sessionmaker[Session], username: str, password: str) -> User | None:
     with sessions() as s:
-        user = s.scalars(select(User).where(User.username == username.strip().lower())).first()
+        user = s.scalars(select(User).where(User.username == canonical_username(username))).first()
         try:
             HASHER.verify(user.password_hash if user else _DUMMY_HASH, password)
         except (VerificationError, InvalidHashError):
@@ -72,8 +77,9 @@ class LoginThrottle:
         self._user, self._ip = parse(self.per_user), parse(self.per_ip)
 
     def allowed(self, username: str, ip: str) -> bool:
-        return self._limiter.test(self._user, "user", username.lower()) and self._limiter.test(self._ip, "ip", ip)
+        return (self._limiter.test(self._user, "user", canonical_username(username))
+                and self._limiter.test(self._ip, "ip", ip))
 
     def failed(self, username: str, ip: str) -> None:
-        self._limiter.hit(self._user, "user", username.lower())
+        self._limiter.hit(self._user, "user", canonical_username(username))
         self._limiter.hit(self._ip, "ip", ip)

@@ -9,7 +9,7 @@ from aiohttp_session import get_session, new_session
 from aisle import audit
 from aisle.models import Role
 from bot.appkeys import SETTINGS
-from bot.console.accounts import LoginThrottle, authenticate
+from bot.console.accounts import LoginThrottle, authenticate, canonical_username
 from bot.console.security import DB, current_user, render, requires
 from bot.coordination import limits_storage_uri
 from bot.websocket import client_ip
@@ -19,8 +19,10 @@ THROTTLE: web.AppKey[LoginThrottle] = web.AppKey("login_throttle", LoginThrottle
 
 
 def safe_next(target: str | None) -> str:
-    """Only same-site paths: no open redirect through ?next=."""
-    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
+    """Only same-site paths: no open redirect through ?next=. Browsers drop tabs and newlines from a
+    URL ("/\t/evil.example" becomes "//evil.example"), so any control character or space refuses it."""
+    if (target and target.startswith("/") and not target.startswith("//") and "\\" not in target
+            and not any(ch.isspace() or ord(ch) < 0x20 or ord(ch) == 0x7F for ch in target)):
         return target
     return "/console"
 
@@ -43,6 +45,10 @@ async def login(request: web.Request) -> web.StreamResponse:
     if user is None:
         throttle.failed(username, ip)
         log.warning("failed console login for %r from %s", username, ip)
+        with request.app[DB]() as s:
+            audit.record(s, canonical_username(username)[:64] or "-", "user.login_failed",
+                         f"user:{canonical_username(username)[:64]}", ip=ip)
+            s.commit()
         return await render(request, "console/login.html", {
             "next": target, "username": username, "error": "Wrong username or password."}, status=401)
     session = await new_session(request)  # a fresh session id at login: no session fixation
