@@ -95,6 +95,8 @@ class BotTurn:
 def validate(text: Any, payload: Any, client_id: Any, max_chars: int) -> tuple[str, str | None, str | None]:
     if not isinstance(text, str) or not text.strip():
         raise GatewayError("empty", "Type a message first.")
+    if any(0xD800 <= ord(ch) <= 0xDFFF for ch in text):  # a lone surrogate cannot be stored as UTF-8
+        raise GatewayError("bad_text", "That message has characters I can't read. Could you type it again?")
     if len(text) > max_chars:
         raise GatewayError("too_long", f"That message is too long: please keep it under {max_chars} characters.")
     if payload is not None and (not isinstance(payload, str) or not payload.startswith("/")

@@ -180,6 +180,8 @@ async def test_console_permissions_and_csv_export(client):
     token = token_in(page)
     assert (await client.post("/admin/nlu/merge", data={"csrf_token": token})).status == 403
     assert (await client.get("/agent/analytics")).status == 200
+    for query in ("to=9999-12-31", "from=0001-01-01&to=0001-01-02", "from=9999-12-30&to=9999-12-31"):
+        assert (await client.get(f"/agent/analytics?{query}")).status == 200, query
 
 
 async def test_two_agents_cannot_take_the_same_conversation(client, world):
@@ -204,8 +206,9 @@ async def test_agent_websocket_is_same_origin_only_and_reaches_the_shopper(clien
     await login(client, "sam")
     handoffs.take("conv-live-77", "sam")
     origin = str(client.make_url("")).rstrip("/")
-    resp = await client.get("/agent/ws/conv-live-77", headers={"Origin": "https://evil.example"})
-    assert resp.status == 403
+    for bad in ("https://evil.example", "http://[::1", "http://host:99999999"):  # malformed: refused, no 500
+        resp = await client.get("/agent/ws/conv-live-77", headers={"Origin": bad})
+        assert resp.status == 403, bad
     shopper = await client.ws_connect("/ws")
     await shopper.send_json({"type": "hello", "conversation_id": "conv-live-77"})
     assert (await shopper.receive_json(timeout=5))["mode"]["mode"] == "agent"

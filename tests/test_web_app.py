@@ -44,6 +44,7 @@ async def test_widget_assets_are_served(client):
     ({"sender": "web-12345678", "message": ""}, 400, "Type a message"),
     ({"sender": "web-12345678", "message": 5}, 400, "Type a message"),
     ({"sender": "web-12345678", "message": "x" * 2001}, 413, "too long"),
+    ({"sender": "web-12345678", "message": "hi \ud800 there"}, 400, "can't read"),
     (["not", "an", "object"], 400, "object"),
 ])
 async def test_bad_chat_requests_are_refused_clearly(client, payload, status, message):

@@ -261,7 +261,10 @@ async def hand_back(request: web.Request) -> web.StreamResponse:
 def same_origin(request: web.Request) -> bool:
     """A WebSocket carries the session cookie from any page: only our own pages may open one."""
     origin = request.headers.get("Origin")
-    return origin is not None and URL(origin).host == request.url.host and URL(origin).port == request.url.port
+    try:
+        return origin is not None and URL(origin).host == request.url.host and URL(origin).port == request.url.port
+    except ValueError:  # a malformed Origin is not ours
+        return False
 
 
 @requires(*STAFF)
@@ -307,6 +310,7 @@ async def analytics_page(request: web.Request) -> web.Response:
                  else end - timedelta(days=ANALYTICS_DAYS - 1))
     except ValueError:
         start, end = today - timedelta(days=ANALYTICS_DAYS - 1), today
+    end = min(end, today)  # nothing happened in the future (and 9999-12-31 + 1 day overflows)
     if start > end or (end - start).days > 366:
         start = end - timedelta(days=ANALYTICS_DAYS - 1)
     with request.app[DB]() as s:
