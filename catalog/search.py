@@ -58,9 +58,9 @@ class Weights:
     category affinity + soft × each stated-but-not-filtering value the product has. Chosen by
     ``python -m catalog.bench`` on one catalog and reported on the other (reports/search.md)."""
 
-    lexical: float = 0.1
-    category: float = 0.5
-    soft: float = 0.05
+    lexical: float = 0.4
+    category: float = 2.0
+    soft: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -199,8 +199,8 @@ def has_attributes(p: ProductView, wanted: Sequence[tuple[str, Any]]) -> bool:
         groups.setdefault(("flag", key) if value is True else value, set()).add(key)
     for value, keys in groups.items():
         held = [h for k in keys for h in _as_list(p.attributes.get(k))]
-        if not any(h is True if isinstance(value, tuple) else isinstance(h, str) and attribute_key(h) == value
-                   for h in held):
+        if not any(h is True if isinstance(value, tuple) else not isinstance(h, bool)
+                   and isinstance(h, (str, int, float)) and attribute_key(str(h)) == value for h in held):
             return False
     return True
 
@@ -233,9 +233,14 @@ class AttributeLexicon:
                         lex.values.setdefault(attribute_key(key), set()).add((key, True))
                     elif isinstance(item, str) and _nameable(item):
                         lex.values.setdefault(attribute_key(item), set()).add((key, attribute_key(item)))
+                    if isinstance(item, (int, float, str)) and not isinstance(item, bool) and _number(item):
+                        # "length_ft": 50 is "50 ft" / "50 feet"; "voltage": 18 is "18v"; "tog": "13.5" "13.5 tog"
+                        for unit in _units(key):
+                            lex.values.setdefault(attribute_key(f"{item}{unit}"), set()).add((key, attribute_key(str(item))))
         return lex
 
-    def find(self, words: Sequence[str]) -> tuple[tuple[str, Any], ...]:
+    def find(self, text: str) -> tuple[tuple[str, Any], ...]:
+        words = LEXICON_TOKEN.findall(text.lower())
         found: dict[tuple[str, Any], None] = {}
         for n in (3, 2, 1):
             for i in range(len(words) - n + 1):
@@ -247,19 +252,52 @@ class AttributeLexicon:
 def _nameable(value: str) -> bool:
     """A value a shopper could name unambiguously: not a bare number, not a common word."""
     key = attribute_key(value)
-    return (len(key) >= 3 and any(ch.isalpha() for ch in key) and value.lower() not in NOT_EXCLUDABLE
+    mixed = any(ch.isdigit() for ch in key) and any(ch.isalpha() for ch in key)  # "4k"
+    return ((len(key) >= 3 or mixed) and any(ch.isalpha() for ch in key) and value.lower() not in NOT_EXCLUDABLE
             and value.lower() not in COMMON_VALUES)
 
 
+LEXICON_TOKEN = re.compile(r"\d+(?:[./]\d+)?|[a-z]+")  # keeps "13.5" and "1/2" whole
+UNIT_WORDS = {"ft": ("ft", "feet", "foot"), "in": ("in", "inch", "inches"), "lb": ("lb", "lbs", "pound", "pounds"),
+              "oz": ("oz", "ounce", "ounces"), "cc": ("cc",), "db": ("db",), "voltage": ("v", "volt", "volts"),
+              "wattage": ("w", "watt", "watts"), "lumens": ("lm", "lumens"), "gal": ("gal", "gallon", "gallons")}
+
+
+def _units(key: str) -> tuple[str, ...]:
+    """The words a number of this attribute is said with: its unit suffix ("length_ft"), a known unit
+    name ("voltage"), or the key itself ("tog")."""
+    last = key.lower().split("_")[-1]
+    return UNIT_WORDS.get(last, ()) + UNIT_WORDS.get(key.lower(), ()) + (key.lower().replace("_", " "),)
+
+
+def _number(value: Any) -> bool:
+    try:
+        float(str(value))
+    except ValueError:
+        return False
+    return True
+
+
 def _has_term(p: ProductView, terms: Sequence[str]) -> bool:
-    """A title word, a true attribute ("hood": true) or an attribute value ("gas")."""
-    words = {singular(w) for w in tokens(p.title)}
+    """A title word, a true attribute ("hood": true) or an attribute value ("gas", "wood" for "wooden")."""
+    words = {singular(w) for w in tokens(p.title)} | attribute_words(p)
+    return any(v in words for t in terms for v in _stems(t))
+
+
+def attribute_words(p: ProductView) -> set[str]:
+    words: set[str] = set()
     for key, value in p.attributes.items():
         values = value if isinstance(value, list) else [value]
         if any(v is True for v in values):
             words.add(singular(key.replace("_", " ")))
         words |= {singular(str(v).lower()) for v in values if isinstance(v, str)}
-    return any(singular(t) in words for t in terms)
+    return words
+
+
+def _stems(word: str) -> set[str]:
+    """A word and its plain forms: "wooden" → wood, "boots" → boot."""
+    w = singular(word)
+    return {word, w} | ({w[:-2]} if w.endswith("en") and len(w) > 5 else set())
 
 
 @dataclass(frozen=True)
@@ -297,6 +335,7 @@ class CatalogSearch:
         self.tables = static_tables()
         self.vocabulary: dict[str, list[str]] = {}
         self.known_words: set[str] = set()
+        self.attribute_words: set[str] = set()
         self.attribute_lexicon = AttributeLexicon()
         self.weights = weights or Weights()
         self._signature: tuple | None = None
@@ -323,11 +362,13 @@ class CatalogSearch:
             changed_lexical = self.lexical.sync(views)
             self.views = {v.id: v for v in views}
             self.by_sku = {v.sku: v for v in views}
-            self.tables = static_tables().merged(
-                tables_from_products((v.brand, v.category, v.attributes) for v in views))
+            # The catalog's own spelling wins over a static synonym ("steel" stays steel, "gray" gray).
+            self.tables = tables_from_products((v.brand, v.category, v.attributes) for v in views).merged(
+                static_tables())
             self.vocabulary = _vocabulary(views)
             self.known_words = {w for words in self.vocabulary.values() for w in words}
             self.attribute_lexicon = AttributeLexicon.of(views)
+            self.attribute_words = {w for v in views for w in attribute_words(v)}
             self._signature = signature
             log.info("search index: %d products (%d dense, %d lexical updates)",
                      len(views), changed_dense, changed_lexical)
@@ -350,10 +391,14 @@ class CatalogSearch:
         for ent in found:
             target = excluded if ent.get("role") == "excluded" else values
             target.setdefault(ent["entity"], []).append(ent["value"])
-        negated_words = [w for s, e in negated for w in tokens(query[s:e])]
         excluded_words = {t for v in excluded.values() for t in tokens(str(v))}
-        terms = [singular(w) for w in negated_words if w not in NOT_EXCLUDABLE and w not in excluded_words
-                 and (w in self.known_words or singular(w) in self.known_words)]
+        terms = []
+        for s, e in negated:
+            # One negated word may be any catalog word ("without a reel"); in a phrase only attribute
+            # values and flags count ("without a wooden handle" excludes wood, not every handle).
+            words = [w for w in tokens(query[s:e]) if w not in NOT_EXCLUDABLE and w not in excluded_words]
+            usable = self.known_words if len(words) == 1 else self.attribute_words
+            terms += [singular(w) for w in words if any(v in usable for v in _stems(w))]
         constraints = Constraints(
             price_min=min(values["price_min"]) if "price_min" in values else None,
             price_max=max(values["price_max"]) if "price_max" in values else None,
@@ -370,7 +415,7 @@ class CatalogSearch:
         )
         text = "".join(" " if any(s <= i < e for s, e in blank + negated) else ch for i, ch in enumerate(query))
         raw = tokens(text)
-        constraints = dataclasses.replace(constraints, attrs=self.attribute_lexicon.find(raw))
+        constraints = dataclasses.replace(constraints, attrs=self.attribute_lexicon.find(text))
         words = [w for w in raw if w not in STOPWORDS and not w.isdigit()]
         return ParsedQuery(constraints, words, " ".join(text.split()))
 
