@@ -2,6 +2,7 @@
 otherwise ask to rephrase once, then offer a human, then hand off."""
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from rasa_sdk import Action, Tracker
@@ -14,6 +15,12 @@ from nlu_models.language import is_foreign
 
 FALLBACK_INTENT = "nlu_fallback"
 REPHRASES_BEFORE_OFFER = 1
+# "can you deliver it by drone?": a request for something none of the intents covers is something the
+# shop assistant cannot do; say so plainly rather than "I didn't understand".
+CAPABILITY_REQUEST = re.compile(r"^\W*(?:(?:ok|and|so|also|hey|hi)\W+)*(?:can|could|would|will) (?:you|u|ya)\b|"
+                                r"\b(?:is it possible|are you able) to\b", re.I)
+CANNOT = ("Sorry, that's not something I can do here. I can find products, answer questions about the "
+          "store, check on an order, or bring in a person from our team.")
 
 
 def consecutive_fallbacks(tracker: Tracker) -> int:
@@ -42,6 +49,9 @@ class ActionFallback(Action):
         rescued = answer_from_knowledge_base(dispatcher, tracker, only_if_confident=True)
         if rescued is not None:  # not understood as an intent, but a confident help-article match
             return rescued
+        if CAPABILITY_REQUEST.search(text) and consecutive_fallbacks(tracker) <= REPHRASES_BEFORE_OFFER:
+            dispatcher.utter_message(text=CANNOT)
+            return []
         if consecutive_fallbacks(tracker) <= REPHRASES_BEFORE_OFFER:
             dispatcher.utter_message(response="utter_ask_rephrase")
             return []

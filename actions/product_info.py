@@ -87,15 +87,30 @@ class ActionProductDetails(Action):
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                   domain: dict[str, Any]) -> list[dict[str, Any]]:
-        products = products_or_ask(
-            tracker, dispatcher, "Which one do you mean? You can say \"the first one\" or tap Details on a product.",
-            "Which product would you like to know about? Try searching for it first.")
-        if not products:
-            return []
-        product = products[0]
-        answer = answer_about(product, tracker.latest_message.get("text") or "")
+        text = tracker.latest_message.get("text") or ""
+        if not referenced_products(tracker) and named_product(text):
+            # "is the Kaffeo gooseneck kettle stainless steel?" with nothing on screen: find it, then answer
+            product = named_product(text)
+        else:
+            products = products_or_ask(
+                tracker, dispatcher, "Which one do you mean? You can say \"the first one\" or tap Details on a product.",
+                "Which product would you like to know about? Try searching for it first.")
+            if not products:
+                return []
+            product = products[0]
+        answer = answer_about(product, text)
         dispatcher.utter_message(text=answer, json_message={"type": "product_cards", "products": [card(product)]})
-        return [SlotSet("focus_sku", product.sku)]
+        return [SlotSet("focus_sku", product.sku), SlotSet("shown_skus", [product.sku])]
+
+
+def named_product(text: str) -> ProductView | None:
+    """The best match for a message that names a kind of product the catalog has (a type, maybe a
+    brand or model), or None when it names none."""
+    engine = catalog_client.engine()
+    if not engine.parse(text)[0].category:
+        return None
+    found = engine.search(text, limit=1).items
+    return catalog_client.products([found[0]["sku"]])[0] if found else None
 
 
 def comparison_rows(products: list[ProductView]) -> list[tuple[str, list[str]]]:

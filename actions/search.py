@@ -102,6 +102,9 @@ class ActionSearchProducts(Action):
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                   domain: dict[str, Any]) -> list[dict[str, Any]]:
         text = tracker.latest_message.get("text") or ""
+        if tracker.get_slot("search_query") and sort_of(text) and not entity_values(tracker, "product_type"):
+            # "show the most expensive first" right after a search sorts those results
+            return await ActionRefineSearch().run(dispatcher, tracker, domain)
         query, question = split_question(text)  # "a black backpack, also do you ship to Canada?"
         events = run_search(dispatcher, query or text, Constraints(), sort=sort_of(query or text), new=True)
         shown = next((e["value"] for e in events if e.get("name") == "shown_skus"), None)

@@ -420,10 +420,12 @@ class CatalogSearch:
         return ParsedQuery(constraints, words, " ".join(text.split()))
 
     def _known_type(self, types: Sequence[str]) -> str | None:
-        """A product type is a constraint only when the catalog has products of that type."""
+        """A product type is a constraint only when the catalog has products of that type; a type the
+        catalog does not name ("bluetooth speaker") falls back to its head noun ("speaker")."""
         for t in types:
-            if any(_is_type(v, t) for v in self.views.values()):
-                return t
+            for candidate in (t, t.split()[-1]):
+                if any(_is_type(v, candidate) for v in self.views.values()):
+                    return candidate
         return None
 
     def _correct(self, word: str) -> str:

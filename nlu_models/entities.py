@@ -48,6 +48,7 @@ PRICE_MAX = _patterns(
     rf"\b(?:under|below|less than|cheaper than|max(?:imum)?(?: of)?|at most|up to|no more than|"
     rf"not more than|within|budget(?: is| of)?|for less than|<=?)\s*{MONEY_A}",
     rf"{MONEY_A}\s+(?:or less|or under|max(?:imum)?|tops|or cheaper)\b",
+    rf"\b(?:nothing|none|not|no)\s+(?:over|above|more than|pricier than)\s*{MONEY_A}",  # "nothing over $50"
 )
 PRICE_MIN = _patterns(
     rf"\b(?:over|above|more than|at least|min(?:imum)?(?: of)?|starting at|from|>=?)\s*{MONEY_A}",
@@ -92,7 +93,7 @@ COUNT_WORDS = {"two": 2, "three": 3, "four": 4, "five": 5}
 # up to the end of the clause, are excluded rather than wanted. A cue needs a space after it, so
 # "non-slip" or "no-iron" are product words, not negations.
 NEGATION_CUE = re.compile(
-    r"\b(?:not|no|without|except(?: for)?|excluding|other than|anything but|but not|apart from|minus|avoid|"
+    r"\b(?:not|no|none|nothing|without|except(?: for)?|excluding|other than|anything but|but not|apart from|minus|avoid|"
     r"isn'?t|aren'?t|don'?t want|do not want|never)\s+"
     r"(?:(?:from|by|made of|made from|in|a|an|the|any|with|too|so|that|those|these|brand)\s+)*",
     re.IGNORECASE,

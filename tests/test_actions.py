@@ -37,6 +37,15 @@ async def test_first_fallback_asks_to_rephrase(dispatcher):
     assert [m["response"] for m in dispatcher.messages] == ["utter_ask_rephrase"]
 
 
+async def test_a_request_nothing_covers_gets_a_plain_cannot(dispatcher, monkeypatch):
+    from actions import fallback
+
+    monkeypatch.setattr(fallback, "answer_from_knowledge_base", lambda *a, **k: None)
+    tracker = tracker_for([user_event("can you deliver it by drone tomorrow?", "nlu_fallback")])
+    assert await ActionFallback().run(dispatcher, tracker, DOMAIN) == []
+    assert "not something I can do" in dispatcher.messages[0]["text"]
+
+
 async def test_fallback_on_another_language_says_english_only(dispatcher):
     tracker = tracker_for([user_event("où est ma commande", "nlu_fallback")])
     await ActionFallback().run(dispatcher, tracker, DOMAIN)

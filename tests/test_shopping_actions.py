@@ -192,3 +192,15 @@ async def test_a_search_with_a_policy_question_answers_both(monkeypatch):
     monkeypatch.setattr(compound.knowledge_client, "answer", answer)
     messages, _ = await run(ActionSearchProducts(), "a waterproof backpack, also do you ship to canada?", "search_product")
     assert cards(messages) == ["BP-800"] and messages[-1]["text"] == "Yes, to Canada too."
+
+
+async def test_details_of_a_named_product_with_nothing_on_screen_finds_it():
+    messages, slots = await run(ActionProductDetails(), "is the gooseneck kettle made of stainless steel?",
+                                "product_details")
+    assert "Gooseneck" in messages[0]["text"] and slots["focus_sku"] == "KET-102"
+
+
+async def test_a_sort_asked_as_a_new_search_sorts_the_results_on_screen():
+    _, s1 = await run(ActionSearchProducts(), "coffee maker", "search_product")
+    messages, _ = await run(ActionSearchProducts(), "show the most expensive first", "search_product", slots=s1)
+    assert cards(messages) == ["CM-201", "CM-200"]
