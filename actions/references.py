@@ -8,6 +8,7 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from actions import catalog_client
 from catalog.documents import ProductView
+from catalog.search import model_name
 
 
 def entity_values(tracker: Tracker, name: str) -> list[Any]:
@@ -39,6 +40,9 @@ def referenced_products(tracker: Tracker) -> list[ProductView]:
                 skus += [v.sku for v in views if any(_mentions(v, w) for w in wanted)]
                 if skus:
                     break
+        colors = [str(v).lower() for v in entity_values(tracker, "color")]
+        if not skus and colors:  # "the black one" of a model shown in another colour
+            skus += [v.sku for v in colour_variants(views, colors)]
     if not skus and tracker.get_slot("focus_sku"):
         skus.append(tracker.get_slot("focus_sku"))
     if not skus and len(listed) == 1:
@@ -53,6 +57,13 @@ def products_or_ask(tracker: Tracker, dispatcher: CollectingDispatcher, ask_whic
     if not products:
         dispatcher.utter_message(text=ask_which if shown(tracker) else ask_what)
     return products
+
+
+def colour_variants(views: list[ProductView], colors: list[str]) -> list[ProductView]:
+    """Other colours of the models on screen: the catalog's products of the same model in these colours."""
+    models = {model_name(v) for v in views}
+    catalog = catalog_client.engine().by_sku.values()
+    return [v for v in catalog if model_name(v) in models and any(_mentions(v, c) for c in colors)][:1]
 
 
 def _mentions(view: ProductView, word: str) -> bool:

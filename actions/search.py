@@ -102,7 +102,8 @@ class ActionSearchProducts(Action):
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                   domain: dict[str, Any]) -> list[dict[str, Any]]:
         text = tracker.latest_message.get("text") or ""
-        if tracker.get_slot("search_query") and sort_of(text) and not entity_values(tracker, "product_type"):
+        if ((tracker.get_slot("search_query") or tracker.get_slot("shown_skus")) and sort_of(text)
+                and not entity_values(tracker, "product_type")):
             # "show the most expensive first" right after a search sorts those results
             return await ActionRefineSearch().run(dispatcher, tracker, domain)
         query, question = split_question(text)  # "a black backpack, also do you ship to Canada?"
@@ -126,8 +127,11 @@ class ActionRefineSearch(Action):
         text = tracker.latest_message.get("text") or ""
         previous_query = tracker.get_slot("search_query")
         context = Constraints.from_dict(tracker.get_slot("search_constraints"))
+        shown = catalog_client.products(list(tracker.get_slot("shown_skus") or []))
+        if not previous_query and shown:  # products shown by a recommendation or a details answer
+            previous_query, context = "", Constraints(categories=tuple(dict.fromkeys(p.category for p in shown)))
         new_types = [t for t in entity_values(tracker, "product_type") if not context.covers_type(str(t))]
-        if not previous_query or new_types:  # a new product type starts a new search
+        if previous_query is None or new_types:  # a new product type starts a new search
             return run_search(dispatcher, text, Constraints(), sort=sort_of(text), new=True)
         unsupported = SORT_UNSUPPORTED.search(text)
         sort = sort_of(text)
@@ -135,7 +139,6 @@ class ActionRefineSearch(Action):
             dispatcher.utter_message(text=f"Sorry, I can't sort by {unsupported.group('key').lower()}. I can sort "
                                           "these by price (lowest or highest first) or by rating.")
             return []
-        shown = catalog_client.products(list(tracker.get_slot("shown_skus") or []))
         explicit_price = entity_values(tracker, "price_min") or entity_values(tracker, "price_max")
         offset = 0
         if CHEAPER.search(text) and not explicit_price and shown:

@@ -59,7 +59,7 @@ class Weights:
     ``python -m catalog.bench`` on one catalog and reported on the other (reports/search.md)."""
 
     lexical: float = 0.4
-    category: float = 2.0
+    category: float = 4.0
     soft: float = 0.0
 
 
