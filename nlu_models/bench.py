@@ -4,6 +4,12 @@ Side by side in one run: the fine-tuned MiniLM (Aisle), the frozen-MiniLM + logi
 baseline, and Rasa's default DIET pipeline (in .venv-rasa), on BANKING77 and CLINC150 from
 ../shared/datasets (train on train, tune on a validation split, test once), plus 5-fold
 cross-validation on Aisle's own data/nlu and serving latency. Not part of `make test`.
+
+``--heldout`` runs only the shop model's own evaluations (a few minutes, nothing public retrained):
+the dev set nlu_models/devset.jsonl, the held-out shopper messages tests/unseen/nlu_messages.jsonl
+(never trained on) and CLINC150 through the shop NLU, each for the trained model with the parser's
+rules, the model as it was before issue #14 (its copy in AISLE_DATA_DIR/nlu-before, plain model and
+threshold), and frozen MiniLM + logistic regression trained on the same data/nlu.
 """
 from __future__ import annotations
 
@@ -33,7 +39,12 @@ from nlu_models.training import accepted_confidence
 log = logging.getLogger("nlu_models.bench")
 DATASETS = REPO_ROOT.parent / "shared" / "datasets"
 REPORTS = REPO_ROOT / "reports"
-PARTS = ("banking77", "clinc150", "aisle_cv", "latency")
+PARTS = ("banking77", "clinc150", "aisle_cv", "aisle_cv_before", "latency", "train_time", "devset", "heldout",
+         "shop_clinc")
+# The training settings and parser as they were before issue #14 (no augmentation, 10-epoch schedule,
+# threshold tuned without the refusal cap, no parser rules): the ablation row of the cross-validation.
+BEFORE_SETTINGS = FineTuneSettings(max_epochs=10, augment_share=0.0, max_refused_share=0.0)
+HELDOUT_PARTS = ("devset", "heldout", "shop_clinc")
 # Larger public sets converge in fewer epochs; no synthetic noise there (CLINC has real oos examples).
 PUBLIC = FineTuneSettings(max_epochs=5, patience=1, gibberish_examples=0, validation_share=0.1)
 PUBLISHED = {
@@ -186,9 +197,28 @@ def bench_clinc150(quick: bool, diet_epochs: int) -> dict[str, Any]:
             "published": PUBLISHED["clinc150"]}
 
 
-def bench_aisle_cv(quick: bool, folds: int = 5) -> dict[str, Any]:
+def cv_variants(examples, seed: int = 1013) -> dict[str, list[tuple[str, str]]]:
+    """Test-fold messages as written, with typos, and with a greeting glued on (a seed of their own)."""
+    import random
+
+    from nlu_models.augment import NOT_GLUED, add_typos, glue_greeting
+
+    rng = random.Random(seed)
+    openers = ["hi", "hello", "hey", "hey there", "good morning", "hiya", "hi there"]
+    return {
+        "as_written": [(e.text, e.intent) for e in examples],
+        "typos": [(add_typos(e.text, rng), e.intent) for e in examples],
+        "greeting_glued": [(glue_greeting(e.text, openers, rng), e.intent) for e in examples
+                           if e.intent not in NOT_GLUED],
+    }
+
+
+def bench_aisle_cv(quick: bool, folds: int = 5, settings_cv: FineTuneSettings | None = None,
+                   rules: bool = True) -> dict[str, Any]:
     from sklearn.model_selection import StratifiedKFold
 
+    from nlu_models.evaluate import demo_lookups, is_right
+    from nlu_models.server import parser_for
     from nlu_models.training import train_model, unknown_messages
 
     examples = load_examples(REPO_ROOT / "data" / "nlu")
@@ -198,11 +228,19 @@ def bench_aisle_cv(quick: bool, folds: int = 5) -> dict[str, Any]:
     intents = sorted(set(labels))
     columns = intents + [FALLBACK_INTENT]
     confusion = np.zeros((len(intents), len(columns)), dtype=int)
-    accs, accs_fb, f1s, seconds = [], [], [], []
-    settings_cv = FineTuneSettings()
+    accs, accs_fb, f1s, seconds, epochs = [], [], [], [], []
+    parsed: dict[str, list[tuple[str, str]]] = {}  # variant -> (gold, decided by the full parser)
+    settings_cv = settings_cv or FineTuneSettings()
+    lookups = demo_lookups()
     for k, (tr, te) in enumerate(StratifiedKFold(folds, shuffle=True, random_state=13).split(labels, labels)):
         model = train_model([examples[i] for i in tr], settings_cv, unknown_messages(), progress=False)
         seconds.append(model.meta["train_seconds"])
+        epochs.append(len(model.meta["history"]))
+        parser = parser_for(model, None, 500, lookups)
+        parser.rules = rules
+        for variant, items in cv_variants([examples[i] for i in te], seed=1013 + k).items():
+            decided = [r["intent"]["name"] for r in parser.parse_many([t for t, _ in items])]
+            parsed.setdefault(variant, []).extend((g, d) for (_, g), d in zip(items, decided))
         probs = model.probabilities([examples[i].text for i in te])
         real = [j for j, label in enumerate(model.labels) if label != FALLBACK_INTENT]
         argmax_real = [model.labels[real[j]] for j in probs[:, real].argmax(1)]
@@ -215,9 +253,17 @@ def bench_aisle_cv(quick: bool, folds: int = 5) -> dict[str, Any]:
         for t_, d in zip(truth, decided):
             confusion[intents.index(t_), columns.index(d)] += 1
         log.info("fold %d: accuracy %.3f", k + 1, accs[-1])
+    parser_scores = {}
+    for variant, pairs in parsed.items():
+        in_scope = [d for g, d in pairs if g != "out_of_scope"]
+        parser_scores[variant] = {
+            "n": len(pairs), "accuracy": pct(np.mean([is_right(g, d) for g, d in pairs])),
+            "refused_in_scope": pct(np.mean([d == FALLBACK_INTENT for d in in_scope]))}
     return {"folds": folds, "n_examples": len(examples), "accuracy": pct(np.mean(accs)),
             "accuracy_std": pct(np.std(accs)), "accuracy_with_fallback": pct(np.mean(accs_fb)),
             "macro_f1": round(float(np.mean(f1s)), 2), "train_seconds_per_fold": round(float(np.mean(seconds)), 1),
+            "epochs_per_fold": round(float(np.mean(epochs)), 1), "parser": parser_scores,
+            "settings": settings_cv.as_dict(), "parser_rules": rules,
             "confusion": {"rows": intents, "columns": columns, "counts": confusion.tolist()}}
 
 
@@ -254,6 +300,130 @@ def bench_latency() -> dict[str, Any]:
             "note": "in-process Parser.parse (tokenise, forward pass, calibration, entities), warm"}
 
 
+NOW = "Aisle: fine-tuned MiniLM + parser rules (served now)"
+BEFORE = "Aisle before issue #14: fine-tuned MiniLM, threshold only"
+LOGREG = "frozen MiniLM + logistic regression on data/nlu (argmax, no fallback)"
+
+
+# Every knob of the issue #14 changes, and the data it was chosen on (never the held-out set).
+KNOBS = [
+    "## Issue #14 knobs and where they were chosen", "",
+    "None was chosen on the held-out set (tests/unseen/nlu_messages.jsonl).", "",
+    "| knob | value | chosen on |", "|---|---|---|",
+    "| augment_share: fresh augmented variants per epoch, as a share of the training examples "
+    "(nlu_models/augment.py) | 0.5 | set beforehand; cost checked against the training-time limit "
+    "(this report), effect on data/nlu cross-validation (typo and greeting variants) and the dev set |",
+    "| variant mix: catalog-term swap 0.5, greeting glued 0.25, 1-2 typos (swap, drop, double, "
+    "neighbour key) plus chat casing | as in augment.py | set beforehand, not tuned |",
+    "| max_epochs (linear schedule length) | 6 (was 10; patience 2 unchanged) | validation curves of data/nlu "
+    "(best epoch 5-6 with augmentation) and the training-time limit |",
+    "| max_refused_share: the threshold is capped so that the model alone refuses at most this share of the "
+    "correctly classified validation messages (as written + augmented) | 0.05 | dev set and CLINC150 *val* "
+    "(threshold sweep: dev refusals 1.4 % up to 0.65 and CLINC val oos recall 83 %); the uncapped tuned "
+    "threshold moved between 0.70 and 0.84 from run to run |",
+    "| fallback threshold below the cap | tuned per training run | validation split of data/nlu (+ augmented "
+    "variants) vs nlu_models/unknown_messages.txt and synthetic noise, as before |",
+    "| catalog_terms rule: best of the shopping intents and out_of_scope (no margin) | – | CLINC150 val and dev "
+    "set: a margin for out_of_scope changed nothing there, so the simplest form was kept |",
+    "| spelling: words of 4+ letters, one edit, same first letter, towards data/nlu and lookup words | – | set "
+    "beforehand; checked on the dev set and CLINC150 val |",
+    "| 103 new out_of_scope training examples (data/nlu/chitchat.yml) | – | written after seeing which "
+    "CLINC150 *val* oos messages the augmented model accepted (banking, personal-assistant, health, travel, "
+    "'best X' about non-products); none copied from CLINC |",
+    "",
+]
+
+
+class ShopSystems:
+    """The systems the shop evaluations compare, loaded once per benchmark run."""
+
+    def __init__(self, before_dir: Path | None):
+        self.before_dir = before_dir
+        self._systems: list[Any] | None = None
+
+    def get(self) -> list[Any]:
+        if self._systems is not None:
+            return self._systems
+        from nlu_models.baseline import EmbeddingLogReg
+        from nlu_models.evaluate import System, load_shop_parser, parser_predictor
+        from nlu_models.training import train_if_stale
+
+        cfg = settings()
+        train_if_stale(REPO_ROOT / "data" / "nlu", cfg.nlu_model_dir)
+        systems = [System(NOW, parser_predictor(load_shop_parser(cfg.nlu_model_dir)))]
+        if self.before_dir and (self.before_dir / "meta.json").exists():
+            systems.append(System(BEFORE, parser_predictor(load_shop_parser(self.before_dir, rules=False))))
+        else:
+            log.warning("no copy of the model before issue #14 in %s: that row is left out", self.before_dir)
+        examples = load_examples(REPO_ROOT / "data" / "nlu")
+        lr = EmbeddingLogReg.train([e.text for e in examples], [e.intent for e in examples], seed=13)
+        systems.append(System(LOGREG, lambda texts: [lr.labels[i] for i in lr.logits(list(texts)).argmax(1)]))
+        self._systems = systems
+        return systems
+
+
+def bench_labelled(path: Path, systems: ShopSystems) -> dict[str, Any]:
+    from nlu_models.evaluate import evaluate, read_jsonl
+
+    if not path.exists():
+        return {"missing": str(path.relative_to(REPO_ROOT))}
+    return {"file": str(path.relative_to(REPO_ROOT)), **evaluate(read_jsonl(path), systems.get())}
+
+
+def bench_shop_clinc(systems: ShopSystems) -> dict[str, Any]:
+    from nlu_models.evaluate import clinc_answers
+
+    clinc = json.loads((DATASETS / "clinc150" / "data_full.json").read_text())
+    return {"rows": {s.name: {split: clinc_answers(s.predict, clinc, split) for split in ("val", "test")}
+                     for s in systems.get()}}
+
+
+def bench_train_time() -> dict[str, Any]:
+    """`python -m nlu_models train` as it was (no augmentation) and as it is, back to back on this machine."""
+    import dataclasses
+
+    from nlu_models.finetune import use_bf16
+    from nlu_models.training import train_model, unknown_messages
+
+    examples = load_examples(REPO_ROOT / "data" / "nlu")
+    rows = {}
+    for name, cfg in (("before issue #14 (no augmentation)", dataclasses.replace(FineTuneSettings(), augment_share=0.0)),
+                      ("now (augment_share 0.5)", FineTuneSettings())):
+        started = time.perf_counter()
+        model = train_model(examples, cfg, unknown_messages(), progress=False)
+        history = model.meta["history"]
+        rows[name] = {"seconds": round(time.perf_counter() - started, 1), "fine_tune_seconds": model.meta["train_seconds"],
+                      "epochs": len(history), "threshold": model.meta["threshold"],
+                      "validation": model.meta["validation"]}
+        del model
+    import torch
+
+    return {"rows": rows, "bf16": use_bf16(FineTuneSettings()), "torch_threads": torch.get_num_threads(),
+            "n_examples": len(examples)}
+
+
+def cpu_description() -> dict[str, Any]:
+    """CPU model and the instruction-set flags that matter for torch on CPU (lscpu)."""
+    info: dict[str, Any] = {}
+    try:
+        out = subprocess.run(["lscpu"], capture_output=True, text=True, check=True).stdout
+    except (OSError, subprocess.CalledProcessError):
+        return info
+    for line in out.splitlines():
+        key, _, value = line.partition(":")
+        if key.strip() in ("Model name", "CPU(s)", "Thread(s) per core", "Hypervisor vendor"):
+            info[key.strip()] = value.strip()
+        if key.strip() == "Flags":
+            flags = value.split()
+            info["flags_relevant"] = [f for f in flags if f.startswith(("avx", "amx", "fma", "f16c"))]
+            info["flags"] = " ".join(flags)
+    import torch
+
+    info["torch"] = torch.__version__
+    info["bf16_autocast"] = bool(getattr(torch.cpu, "_is_avx512_bf16_supported", lambda: False)())
+    return info
+
+
 def targets(report: dict[str, Any]) -> list[str]:
     """The issue's targets against what this report measured."""
     lines = ["## Targets", "", "| target | measured | met |", "|---|---|---|"]
@@ -279,12 +449,28 @@ def targets(report: dict[str, Any]) -> list[str]:
     if lat:
         p95 = lat["single_message_ms"]["p95"]
         row("p95 ≤ 15 ms per message", f"{p95} ms", p95 <= 15)
+    held = (report.get("heldout") or {}).get("rows", {}).get(NOW)
+    if held:
+        row("held-out shopper messages: accuracy ≥ 95 (issue #14)", str(held["accuracy"]), held["accuracy"] >= 95)
+        row("held-out: ≤ 2 % of in-scope messages refused (issue #14)", f"{held['refused_in_scope']} %",
+            held["refused_in_scope"] <= 2)
+    shop = (report.get("shop_clinc") or {}).get("rows", {}).get(NOW)
+    if shop:
+        recall = shop["test"]["oos_recall"]
+        row("CLINC150 oos test answered out_of_scope/nlu_fallback by the shop NLU ≥ 80 % (issue #14)",
+            f"{recall} %", recall >= 80)
     return lines + [""]
 
 
 def markdown(report: dict[str, Any]) -> str:
     out = ["# NLU benchmark", "", f"Run {report['finished_at']} on {report['machine']}. "
-           "Produced by `python -m nlu_models.bench`.", ""]
+           "Produced by `python -m nlu_models.bench` (`--heldout` for the shop evaluations alone).", ""]
+    cpu = report.get("cpu")
+    if cpu:
+        out += [f"CPU (lscpu): {cpu.get('Model name', '?')}, {cpu.get('CPU(s)', '?')} CPUs"
+                f"{', ' + cpu['Hypervisor vendor'] + ' guest' if cpu.get('Hypervisor vendor') else ''}; "
+                f"flags {' '.join(cpu.get('flags_relevant', []))}; torch {cpu.get('torch')}, bf16 autocast "
+                f"{'on' if cpu.get('bf16_autocast') else 'off'}. Each part's measurement date is in nlu.json.", ""]
     for name in ("banking77", "clinc150"):
         part = report.get(name)
         if not part:
@@ -302,6 +488,7 @@ def markdown(report: dict[str, Any]) -> str:
             out.append(f"| {system} (published) | " + " | ".join(str(row.get(m, "–")) for m in metrics) + " | | | |")
         out.append("")
     cv = report.get("aisle_cv")
+    before_cv = report.get("aisle_cv_before")
     if cv:
         out += ["## Aisle intents, 5-fold cross-validation on data/nlu", "",
                 f"{cv['n_examples']} examples: accuracy {cv['accuracy']} ± {cv['accuracy_std']}, with the fallback "
@@ -313,7 +500,74 @@ def markdown(report: dict[str, Any]) -> str:
         pairs = [(conf["rows"][i], conf["columns"][j], n) for i, row in enumerate(conf["counts"])
                  for j, n in enumerate(row) if n and conf["rows"][i] != conf["columns"][j]]
         out += [f"| {t} | {d} | {n} |" for t, d, n in sorted(pairs, key=lambda x: -x[2])[:10]] + [""]
-    out += targets(report)
+    if cv and cv.get("parser"):
+        out += ["Decided as the server decides (model, threshold and, now, the parser's rules and spelling; "
+                "demo-catalog lookups) on the test folds, as written and in variants made with a seed of their own "
+                "(typos; a greeting glued on). The 'before' columns train and decide as before issue #14 "
+                "(no augmentation, 10-epoch schedule, uncapped threshold, no rules) on the same folds of today's data.",
+                "", "| test-fold messages | n | accuracy now | refused % now | accuracy before | refused % before |",
+                "|---|---|---|---|---|---|"]
+        for k, v in cv["parser"].items():
+            b = (before_cv or {}).get("parser", {}).get(k, {})
+            out.append(f"| {k} | {v['n']} | {v['accuracy']} | {v['refused_in_scope']} | {b.get('accuracy', '–')} "
+                       f"| {b.get('refused_in_scope', '–')} |")
+        out += ["", f"Model argmax accuracy now {cv['accuracy']} ± {cv['accuracy_std']}"
+                + (f", before {before_cv['accuracy']} ± {before_cv['accuracy_std']}" if before_cv else "")
+                + f"; epochs per fold now {cv.get('epochs_per_fold', '')}"
+                + (f", before {before_cv.get('epochs_per_fold', '')}" if before_cv else "")
+                + f"; training seconds per fold now {cv['train_seconds_per_fold']}"
+                + (f", before {before_cv['train_seconds_per_fold']}" if before_cv else "") + ".", ""]
+    notes = report.get("issue14_notes")
+    if notes:  # written by hand into nlu.json: how the issue #14 changes were developed and measured
+        out += list(notes) + [""]
+    for part, title in (("heldout", "Held-out shopper messages"), ("devset", "Dev set (written for issue #14)")):
+        sec = report.get(part)
+        if not sec:
+            continue
+        if "missing" in sec:
+            out += [f"## {title}", "", f"{sec['missing']} was not there when this ran.", ""]
+            continue
+        out += [f"## {title} ({sec['file']}, n={sec['n']}, measured {sec.get('measured_at', '')})", "",
+                "In scope = every gold intent except out_of_scope; for gold out_of_scope, out_of_scope and "
+                "nlu_fallback both count as right. Refused = in-scope messages answered nlu_fallback.", "",
+                "| system | accuracy | macro-F1 | in-scope refused % (n) |", "|---|---|---|---|"]
+        for system, r in sec["rows"].items():
+            out.append(f"| {system} | {r['accuracy']} | {r['macro_f1']} | {r['refused_in_scope']} "
+                       f"({r['n_refused_in_scope']}/{r['n_in_scope']}) |")
+        systems = list(sec["rows"])
+        out += ["", "Recall per intent (n in the set):", "",
+                "| intent | n | " + " | ".join(systems) + " |", "|---|---|" + "---|" * len(systems)]
+        for intent, n in sec["intents"].items():
+            out.append(f"| {intent} | {n} | " + " | ".join(str(sec["rows"][x]["recall"].get(intent, ""))
+                                                       for x in systems) + " |")
+        out.append("")
+    shop = report.get("shop_clinc")
+    if shop:
+        out += ["## CLINC150 through the shop NLU (not a shop: every message is outside its business)", "",
+                "oos recall = share of CLINC's `oos` messages the shop NLU answers out_of_scope or nlu_fallback; "
+                "in-scope refused = the same share of CLINC's 150 in-scope intents (banking, travel, small talk, "
+                "...), most of which are outside a shop too (greetings, thanks, yes/no are not).", "",
+                "| system | split | oos recall % (n) | CLINC in-scope refused % (n) | top answers to CLINC in-scope |",
+                "|---|---|---|---|---|"]
+        for system, splits in shop["rows"].items():
+            for split, r in splits.items():
+                top = ", ".join(f"{k} {v}" for k, v in list(r["in_scope_answers"].items())[:6])
+                out.append(f"| {system} | {split} | {r['oos_recall']} ({r['n_oos']}) | {r['in_scope_refused']} "
+                           f"({r['n_in_scope']}) | {top} |")
+        out.append("")
+    tt = report.get("train_time")
+    if tt:
+        out += ["## Training time (`python -m nlu_models train`, both versions back to back on this machine)", "",
+                f"{tt['n_examples']} examples, bf16 autocast {'on' if tt['bf16'] else 'off'}, "
+                f"{tt['torch_threads']} torch threads, measured {tt.get('measured_at', '')}.", "",
+                "| training | seconds | epochs (early stopping) | threshold | validation accuracy as written / augmented |",
+                "|---|---|---|---|---|"]
+        for name, r in tt["rows"].items():
+            v = r["validation"]
+            out.append(f"| {name} | {r['seconds']} | {r['epochs']} | {r['threshold']} | {v['accuracy']} / "
+                       f"{v.get('accuracy_augmented') or '–'} |")
+        out.append("")
+    out += KNOBS + targets(report)
     lat = report.get("latency")
     if lat:
         s = lat["single_message_ms"]
@@ -332,7 +586,13 @@ def main() -> None:
     parser.add_argument("--out", default=str(REPORTS))
     parser.add_argument("--diet-epochs", type=int, default=DIET_EPOCHS,
                         help="DIET training epochs (Rasa's default 100 takes over an hour per data set here)")
+    parser.add_argument("--heldout", action="store_true",
+                        help=f"only the shop model's own evaluations: parts {','.join(HELDOUT_PARTS)}")
+    parser.add_argument("--before", default=None,
+                        help="the model before issue #14 (default AISLE_DATA_DIR/nlu-before)")
     args = parser.parse_args()
+    if args.heldout:
+        args.parts = ",".join(HELDOUT_PARTS)
     configure_logging("INFO")
     if args.render:
         report = json.loads((Path(args.out) / "nlu.json").read_text())
@@ -342,12 +602,18 @@ def main() -> None:
     unknown = set(parts) - set(PARTS)
     if unknown:
         parser.error(f"unknown parts {sorted(unknown)}")
-    if any(p in parts for p in ("banking77", "clinc150")) and not DATASETS.exists():
+    if any(p in parts for p in ("banking77", "clinc150", "shop_clinc")) and not DATASETS.exists():
         parser.error(f"{DATASETS} is missing: the public benchmarks live in ../shared/datasets")
+    from nlu_models.evaluate import DEVSET, HELDOUT
+
+    shop = ShopSystems(Path(args.before) if args.before else settings().data_dir / "nlu-before")
     benches: dict[str, Callable[[], dict[str, Any]]] = {
         "banking77": lambda: bench_banking77(args.quick, args.diet_epochs),
         "clinc150": lambda: bench_clinc150(args.quick, args.diet_epochs),
         "aisle_cv": lambda: bench_aisle_cv(args.quick), "latency": bench_latency,
+        "aisle_cv_before": lambda: bench_aisle_cv(args.quick, settings_cv=BEFORE_SETTINGS, rules=False),
+        "devset": lambda: bench_labelled(DEVSET, shop), "heldout": lambda: bench_labelled(HELDOUT, shop),
+        "shop_clinc": lambda: bench_shop_clinc(shop), "train_time": bench_train_time,
     }
     import torch
 
@@ -355,8 +621,10 @@ def main() -> None:
     previous = out / "nlu.json"
     # A partial run (--parts) updates its parts and keeps the others from the last full report.
     report: dict[str, Any] = json.loads(previous.read_text()) if previous.exists() and set(parts) != set(PARTS) else {}
-    report.update({"machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
-                   f"torch {torch.__version__} ({torch.get_num_threads()} threads)", "quick": args.quick})
+    cpu = cpu_description()
+    report.update({"machine": f"{cpu.get('Model name') or platform.processor() or platform.machine()}, "
+                   f"{os.cpu_count()} cores, torch {torch.__version__} ({torch.get_num_threads()} threads)",
+                   "cpu": cpu, "quick": args.quick})
     for part in parts:
         log.info("benchmark part %s", part)
         started = time.perf_counter()

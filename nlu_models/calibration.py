@@ -40,6 +40,15 @@ def tune_threshold(in_conf: np.ndarray, in_correct: np.ndarray, oos_conf: np.nda
     return best_t
 
 
+def refusal_cap(in_conf: np.ndarray, in_correct: np.ndarray, share: float) -> float:
+    """The confidence below which ``share`` of the correctly classified in-scope messages fall: a
+    threshold above it would refuse more of the messages the model gets right than that."""
+    right = in_conf[in_correct]
+    if share <= 0 or len(right) == 0:
+        return 1.0 + 1e-9
+    return float(np.quantile(right, share, method="lower"))
+
+
 def energy(logits: np.ndarray, temperature: float = 1.0) -> np.ndarray:
     """Negative free energy (higher = more in-distribution), reported by the benchmark as an alternative."""
     z = logits / temperature

@@ -11,7 +11,7 @@ import os
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Sequence
 
 import numpy as np
 
@@ -23,7 +23,7 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class FineTuneSettings:
-    max_epochs: int = 10
+    max_epochs: int = 6  # the linear schedule decays over these; 10 before augmentation (issue #14)
     patience: int = 2  # epochs without a better validation loss before stopping
     batch_size: int = 32
     learning_rate: float = 1e-4  # encoder
@@ -35,6 +35,13 @@ class FineTuneSettings:
     seed: int = 13
     bf16: bool = True
     gibberish_examples: int = 150  # synthetic noise taught as nlu_fallback (see nlu_models.gibberish)
+    # Each epoch also trains on fresh variants (typos, greetings glued on, catalog terms swapped in:
+    # nlu_models.augment) of this share of the training examples; 0 turns augmentation off.
+    augment_share: float = 0.5
+    augment_seed: int = 29
+    # The fallback threshold is capped so that the model alone refuses at most this share of the
+    # validation messages (as written and augmented) it classifies correctly; 0 turns the cap off.
+    max_refused_share: float = 0.03
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -111,8 +118,13 @@ def fine_tune(
     settings: FineTuneSettings,
     validation: tuple[Sequence[str], Sequence[str]] | None = None,
     progress: bool = True,
+    extra: Callable[[int], tuple[Sequence[str], Sequence[str]]] | None = None,
 ) -> FineTuned:
-    """Train on ``texts``; validate on ``validation`` or on a stratified share of the input."""
+    """Train on ``texts``; validate on ``validation`` or on a stratified share of the input.
+
+    ``extra(epoch)``, when given, returns more (texts, labels) to train on in that epoch only (fresh
+    augmented variants each epoch); it should return the same number of examples every time.
+    """
     offline()
     import torch
     from tqdm.auto import tqdm
@@ -146,7 +158,19 @@ def fine_tune(
     )
     encoded = tokenizer(list(train_texts), truncation=True, max_length=settings.max_length)
 
-    steps_per_epoch = math.ceil(len(train_texts) / settings.batch_size)
+    def epoch_data(epoch: int) -> tuple[list[list[int]], list[list[int]], "torch.Tensor"]:
+        ids, mask, y = list(encoded["input_ids"]), list(encoded["attention_mask"]), y_train
+        if extra is not None:
+            more_texts, more_labels = extra(epoch)
+            if len(more_texts):
+                more = tokenizer(list(more_texts), truncation=True, max_length=settings.max_length)
+                ids += more["input_ids"]
+                mask += more["attention_mask"]
+                y = torch.cat([y, torch.tensor([label_id[label] for label in more_labels])])
+        return ids, mask, y
+
+    first_epoch = epoch_data(1)
+    steps_per_epoch = math.ceil(len(first_epoch[0]) / settings.batch_size)
     no_decay = ("bias", "LayerNorm.weight")
     groups = []
     for is_head in (False, True):
@@ -168,14 +192,14 @@ def fine_tune(
     for epoch in range(1, settings.max_epochs + 1):
         model.train()
         epoch_loss = 0.0
-        for batch in _batches(len(train_texts), settings.batch_size, rng):
+        ids, mask, y_epoch = first_epoch if epoch == 1 else epoch_data(epoch)
+        for batch in _batches(len(ids), settings.batch_size, rng):
             features = tokenizer.pad(
-                {"input_ids": [encoded["input_ids"][i] for i in batch],
-                 "attention_mask": [encoded["attention_mask"][i] for i in batch]},
+                {"input_ids": [ids[i] for i in batch], "attention_mask": [mask[i] for i in batch]},
                 return_tensors="pt",
             )
             with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
-                out = model(**features, labels=y_train[batch])
+                out = model(**features, labels=y_epoch[batch])
             out.loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
             optimizer.step()
@@ -186,7 +210,7 @@ def fine_tune(
         logits = predict_logits(model, tokenizer, val_texts, settings.max_length)
         val_loss = float(cross_entropy(logits, y_val)) if len(y_val) else 0.0
         val_acc = float((logits.argmax(1) == y_val).mean()) if len(y_val) else 1.0
-        history.append({"epoch": epoch, "train_loss": round(epoch_loss / len(train_texts), 4),
+        history.append({"epoch": epoch, "train_loss": round(epoch_loss / len(ids), 4),
                         "val_loss": round(val_loss, 4), "val_accuracy": round(val_acc, 4)})
         bar.set_postfix(epoch=epoch, val_acc=f"{val_acc:.3f}")
         log.info("epoch %d: val loss %.4f, val accuracy %.4f", epoch, val_loss, val_acc)

@@ -1,20 +1,50 @@
-"""Turns shopper messages into Rasa's parse JSON: intent, ranking, entities, with the fallback decision."""
+"""Turns shopper messages into Rasa's parse JSON: intent, ranking, entities, with the fallback decision.
+
+After the model's ranking and the confidence threshold, three rules use what the message itself says
+(each reported as ``decision_rule`` for API users):
+
+- ``greeting``: a greeting glued to a request ("hi, do you sell kettles") is the request: when the
+  whole message comes out as greet, out_of_scope or fallback, the text after the greeting is
+  classified too and its intent is taken unless that is a fallback as well.
+- ``order_lookup``: an order number and an email in one message go to the order intent the model
+  ranks highest among order_status / cancel_order / return_request, so the order form is filled in
+  that turn.
+- ``catalog_terms``: a message naming a product type, brand, colour, material or size of the
+  catalog (the lookup tables) is never refused: instead of ``nlu_fallback`` it gets the best ranked
+  shopping intent, or out_of_scope when the model ranks that above every shopping intent ("how do I
+  root an android phone" names a phone but is no shopping request).
+
+Before the model, words it cannot know are normalised (nlu_models.spelling): "retrun" -> "return".
+"""
 from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any, Callable, Protocol, Sequence
 
 import numpy as np
 
 from nlu_models import entities, language
-from nlu_models.lookups import LookupTables
+from nlu_models.lookups import LOOKUP_ENTITIES, LookupTables
+from nlu_models.spelling import Speller, to_original
 
 FALLBACK_INTENT = "nlu_fallback"
+OUT_OF_SCOPE = "out_of_scope"
 RANKING_SIZE = 10
 # Button payloads such as ``/affirm`` or ``/add_to_cart{"quantity": 2}`` name the intent directly.
 INTENT_COMMAND = re.compile(r"^/(?P<intent>[A-Za-z_][\w-]*)(?P<entities>\{.*\})?$", re.DOTALL)
+ORDER_INTENTS = ("order_status", "cancel_order", "return_request")  # the first is the default
+# Conversation management: a message naming catalog terms is not refused in favour of these.
+NOT_SHOPPING = {"greet", "goodbye", "thank", "affirm", "deny", "bot_challenge", "human_handoff", OUT_OF_SCOPE,
+                FALLBACK_INTENT}
+# Greetings used when a model's metadata has none (models trained before the greeting rule).
+DEFAULT_OPENERS = ("hi", "hello", "hey", "hey there", "hi there", "hiya", "good morning", "good afternoon",
+                   "good evening", "morning", "evening", "yo", "howdy", "greetings")
+GREETING_GLUE = r"(?:\s*[,!.:;~\-]+\s*|\s+)"
+# Answers that say nothing about products: with a negated catalog value they are a refinement.
+CONVERSATIONAL = {"deny", "affirm", "greet", "goodbye", "thank", FALLBACK_INTENT}
 
 
 class IntentScorer(Protocol):
@@ -23,12 +53,37 @@ class IntentScorer(Protocol):
     def probabilities(self, texts: Sequence[str]) -> np.ndarray: ...
 
 
+@lru_cache(maxsize=8)
+def greeting_pattern(openers: tuple[str, ...]) -> re.Pattern[str]:
+    alternatives = "|".join(re.escape(o) for o in sorted(openers, key=len, reverse=True))
+    return re.compile(rf"^\s*(?:{alternatives})(?:[!.]*){GREETING_GLUE}(?P<rest>.*\w.*)$", re.IGNORECASE | re.DOTALL)
+
+
+def greeting_remainder(text: str, openers: Sequence[str]) -> str | None:
+    """What follows a greeting at the start of ``text`` ("hi, do you sell kettles" -> "do you sell kettles")."""
+    if not openers:
+        return None
+    m = greeting_pattern(tuple(openers)).match(text)
+    if not m:
+        return None
+    rest = m.group("rest").strip()
+    return rest if language.has_words(rest) else None
+
+
+def names_catalog_terms(found: list[dict[str, Any]]) -> bool:
+    return any(e["entity"] in LOOKUP_ENTITIES for e in found)
+
+
 @dataclass
 class Parser:
     model: IntentScorer
     threshold: float
     max_chars: int
     lookups: Callable[[], LookupTables] = LookupTables
+    speller: Speller | None = None
+    openers: Sequence[str] = DEFAULT_OPENERS
+    rules: bool = True  # False: the model and threshold alone (the parser before the rules, for benchmarks)
+    _spellers: dict[int, Speller] = field(default_factory=dict, repr=False)
 
     def parse(self, text: str) -> dict[str, Any]:
         return self.parse_many([text])[0]
@@ -38,11 +93,30 @@ class Parser:
         pending = [i for i, r in enumerate(results) if r is None]
         if pending:
             clipped = [texts[i].strip()[: self.max_chars] for i in pending]
-            probs = self.model.probabilities(clipped)
             tables = self.lookups()
-            for row, i, text in zip(probs, pending, clipped):
-                results[i] = self._decide(texts[i], row.tolist(), entities.extract(text, tables))
+            normalised = [self._normalise(t, tables) for t in clipped]
+            rests = [greeting_remainder(n, self.openers) if self.rules else None for n, _ in normalised]
+            extra = [r for r in rests if r]
+            probs = self.model.probabilities([n for n, _ in normalised] + extra)
+            rest_probs = iter(probs[len(clipped):])
+            for row, i, text, (norm, edits), rest in zip(probs, pending, clipped, normalised, rests):
+                found = entities.extract(text, tables)
+                if edits:
+                    found = _with_corrected_entities(found, norm, edits, tables)
+                rest_row = next(rest_probs).tolist() if rest else None
+                results[i] = self._decide(texts[i], row.tolist(), found, rest_row)
         return [r for r in results if r is not None]
+
+    def _normalise(self, text: str, tables: LookupTables) -> tuple[str, list]:
+        if not self.rules or self.speller is None:
+            return text, []
+        speller = self._spellers.get(id(tables))
+        if speller is None:  # the catalog's words are known words too; rebuilt when the tables change
+            terms = [s for entity in LOOKUP_ENTITIES for s in tables.terms.get(entity, {})]
+            speller = self.speller.with_terms(terms)
+            self._spellers.clear()
+            self._spellers[id(tables)] = speller
+        return speller.normalise(text)
 
     def _without_model(self, text: str) -> dict[str, Any] | None:
         """Messages with a defined answer that the model is not asked about."""
@@ -61,17 +135,60 @@ class Parser:
             return _result(text, FALLBACK_INTENT, 1.0, [], reason="not_english")
         return None
 
-    def _decide(self, text: str, probs: list[float], found: list[dict[str, Any]]) -> dict[str, Any]:
+    def _model_decision(self, probs: list[float]) -> tuple[str, float, str | None]:
+        """(intent, confidence, fallback reason) from the model's probabilities and the threshold."""
+        best = int(np.argmax(probs))
+        name, confidence = self.model.labels[best], probs[best]
+        if name == FALLBACK_INTENT:  # the model recognised noise
+            return FALLBACK_INTENT, confidence, "noise"
+        if confidence < self.threshold:
+            return FALLBACK_INTENT, self.threshold, "low_confidence"
+        return name, confidence, None
+
+    def _decide(
+        self, text: str, probs: list[float], found: list[dict[str, Any]], rest_probs: list[float] | None = None,
+    ) -> dict[str, Any]:
         scored = sorted(zip(self.model.labels, probs), key=lambda lp: -lp[1])
         ranking = [{"name": name, "confidence": round(p, 6)} for name, p in scored
                    if name != FALLBACK_INTENT][:RANKING_SIZE]
-        best, confidence = scored[0]
-        if best == FALLBACK_INTENT:  # the model recognised noise
-            return _result(text, FALLBACK_INTENT, round(confidence, 6), ranking, found, reason="noise")
-        if confidence < self.threshold:
+        intent, confidence, reason = self._model_decision(probs)
+        if not self.rules:
+            return _result(text, intent, round(confidence, 6), ranking, found, reason=reason)
+        rule = None
+        if rest_probs is not None and intent in ("greet", OUT_OF_SCOPE, FALLBACK_INTENT):
+            rest = self._model_decision(rest_probs)
+            # The request after the greeting decides; one the model cannot place still counts as a
+            # request when it names catalog terms (the catalog_terms rule below then places it).
+            if rest[0] != FALLBACK_INTENT or names_catalog_terms(found):
+                intent, confidence, reason = rest
+                rule = "greeting"
+                probs = rest_probs
+                ranking = [{"name": name, "confidence": round(p, 6)}
+                           for name, p in sorted(zip(self.model.labels, probs), key=lambda lp: -lp[1])
+                           if name != FALLBACK_INTENT][:RANKING_SIZE]
+        by_name = dict(zip(self.model.labels, probs))
+        kinds = {e["entity"] for e in found}
+        if {"order_id", "email"} <= kinds and intent not in ORDER_INTENTS:
+            intent = max(ORDER_INTENTS, key=lambda n: (by_name.get(n, 0.0), -ORDER_INTENTS.index(n)))
+            confidence, reason, rule = by_name.get(intent, 0.0), None, "order_lookup"
+        if intent == FALLBACK_INTENT and names_catalog_terms(found):
+            candidates = [n for n in self.model.labels if n not in NOT_SHOPPING or n == OUT_OF_SCOPE]
+            if candidates:
+                intent = max(candidates, key=lambda n: by_name[n])
+                confidence, reason, rule = by_name[intent], None, "catalog_terms"
+        if intent == OUT_OF_SCOPE and "product_type" in kinds:
+            # A kind of product the shop sells ("board games") is shopping, whatever else the words say.
+            shopping = [n for n in self.model.labels if n not in NOT_SHOPPING]
+            if shopping:
+                intent = max(shopping, key=lambda n: by_name[n])
+                confidence, reason, rule = by_name[intent], None, "catalog_type"
+        if intent in CONVERSATIONAL and any(e.get("role") == "excluded" for e in found):
+            # "not from Northpeak", "and nothing from Marlowe": a refinement, not a "no".
+            intent, confidence, reason, rule = "refine_search", by_name.get("refine_search", 0.0), None, "exclusion"
+        if intent == FALLBACK_INTENT:
             # As Rasa's FallbackClassifier: fallback first, the real ranking kept after it.
-            return _result(text, FALLBACK_INTENT, self.threshold, ranking, found, reason="low_confidence")
-        return _result(text, best, round(confidence, 6), ranking, found)
+            return _result(text, FALLBACK_INTENT, round(confidence, 6), ranking, found, reason=reason)
+        return _result(text, intent, round(confidence, 6), ranking, found, rule=rule)
 
 
 def _command_entities(raw: str | None) -> list[dict[str, Any]]:
@@ -93,11 +210,29 @@ def _result(
     ranking: list[dict[str, Any]],
     found: list[dict[str, Any]] | None = None,
     reason: str | None = None,
+    rule: str | None = None,
 ) -> dict[str, Any]:
     top = {"name": intent, "confidence": confidence}
     if not ranking or ranking[0]["name"] != intent:
-        ranking = [top, *ranking]
+        ranking = [top, *[r for r in ranking if r["name"] != intent]]
     result: dict[str, Any] = {"text": text, "intent": top, "intent_ranking": ranking, "entities": found or []}
     if reason:
         result["fallback_reason"] = reason  # for API users; Rasa ignores unknown keys
+    if rule:
+        result["decision_rule"] = rule
     return result
+
+
+def _with_corrected_entities(
+    found: list[dict[str, Any]], normalised: str, edits: list, tables: LookupTables,
+) -> list[dict[str, Any]]:
+    """Add the entities that only the spelling-corrected text shows ("sneekers" -> product_type
+    sneaker), with their spans mapped back onto the text as typed."""
+    spans = [(e["start"], e["end"]) for e in found]
+    out = list(found)
+    for ent in entities.extract(normalised, tables):
+        start, end = to_original(ent["start"], ent["end"], edits)
+        if all(end <= s or start >= e for s, e in spans):
+            out.append({**ent, "start": start, "end": end})
+            spans.append((start, end))
+    return sorted(out, key=lambda e: (e["start"], e["entity"], str(e["value"])))

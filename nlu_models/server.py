@@ -16,7 +16,8 @@ from aiohttp import web
 from aisle.config import Settings
 from nlu_models.intent_model import IntentModel, read_meta
 from nlu_models.lookups import CatalogLookups, Lookups, static_tables
-from nlu_models.parser import Parser
+from nlu_models.parser import DEFAULT_OPENERS, Parser
+from nlu_models.spelling import Speller
 
 log = logging.getLogger(__name__)
 MAX_BODY_BYTES = 256 * 1024
@@ -24,11 +25,25 @@ MAX_BATCH = 32
 RELOAD_CHECK_S = 5.0
 
 
+def speller_for(model: IntentModel) -> Speller | None:
+    """Corrections towards the training data's words; the encoder's whole words count as known."""
+    counts = model.meta.get("vocabulary")
+    if not counts:
+        return None  # a model trained before spelling normalisation
+    known = frozenset(w for w in model.tokenizer.get_vocab() if w.isalpha())
+    return Speller(dict(counts), known)
+
+
+def parser_for(model: IntentModel, threshold: float | None, max_chars: int, lookups: Any) -> Parser:
+    """The parser for a loaded model: its tuned threshold (unless overridden), speller and greetings."""
+    return Parser(model, model.threshold if threshold is None else threshold, max_chars, lookups,
+                  speller=speller_for(model), openers=tuple(model.meta.get("greeting_openers") or DEFAULT_OPENERS))
+
+
 def load_parser(settings: Settings) -> Parser:
     model = IntentModel.load(settings.nlu_model_dir)
     lookups = Lookups(static_tables(), CatalogLookups(settings.database_url))
-    threshold = settings.nlu_threshold if settings.nlu_threshold is not None else model.threshold
-    parser = Parser(model, threshold, settings.nlu_max_chars, lookups)
+    parser = parser_for(model, settings.nlu_threshold, settings.nlu_max_chars, lookups)
     parser.parse("warm up")  # first forward pass and catalog read now, not on a shopper's message
     return parser
 

@@ -6,7 +6,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from nlu_models.calibration import fit_temperature, softmax, tune_threshold
+from nlu_models.calibration import fit_temperature, refusal_cap, softmax, tune_threshold
 from nlu_models.data import parse_annotated
 from nlu_models.finetune import FineTuneSettings, fine_tune, stratified_split
 from nlu_models.intent_model import IntentModel
@@ -86,6 +86,24 @@ def test_threshold_separates_known_from_unknown():
     t = tune_threshold(in_conf, in_correct, oos_conf)
     assert 0.5 < t <= 0.9
     assert tune_threshold(in_conf, in_correct, np.array([])) == 0.0
+
+
+def test_refusal_cap_keeps_most_correct_answers():
+    conf = np.linspace(0.01, 1.0, 100)
+    correct = np.ones(100, dtype=bool)
+    cap = refusal_cap(conf, correct, 0.05)
+    assert (conf[correct] < cap).mean() <= 0.05
+    assert refusal_cap(conf, correct, 0.0) > 1.0  # no cap
+    correct[:50] = False  # wrong answers do not count
+    assert refusal_cap(conf, correct, 0.1) > 0.5
+
+
+def test_training_keeps_what_the_parser_needs(trained):
+    meta = trained.meta
+    assert {"hi", "hello", "hey there", "good morning"} <= set(meta["greeting_openers"])
+    assert meta["vocabulary"]["order"] >= 2
+    assert meta["threshold"] <= meta["threshold_tuned"]
+    assert meta["validation"]["n_augmented"] > 0  # augmented variants of the validation examples
 
 
 def test_retrains_only_when_the_data_changes(tmp_path: Path):
