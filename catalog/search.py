@@ -17,8 +17,6 @@ import logging
 import re
 import threading
 from dataclasses import dataclass, field
-from functools import lru_cache
-from pathlib import Path
 from typing import Any, Callable, Sequence
 
 import numpy as np
@@ -30,6 +28,7 @@ from aisle.models import Product
 from catalog.documents import ProductView, view_of
 from catalog.index import DenseIndex, LexicalIndex, tokens
 from nlu_models.entities import extract, negated_spans
+from nlu_models.language import english_words
 from nlu_models.lookups import singular, static_tables, tables_from_products
 
 log = logging.getLogger(__name__)
@@ -562,18 +561,6 @@ def _soft_matches(p: ProductView, soft: Constraints) -> int:
 
 def _unique(values: Any) -> tuple[str, ...]:
     return tuple(dict.fromkeys(values))
-
-
-@lru_cache(maxsize=1)
-def english_words() -> frozenset[str]:
-    """Whole words of the encoder's WordPiece vocabulary: known English, so never "corrected"."""
-    from nlu_models.encoder import model_path
-
-    try:
-        lines = (Path(model_path()) / "vocab.txt").read_text(encoding="utf-8").splitlines()
-    except (OSError, RuntimeError):
-        return frozenset()
-    return frozenset(w for w in lines if w.isalpha() and len(w) > 2)
 
 
 def model_name(view: ProductView) -> str:

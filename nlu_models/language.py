@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 WORD = re.compile(r"[^\W\d_]+", re.UNICODE)
 LATIN_EXTRA = set("àáâäãåæçèéêëìíîïñòóôöõøœùúûüýÿß")
@@ -54,3 +55,23 @@ def is_foreign(text: str) -> bool:
     english = sum(1 for w in words if w in ENGLISH)
     foreign = max(sum(1 for w in words if w in vocab) for vocab in FOREIGN.values())
     return foreign >= 2 and foreign > english
+
+
+@lru_cache(maxsize=1)
+def english_words() -> frozenset[str]:
+    """Whole words of the packaged encoder's WordPiece vocabulary (about 20,000 English words)."""
+    from nlu_models.encoder import model_path
+
+    try:
+        lines = (model_path() / "vocab.txt").read_text(encoding="utf-8").splitlines()
+    except (OSError, RuntimeError):
+        return frozenset()
+    return frozenset(w for w in lines if w.isalpha() and len(w) > 2)
+
+
+def has_known_word(text: str, also: frozenset[str] | set[str] = frozenset()) -> bool:
+    """Whether any word of the text is English or one of ``also`` ("blorp fnargle wibble" has none).
+    True when the vocabulary is unavailable, so nothing is refused for want of it."""
+    known = english_words()
+    words = [w for w in WORD.findall(text.lower()) if len(w) > 2]
+    return not known or not words or any(w in known or w in also for w in words)

@@ -105,7 +105,16 @@ class Parser:
                     found = _with_corrected_entities(found, norm, edits, tables)
                 rest_row = next(rest_probs).tolist() if rest else None
                 results[i] = self._decide(texts[i], row.tolist(), found, rest_row)
+                if (self.rules and results[i]["intent"]["name"] == OUT_OF_SCOPE and not found
+                        and not language.has_known_word(norm, self._known(tables))):
+                    # "blorp fnargle wibble" is not an unrelated request but noise: ask to rephrase
+                    results[i] = _result(texts[i], FALLBACK_INTENT, 1.0, results[i]["intent_ranking"], found,
+                                         reason="unknown_words")
         return [r for r in results if r is not None]
+
+    def _known(self, tables: LookupTables) -> set[str]:
+        """Catalog words count as known (brands and product names are rarely English words)."""
+        return {w for entity in LOOKUP_ENTITIES for s in tables.terms.get(entity, {}) for w in s.split()}
 
     def _normalise(self, text: str, tables: LookupTables) -> tuple[str, list]:
         if not self.rules or self.speller is None:

@@ -226,3 +226,10 @@ def test_a_no_with_an_excluded_value_is_a_refinement():
     result = p.parse("not in black please")
     assert result["intent"]["name"] == "refine_search" and result["decision_rule"] == "exclusion"
     assert [e["role"] for e in result["entities"] if e["entity"] == "color"] == ["excluded"]
+
+
+def test_words_nobody_knows_are_noise_not_an_unrelated_request():
+    p = parser({"blorp fnargle wibble": {"out_of_scope": 0.9}, "tell me a joke": {"out_of_scope": 0.9}})
+    result = p.parse("blorp fnargle wibble")
+    assert result["intent"]["name"] == "nlu_fallback" and result["fallback_reason"] == "unknown_words"
+    assert p.parse("tell me a joke")["intent"]["name"] == "out_of_scope"
