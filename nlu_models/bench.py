@@ -30,6 +30,7 @@ import numpy as np
 
 from aisle.config import REPO_ROOT, settings
 from aisle.logs import configure_logging
+from aisle.machine import cpu_description
 from nlu_models.calibration import energy, fit_temperature, softmax, tune_threshold
 from nlu_models.data import load_examples
 from nlu_models.finetune import FineTuneSettings, fine_tune, predict_logits, stratified_split
@@ -398,28 +399,6 @@ def bench_train_time() -> dict[str, Any]:
 
     return {"rows": rows, "bf16": use_bf16(FineTuneSettings()), "torch_threads": torch.get_num_threads(),
             "n_examples": len(examples)}
-
-
-def cpu_description() -> dict[str, Any]:
-    """CPU model and the instruction-set flags that matter for torch on CPU (lscpu)."""
-    info: dict[str, Any] = {}
-    try:
-        out = subprocess.run(["lscpu"], capture_output=True, text=True, check=True).stdout
-    except (OSError, subprocess.CalledProcessError):
-        return info
-    for line in out.splitlines():
-        key, _, value = line.partition(":")
-        if key.strip() in ("Model name", "CPU(s)", "Thread(s) per core", "Hypervisor vendor"):
-            info[key.strip()] = value.strip()
-        if key.strip() == "Flags":
-            flags = value.split()
-            info["flags_relevant"] = [f for f in flags if f.startswith(("avx", "amx", "fma", "f16c"))]
-            info["flags"] = " ".join(flags)
-    import torch
-
-    info["torch"] = torch.__version__
-    info["bf16_autocast"] = bool(getattr(torch.cpu, "_is_avx512_bf16_supported", lambda: False)())
-    return info
 
 
 def targets(report: dict[str, Any]) -> list[str]:

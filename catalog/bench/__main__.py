@@ -34,6 +34,7 @@ from aisle import migrate
 from aisle.config import REPO_ROOT, Settings
 from aisle.db import session_factory
 from aisle.logs import configure_logging
+from aisle.machine import cpu_description
 from catalog.demo.generate import OUT as DEMO
 from catalog.documents import ProductView
 from catalog.importer import upsert
@@ -163,22 +164,13 @@ def open_catalog(name: str, folder: Path, encode: Callable[[list[str]], np.ndarr
 
 
 def machine() -> dict[str, Any]:
-    flags: set[str] = set()
-    model = platform.processor()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-            elif line.startswith("flags"):
-                flags = set(line.split(":", 1)[1].split())
-    except OSError:
-        pass
     import faiss
     import torch
 
-    wanted = ("avx2", "avx512f", "avx512_bf16", "amx_bf16")
-    return {"cpu": model, "flags": [f for f in wanted if f in flags], "torch": torch.__version__,
-            "torch_threads": torch.get_num_threads(), "faiss": faiss.__version__, "python": platform.python_version()}
+    cpu = cpu_description()
+    return {"cpu": cpu.get("Model name", platform.processor()), "flags": cpu.get("flags_relevant", []),
+            "torch": torch.__version__, "torch_threads": torch.get_num_threads(), "faiss": faiss.__version__,
+            "python": platform.python_version()}
 
 
 def run(sizes: list[int]) -> dict[str, Any]:
