@@ -44,6 +44,9 @@ DEFAULT_OPENERS = ("hi", "hello", "hey", "hey there", "hi there", "hiya", "good 
                    "good evening", "morning", "evening", "yo", "howdy", "greetings")
 GREETING_GLUE = r"(?:\s*[,!.:;~\-]+\s*|\s+)"
 # Answers that say nothing about products: with a negated catalog value they are a refinement.
+# Words that may stand around catalog terms in a bare product request ("some red kettles please").
+REQUEST_FILLER = set("a an the some any in of with for and or please pls plz show me i want need looking ones one "
+                     "got have do you u size sized colour color".split())
 CONVERSATIONAL = {"deny", "affirm", "greet", "goodbye", "thank", FALLBACK_INTENT}
 
 
@@ -105,6 +108,8 @@ class Parser:
                     found = _with_corrected_entities(found, norm, edits, tables)
                 rest_row = next(rest_probs).tolist() if rest else None
                 results[i] = self._decide(texts[i], row.tolist(), found, rest_row)
+                if edits:  # for the actions' own lookups (help articles), which do not correct spelling
+                    results[i]["normalised_text"] = norm
                 if (self.rules and results[i]["intent"]["name"] == OUT_OF_SCOPE and not found
                         and not language.has_known_word(norm, self._known(tables))):
                     # "blorp fnargle wibble" is not an unrelated request but noise: ask to rephrase
@@ -180,6 +185,11 @@ class Parser:
         if {"order_id", "email"} <= kinds and intent not in ORDER_INTENTS:
             intent = max(ORDER_INTENTS, key=lambda n: (by_name.get(n, 0.0), -ORDER_INTENTS.index(n)))
             confidence, reason, rule = by_name.get(intent, 0.0), None, "order_lookup"
+        if (intent in CONVERSATIONAL | {OUT_OF_SCOPE} and names_catalog_terms(found)
+                and only_catalog_terms(text, found)):
+            # "red kettles", "kettles", "in navy": nothing but catalog terms is a product request
+            intent = "search_product" if "product_type" in kinds else "refine_search"
+            confidence, reason, rule = by_name.get(intent, 0.0), None, "only_catalog_terms"
         if intent == FALLBACK_INTENT and names_catalog_terms(found):
             candidates = [n for n in self.model.labels if n not in NOT_SHOPPING or n == OUT_OF_SCOPE]
             if candidates:
@@ -198,6 +208,12 @@ class Parser:
             # As Rasa's FallbackClassifier: fallback first, the real ranking kept after it.
             return _result(text, FALLBACK_INTENT, round(confidence, 6), ranking, found, reason=reason)
         return _result(text, intent, round(confidence, 6), ranking, found, rule=rule)
+
+
+def only_catalog_terms(text: str, found: list[dict[str, Any]]) -> bool:
+    """Every word outside the entities' spans is filler."""
+    rest = "".join(" " if any(e["start"] <= i < e["end"] for e in found) else ch for i, ch in enumerate(text))
+    return all(w in REQUEST_FILLER for w in language.WORD.findall(rest.lower()))
 
 
 def _command_entities(raw: str | None) -> list[dict[str, Any]]:

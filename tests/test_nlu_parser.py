@@ -111,14 +111,23 @@ def test_an_order_number_alone_keeps_the_models_answer():
     assert p.parse("is 10482 a lucky number")["intent"]["name"] == "out_of_scope"
 
 
-@pytest.mark.parametrize("text", ["show me e-readers", "any cashmere?", "something in navy", "kettles",
-                                  "do you do king size duvets"])
+@pytest.mark.parametrize("text", ["something in navy", "is cashmere itchy", "what about kettles then"])
 def test_messages_naming_catalog_terms_are_never_refused(text):
     p = parser({text: {"recommend": 0.35, "search_product": 0.25, "greet": 0.3}})
     result = p.parse(text)
     assert result["intent"]["name"] == "recommend"  # the best shopping intent, not greet
     assert result["decision_rule"] == "catalog_terms"
     assert result["intent"]["confidence"] == 0.35
+
+
+@pytest.mark.parametrize("text,decided", [("show me e-readers", "search_product"), ("kettles", "search_product"),
+                                          ("do you do king size duvets", "search_product"),
+                                          ("any cashmere?", "refine_search")])
+def test_messages_of_nothing_but_catalog_terms_are_product_requests(text, decided):
+    p = parser({text: {"recommend": 0.35, "search_product": 0.25, "greet": 0.3}})
+    result = p.parse(text)
+    assert result["intent"]["name"] == decided
+    assert result["decision_rule"] == "only_catalog_terms"
 
 
 def test_noise_with_a_catalog_term_is_not_refused_either():
@@ -183,6 +192,19 @@ def test_parser_classifies_the_corrected_text_and_finds_corrected_entities():
     assert result["text"] == "i want to retrun the kettel"
     kettle = [e for e in result["entities"] if e["entity"] == "product_type"]
     assert [(e["value"], e["start"], e["end"]) for e in kettle] == [("kettle", 21, 27)]
+    assert result["normalised_text"] == "i want to return the kettle"  # for the help-article lookup
+    assert "normalised_text" not in p.parse("i want to return the kettle")
+
+
+@pytest.mark.parametrize("text,model_says,decided", [
+    ("red kettles", {"nlu_fallback": 0.7}, "search_product"),
+    ("kettles", {"greet": 0.7}, "search_product"),
+    ("some black ones please", {"out_of_scope": 0.8}, "refine_search"),
+    ("my red kettle is broken", {"return_request": 0.8}, "return_request"),  # more than catalog terms: the model's call
+    ("red kettles", {"cancel_order": 0.9}, "cancel_order"),  # a confident model is not overruled
+])
+def test_when_the_model_doubts_nothing_but_catalog_terms_is_a_product_request(text, model_says, decided):
+    assert parser({text: model_says}, speller=None).parse(text)["intent"]["name"] == decided
 
 
 def test_typos_are_seeded_single_slips():
@@ -212,10 +234,10 @@ def test_augmenter_glues_openers_from_greet_examples_and_swaps_catalog_terms():
 
 
 def test_a_kind_of_product_the_shop_sells_is_never_out_of_scope():
-    p = parser({"board games": {"out_of_scope": 0.8, "search_product": 0.1}})
+    p = parser({"I collect board games": {"out_of_scope": 0.8, "search_product": 0.1}})
     tables = STATIC.merged(type(STATIC)({"product_type": {"board game": "board game"}}))
     p.lookups = lambda: tables
-    result = p.parse("board games")
+    result = p.parse("I collect board games")
     assert result["intent"]["name"] == "search_product" and result["decision_rule"] == "catalog_type"
 
 
