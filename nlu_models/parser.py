@@ -46,7 +46,9 @@ GREETING_GLUE = r"(?:\s*[,!.:;~\-]+\s*|\s+)"
 # Answers that say nothing about products: with a negated catalog value they are a refinement.
 # Words that may stand around catalog terms in a bare product request ("some red kettles please").
 REQUEST_FILLER = set("a an the some any in of with for and or please pls plz show me i want need looking ones one "
-                     "got have do you u size sized colour color".split())
+                     "got have do you u size sized colour color "
+                     # a correction: "sorry i meant single", "no, black", "actually make it cream"
+                     "no nope sorry actually meant mean rather instead oops oh make it".split())
 CONVERSATIONAL = {"deny", "affirm", "greet", "goodbye", "thank", FALLBACK_INTENT}
 
 

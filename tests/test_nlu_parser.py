@@ -200,7 +200,9 @@ def test_parser_classifies_the_corrected_text_and_finds_corrected_entities():
     ("red kettles", {"nlu_fallback": 0.7}, "search_product"),
     ("kettles", {"greet": 0.7}, "search_product"),
     ("some black ones please", {"out_of_scope": 0.8}, "refine_search"),
-    ("my red kettle is broken", {"return_request": 0.8}, "return_request"),  # more than catalog terms: the model's call
+    ("my red kettle is broken", {"return_request": 0.8}, "return_request"),
+    ("sorry i meant black", {"nlu_fallback": 0.8}, "refine_search"),  # a correction, not a "no"
+    ("no, black", {"out_of_scope": 0.8}, "refine_search"),  # more than catalog terms: the model's call
     ("red kettles", {"cancel_order": 0.9}, "cancel_order"),  # a confident model is not overruled
 ])
 def test_when_the_model_doubts_nothing_but_catalog_terms_is_a_product_request(text, model_says, decided):
