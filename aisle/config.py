@@ -6,6 +6,8 @@ Stdlib only: this module is imported from both virtual environments (the Rasa on
 from __future__ import annotations
 
 import os
+import secrets
+import stat
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -35,11 +37,51 @@ def _float(env: dict[str, str], name: str, default: float) -> float:
     return float(_number(env, name, default, float, "a number"))
 
 
+def _origin(raw: str) -> str:
+    """An origin as browsers send it: scheme://host[:port], lower case, no path."""
+    value = raw.strip().rstrip("/").lower()
+    scheme, sep, rest = value.partition("://")
+    if scheme not in ("http", "https") or not sep or not rest or "/" in rest:
+        raise ConfigError(f"AISLE_WIDGET_ORIGINS: {raw.strip()!r} is not an origin like https://shop.example.com")
+    return value
+
+
+MIN_SECRET_CHARS = 16
+
+
+def read_or_create_secret(path: Path) -> str:
+    """A random secret kept in ``path`` (mode 0600), made once: every process on the same data dir reads
+    the same value. Written whole to a temporary file and linked into place, so a process starting at
+    the same moment never reads a half-written secret."""
+    try:
+        mode = path.stat().st_mode
+    except FileNotFoundError:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        scratch = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}")
+        fd = os.open(scratch, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as out:
+            out.write(secrets.token_urlsafe(32))
+        try:
+            os.link(scratch, path)
+        except FileExistsError:
+            pass  # another service made it first: use theirs
+        finally:
+            scratch.unlink()
+        mode = path.stat().st_mode
+    if mode & (stat.S_IRWXG | stat.S_IRWXO):
+        raise ConfigError(f"{path} holds a secret but others can read it: chmod 600 {path}")
+    value = path.read_text().strip()
+    if len(value) < MIN_SECRET_CHARS:
+        raise ConfigError(f"{path} must hold a secret of at least {MIN_SECRET_CHARS} characters")
+    return value
+
+
 @dataclass(frozen=True)
 class Settings:
     data_dir: Path
     database_url: str
-    host: str
+    host: str  # the public web app's bind address
+    internal_host: str  # Rasa, the action server and the NLU server bind here: never the public side
     web_port: int
     rasa_port: int
     action_port: int
@@ -53,11 +95,23 @@ class Settings:
     max_message_chars: int  # longest shopper message the gateway accepts
     rate_per_conversation: str  # "N/second|minute|hour" (limits' syntax), per conversation
     rate_per_ip: str  # the same, per client IP address
-    cookie_secure: bool  # console cookies only over HTTPS (set when served behind TLS)
+    cookie_secure: bool  # console cookies Secure even over plain HTTP (behind a TLS proxy); HTTPS requests get it anyway
     retention_days: int  # transcripts older than this are deleted; 0 keeps them
     redis_url: str | None  # production mode: Redis for Rasa's lock store, live fan-out and limits
     turn_timeout_s: float  # longest a shopper waits for the bot before an honest "one moment"
     torch_threads: int  # intra-op threads per serving process (NLU, actions); more only spin on 2 cores
+    internal_secret_env: str | None  # AISLE_INTERNAL_SECRET; None: a per-data-dir secret file
+    widget_origins: tuple[str, ...]  # store sites that embed the widget (may also frame Aisle's pages)
+
+    @property
+    def internal_secret_file(self) -> Path:
+        return self.data_dir / "internal-secret"
+
+    def internal_secret(self) -> str:
+        """The shared secret of the web app, Rasa, the action server and the NLU server: callers send it
+        as ``Authorization: Bearer`` (Rasa's HTTP API as its auth token). AISLE_INTERNAL_SECRET, or one
+        generated once per data dir."""
+        return self.internal_secret_env or read_or_create_secret(self.internal_secret_file)
 
     @property
     def rasa_url(self) -> str:
@@ -82,6 +136,10 @@ class Settings:
         if "://" not in database_url:
             raise ConfigError(f"AISLE_DATABASE_URL must be an SQLAlchemy URL, got {database_url!r}")
         host = env.get("AISLE_HOST") or "127.0.0.1"
+        internal_host = env.get("AISLE_INTERNAL_HOST") or "127.0.0.1"
+        internal_secret = env.get("AISLE_INTERNAL_SECRET", "").strip() or None
+        if internal_secret is not None and len(internal_secret) < MIN_SECRET_CHARS:
+            raise ConfigError(f"AISLE_INTERNAL_SECRET must be at least {MIN_SECRET_CHARS} characters")
         rasa_port = _int(env, "AISLE_RASA_PORT", 5005)
         action_port = _int(env, "AISLE_ACTION_PORT", 5055)
         nlu_port = _int(env, "AISLE_NLU_PORT", 5006)
@@ -102,15 +160,16 @@ class Settings:
             data_dir=data_dir,
             database_url=database_url,
             host=host,
+            internal_host=internal_host,
             web_port=_int(env, "AISLE_WEB_PORT", 8000),
             rasa_port=rasa_port,
             action_port=action_port,
             nlu_port=nlu_port,
             nlu_threshold=threshold,
             nlu_max_chars=_int(env, "AISLE_NLU_MAX_CHARS", 2000),
-            rasa_urls=rasa_urls or (f"http://{host}:{rasa_port}",),
-            action_url=env.get("AISLE_ACTION_URL") or f"http://{host}:{action_port}/webhook",
-            nlu_url=env.get("AISLE_NLU_URL") or f"http://{host}:{nlu_port}",
+            rasa_urls=rasa_urls or (f"http://{internal_host}:{rasa_port}",),
+            action_url=env.get("AISLE_ACTION_URL") or f"http://{internal_host}:{action_port}/webhook",
+            nlu_url=env.get("AISLE_NLU_URL") or f"http://{internal_host}:{nlu_port}",
             log_level=(env.get("AISLE_LOG_LEVEL") or "INFO").upper(),
             max_message_chars=_int(env, "AISLE_MAX_MESSAGE_CHARS", 2000),
             rate_per_conversation=env.get("AISLE_RATE_PER_CONVERSATION") or "30/minute",
@@ -120,6 +179,8 @@ class Settings:
             redis_url=redis_url,
             turn_timeout_s=turn_timeout,
             torch_threads=max(1, _int(env, "AISLE_TORCH_THREADS", 1)),
+            internal_secret_env=internal_secret,
+            widget_origins=tuple(_origin(o) for o in (env.get("AISLE_WIDGET_ORIGINS") or "").split(",") if o.strip()),
         )
 
 

@@ -1,9 +1,10 @@
+import stat
 from pathlib import Path
 
 import pytest
 
 from aisle.config import REPO_ROOT, ConfigError, Settings
-from aisle.rasa_cli import lock_store_environment, rasa_database_url
+from aisle.rasa_cli import lock_store_environment, rasa_arguments, rasa_database_url, rasa_environment
 
 
 def test_defaults_put_everything_under_var():
@@ -30,10 +31,47 @@ def test_relative_data_dir_is_made_absolute(tmp_path: Path, monkeypatch: pytest.
 def test_explicit_database_url_and_ports_win():
     s = Settings.from_env({
         "AISLE_DATABASE_URL": "postgresql+psycopg://aisle@db/aisle",
-        "AISLE_NLU_PORT": "7001", "AISLE_HOST": "0.0.0.0",
+        "AISLE_NLU_PORT": "7001", "AISLE_INTERNAL_HOST": "10.0.0.5",
     })
     assert s.database_url == "postgresql+psycopg://aisle@db/aisle"
-    assert s.nlu_url == "http://0.0.0.0:7001"
+    assert s.nlu_url == "http://10.0.0.5:7001"
+
+
+def test_a_public_web_app_leaves_the_internal_services_on_loopback():
+    s = Settings.from_env({"AISLE_HOST": "0.0.0.0"})
+    assert (s.host, s.internal_host) == ("0.0.0.0", "127.0.0.1")
+    assert s.rasa_url == "http://127.0.0.1:5005"
+    assert s.action_url == "http://127.0.0.1:5055/webhook" and s.nlu_url == "http://127.0.0.1:5006"
+
+
+def test_the_internal_secret_is_made_once_per_data_dir(tmp_path: Path):
+    s = Settings.from_env({"AISLE_DATA_DIR": str(tmp_path)})
+    secret = s.internal_secret()
+    assert len(secret) >= 32
+    assert stat.S_IMODE(s.internal_secret_file.stat().st_mode) == 0o600
+    assert Settings.from_env({"AISLE_DATA_DIR": str(tmp_path)}).internal_secret() == secret  # every service
+    assert Settings.from_env({"AISLE_DATA_DIR": str(tmp_path / "other")}).internal_secret() != secret
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["internal-secret", "other"]  # no scratch file left
+    explicit = Settings.from_env({"AISLE_DATA_DIR": str(tmp_path), "AISLE_INTERNAL_SECRET": "x" * 20})
+    assert explicit.internal_secret() == "x" * 20
+
+
+def test_a_secret_file_others_can_read_is_refused(tmp_path: Path):
+    s = Settings.from_env({"AISLE_DATA_DIR": str(tmp_path)})
+    s.internal_secret()
+    s.internal_secret_file.chmod(0o644)
+    with pytest.raises(ConfigError, match="chmod 600"):
+        s.internal_secret()
+
+
+def test_rasa_run_is_internal_with_a_token_and_no_cors(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.setattr("aisle.rasa_cli.settings", lambda: Settings.from_env(
+        {"AISLE_DATA_DIR": str(tmp_path), "AISLE_HOST": "0.0.0.0", "AISLE_INTERNAL_SECRET": "s" * 24}))
+    args = rasa_arguments(["run"])
+    assert "--cors" not in args
+    assert args[args.index("--auth-token") + 1] == "s" * 24
+    assert args[args.index("--interface") + 1] == "127.0.0.1"
+    assert rasa_environment({})["AISLE_INTERNAL_SECRET"] == "s" * 24
 
 
 @pytest.mark.parametrize("env, message", [
@@ -41,6 +79,8 @@ def test_explicit_database_url_and_ports_win():
     ({"AISLE_NLU_THRESHOLD": "1.5"}, "AISLE_NLU_THRESHOLD must be between 0 and 1"),
     ({"AISLE_NLU_THRESHOLD": "high"}, "AISLE_NLU_THRESHOLD must be a number"),
     ({"AISLE_DATABASE_URL": "aisle.db"}, "AISLE_DATABASE_URL must be an SQLAlchemy URL"),
+    ({"AISLE_INTERNAL_SECRET": "short"}, "AISLE_INTERNAL_SECRET must be at least 16 characters"),
+    ({"AISLE_WIDGET_ORIGINS": "shop.example.com"}, "not an origin"),
 ])
 def test_bad_values_are_named_in_the_error(env, message):
     with pytest.raises(ConfigError, match=message):
