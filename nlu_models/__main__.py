@@ -17,7 +17,7 @@ def main(argv: list[str] | None = None) -> int:
     train.add_argument("--force", action="store_true", help="retrain even if nothing changed")
     train.add_argument("--out", help="model folder (default: AISLE_DATA_DIR/nlu, the one the server serves)")
     serve = sub.add_parser("serve", help="serve Rasa's NLU HTTP protocol")
-    serve.add_argument("--host", default=cfg.host)
+    serve.add_argument("--host", default=cfg.internal_host)
     serve.add_argument("--port", type=int, default=cfg.nlu_port)
     args = parser.parse_args(argv)
     configure_logging(cfg.log_level)

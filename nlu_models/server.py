@@ -1,5 +1,8 @@
 """Rasa's NLU HTTP protocol over aiohttp: ``POST /model/parse`` and ``GET /health``.
 
+Every call but the health probe needs ``Authorization: Bearer <AISLE_INTERNAL_SECRET>``; an anonymous
+``GET /health`` answers only whether the model is loaded.
+
 Requests are batched greedily: while the model works on one batch, new messages queue and go
 together in the next forward pass. A newly trained model (its ``meta.json`` fingerprint changes) is
 loaded in the background and swapped in between batches, so no request is dropped.
@@ -9,17 +12,20 @@ from __future__ import annotations
 import asyncio
 import logging
 from dataclasses import dataclass, field
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from aiohttp import web
 
 from aisle.config import Settings
+from aisle.internal_auth import is_authorized
 from nlu_models.intent_model import IntentModel, read_meta
 from nlu_models.lookups import CatalogLookups, Lookups, static_tables
 from nlu_models.parser import DEFAULT_OPENERS, Parser
 from nlu_models.spelling import Speller
 
 log = logging.getLogger(__name__)
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 MAX_BODY_BYTES = 256 * 1024
 MAX_BATCH = 32
 RELOAD_CHECK_S = 5.0
@@ -102,10 +108,24 @@ class NluService:
 
 
 SERVICE: web.AppKey[NluService] = web.AppKey("service", NluService)
+SECRET: web.AppKey[str] = web.AppKey("internal_secret", str)
+OPEN_PATHS = {"/health"}  # the liveness probe; it tells an anonymous caller nothing but the status
 
 
 def error(status: int, message: str) -> web.Response:
     return web.json_response({"error": message}, status=status)
+
+
+@web.middleware
+async def require_secret(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Only Rasa (and the web app's tests) may parse: callers send the internal secret as a bearer token."""
+    if request.path not in OPEN_PATHS and not authorized(request):
+        return error(401, "send Authorization: Bearer <AISLE_INTERNAL_SECRET>")
+    return await handler(request)
+
+
+def authorized(request: web.Request) -> bool:
+    return is_authorized(request.headers.get("Authorization"), request.app[SECRET])
 
 
 async def parse(request: web.Request) -> web.Response:
@@ -128,15 +148,18 @@ async def health(request: web.Request) -> web.Response:
     parser = request.app[SERVICE].parser
     if parser is None:
         return web.json_response({"status": "loading"}, status=503)
+    if not authorized(request):
+        return web.json_response({"status": "ok"})
     meta = parser.model.meta  # type: ignore[attr-defined]
     summary = {k: meta.get(k) for k in ("kind", "trained_at", "fingerprint", "temperature", "n_examples")}
     return web.json_response({"status": "ok", "threshold": parser.threshold, "model": summary})
 
 
 def create_app(settings: Settings, parser: Parser | None = None) -> web.Application:
-    app = web.Application(client_max_size=MAX_BODY_BYTES)
+    app = web.Application(client_max_size=MAX_BODY_BYTES, middlewares=[require_secret])
     service = NluService(settings, parser)
     app[SERVICE] = service
+    app[SECRET] = settings.internal_secret()
     app.router.add_post("/model/parse", parse)
     app.router.add_get("/health", health)
 

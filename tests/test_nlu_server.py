@@ -8,6 +8,7 @@ import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
 from aisle.config import Settings
+from aisle.internal_auth import bearer_headers
 from nlu_models.server import create_app, load_parser
 
 CONTRACT_KEYS = {"text", "intent", "intent_ranking", "entities"}
@@ -22,8 +23,23 @@ def parser():
 
 
 @pytest.fixture
-async def client(parser):
-    async with TestClient(TestServer(create_app(Settings.from_env(), parser=parser))) as c:
+def settings():
+    """The model from AISLE_DATA_DIR; the internal secret from the environment (the data dir's own file
+    is the services' business)."""
+    return dataclasses.replace(Settings.from_env(), internal_secret_env="nlu-test-secret-0123456789")
+
+
+@pytest.fixture
+async def client(parser, settings):
+    """Rasa's side of the protocol: every call carries the internal secret."""
+    app = create_app(settings, parser=parser)
+    async with TestClient(TestServer(app), headers=bearer_headers(settings.internal_secret())) as c:
+        yield c
+
+
+@pytest.fixture
+async def anonymous(parser, settings):
+    async with TestClient(TestServer(create_app(settings, parser=parser))) as c:
         yield c
 
 
@@ -125,6 +141,22 @@ async def test_health_reports_the_loaded_model(client):
     assert body["status"] == "ok"
     assert body["model"]["kind"] == "minilm-l6-finetuned"
     assert 0 < body["threshold"] < 1
+
+
+@pytest.mark.parametrize("authorization", [None, "Bearer wrong-secret-0123456789", "nlu-test-secret-0123456789",
+                                           "Bearer nlu-test-secret-012345678"])
+async def test_parse_without_the_internal_secret_is_refused(anonymous, authorization):
+    headers = {"Authorization": authorization} if authorization else {}
+    resp = await anonymous.post("/model/parse", json={"text": "where is my order 10001?"}, headers=headers)
+    assert resp.status == 401
+    body = await resp.json()
+    assert "intent" not in body and "AISLE_INTERNAL_SECRET" in body["error"]
+
+
+async def test_anonymous_health_tells_only_the_status(anonymous):
+    resp = await anonymous.get("/health")
+    assert resp.status == 200
+    assert await resp.json() == {"status": "ok"}
 
 
 async def test_threshold_decides_the_fallback(parser):
