@@ -1,7 +1,14 @@
-"""``python -m actions``: the rasa-sdk action server on Aisle's configured host and port."""
+"""``python -m actions``: the rasa-sdk action server on Aisle's internal host and port.
+
+Only Rasa (and the web app's "try a question") may call it: every route but ``GET /health`` needs
+``Authorization: Bearer <AISLE_INTERNAL_SECRET>``.
+"""
 from __future__ import annotations
 
+from typing import Any
+
 from aisle.config import settings
+from aisle.internal_auth import is_authorized
 from aisle.logs import configure_logging
 
 
@@ -21,6 +28,21 @@ async def faq_answer(request):  # type: ignore[no-untyped-def]
     return json_response(knowledge_client.answer(text).as_dict())
 
 
+OPEN_PATHS = {"/health"}  # rasa-sdk's liveness probe: {"status": "ok"}, nothing else
+
+
+def require_secret(app: Any, secret: str) -> None:
+    """Refuse every call without the internal secret, before rasa-sdk sees it."""
+    from sanic.response import json as json_response
+
+    async def check(request):  # type: ignore[no-untyped-def]
+        if request.path not in OPEN_PATHS and not is_authorized(request.headers.get("Authorization"), secret):
+            return json_response({"error": "send Authorization: Bearer <AISLE_INTERNAL_SECRET>"}, status=401)
+        return None
+
+    app.on_request(check, priority=100)  # before any other middleware
+
+
 def main() -> None:
     from rasa_sdk.endpoint import create_app
     from rasa_sdk.executor import ActionExecutor
@@ -38,9 +60,10 @@ def main() -> None:
     knowledge_client.warm_up()
     recommend_client.recommender()
     app = create_app(executor, cors_origins=None)
+    require_secret(app, cfg.internal_secret())
     app.add_route(faq_answer, "/faq/answer", methods=["POST"])
     # One process: Sanic's worker-process mode doubles memory and dies noisily on Ctrl-C.
-    app.run(host=cfg.host, port=cfg.action_port, single_process=True, access_log=False, motd=False)
+    app.run(host=cfg.internal_host, port=cfg.action_port, single_process=True, access_log=False, motd=False)
 
 
 if __name__ == "__main__":
