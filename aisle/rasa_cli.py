@@ -1,9 +1,10 @@
 """Run the Rasa CLI (in .venv-rasa) with Aisle's configuration in its environment.
 
 ``python -m aisle.rasa_cli run|train|test|data ...`` behaves like ``rasa ...`` but first exports what
-endpoints.yml interpolates (tracker store URL, action and NLU server URLs) from aisle.config, so
-Rasa shares the database and ports every other service uses. ``run`` gets Aisle's defaults for
-port, model folder, endpoints and credentials. Rasa then runs in this process, with
+endpoints.yml interpolates (tracker store URL, action and NLU server URLs, the internal secret) from
+aisle.config, so Rasa shares the database and ports every other service uses. ``run`` gets Aisle's
+defaults for the internal interface, port, auth token, model folder, endpoints and credentials (the
+token is set in-process, so it never shows in the process list). Rasa then runs in this process, with
 ``aisle.rasa_speedups`` installed. Only the stdlib at module level: .venv imports this module too.
 """
 from __future__ import annotations
@@ -47,6 +48,7 @@ def rasa_environment(env: dict[str, str]) -> dict[str, str]:
     out["AISLE_RASA_TRACKER_URL"] = rasa_database_url(cfg.database_url)
     out["AISLE_ACTION_URL"] = cfg.action_url
     out["AISLE_NLU_URL"] = cfg.nlu_url
+    out["AISLE_INTERNAL_SECRET"] = cfg.internal_secret()  # endpoints.yml: bearer for the action and NLU servers
     out.update(lock_store_environment(cfg.redis_url))
     return out
 
@@ -55,10 +57,12 @@ def rasa_arguments(args: list[str]) -> list[str]:
     cfg = settings()
     if args[:1] == ["run"] and len(args) == 1:
         cfg.data_dir.mkdir(parents=True, exist_ok=True)
+        # The HTTP API (tracker inspection) needs the internal secret as its token; no CORS at all: only
+        # the web app and operators' tools call Rasa, never a browser. Bound to the internal interface.
         return [
-            "run", "--enable-api", "--interface", cfg.host, "--port", str(cfg.rasa_port),
-            "--model", str(cfg.rasa_model_dir), "--endpoints", "endpoints.yml",
-            "--credentials", "credentials.yml", "--cors", "*",
+            "run", "--enable-api", "--auth-token", cfg.internal_secret(), "--interface", cfg.internal_host,
+            "--port", str(cfg.rasa_port), "--model", str(cfg.rasa_model_dir), "--endpoints", "endpoints.yml",
+            "--credentials", "credentials.yml",
         ]
     return args
 
@@ -67,9 +71,10 @@ def main() -> None:
     args = rasa_arguments(sys.argv[1:])
     os.chdir(REPO_ROOT)
     os.environ.update(rasa_environment(dict(os.environ)))
-    from aisle import rasa_speedups  # imports Rasa: only here, so .venv can import this module too
+    from aisle import rasa_internal, rasa_speedups  # import Rasa: only here, so .venv can import this module
 
     rasa_speedups.install()
+    rasa_internal.install()
     sys.argv = ["rasa", *args]
     runpy.run_module("rasa", run_name="__main__", alter_sys=True)
 

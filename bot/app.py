@@ -16,7 +16,7 @@ from aiohttp_session import session_middleware
 
 from aisle.config import Settings
 from aisle.db import engine_for, session_factory
-from bot.appkeys import GATEWAY, HANDOFFS, SESSION, SETTINGS
+from bot.appkeys import GATEWAY, HANDOFFS, INTERNAL_SECRET, SESSION, SETTINGS
 from bot.agent import views as agent_views
 from bot.agent.retention import purge
 from bot.console import auth_views, faq_admin
@@ -123,6 +123,7 @@ def create_app(settings: Settings) -> web.Application:
     )
     app[SETTINGS] = settings
     app[DB] = db
+    app[INTERNAL_SECRET] = settings.internal_secret()
     limits = RateLimits(settings.rate_per_conversation, settings.rate_per_ip, limits_storage_uri(settings.redis_url))
     redis = aioredis.from_url(settings.redis_url) if settings.redis_url else None
     hub = RedisHub(redis) if redis else Hub()
@@ -132,7 +133,7 @@ def create_app(settings: Settings) -> web.Application:
     async def services(app: web.Application):  # type: ignore[no-untyped-def]
         app[SESSION] = aiohttp.ClientSession()
         await hub.start()
-        rasa = RasaClient(settings.rasa_urls, app[SESSION], settings.turn_timeout_s)
+        rasa = RasaClient(settings.rasa_urls, app[SESSION], settings.turn_timeout_s, app[INTERNAL_SECRET])
         # A turn lock outlives the bounded wait for Rasa plus the database writes around it.
         turns = TurnLocks(redis, hold_s=settings.turn_timeout_s + 15)
         app[GATEWAY] = Gateway(transcripts, app[HANDOFFS], rasa, engine_for(settings.database_url), limits,

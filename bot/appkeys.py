@@ -12,3 +12,4 @@ SESSION: web.AppKey[aiohttp.ClientSession] = web.AppKey("session", aiohttp.Clien
 SETTINGS: web.AppKey[Settings] = web.AppKey("settings", Settings)
 GATEWAY: web.AppKey[Gateway] = web.AppKey("gateway", Gateway)
 HANDOFFS: web.AppKey[Handoffs] = web.AppKey("handoffs", Handoffs)
+INTERNAL_SECRET: web.AppKey[str] = web.AppKey("internal_secret", str)  # bearer for Rasa, actions and NLU

@@ -6,6 +6,8 @@ from typing import Any
 
 import aiohttp
 
+from aisle.internal_auth import bearer_headers
+
 TIMEOUT = aiohttp.ClientTimeout(total=10, connect=3)
 
 
@@ -17,11 +19,13 @@ class KnowledgeUnavailable(RuntimeError):
 class KnowledgeClient:
     action_url: str  # the action server's webhook URL, as Rasa is configured with it
     session: aiohttp.ClientSession
+    secret: str  # AISLE_INTERNAL_SECRET: the action server refuses calls without it
 
     async def answer(self, question: str) -> dict[str, Any]:
         url = self.action_url.rsplit("/webhook", 1)[0] + "/faq/answer"
         try:
-            async with self.session.post(url, json={"text": question}, timeout=TIMEOUT) as resp:
+            async with self.session.post(url, json={"text": question}, headers=bearer_headers(self.secret),
+                                         timeout=TIMEOUT) as resp:
                 body = await resp.json(content_type=None)
                 if resp.status != 200:
                     raise KnowledgeUnavailable(str(body.get("error") if isinstance(body, dict) else resp.status))

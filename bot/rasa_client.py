@@ -1,6 +1,6 @@
 """The Rasa server, as the web app sees it: send a shopper message, read what the bot understood and did.
 
-Replies come from Rasa's REST channel; with several Rasa servers (sharing the tracker store and a
+Replies come from Rasa's REST channel (aisle.rasa_channel: it needs the internal secret as a bearer); with several Rasa servers (sharing the tracker store and a
 Redis lock store) turns go round-robin, and a server that refuses connections is skipped. What the
 NLU understood and which actions ran are read from Rasa's SQL tracker store (its ``events`` table
 lives in Aisle's database), newest events only, so a turn costs one indexed query instead of
@@ -17,6 +17,8 @@ from typing import Any
 import aiohttp
 from sqlalchemy import Column, Engine, Float, Integer, MetaData, String, Table, Text, select
 from sqlalchemy.exc import OperationalError, ProgrammingError
+
+from aisle.internal_auth import bearer_headers
 
 log = logging.getLogger(__name__)
 CONNECT_TIMEOUT_S = 3
@@ -66,8 +68,10 @@ class TurnTrace:
 
 
 class RasaClient:
-    def __init__(self, base_urls: tuple[str, ...], session: aiohttp.ClientSession, timeout_s: float) -> None:
+    def __init__(self, base_urls: tuple[str, ...], session: aiohttp.ClientSession, timeout_s: float,
+                 secret: str) -> None:
         self.base_urls, self.session = base_urls, session
+        self.headers = bearer_headers(secret)  # Rasa's REST channel is Aisle's own: it refuses other callers
         # A bounded wait: a slow NLU, action server or Rasa ends in an honest notice, not a hung chat.
         self.timeout = aiohttp.ClientTimeout(total=timeout_s, connect=CONNECT_TIMEOUT_S)
         self._order = itertools.cycle(range(len(base_urls)))
@@ -87,7 +91,7 @@ class RasaClient:
     async def _post(self, base: str, sender: str, text: str) -> list[dict[str, Any]]:
         try:
             async with self.session.post(f"{base}/webhooks/rest/webhook", json={"sender": sender, "message": text},
-                                         timeout=self.timeout) as resp:
+                                         headers=self.headers, timeout=self.timeout) as resp:
                 if resp.status != 200:
                     raise RasaUnavailable(f"Rasa at {base} answered HTTP {resp.status}")
                 replies = await resp.json()

@@ -18,6 +18,7 @@ from typing import Any
 import psutil
 
 from aisle.config import REPO_ROOT, Settings
+from aisle.internal_auth import bearer_headers
 
 START_TIMEOUT_S = 180
 ADMIN, AGENT = "e2e-admin", "e2e-agent"
@@ -31,9 +32,11 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def http_json(method: str, url: str, payload: Any = None, timeout: float = 30) -> tuple[int, Any]:
+def http_json(method: str, url: str, payload: Any = None, timeout: float = 30,
+              headers: dict[str, str] | None = None) -> tuple[int, Any]:
     data = None if payload is None else json.dumps(payload).encode()
-    req = urllib.request.Request(url, data=data, method=method, headers={"Content-Type": "application/json"})
+    req = urllib.request.Request(url, data=data, method=method,
+                                 headers={"Content-Type": "application/json", **(headers or {})})
     try:
         with urllib.request.urlopen(req, timeout=timeout) as resp:
             return resp.status, json.loads(resp.read() or b"null")
@@ -107,6 +110,15 @@ class Stack:
             self.start(name)
         self.wait_until_healthy()
 
+    @property
+    def secret(self) -> str:
+        """The internal secret the services generated for this data dir (or AISLE_INTERNAL_SECRET)."""
+        return self.settings.internal_secret()
+
+    def rasa_api(self, path: str) -> str:
+        """A URL of Rasa's HTTP API with its auth token."""
+        return f"{self.settings.rasa_url}{path}{'&' if '?' in path else '?'}token={self.secret}"
+
     def service_process(self, name: str) -> psutil.Process:
         """The service itself, under its keepalive wrapper (bash → keepalive → service)."""
         children = psutil.Process(self.processes[name].pid).children(recursive=True)
@@ -130,7 +142,7 @@ class Stack:
                     raise RuntimeError(f"{name} exited with {proc.returncode}:\n{self.log_tail(name)}")
             try:
                 status, _ = http_json("GET", f"{self.web_url}/health", timeout=5)
-                rasa_status, body = http_json("GET", f"{self.settings.rasa_url}/status", timeout=5)
+                rasa_status, body = http_json("GET", self.rasa_api("/status"), timeout=5)
                 if status == 200 and rasa_status == 200 and body.get("model_file"):
                     return
             except (urllib.error.URLError, ConnectionError, TimeoutError):
@@ -157,15 +169,14 @@ class Stack:
         return f"http://127.0.0.1:{self.settings.web_port}"
 
     def say(self, sender: str, text: str) -> list[dict[str, Any]]:
-        """One shopper message through Rasa's REST channel."""
-        status, replies = http_json(
-            "POST", f"{self.settings.rasa_url}/webhooks/rest/webhook", {"sender": sender, "message": text}
-        )
+        """One shopper message through Rasa's REST channel, as the web app sends it (with the secret)."""
+        status, replies = http_json("POST", f"{self.settings.rasa_url}/webhooks/rest/webhook",
+                                    {"sender": sender, "message": text}, headers=bearer_headers(self.secret))
         assert status == 200, replies
         return replies
 
     def tracker(self, sender: str) -> dict[str, Any]:
-        status, body = http_json("GET", f"{self.settings.rasa_url}/conversations/{sender}/tracker")
+        status, body = http_json("GET", self.rasa_api(f"/conversations/{sender}/tracker"))
         assert status == 200, body
         return body
 

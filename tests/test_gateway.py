@@ -10,7 +10,7 @@ from aiohttp import WSMsgType
 from aiohttp.test_utils import TestClient, TestServer
 
 from bot.app import create_app
-from bot.appkeys import HANDOFFS
+from bot.appkeys import HANDOFFS, SETTINGS
 from bot.gateway import BotTurn, GatewayError, RateLimits
 from bot.handoff import HandoffError
 from bot.rasa_client import RasaClient
@@ -54,6 +54,15 @@ async def until(ws, predicate):
 
 def bot_said(text):
     return lambda f: f["type"] == "message" and f["message"]["author"] == "bot" and f["message"]["text"] == text
+
+
+async def test_the_gateway_calls_rasa_with_the_internal_secret(client, rasa):
+    """Rasa's REST channel answers only the web app: every call carries the data dir's secret."""
+    ws, _ = await hello(client)
+    await ws.send_json({"type": "message", "text": "hello"})
+    await until(ws, bot_said("echo: hello"))
+    secret = client.server.app[SETTINGS].internal_secret()
+    assert rasa.authorizations == [f"Bearer {secret}"]
 
 
 async def test_a_message_round_trip_and_history_on_reconnect(client):
@@ -270,7 +279,7 @@ async def test_turns_skip_a_rasa_server_that_refuses_connections(tmp_path, rasa)
     down = f"http://127.0.0.1:{closed_port()}"
     settings = web_settings(tmp_path, f"{down},{rasa.url}", AISLE_REDIS_URL="redis://127.0.0.1:1/0")
     async with aiohttp.ClientSession() as session:
-        client = RasaClient(settings.rasa_urls, session, settings.turn_timeout_s)
+        client = RasaClient(settings.rasa_urls, session, settings.turn_timeout_s, settings.internal_secret())
         answers = [await client.send("failover-1", f"m{i}") for i in range(3)]
     assert {a.server for a in answers} == {rasa.url} and [a.replies[0]["text"] for a in answers] == [
         "echo: m0", "echo: m1", "echo: m2"]

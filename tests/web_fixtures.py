@@ -39,11 +39,13 @@ class EchoRasa:
 
     def __init__(self) -> None:
         self.received: list[tuple[str, str]] = []
+        self.authorizations: list[str | None] = []  # what each call sent in its Authorization header
         self.delay_first = 0.0
 
     async def webhook(self, request: web.Request) -> web.Response:
         body = await request.json()
         self.received.append((body["sender"], body["message"]))
+        self.authorizations.append(request.headers.get("Authorization"))
         if len(self.received) == 1 and self.delay_first:
             await asyncio.sleep(self.delay_first)
         text = body["message"]

@@ -8,7 +8,7 @@ from aiohttp import web
 from sqlalchemy import select
 
 from aisle.models import AuditEvent, FaqStatus, Role
-from bot.appkeys import SESSION, SETTINGS
+from bot.appkeys import INTERNAL_SECRET, SESSION, SETTINGS
 from bot.console.markdown import render as render_markdown
 from bot.console.security import DB, render, requires, username
 from bot.knowledge_client import KnowledgeClient, KnowledgeUnavailable
@@ -185,7 +185,7 @@ async def try_question(request: web.Request) -> web.Response:
     question = request.query.get("q", "").strip()[:2000]
     result, error = None, ""
     if question:
-        client = KnowledgeClient(request.app[SETTINGS].action_url, request.app[SESSION])
+        client = KnowledgeClient(request.app[SETTINGS].action_url, request.app[SESSION], request.app[INTERNAL_SECRET])
         try:
             result = await client.answer(question)
             for match in result["matches"]:
