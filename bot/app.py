@@ -3,6 +3,7 @@ gateway, a JSON chat API for other channels, the staff consoles, and the health 
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import re
 from pathlib import Path
@@ -23,7 +24,7 @@ from bot.console import auth_views, faq_admin
 from bot.console.security import DB, csrf_middleware
 from bot.console.session_store import SqlSessionStorage
 from bot.coordination import RedisHub, TurnLocks, limits_storage_uri
-from bot.gateway import Gateway, GatewayError, RateLimits
+from bot.gateway import Gateway, GatewayError, RateLimits, max_body_bytes
 from bot.handoff import Handoffs
 from bot.health import check_all
 from bot.hub import Hub
@@ -43,10 +44,26 @@ def json_error(status: int, message: str) -> web.Response:
     return web.json_response({"error": message}, status=status)
 
 
+async def read_limited(request: web.Request, limit: int) -> bytes | None:
+    """The request body, or None when it is longer than ``limit`` (read no further than that)."""
+    if (request.content_length or 0) > limit:
+        return None
+    raw = bytearray()
+    async for chunk in request.content.iter_any():  # also bounds a chunked body without a Content-Length
+        raw += chunk
+        if len(raw) > limit:
+            return None
+    return bytes(raw)
+
+
 async def post_message(request: web.Request) -> web.Response:
     """JSON chat API for channels other than the widget: {"sender", "message"} → {"messages": [...]}."""
+    max_chars = request.app[SETTINGS].max_message_chars
+    raw = await read_limited(request, max_body_bytes(max_chars))
+    if raw is None:
+        return json_error(413, f"request body too large: a message may have up to {max_chars} characters")
     try:
-        body = await request.json()
+        body = json.loads(raw)
     except ValueError:
         return json_error(400, "request body must be JSON: {\"sender\": \"...\", \"message\": \"...\"}")
     if not isinstance(body, dict):
@@ -56,8 +73,7 @@ async def post_message(request: web.Request) -> web.Response:
         return json_error(400, "'sender' must be 8-64 letters, digits or _.:-")
     gateway = request.app[GATEWAY]
     try:
-        gateway.transcripts.ensure(sender, channel="api")
-        replies = await gateway.shopper_message(sender, message, ip=client_ip(request))
+        replies = await gateway.shopper_message(sender, message, ip=client_ip(request), channel="api")
     except GatewayError as exc:
         return json_error(ERROR_STATUS.get(exc.code, 400), str(exc))
     if any(r.get("notice") == "unavailable" for r in replies):

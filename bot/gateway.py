@@ -26,6 +26,10 @@ from bot.transcripts import Transcripts
 log = logging.getLogger(__name__)
 MAX_PAYLOAD_CHARS = 1000
 MAX_CLIENT_ID_CHARS = 64
+# One character of a message or payload takes at most 12 bytes of JSON (an escaped surrogate pair such as
+# "\ud83d\ude00"); the rest of a frame or body (type, sender, client id, keys) fits in 1 KB.
+JSON_BYTES_PER_CHAR = 12
+ENVELOPE_BYTES = 1024
 UNAVAILABLE_NOTICE = ("Sorry, one moment: part of the assistant is restarting and couldn't answer that. "
                       "Please send it again in a few seconds.")
 SLOW_NOTICE = ("Sorry, one moment: that is taking much longer than it should. "
@@ -92,6 +96,12 @@ class BotTurn:
         return turn
 
 
+def max_body_bytes(max_message_chars: int) -> int:
+    """The largest chat API body or widget frame a valid message can need; anything bigger is refused
+    unread (a 2 MB body is not parsed to find out that its message is too long)."""
+    return (max_message_chars + MAX_PAYLOAD_CHARS) * JSON_BYTES_PER_CHAR + ENVELOPE_BYTES
+
+
 def validate(text: Any, payload: Any, client_id: Any, max_chars: int) -> tuple[str, str | None, str | None]:
     if not isinstance(text, str) or not text.strip():
         raise GatewayError("empty", "Type a message first.")
@@ -118,12 +128,16 @@ class Gateway:
     turns: TurnLocks
 
     async def shopper_message(self, conversation_id: str, text: Any, *, ip: str, payload: Any = None,
-                              client_id: Any = None) -> list[dict[str, Any]]:
-        """Handle one shopper message; returns the bot's stored replies (empty while a person has it)."""
+                              client_id: Any = None, channel: str | None = None) -> list[dict[str, Any]]:
+        """Handle one shopper message; returns the bot's stored replies (empty while a person has it).
+        With ``channel``, a conversation under an id the channel chose is created, but only for a message
+        that passed every check: a refused one leaves nothing behind."""
         text, payload, client_id = validate(text, payload, client_id, self.max_message_chars)
         if client_id and self.transcripts.by_client_id(conversation_id, client_id):
             return []  # a resend after a reconnect: already handled
         self.limits.check(conversation_id, ip)
+        if channel:
+            self.transcripts.ensure(conversation_id, channel)
         try:
             async with self.turns.hold(conversation_id):
                 return await self._take_turn(conversation_id, text, payload, client_id)

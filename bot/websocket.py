@@ -25,12 +25,12 @@ from typing import Any
 
 from aiohttp import WSMsgType, web
 
-from bot.gateway import Gateway, GatewayError
+from bot.gateway import Gateway, GatewayError, max_body_bytes
 from bot.handoff import Handoffs
 from bot.hub import Hub, SubscriberTooSlow
 
 log = logging.getLogger(__name__)
-MAX_FRAME_BYTES = 16 * 1024
+MAX_FRAME_BYTES = 16 * 1024  # the agent console's socket; the widget's is sized from the message limit
 HELLO_TIMEOUT_S = 10
 HEARTBEAT_S = 25
 MAX_BAD_FRAMES = 20  # a client that keeps sending garbage is disconnected
@@ -74,7 +74,7 @@ async def forward(ws: web.WebSocketResponse, hub: Hub, topic: str,
 
 
 async def websocket_handler(request: web.Request, gateway: Gateway, handoffs: Handoffs) -> web.WebSocketResponse:
-    ws = web.WebSocketResponse(heartbeat=HEARTBEAT_S, max_msg_size=MAX_FRAME_BYTES)
+    ws = web.WebSocketResponse(heartbeat=HEARTBEAT_S, max_msg_size=max_body_bytes(gateway.max_message_chars))
     await ws.prepare(request)
     ip = client_ip(request)
     try:

@@ -10,7 +10,7 @@ from aiohttp.test_utils import TestClient, TestServer
 from sqlalchemy import select
 
 from aisle.db import session_factory
-from aisle.models import AuditEvent, FaqEntry, FaqStatus, Role
+from aisle.models import AuditEvent, ConsoleSession, FaqEntry, FaqStatus, Role
 from bot.app import create_app
 from bot.console.accounts import AccountError, create_user
 from tests.web_fixtures import web_settings
@@ -197,3 +197,32 @@ def test_account_rules(settings):
         create_user(db, "bob", "short", Role.agent, "test")
     with pytest.raises(AccountError, match="username"):
         create_user(db, "b", PASSWORD, Role.agent, "test")
+
+
+def console_sessions(settings) -> int:
+    with session_factory(settings.database_url)() as s:
+        return len(s.scalars(select(ConsoleSession)).all())
+
+
+async def test_anonymous_login_page_visits_store_no_session(client, settings):
+    """Pen test: every anonymous GET /login stored a session row. The login form's CSRF token now lives
+    in a cookie until the login succeeds."""
+    for _ in range(5):
+        resp = await client.get("/login")
+        assert resp.status == 200 and "aisle_console" not in resp.headers.get("Set-Cookie", "")
+    assert console_sessions(settings) == 0
+    assert (await login(client, "ada")).status == 303
+    assert console_sessions(settings) == 1
+
+
+async def test_a_login_form_token_works_only_with_its_own_cookie(client, settings):
+    token = token_in(await (await client.get("/login")).text())
+    async with TestClient(TestServer(create_app(settings))) as stranger:  # no cookie: a forged form post
+        resp = await stranger.post("/login", data={"username": "ada", "password": PASSWORD, "csrf_token": token},
+                                   allow_redirects=False)
+        assert resp.status == 403
+        await stranger.get("/login")  # a cookie of its own does not make someone else's token valid
+        resp = await stranger.post("/login", data={"username": "ada", "password": PASSWORD, "csrf_token": token},
+                                   allow_redirects=False)
+        assert resp.status == 403
+    assert console_sessions(settings) == 0

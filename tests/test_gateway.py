@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 
 import aiohttp
@@ -11,7 +12,7 @@ from aiohttp.test_utils import TestClient, TestServer
 
 from bot.app import create_app
 from bot.appkeys import HANDOFFS, SETTINGS
-from bot.gateway import BotTurn, GatewayError, RateLimits
+from bot.gateway import BotTurn, GatewayError, RateLimits, max_body_bytes
 from bot.handoff import HandoffError
 from bot.rasa_client import RasaClient
 from tests.web_fixtures import EchoRasa, closed_port, web_settings
@@ -120,10 +121,21 @@ async def test_binary_frames_and_hello_first_are_enforced(client):
 
 
 async def test_an_oversized_frame_closes_the_socket_with_1009(client):
-    ws, _ = await hello(client)
-    await ws.send_str("x" * 20_000)
+    ws, welcome = await hello(client)
+    await ws.send_str("x" * (max_body_bytes(welcome["max_message_chars"]) + 1))
     msg = await ws.receive(timeout=TIMEOUT)
     assert msg.type in (WSMsgType.CLOSE, WSMsgType.CLOSED) and ws.close_code == 1009
+
+
+async def test_the_longest_message_fits_a_frame_even_fully_escaped(client):
+    """The frame limit follows the message limit: a 2,000-emoji message, JSON-escaped as surrogate pairs
+    the way Python and other clients send it, is still a frame the socket takes."""
+    ws, welcome = await hello(client)
+    text = "😀" * welcome["max_message_chars"]
+    frame = json.dumps({"type": "message", "text": text, "client_id": "long-one"})  # ASCII-only: \ud83d\ude00
+    assert len(frame.encode()) > 16 * 1024  # what the fixed limit used to refuse
+    await ws.send_str(frame)
+    await until(ws, bot_said(f"echo: {text}"))
 
 
 async def test_a_resent_message_is_handled_once(client, rasa):

@@ -1,6 +1,8 @@
 """The web app's store page, JSON chat API and health page."""
 from __future__ import annotations
 
+import json
+
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
@@ -72,5 +74,44 @@ async def test_health_lists_each_service(client):
     body = await resp.json()
     assert body["ok"] is False
     assert {s["name"] for s in body["services"]} == {"rasa", "actions", "nlu"}
+    assert all(s.keys() == {"name", "ok", "detail"} for s in body["services"])  # no internal URLs
+    assert "127.0.0.1" not in await resp.text()
     html_resp = await client.get("/health", headers={"Accept": "text/html"})
     assert "Aisle is degraded" in await html_resp.text()
+
+
+@pytest.mark.parametrize("chunked", [False, True])
+async def test_an_oversized_body_is_refused_unread(client, chunked):
+    """Pen test: /api/messages accepted 2 MB bodies."""
+    body = json.dumps({"sender": "web-12345678", "message": "x" * (2 * 1024 * 1024)}).encode()
+
+    async def chunks():
+        for start in range(0, len(body), 64 * 1024):
+            yield body[start:start + 64 * 1024]
+
+    resp = await client.post("/api/messages", data=chunks() if chunked else body,
+                             headers={"Content-Type": "application/json"})
+    assert resp.status == 413
+    assert "up to 2000 characters" in (await resp.json())["error"]
+    assert client.server.app[GATEWAY].transcripts.get("web-12345678") is None
+
+
+async def test_the_longest_message_fully_escaped_is_not_too_large(client):
+    body = json.dumps({"sender": "web-12345678", "message": "😀" * 2000})  # 24 KB of \ud83d\ude00
+    resp = await client.post("/api/messages", data=body, headers={"Content-Type": "application/json"})
+    assert resp.status == 503  # accepted and relayed; Rasa is down in these tests
+
+
+async def test_refused_messages_create_no_conversation(tmp_path):
+    """Pen test: refused (429) messages still created conversations; so did invalid ones."""
+    settings = web_settings(tmp_path, AISLE_RATE_PER_IP="1/minute")
+    async with TestClient(TestServer(create_app(settings))) as client:
+        first = await client.post("/api/messages", json={"sender": "web-first-one", "message": "hi"})
+        assert first.status == 503  # taken (Rasa is down in these tests)
+        refused = await client.post("/api/messages", json={"sender": "web-second-one", "message": "hi"})
+        assert refused.status == 429
+        invalid = await client.post("/api/messages", json={"sender": "web-third-one", "message": ""})
+        assert invalid.status == 400
+        transcripts = client.server.app[GATEWAY].transcripts
+        assert transcripts.get("web-first-one") is not None
+        assert transcripts.get("web-second-one") is None and transcripts.get("web-third-one") is None

@@ -14,6 +14,7 @@ from aiohttp_session import get_session
 from sqlalchemy.orm import Session, sessionmaker
 
 from aisle.models import Role, User
+from bot.appkeys import SETTINGS
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 DB: web.AppKey[sessionmaker[Session]] = web.AppKey("console_db", sessionmaker)
@@ -24,6 +25,11 @@ SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
 CONSOLE_CSP = ("default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
                "frame-ancestors 'none'; form-action 'self'; base-uri 'none'")
 USER_KEY: web.RequestKey["User | None"] = web.RequestKey("console_user", object)
+# Before login there is no stored session: the login form's CSRF token is a double-submit cookie, so an
+# anonymous visit to /login stores nothing (a stored row per visit let anyone fill the sessions table).
+LOGIN_CSRF_COOKIE = "aisle_login_csrf"
+LOGIN_CSRF_KEY: web.RequestKey[str] = web.RequestKey("login_csrf", str)
+MIN_TOKEN_CHARS = 32
 
 
 def is_console(path: str) -> bool:
@@ -52,10 +58,28 @@ async def username(request: web.Request) -> str:
 
 
 async def csrf_token(request: web.Request) -> str:
+    """The session's token once logged in; before that, the login cookie's (made on first need)."""
     session = await get_session(request)
-    if not isinstance(session.get(CSRF_FIELD), str):
-        session[CSRF_FIELD] = secrets.token_urlsafe(32)
+    if isinstance(session.get(CSRF_FIELD), str):
+        return session[CSRF_FIELD]
+    if "user_id" not in session:
+        if LOGIN_CSRF_KEY not in request:
+            request[LOGIN_CSRF_KEY] = login_cookie_token(request) or secrets.token_urlsafe(32)
+        return request[LOGIN_CSRF_KEY]
+    session[CSRF_FIELD] = secrets.token_urlsafe(32)
     return session[CSRF_FIELD]
+
+
+def login_cookie_token(request: web.Request) -> str | None:
+    token = request.cookies.get(LOGIN_CSRF_COOKIE)
+    return token if token and len(token) >= MIN_TOKEN_CHARS else None
+
+
+async def expected_csrf_token(request: web.Request) -> str | None:
+    session = await get_session(request)
+    if isinstance(session.get(CSRF_FIELD), str):
+        return session[CSRF_FIELD]
+    return login_cookie_token(request) if "user_id" not in session else None
 
 
 def requires(*roles: Role) -> Callable[[Handler], Handler]:
@@ -88,8 +112,7 @@ async def render(request: web.Request, template: str, context: dict[str, Any], s
 async def csrf_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     """Every state-changing console request carries the session's token (form field or header)."""
     if request.method not in SAFE_METHODS and is_console(request.path):
-        session = await get_session(request)
-        expected = session.get(CSRF_FIELD)
+        expected = await expected_csrf_token(request)
         sent = request.headers.get(CSRF_HEADER)
         if sent is None and request.content_type in ("application/x-www-form-urlencoded", "multipart/form-data"):
             form = await request.post()
@@ -99,6 +122,10 @@ async def csrf_middleware(request: web.Request, handler: Handler) -> web.StreamR
             raise web.HTTPForbidden(text="The form's security token is missing or out of date: reload the page "
                                          "and try again.")
     response = await handler(request)
+    token = request.get(LOGIN_CSRF_KEY)
+    if token and token != request.cookies.get(LOGIN_CSRF_COOKIE):
+        secure = request.app[SETTINGS].cookie_secure or request.secure
+        response.set_cookie(LOGIN_CSRF_COOKIE, token, path="/login", httponly=True, samesite="Strict", secure=secure)
     if is_console(request.path):
         response.headers.setdefault("Content-Security-Policy", CONSOLE_CSP)
         response.headers.setdefault("X-Content-Type-Options", "nosniff")
