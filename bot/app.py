@@ -29,6 +29,7 @@ from bot.handoff import Handoffs
 from bot.health import check_all
 from bot.hub import Hub
 from bot.rasa_client import RasaClient
+from bot.site_headers import site_headers
 from bot.store_page import store_page
 from bot.transcripts import Transcripts
 from bot.websocket import client_ip, websocket_handler
@@ -135,7 +136,8 @@ def create_app(settings: Settings) -> web.Application:
     db = session_factory(settings.database_url)
     app = web.Application(
         client_max_size=faq_admin.MAX_IMPORT_BYTES + 64 * 1024,  # knowledge-base uploads
-        middlewares=[session_middleware(SqlSessionStorage(db, secure=settings.cookie_secure)), csrf_middleware],
+        middlewares=[session_middleware(SqlSessionStorage(db, secure=settings.cookie_secure)), csrf_middleware,
+                     site_headers],
     )
     app[SETTINGS] = settings
     app[DB] = db

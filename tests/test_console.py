@@ -6,13 +6,15 @@ import io
 import re
 
 import pytest
-from aiohttp.test_utils import TestClient, TestServer
+from aiohttp import web
+from aiohttp.test_utils import TestClient, TestServer, make_mocked_request
 from sqlalchemy import select
 
 from aisle.db import session_factory
 from aisle.models import AuditEvent, ConsoleSession, FaqEntry, FaqStatus, Role
 from bot.app import create_app
 from bot.console.accounts import AccountError, create_user
+from bot.console.session_store import SqlSessionStorage
 from tests.web_fixtures import web_settings
 
 PASSWORD = "correct horse battery"
@@ -226,3 +228,14 @@ async def test_a_login_form_token_works_only_with_its_own_cookie(client, setting
                                    allow_redirects=False)
         assert resp.status == 403
     assert console_sessions(settings) == 0
+
+
+@pytest.mark.parametrize("scheme, always_secure, secure", [("http", False, False), ("https", False, True),
+                                                          ("http", True, True)])
+def test_the_session_cookie_is_secure_over_https(settings, scheme, always_secure, secure):
+    storage = SqlSessionStorage(session_factory(settings.database_url), secure=always_secure)
+    request = make_mocked_request("POST", "/login").clone(scheme=scheme)
+    response = web.Response()
+    storage.save_request_cookie(request, response, "k" * 43, max_age=60)
+    cookie = response.cookies["aisle_console"]
+    assert bool(cookie["secure"]) is secure and cookie["httponly"] and cookie["samesite"] == "Strict"

@@ -4,12 +4,14 @@ from __future__ import annotations
 import json
 
 import pytest
-from aiohttp.test_utils import TestClient, TestServer
+from aiohttp import web
+from aiohttp.test_utils import TestClient, TestServer, make_mocked_request
 
 from aisle.db import session_factory
 from aisle.models import Product
 from bot.app import create_app
 from bot.appkeys import GATEWAY
+from bot.site_headers import site_headers
 from tests.web_fixtures import web_settings
 
 
@@ -115,3 +117,34 @@ async def test_refused_messages_create_no_conversation(tmp_path):
         transcripts = client.server.app[GATEWAY].transcripts
         assert transcripts.get("web-first-one") is not None
         assert transcripts.get("web-second-one") is None and transcripts.get("web-third-one") is None
+
+
+async def test_store_page_and_widget_files_send_csp_with_frame_ancestors(tmp_path):
+    settings = web_settings(tmp_path, AISLE_WIDGET_ORIGINS="https://shop.example.com, https://www.shop.example.com/")
+    async with TestClient(TestServer(create_app(settings))) as client:
+        page = await client.get("/")
+        csp = page.headers["Content-Security-Policy"]
+        assert "frame-ancestors 'self' https://shop.example.com https://www.shop.example.com" in csp
+        assert "script-src 'self';" in csp and "'unsafe-inline'" not in csp
+        assert '<script src="/static/store.js" defer></script>' in await page.text()
+        assert "<script>" not in await page.text()  # no inline script for the CSP to block
+        for path in ("/static/widget.js", "/static/widget.css"):
+            resp = await client.get(path)
+            assert resp.headers["Content-Security-Policy"].endswith(
+                "frame-ancestors 'self' https://shop.example.com https://www.shop.example.com")
+            assert resp.headers["X-Content-Type-Options"] == "nosniff"
+        assert "Strict-Transport-Security" not in page.headers  # plain-http loopback development
+
+
+async def test_hsts_when_served_over_https(tmp_path):
+    plain = web_settings(tmp_path)
+    request = make_mocked_request("GET", "/", app=create_app(plain))
+
+    async def handler(_):
+        return web.Response(text="ok")
+
+    assert "Strict-Transport-Security" not in (await site_headers(request, handler)).headers
+    over_tls = await site_headers(request.clone(scheme="https"), handler)
+    assert over_tls.headers["Strict-Transport-Security"] == "max-age=31536000"
+    behind_proxy = make_mocked_request("GET", "/", app=create_app(web_settings(tmp_path, AISLE_COOKIE_SECURE="1")))
+    assert (await site_headers(behind_proxy, handler)).headers["Strict-Transport-Security"] == "max-age=31536000"

@@ -55,6 +55,25 @@ def test_store_page_greeting_search_cards_and_a_card_button(page):
     expect(bot_messages(page).last).to_contain_text(title)
 
 
+def test_ask_about_a_product_under_the_store_pages_csp(browser, stack):  # noqa: F811
+    """The store page's CSP allows only Aisle's own files: its script (store.js) and the widget still work,
+    and the browser reports no violation."""
+    context = browser.new_context(viewport={"width": 1280, "height": 800})
+    page = context.new_page()
+    page.set_default_timeout(WAIT_MS)
+    violations: list[str] = []
+    page.on("console", lambda msg: violations.append(msg.text) if "Content Security Policy" in msg.text else None)
+    response = page.goto(stack.web_url + "/")
+    assert "frame-ancestors" in response.headers["content-security-policy"]
+    product = page.locator("li.product").first
+    title = product.locator("h2").inner_text()
+    product.get_by_role("button", name="Ask Aisle about this").click()
+    expect(page.locator("li.msg.shopper").last).to_contain_text(f"Tell me about the {title}")
+    expect(bot_messages(page).last).to_contain_text(title)
+    assert violations == []
+    context.close()
+
+
 def test_history_survives_a_reload(page):
     open_widget(page)
     say(page, "show me kettles")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import secrets
+import time
 from datetime import datetime, timedelta, timezone
 
 from aiohttp import web
@@ -19,6 +20,9 @@ MAX_AGE_S = 12 * 3600
 
 
 class SqlSessionStorage(AbstractStorage):
+    """``secure``: the cookie is always ``Secure`` (AISLE_COOKIE_SECURE, behind a TLS proxy); a request
+    that came over HTTPS gets a ``Secure`` cookie anyway."""
+
     def __init__(self, sessions: sessionmaker[DbSession], *, secure: bool = False) -> None:
         super().__init__(cookie_name=COOKIE, max_age=MAX_AGE_S, httponly=True, samesite="Strict", secure=secure,
                          encoder=json.dumps, decoder=json.loads)
@@ -49,4 +53,13 @@ class SqlSessionStorage(AbstractStorage):
                                    expires_at=now + timedelta(seconds=self.max_age or MAX_AGE_S)))
             s.execute(delete(ConsoleSession).where(ConsoleSession.expires_at < now))
             s.commit()
-        self.save_cookie(response, key, max_age=session.max_age)
+        self.save_request_cookie(request, response, key, max_age=session.max_age)
+
+    def save_request_cookie(self, request: web.Request, response: web.StreamResponse, key: str,
+                            max_age: int | None) -> None:
+        """aiohttp-session's ``save_cookie``, with ``Secure`` also whenever this request came over HTTPS."""
+        params = {**self.cookie_params, "secure": self.cookie_params["secure"] or request.secure}
+        if max_age is not None:
+            params["max_age"] = max_age
+            params["expires"] = time.strftime("%a, %d-%b-%Y %T GMT", time.gmtime(time.time() + max_age))
+        response.set_cookie(self.cookie_name, key, **params)
