@@ -248,6 +248,7 @@ class Conversation(Base):
     rasa_event_id: Mapped[int] = mapped_column(default=0)
     reviewed_at: Mapped[datetime | None]
     reviewed_by: Mapped[str | None] = mapped_column(String(64))
+    ended_at: Mapped[datetime | None]  # the shopper pressed "end chat": never resumed again
 
 
 class Author(str, enum.Enum):
@@ -269,6 +270,8 @@ class Message(Base):
     )
     author: Mapped[Author] = mapped_column(Enum(Author, native_enum=False, length=16))
     text: Mapped[str] = mapped_column(Text, default="")
+    # The text with personal data masked, lower case: what the agent console's search looks in.
+    search_text: Mapped[str] = mapped_column(Text, default="")
     payload: Mapped[dict[str, Any] | None] = mapped_column(JSON)  # buttons, product cards, notices
     client_id: Mapped[str | None] = mapped_column(String(64))  # the widget's id, for resend dedupe
     nlu: Mapped[dict[str, Any] | None] = mapped_column(JSON)  # intent, confidence, ranking, entities
@@ -303,6 +306,22 @@ class ConsoleSession(Base):
     key: Mapped[str] = mapped_column(String(64), primary_key=True)
     data: Mapped[dict[str, Any]]
     expires_at: Mapped[datetime] = mapped_column(index=True)
+
+
+class ApiKey(Base):
+    """A chat API key for one integration (another channel calling POST /api/messages). Only the
+    SHA-256 of the key is stored; the key itself is shown once, when an admin creates it."""
+
+    __tablename__ = "api_keys"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(64))
+    key_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    prefix: Mapped[str] = mapped_column(String(16))  # the key's first characters, to tell keys apart
+    created_by: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_used_at: Mapped[datetime | None]
+    revoked_at: Mapped[datetime | None]
 
 
 class AuditEvent(Base):
