@@ -11,6 +11,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from aisle.models import Author, Conversation, Message, as_utc
+from bot.agent.masking import search_text
 from bot.hub import Hub
 from bot.rasa_client import TurnTrace
 
@@ -47,15 +48,36 @@ class Transcripts:
         with self.sessions() as s:
             return s.get(Conversation, conversation_id)
 
-    def open(self, conversation_id: str | None, channel: str = "web") -> Conversation:
-        """The conversation with this id, or a new one when the id is unknown or not given."""
+    def open(self, conversation_id: str | None, channel: str = "web", idle_s: float | None = None) -> Conversation:
+        """The conversation with this id, or a new one when the id is unknown or not given, when the
+        conversation was ended, or when nothing was said in it for ``idle_s`` seconds."""
         with self.sessions() as s:
-            if conversation_id and (found := s.get(Conversation, conversation_id)):
+            found = s.get(Conversation, conversation_id) if conversation_id else None
+            if found is not None and found.channel == channel and self._resumable(found, idle_s):
                 return found
             conversation = Conversation(id=new_conversation_id(), channel=channel)
             s.add(conversation)
             s.commit()
             return conversation
+
+    @staticmethod
+    def _resumable(conversation: Conversation, idle_s: float | None) -> bool:
+        if conversation.ended_at is not None:
+            return False
+        if idle_s is None:
+            return True
+        last = as_utc(conversation.last_message_at or conversation.created_at)
+        return last is None or (datetime.now(timezone.utc) - last).total_seconds() < idle_s
+
+    def end(self, conversation_id: str) -> bool:
+        """The shopper ended the chat: it is never resumed again (agents still see its transcript).
+        False when it had already ended."""
+        with self.sessions() as s:
+            changed = s.execute(update(Conversation).where(Conversation.id == conversation_id,
+                                                           Conversation.ended_at.is_(None))
+                                .values(ended_at=datetime.now(timezone.utc))).rowcount
+            s.commit()
+        return bool(changed)
 
     def ensure(self, conversation_id: str, channel: str) -> Conversation:
         """Get or create a conversation under an id the channel chose (REST API senders)."""
@@ -74,16 +96,16 @@ class Transcripts:
     def post(self, conversation_id: str, author: Author, text: str, *, payload: dict[str, Any] | None = None,
              client_id: str | None = None, agent: str | None = None) -> dict[str, Any]:
         """Store one message and publish it to everyone watching the conversation."""
-        message = Message(conversation_id=conversation_id, author=author, text=text, payload=payload,
-                          client_id=client_id, agent=agent)
+        message = Message(conversation_id=conversation_id, author=author, text=text, search_text=search_text(text),
+                          payload=payload, client_id=client_id, agent=agent)
         return self._store(conversation_id, [message])[0]
 
     def record_turn(self, conversation_id: str, message_id: int, trace: TurnTrace, author: Author = Author.bot,
                     replies: Sequence[tuple[str, dict[str, Any] | None]] = ()) -> list[dict[str, Any]]:
         """Attach what the NLU understood and what the bot did to the shopper's message, and store the
         replies (text, payload), all in one transaction; the replies are published as they are posted."""
-        messages = [Message(conversation_id=conversation_id, author=author, text=text, payload=payload)
-                    for text, payload in replies]
+        messages = [Message(conversation_id=conversation_id, author=author, text=text, search_text=search_text(text),
+                            payload=payload) for text, payload in replies]
         return self._store(conversation_id, messages, turn=(message_id, trace))
 
     def _store(self, conversation_id: str, messages: list[Message],

@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from aisle import audit
 from aisle.config import REPO_ROOT
 from aisle.models import Author, Conversation, ConversationNote, ConversationTag, Message, MessageCorrection
+from bot.agent.masking import training_entity, training_text
 
 TAG = re.compile(r"^[a-z0-9][a-z0-9 _-]{0,39}$")
 CORRECTIONS_FILE = REPO_ROOT / "data" / "nlu" / "corrections.yml"
@@ -146,10 +147,11 @@ class Review:
 
     @staticmethod
     def as_nlu_yaml(corrections: list[MessageCorrection]) -> str:
-        """Rasa NLU training data: one block per intent, examples with inline entity markup."""
+        """Rasa NLU training data: one block per intent, examples with inline entity markup; emails,
+        phone numbers and postcodes are replaced (the export is read by agents and committed)."""
         by_intent: dict[str, list[str]] = {}
         for c in corrections:
-            example = annotate(c.text, c.entities)
+            example = annotate(training_text(c.text), [training_entity(e) for e in c.entities])
             if example not in by_intent.setdefault(c.intent, []):
                 by_intent[c.intent].append(example)
         blocks = [{"intent": intent, "examples": "".join(f"- {e}\n" for e in examples)}

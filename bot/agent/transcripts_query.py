@@ -96,7 +96,10 @@ class Filters:
         elif self.reviewed == "no":
             query = query.where(Conversation.reviewed_at.is_(None))
         if self.q:
-            query = query.where(exists().where(message_of, Message.text.ilike(f"%{self.q}%")))
+            # The masked text, with % and _ taken literally: a search cannot confirm that an email
+            # or phone number occurs anywhere (agents see those masked, so they cannot find them).
+            query = query.where(exists().where(message_of, Message.search_text.contains(self.q.lower(),
+                                                                                         autoescape=True)))
         return query
 
 

@@ -8,6 +8,7 @@ from aiohttp import web
 from sqlalchemy import select
 
 from aisle.models import AuditEvent, FaqStatus, Role
+from bot.agent.masking import mask
 from bot.appkeys import INTERNAL_SECRET, SESSION, SETTINGS
 from bot.console.markdown import render as render_markdown
 from bot.console.security import DB, render, requires, username
@@ -197,8 +198,10 @@ async def try_question(request: web.Request) -> web.Response:
 
 @requires(*STAFF)
 async def insights(request: web.Request) -> web.Response:
+    misses = [{"created_at": m.created_at, "question": mask(m.question), "best_entry_id": m.best_entry_id,
+               "confidence": m.confidence} for m in kb(request).misses()]
     return await render(request, "console/faq_insights.html", {
-        "feedback": kb(request).feedback_report(), "misses": kb(request).misses()})
+        "feedback": kb(request).feedback_report(), "misses": misses})
 
 
 @requires(Role.admin)
