@@ -101,7 +101,10 @@ class Settings:
     turn_timeout_s: float  # longest a shopper waits for the bot before an honest "one moment"
     torch_threads: int  # intra-op threads per serving process (NLU, actions); more only spin on 2 cores
     internal_secret_env: str | None  # AISLE_INTERNAL_SECRET; None: a per-data-dir secret file
-    widget_origins: tuple[str, ...]  # store sites that embed the widget (may also frame Aisle's pages)
+    widget_origins: tuple[str, ...]  # store sites that embed the widget (may frame Aisle's pages, open /ws)
+    api_keys: tuple[str, ...]  # chat API keys from the environment (automation, tests), besides admins' keys
+    widget_idle_s: int  # a widget conversation left this long without a message is not resumed
+    widget_secret_env: str | None  # AISLE_WIDGET_SECRET; None: a per-data-dir secret file
 
     @property
     def internal_secret_file(self) -> Path:
@@ -112,6 +115,15 @@ class Settings:
         as ``Authorization: Bearer`` (Rasa's HTTP API as its auth token). AISLE_INTERNAL_SECRET, or one
         generated once per data dir."""
         return self.internal_secret_env or read_or_create_secret(self.internal_secret_file)
+
+    @property
+    def widget_secret_file(self) -> Path:
+        return self.data_dir / "widget-secret"
+
+    def widget_signing_key(self) -> bytes:
+        """Signs the widget's conversation tokens: AISLE_WIDGET_SECRET, or one generated once per data dir
+        (shared by every web app process on it, so tokens survive restarts)."""
+        return (self.widget_secret_env or read_or_create_secret(self.widget_secret_file)).encode()
 
     @property
     def rasa_url(self) -> str:
@@ -140,6 +152,12 @@ class Settings:
         internal_secret = env.get("AISLE_INTERNAL_SECRET", "").strip() or None
         if internal_secret is not None and len(internal_secret) < MIN_SECRET_CHARS:
             raise ConfigError(f"AISLE_INTERNAL_SECRET must be at least {MIN_SECRET_CHARS} characters")
+        widget_secret = env.get("AISLE_WIDGET_SECRET", "").strip() or None
+        if widget_secret is not None and len(widget_secret) < MIN_SECRET_CHARS:
+            raise ConfigError(f"AISLE_WIDGET_SECRET must be at least {MIN_SECRET_CHARS} characters")
+        widget_idle_s = _int(env, "AISLE_WIDGET_IDLE_MINUTES", 30) * 60
+        if widget_idle_s <= 0:
+            raise ConfigError("AISLE_WIDGET_IDLE_MINUTES must be positive")
         rasa_port = _int(env, "AISLE_RASA_PORT", 5005)
         action_port = _int(env, "AISLE_ACTION_PORT", 5055)
         nlu_port = _int(env, "AISLE_NLU_PORT", 5006)
@@ -181,6 +199,9 @@ class Settings:
             torch_threads=max(1, _int(env, "AISLE_TORCH_THREADS", 1)),
             internal_secret_env=internal_secret,
             widget_origins=tuple(_origin(o) for o in (env.get("AISLE_WIDGET_ORIGINS") or "").split(",") if o.strip()),
+            api_keys=tuple(k.strip() for k in (env.get("AISLE_API_KEYS") or "").split(",") if k.strip()),
+            widget_idle_s=widget_idle_s,
+            widget_secret_env=widget_secret,
         )
 
 

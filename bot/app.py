@@ -17,12 +17,14 @@ from aiohttp_session import session_middleware
 
 from aisle.config import Settings
 from aisle.db import engine_for, session_factory
-from bot.appkeys import GATEWAY, HANDOFFS, INTERNAL_SECRET, SESSION, SETTINGS
+from bot.api_keys import ApiKeys
+from bot.appkeys import API_KEYS, GATEWAY, HANDOFFS, INTERNAL_SECRET, SESSION, SETTINGS, TOKENS
 from bot.agent import views as agent_views
 from bot.agent.retention import purge
-from bot.console import auth_views, faq_admin
+from bot.console import api_keys_admin, auth_views, faq_admin
 from bot.console.security import DB, csrf_middleware
 from bot.console.session_store import SqlSessionStorage
+from bot.conversation_tokens import ConversationTokens
 from bot.coordination import RedisHub, TurnLocks, limits_storage_uri
 from bot.gateway import Gateway, GatewayError, RateLimits, max_body_bytes
 from bot.handoff import Handoffs
@@ -32,7 +34,7 @@ from bot.rasa_client import RasaClient
 from bot.site_headers import site_headers
 from bot.store_page import store_page
 from bot.transcripts import Transcripts
-from bot.websocket import client_ip, websocket_handler
+from bot.websocket import allowed_origin, client_ip, websocket_handler
 
 log = logging.getLogger(__name__)
 HERE = Path(__file__).resolve().parent
@@ -58,7 +60,14 @@ async def read_limited(request: web.Request, limit: int) -> bytes | None:
 
 
 async def post_message(request: web.Request) -> web.Response:
-    """JSON chat API for channels other than the widget: {"sender", "message"} → {"messages": [...]}."""
+    """JSON chat API for channels other than the widget: {"sender", "message"} → {"messages": [...]}.
+    Needs ``Authorization: Bearer KEY`` (checked before the body is read); the sender names a
+    conversation within the key's integration."""
+    integration = request.app[API_KEYS].authenticate(request.headers.get("Authorization"))
+    if integration is None:
+        return web.json_response({"error": "a valid API key is required: send 'Authorization: Bearer KEY' "
+                                           "(keys are created by an admin in the console)"},
+                                 status=401, headers={"WWW-Authenticate": 'Bearer realm="aisle"'})
     max_chars = request.app[SETTINGS].max_message_chars
     raw = await read_limited(request, max_body_bytes(max_chars))
     if raw is None:
@@ -73,17 +82,24 @@ async def post_message(request: web.Request) -> web.Response:
     if not isinstance(sender, str) or not SENDER_ID.match(sender):
         return json_error(400, "'sender' must be 8-64 letters, digits or _.:-")
     gateway = request.app[GATEWAY]
+    conversation_id = integration.conversation_id(sender)
     try:
-        replies = await gateway.shopper_message(sender, message, ip=client_ip(request), channel="api")
+        replies = await gateway.shopper_message(conversation_id, message, ip=client_ip(request), channel="api")
     except GatewayError as exc:
         return json_error(ERROR_STATUS.get(exc.code, 400), str(exc))
     if any(r.get("notice") == "unavailable" for r in replies):
         return json_error(503, "The assistant is not available right now. Please try again in a moment.")
-    return web.json_response({"messages": replies, "mode": request.app[HANDOFFS].status(sender)["mode"]})
+    return web.json_response({"messages": replies, "mode": request.app[HANDOFFS].status(conversation_id)["mode"],
+                              "conversation_id": conversation_id})
 
 
 async def websocket(request: web.Request) -> web.WebSocketResponse:
-    return await websocket_handler(request, request.app[GATEWAY], request.app[HANDOFFS])
+    settings = request.app[SETTINGS]
+    if not allowed_origin(request, settings.widget_origins):
+        log.warning("shopper socket refused for Origin %r", request.headers.get("Origin", "")[:200])
+        raise web.HTTPForbidden(text="This page may not open the Aisle chat (Origin not allowed).")
+    return await websocket_handler(request, request.app[GATEWAY], request.app[HANDOFFS], request.app[TOKENS],
+                                   settings.widget_idle_s)
 
 
 async def health(request: web.Request) -> web.StreamResponse:
@@ -142,6 +158,8 @@ def create_app(settings: Settings) -> web.Application:
     app[SETTINGS] = settings
     app[DB] = db
     app[INTERNAL_SECRET] = settings.internal_secret()
+    app[API_KEYS] = ApiKeys(db, settings.api_keys)
+    app[TOKENS] = ConversationTokens(settings.widget_signing_key())
     limits = RateLimits(settings.rate_per_conversation, settings.rate_per_ip, limits_storage_uri(settings.redis_url))
     redis = aioredis.from_url(settings.redis_url) if settings.redis_url else None
     hub = RedisHub(redis) if redis else Hub()
@@ -173,6 +191,7 @@ def create_app(settings: Settings) -> web.Application:
     app.router.add_get("/health", health)
     auth_views.add_routes(app)
     faq_admin.add_routes(app)
+    api_keys_admin.add_routes(app)
     agent_views.add_routes(app, settings.data_dir)
     app.router.add_static("/static", HERE / "static")
     return app

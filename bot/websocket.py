@@ -1,19 +1,25 @@
 """The widget's WebSocket channel (``GET /ws``): one socket per open chat, JSON text frames.
 
 Client → server
-  {"type": "hello", "conversation_id": "c-..."?}   first frame; an unknown or missing id starts a new one
+  {"type": "hello", "token": "..."?}   first frame; a token from an earlier welcome resumes that
+                                      conversation, anything else (none, forged, ended, idle for
+                                      AISLE_WIDGET_IDLE_MINUTES) starts a new one and says nothing more
   {"type": "message", "text": "...", "payload": "/intent{...}"?, "client_id": "..."?}
   {"type": "cancel_handoff"}                        while waiting for a person: back to the bot
+  {"type": "end"}                                   the shopper ends the chat: it is never resumed
   {"type": "ping"}
 Server → client
-  {"type": "welcome", "conversation_id", "history": [message...], "mode": {...}, "max_message_chars"}
+  {"type": "welcome", "conversation_id", "token", "idle_expiry_s", "history": [message...], "mode": {...},
+   "max_message_chars"}
   {"type": "message", "message": {id, author, text, created_at, client_id, buttons?, cards?, notice?}}
   {"type": "typing", "on": bool}
   {"type": "mode", "mode": "bot"|"waiting"|"agent", "queue_position"?, "expected_wait_s"?, "agent"?}
   {"type": "error", "code", "message", "client_id"?}
+  {"type": "ended"}                                 the chat was ended (from this or another tab)
   {"type": "pong"}
-A reload or reconnect sends hello with the stored id and gets the whole history back; the widget
-resends messages that never came back, and ``client_id`` makes that resend harmless.
+A reload or reconnect sends hello with the stored token and gets the whole history back; the widget
+resends messages that never came back, and ``client_id`` makes that resend harmless. Only pages of
+the web app's own origin or of AISLE_WIDGET_ORIGINS may open the socket.
 """
 from __future__ import annotations
 
@@ -24,7 +30,10 @@ from collections.abc import Callable
 from typing import Any
 
 from aiohttp import WSMsgType, web
+from yarl import URL
 
+from aisle.models import Author, ConversationMode
+from bot.conversation_tokens import ConversationTokens
 from bot.gateway import Gateway, GatewayError, max_body_bytes
 from bot.handoff import Handoffs
 from bot.hub import Hub, SubscriberTooSlow
@@ -34,10 +43,26 @@ MAX_FRAME_BYTES = 16 * 1024  # the agent console's socket; the widget's is sized
 HELLO_TIMEOUT_S = 10
 HEARTBEAT_S = 25
 MAX_BAD_FRAMES = 20  # a client that keeps sending garbage is disconnected
+NOTICE_ENDED = "The shopper ended the chat."
 
 
 def client_ip(request: web.Request) -> str:
     return request.remote or "unknown"
+
+
+def allowed_origin(request: web.Request, allowed: tuple[str, ...]) -> bool:
+    """Only the store's own pages may run the assistant in their visitors' browsers. Browsers always
+    send Origin on a WebSocket handshake; a client without one is not a browser (and could send any
+    Origin it liked), so it is not what this check is about."""
+    origin = request.headers.get("Origin")
+    if origin is None:
+        return True
+    try:
+        url = URL(origin)
+        own = url.host is not None and url.host == request.url.host and url.port == request.url.port
+    except (ValueError, TypeError):  # a malformed Origin is not ours
+        return False
+    return own or origin.strip().rstrip("/").lower() in allowed
 
 
 async def send_json(ws: web.WebSocketResponse, frame: dict[str, Any]) -> None:
@@ -73,7 +98,8 @@ async def forward(ws: web.WebSocketResponse, hub: Hub, topic: str,
         await ws.close(code=1013, message=b"too far behind; reconnect")
 
 
-async def websocket_handler(request: web.Request, gateway: Gateway, handoffs: Handoffs) -> web.WebSocketResponse:
+async def websocket_handler(request: web.Request, gateway: Gateway, handoffs: Handoffs, tokens: ConversationTokens,
+                            idle_s: float) -> web.WebSocketResponse:
     ws = web.WebSocketResponse(heartbeat=HEARTBEAT_S, max_msg_size=max_body_bytes(gateway.max_message_chars))
     await ws.prepare(request)
     ip = client_ip(request)
@@ -87,12 +113,12 @@ async def websocket_handler(request: web.Request, gateway: Gateway, handoffs: Ha
         await send_json(ws, {"type": "error", "code": "hello_first", "message": "Send a hello frame first."})
         await ws.close()
         return ws
-    wanted = hello.get("conversation_id")
-    conversation = gateway.transcripts.open(wanted if isinstance(wanted, str) else None)
+    conversation = gateway.transcripts.open(tokens.verify(hello.get("token")), idle_s=idle_s)
     cid = conversation.id
     forwarder = asyncio.create_task(forward(ws, gateway.transcripts.hub, cid))
     await asyncio.sleep(0)  # subscribed before the history is read: nothing falls in between
-    await send_json(ws, {"type": "welcome", "conversation_id": cid, "history": gateway.transcripts.history(cid),
+    await send_json(ws, {"type": "welcome", "conversation_id": cid, "token": tokens.issue(cid),
+                         "idle_expiry_s": idle_s, "history": gateway.transcripts.history(cid),
                          "mode": handoffs.status(cid), "max_message_chars": gateway.max_message_chars})
     pending: set[asyncio.Task[Any]] = set()
     bad_frames = 0
@@ -110,6 +136,8 @@ async def websocket_handler(request: web.Request, gateway: Gateway, handoffs: Ha
                     task.add_done_callback(pending.discard)
                 elif kind == "cancel_handoff":
                     handoffs.cancel(cid)
+                elif kind == "end":
+                    end_chat(gateway, handoffs, cid)
                 elif kind == "ping":
                     await send_json(ws, {"type": "pong"})
                 else:
@@ -124,6 +152,19 @@ async def websocket_handler(request: web.Request, gateway: Gateway, handoffs: Ha
         if pending:  # replies still get stored, and reach the shopper on reconnect
             await asyncio.gather(*pending, return_exceptions=True)
     return ws
+
+
+def end_chat(gateway: Gateway, handoffs: Handoffs, cid: str) -> None:
+    """The shopper ended the chat: out of the queue, a notice for the agent's transcript, and every
+    tab with this conversation open is told to forget it."""
+    transcripts = gateway.transcripts
+    if not transcripts.end(cid):
+        return
+    conversation = transcripts.get(cid)
+    if conversation is not None and conversation.mode is ConversationMode.waiting:
+        handoffs.cancel(cid)
+    transcripts.post(cid, Author.system, NOTICE_ENDED, payload={"notice": "ended"})
+    transcripts.hub.publish(cid, {"type": "ended"})
 
 
 async def deliver(ws: web.WebSocketResponse, gateway: Gateway, cid: str, ip: str, frame: dict[str, Any]) -> None:
