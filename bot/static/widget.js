@@ -10,15 +10,22 @@
   const script = document.currentScript || document.querySelector('script[src*="widget.js"]');
   const ORIGIN = new URL(script ? script.src : "/static/widget.js", location.href).origin;
   const WS_URL = ORIGIN.replace(/^http/, "ws") + "/ws";
+  // {token, at, idleMs}: the server-issued token of this browser's conversation and when it was last
+  // active. After idleMs without a message it is forgotten (a shared computer's next user starts fresh);
+  // the server applies the same expiry, so a stale token never reopens the conversation anyway.
   const CONVERSATION_KEY = "aisle.conversation";
   const OUTBOX_KEY = "aisle.outbox";
   const RETRY_MAX_MS = 8000;
+  const DEFAULT_IDLE_MS = 30 * 60 * 1000;
+  const IDLE_CHECK_MS = 30 * 1000;
 
   let maxChars = 2000;
   let socket = null;
   let connected = false;
   let retryMs = 500;
   let unread = 0;
+  let restarting = false; // the socket is closed on purpose, to start a new conversation
+  let endedNotice = false;
   // Messages sent but not yet seen back from the server; resent after a reconnect or a reload.
   const outbox = new Map(JSON.parse(localStorage.getItem(OUTBOX_KEY) || "[]"));
 
@@ -76,7 +83,12 @@
   const closeButton = el("button", "close", "×");
   closeButton.type = "button";
   closeButton.setAttribute("aria-label", "Close chat");
-  header.append(titles, closeButton);
+  const endButton = el("button", "end-chat", "End chat");
+  endButton.type = "button";
+  endButton.setAttribute("aria-label", "End chat and forget this conversation on this device");
+  const controls = el("div", "controls");
+  controls.append(endButton, closeButton);
+  header.append(titles, controls);
 
   const banner = el("div", "banner");
   banner.setAttribute("role", "status");
@@ -291,6 +303,46 @@
     localStorage.setItem(OUTBOX_KEY, JSON.stringify([...outbox]));
   }
 
+  function stored() {
+    try {
+      const entry = JSON.parse(localStorage.getItem(CONVERSATION_KEY) || "null");
+      return entry && typeof entry.token === "string" ? entry : null;
+    } catch (err) {
+      return null; // an id from an older widget: not a token, so a new conversation
+    }
+  }
+
+  function expired(entry) {
+    return Date.now() - (entry.at || 0) > (entry.idleMs || DEFAULT_IDLE_MS);
+  }
+
+  function touch() {
+    const entry = stored();
+    if (entry) localStorage.setItem(CONVERSATION_KEY, JSON.stringify({ ...entry, at: Date.now() }));
+  }
+
+  // Forget this browser's conversation and open a new one (after "End chat" or the idle expiry).
+  function restart() {
+    localStorage.removeItem(CONVERSATION_KEY);
+    outbox.clear();
+    saveOutbox();
+    log.replaceChildren();
+    setMode({ mode: "bot" });
+    setUnread(0);
+    if (socket && socket.readyState <= WebSocket.OPEN) {
+      restarting = true;
+      socket.close();
+    } else if (!socket) {
+      connect();
+    }
+  }
+
+  function endChat() {
+    if (connected) socket.send(JSON.stringify({ type: "end" }));
+    endedNotice = true;
+    restart();
+  }
+
   function transmit(clientId) {
     const entry = outbox.get(clientId);
     if (entry && connected) {
@@ -304,12 +356,21 @@
         connected = true;
         retryMs = 500;
         banner.hidden = true;
-        localStorage.setItem(CONVERSATION_KEY, frame.conversation_id);
+        const previous = stored();
+        localStorage.setItem(CONVERSATION_KEY, JSON.stringify({
+          token: frame.token,
+          at: previous && previous.token === frame.token ? previous.at : Date.now(),
+          idleMs: (frame.idle_expiry_s || DEFAULT_IDLE_MS / 1000) * 1000,
+        }));
         maxChars = frame.max_message_chars || maxChars;
         log.replaceChildren();
         for (const m of frame.history) {
           outbox.delete(m.client_id);
           show(m);
+        }
+        if (endedNotice) {
+          endedNotice = false;
+          notice("You ended the chat, and this device no longer keeps it. Ask anything to start again.");
         }
         saveOutbox();
         setMode(frame.mode);
@@ -321,6 +382,7 @@
       }
       case "message":
         if (frame.message.client_id && outbox.delete(frame.message.client_id)) saveOutbox();
+        touch();
         show(frame.message);
         if (panel.hidden && frame.message.author !== "shopper") setUnread(unread + 1);
         break;
@@ -329,6 +391,10 @@
         break;
       case "mode":
         setMode(frame);
+        break;
+      case "ended": // ended in this tab or another one
+        endedNotice = true;
+        restart();
         break;
       case "error":
         if (frame.client_id && outbox.delete(frame.client_id)) {
@@ -346,7 +412,9 @@
   function connect() {
     socket = new WebSocket(WS_URL);
     socket.addEventListener("open", () => {
-      socket.send(JSON.stringify({ type: "hello", conversation_id: localStorage.getItem(CONVERSATION_KEY) }));
+      const entry = stored();
+      if (entry && expired(entry)) localStorage.removeItem(CONVERSATION_KEY);
+      socket.send(JSON.stringify({ type: "hello", token: entry && !expired(entry) ? entry.token : null }));
     });
     socket.addEventListener("message", (event) => {
       try {
@@ -358,6 +426,11 @@
     socket.addEventListener("close", () => {
       connected = false;
       typing.hidden = true;
+      if (restarting) {
+        restarting = false;
+        connect();
+        return;
+      }
       banner.textContent = "Connection lost. Reconnecting…";
       banner.hidden = false;
       setTimeout(connect, retryMs);
@@ -379,6 +452,7 @@
     const clientId = newClientId();
     outbox.set(clientId, payload ? { text, payload } : { text });
     saveOutbox();
+    touch();
     show({ author: "shopper", text, client_id: clientId, created_at: new Date().toISOString() });
     transmit(clientId);
   }
@@ -402,6 +476,15 @@
 
   launcher.addEventListener("click", () => (panel.hidden ? open() : close()));
   closeButton.addEventListener("click", close);
+  endButton.addEventListener("click", () => {
+    endChat();
+    input.focus();
+  });
+  // A page left open past the idle expiry does not keep showing (or continue) the old conversation.
+  setInterval(() => {
+    const entry = stored();
+    if (entry && expired(entry)) restart();
+  }, IDLE_CHECK_MS);
   cancelHandoff.addEventListener("click", () => {
     if (connected) socket.send(JSON.stringify({ type: "cancel_handoff" }));
   });
