@@ -711,13 +711,13 @@ def run_conversations(conversations: Sequence[Conversation], send: Send, catalog
 
 def api_sender(web_url: str, timeout: float = REQUEST_TIMEOUT_S) -> Send:
     """A Send over the web app's ``POST /api/messages``."""
-    from tests.e2e_stack import http_json
+    from tests.e2e_stack import API_AUTH, http_json
 
     def send(sender: str, text: str) -> Reply:
         start = time.monotonic()
         try:
             status, body = http_json("POST", f"{web_url}/api/messages", {"sender": sender, "message": text},
-                                     timeout=timeout)
+                                     timeout=timeout, headers=API_AUTH)
         except Exception as exc:  # a timeout or a refused connection is a failed turn, not a crash
             return Reply(status=0, error=f"{type(exc).__name__}: {exc}", seconds=time.monotonic() - start)
         seconds = time.monotonic() - start

@@ -19,11 +19,19 @@ import psutil
 
 from aisle.config import REPO_ROOT, Settings
 from aisle.internal_auth import bearer_headers
+from bot.api_keys import env_integration
 
 START_TIMEOUT_S = 180
 ADMIN, AGENT = "e2e-admin", "e2e-agent"
 STAFF_PASSWORD = "e2e password, long enough"
 CATALOG = REPO_ROOT / "tests" / "fixtures" / "catalog_small.jsonl"
+API_KEY = "e2e-chat-api-key-not-secret-0123456789"  # in AISLE_API_KEYS of every stack started here
+API_AUTH = {"Authorization": f"Bearer {API_KEY}"}
+
+
+def api_conversation_id(sender: str) -> str:
+    """The conversation (and Rasa sender) id behind a chat API sender sent with API_KEY."""
+    return env_integration(API_KEY).conversation_id(sender)
 
 
 def free_port() -> int:
@@ -71,7 +79,8 @@ class Stack:
         env.update({
             "AISLE_DATA_DIR": str(data_dir), "AISLE_RASA_PORT": str(free_port()),
             "AISLE_ACTION_PORT": str(free_port()), "AISLE_NLU_PORT": str(free_port()),
-            "AISLE_WEB_PORT": str(free_port()), "RASA_TELEMETRY_ENABLED": "false", **(extra_env or {}),
+            "AISLE_WEB_PORT": str(free_port()), "RASA_TELEMETRY_ENABLED": "false", "AISLE_API_KEYS": API_KEY,
+            **(extra_env or {}),
         })
         stack = cls(data_dir, env, Settings.from_env(env))
         python = str(REPO_ROOT / ".venv/bin/python")
@@ -167,6 +176,11 @@ class Stack:
     @property
     def web_url(self) -> str:
         return f"http://127.0.0.1:{self.settings.web_port}"
+
+    def chat(self, sender: str, text: str, timeout: float = 30) -> tuple[int, Any]:
+        """One message through the web app's chat API (POST /api/messages) with the stack's API key."""
+        return http_json("POST", f"{self.web_url}/api/messages", {"sender": sender, "message": text}, timeout,
+                         API_AUTH)
 
     def say(self, sender: str, text: str) -> list[dict[str, Any]]:
         """One shopper message through Rasa's REST channel, as the web app sends it (with the secret)."""

@@ -121,12 +121,13 @@ async def ws_conversation(http: aiohttp.ClientSession, url: str, script: list[st
     connection: reconnect to the same conversation and resend what the history does not have yet."""
     pending = [(text, uuid.uuid4().hex) for text in script]
     conversation: str | None = None
+    token: str | None = None  # the server-issued token that reopens the conversation
     while pending and time.monotonic() < stop_at:
         try:
             async with http.ws_connect(url, timeout=aiohttp.ClientWSTimeout(ws_close=5)) as ws:
-                await ws.send_json({"type": "hello", "conversation_id": conversation})
+                await ws.send_json({"type": "hello", "token": token})
                 welcome = await ws.receive_json(timeout=TURN_TIMEOUT_S)
-                conversation = welcome["conversation_id"]
+                conversation, token = welcome["conversation_id"], welcome["token"]
                 stored = {m.get("client_id") for m in welcome["history"]}
                 while pending:
                     text, client_id = pending[0]

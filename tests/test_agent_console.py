@@ -10,14 +10,14 @@ from aiohttp.test_utils import TestClient, TestServer
 from sqlalchemy import select, update
 
 from aisle.db import session_factory
-from aisle.models import AuditEvent, Author, Conversation, FaqEntry, FaqFeedback, Message, Role
+from aisle.models import AuditEvent, Author, Conversation, FaqEntry, FaqFeedback, FaqMiss, Message, Role
 from bot.agent import analytics
 from bot.agent.masking import mask
 from bot.agent.retention import purge
 from bot.agent.review import Review, annotate
 from bot.agent.transcripts_query import Filters, rows
 from bot.app import create_app
-from bot.appkeys import HANDOFFS
+from bot.appkeys import HANDOFFS, TOKENS
 from bot.console.accounts import create_user
 from bot.hub import Hub
 from bot.rasa_client import TurnTrace
@@ -49,7 +49,8 @@ def world(tmp_path):
     t = Transcripts(db, Hub())
     order = t.ensure("conv-order-1", "web").id
     ids = {"order_msg": say(t, order, "where is my order 10482? mail me at jo@example.com",
-                            nlu("cancel_order", 0.41, [("order_id", "10482"), ("email", "jo@example.com")]))}
+                            nlu("cancel_order", 0.41, [("order_id", "10482"), ("email", "jo@example.com")]),
+                            ["order_form"], {"order_number": "10482", "verified_email": "jo@example.com"})}
     t.post(order, Author.bot, "Let me check.")
     with db() as s:
         s.execute(update(Conversation).where(Conversation.id == order).values(
@@ -91,6 +92,13 @@ async def client(world):
     ({"reviewed": "yes"}, {"conv-lost-22"}),
     ({"reviewed": "no"}, {"conv-order-1", "conv-boots-3"}),
     ({"q": "UNICORN"}, {"conv-boots-3"}),
+    # Search looks in the masked text with % and _ taken literally: it cannot confirm an email.
+    ({"q": "jo@example.com"}, set()),
+    ({"q": "jo@"}, set()),
+    ({"q": "%example%"}, set()),
+    ({"q": "_o@"}, set()),
+    ({"q": "email hidden"}, {"conv-order-1"}),
+    ({"q": "%"}, set()),
     ({"date_from": "2000-01-01", "date_to": "2000-12-31"}, set()),
     ({"max_confidence": "not a number", "date_from": "garbage"}, {"conv-order-1", "conv-lost-22", "conv-boots-3"}),
 ])
@@ -118,6 +126,7 @@ async def test_agents_see_masked_transcripts_and_admin_reveal_is_audited(client,
     page = await (await client.get("/agent/conversations/conv-order-1")).text()
     assert "[email hidden]" in page and "jo@example.com" not in page
     assert "cancel_order" in page and "order_id=10482" in page  # what the bot understood
+    assert 'order_number="10482"' in page and 'verified_email="[hidden]"' in page  # slots set
     page = await (await client.get("/agent/conversations/conv-order-1?reveal=1")).text()
     assert "jo@example.com" not in page  # agents cannot reveal
     await client.post("/logout", data={"csrf_token": token_in(page)})
@@ -139,8 +148,9 @@ async def test_a_correction_is_stored_and_exported_as_rasa_nlu_yaml(client, worl
         "entities": "order_id=10482\nemail=jo@example.com"})
     assert resp.status == 200
     exported = yaml.safe_load(await (await client.get("/agent/corrections.yml")).text())
+    # Training data shows no shopper's address: an email keeps its shape, and its annotation.
     assert exported["nlu"] == [{"intent": "order_status", "examples":
-                                "- where is my order [10482](order_id)? mail me at [jo@example.com](email)\n"}]
+                                "- where is my order [10482](order_id)? mail me at [customer@example.com](email)\n"}]
     resp = await client.post(f"/agent/messages/{ids['order_msg']}/correction", data={
         "csrf_token": token, "conversation_id": "conv-order-1", "intent": "teleport", "entities": ""})
     assert "unknown intent" in await resp.text()
@@ -210,7 +220,7 @@ async def test_agent_websocket_is_same_origin_only_and_reaches_the_shopper(clien
         resp = await client.get("/agent/ws/conv-live-77", headers={"Origin": bad})
         assert resp.status == 403, bad
     shopper = await client.ws_connect("/ws")
-    await shopper.send_json({"type": "hello", "conversation_id": "conv-live-77"})
+    await shopper.send_json({"type": "hello", "token": client.server.app[TOKENS].issue("conv-live-77")})
     assert (await shopper.receive_json(timeout=5))["mode"]["mode"] == "agent"
     agent = await client.ws_connect("/agent/ws/conv-live-77", headers={"Origin": origin})
     await agent.send_json({"type": "message", "text": "Hi, Sam here."})
@@ -277,3 +287,22 @@ async def test_only_admins_reach_nlu_training(client):
     await login(client, "ada")
     page = await (await client.get("/admin/nlu")).text()
     assert "Train a candidate" in page and "Make the candidate live" in page
+
+
+async def test_faq_misses_are_masked_for_staff(client, world):
+    _, db, _ = world
+    with db() as s:
+        s.add(FaqMiss(question="can you send the invoice to jo@example.com or call 503 555 0199?", confidence=0.1,
+                      conversation_id="conv-order-1"))
+        s.commit()
+    await login(client, "sam")
+    page = await (await client.get("/admin/faq/insights")).text()
+    assert "can you send the invoice to [email hidden] or call [phone hidden]?" in page
+    assert "jo@example.com" not in page and "555 0199" not in page
+
+
+def test_postcodes_are_masked_but_order_numbers_stay():
+    assert mask("order 10002 alex.morgan@example.com 94107") == "order 10002 [email hidden] [postcode hidden]"
+    assert mask("my zip code is 94107-1234, order #10482") == "my zip code is [postcode hidden], order #10482"
+    assert mask("deliver to SW1A 1AA") == "deliver to [postcode hidden]"
+    assert mask("size 10 boots under 100 for order 10482") == "size 10 boots under 100 for order 10482"

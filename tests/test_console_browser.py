@@ -9,7 +9,7 @@ import pytest
 from playwright.sync_api import expect
 
 from tests.browser import browser  # noqa: F401  (fixture)
-from tests.e2e_stack import ADMIN, STAFF_PASSWORD, http_json
+from tests.e2e_stack import ADMIN, STAFF_PASSWORD
 
 pytestmark = pytest.mark.e2e
 QUESTION = "Do you offer gift wrapping?"
@@ -17,8 +17,7 @@ REACH_LIMIT_S = 5.0
 
 
 def ask(stack, text: str) -> str:
-    status, body = http_json("POST", f"{stack.web_url}/api/messages",
-                             {"sender": f"kb-{uuid.uuid4().hex[:12]}", "message": text})
+    status, body = stack.chat(f"kb-{uuid.uuid4().hex[:12]}", text)
     assert status == 200, body
     return " ".join(m["text"] for m in body["messages"])
 

@@ -65,8 +65,7 @@ def test_other_languages_get_an_english_only_answer(stack):
 
 
 def test_web_app_relays_the_conversation(stack):
-    status, body = http_json("POST", f"{stack.web_url}/api/messages",
-                             {"sender": f"web-{uuid.uuid4().hex}", "message": "are you a bot?"})
+    status, body = stack.chat(f"web-{uuid.uuid4().hex}", "are you a bot?")
     assert status == 200
     assert "automated assistant" in texts(body["messages"])
 

@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 
 from aisle.db import session_factory
 from aisle.models import CartItem, Message
-from tests.e2e_stack import http_json
+from tests.e2e_stack import api_conversation_id
 
 pytestmark = pytest.mark.e2e
 BACK_WITHIN_S = 120
@@ -20,10 +20,11 @@ TRACE_HINTS = ("Traceback", "Exception", "Error:")
 
 
 def chat(stack, sender: str, text: str) -> tuple[int, dict]:
-    return http_json("POST", f"{stack.web_url}/api/messages", {"sender": sender, "message": text}, timeout=60)
+    return stack.chat(sender, text, timeout=60)
 
 
 def counts(stack, sender: str) -> tuple[int, int, int]:
+    sender = api_conversation_id(sender)
     with session_factory(stack.settings.database_url)() as s:
         messages = s.scalar(select(func.count(Message.id)).where(Message.conversation_id == sender))
         cart = s.scalar(select(func.count(CartItem.id)))

@@ -4,12 +4,15 @@ from __future__ import annotations
 import asyncio
 import json
 import time
+from datetime import datetime, timedelta, timezone
 
 import aiohttp
 import pytest
 from aiohttp import WSMsgType
 from aiohttp.test_utils import TestClient, TestServer
+from sqlalchemy import update
 
+from aisle.models import Conversation
 from bot.app import create_app
 from bot.appkeys import HANDOFFS, SETTINGS
 from bot.gateway import BotTurn, GatewayError, RateLimits, max_body_bytes
@@ -35,9 +38,9 @@ async def client(tmp_path, rasa):
         yield c
 
 
-async def hello(client, conversation_id=None):
+async def hello(client, token=None):
     ws = await client.ws_connect("/ws")
-    await ws.send_json({"type": "hello", "conversation_id": conversation_id})
+    await ws.send_json({"type": "hello", "token": token})
     welcome = await ws.receive_json(timeout=TIMEOUT)
     assert welcome["type"] == "welcome"
     return ws, welcome
@@ -77,7 +80,7 @@ async def test_a_message_round_trip_and_history_on_reconnect(client):
     assert frames[0]["message"]["client_id"] == "m1" and frames[2]["message"]["text"] == "echo: hi"
     await ws.close()
 
-    ws, again = await hello(client, cid)
+    ws, again = await hello(client, welcome["token"])
     assert again["conversation_id"] == cid
     assert [(m["author"], m["text"]) for m in again["history"]] == [("shopper", "hi"), ("bot", "echo: hi")]
     await ws.close()
@@ -86,6 +89,23 @@ async def test_a_message_round_trip_and_history_on_reconnect(client):
 async def test_an_unknown_conversation_id_starts_a_new_one(client):
     ws, welcome = await hello(client, "c-not-a-real-conversation")
     assert welcome["conversation_id"] != "c-not-a-real-conversation"
+    await ws.close()
+
+
+@pytest.mark.parametrize("forge", [
+    lambda real: real["conversation_id"],  # the bare id: not a token
+    lambda real: real["token"][:-2] + ("AA" if not real["token"].endswith("AA") else "BB"),  # signature altered
+    lambda real: "c-someone-else." + real["token"].rpartition(".")[2],  # another id, this id's signature
+    lambda real: "\ud800." + "x" * 43,  # not ASCII
+    lambda real: ["a", "list"],
+])
+async def test_only_a_token_the_server_issued_resumes_a_conversation(client, forge):
+    ws, real = await hello(client)
+    await ws.send_json({"type": "message", "text": "my secret order", "client_id": "s1"})
+    await until(ws, bot_said("echo: my secret order"))
+    await ws.close()
+    ws, other = await hello(client, forge(real))
+    assert other["conversation_id"] != real["conversation_id"] and other["history"] == []
     await ws.close()
 
 
@@ -225,7 +245,7 @@ async def test_handoff_state_survives_an_app_restart_and_can_be_cancelled(tmp_pa
         await until(ws, lambda f: f["type"] == "mode")
         await ws.close()
     async with TestClient(TestServer(create_app(settings))) as client:  # a fresh process, same database
-        ws, again = await hello(client, welcome["conversation_id"])
+        ws, again = await hello(client, welcome["token"])
         assert again["mode"]["mode"] == "waiting"
         await ws.send_json({"type": "cancel_handoff"})
         frames = await until(ws, lambda f: f["type"] == "mode")
@@ -302,3 +322,87 @@ async def test_a_turn_the_bot_leaves_silent_gets_the_honest_notice(client):
     await ws.send_json({"type": "message", "text": "silence please"})
     frames = await until(ws, lambda f: f["type"] == "message" and f["message"]["author"] == "system")
     assert frames[-1]["message"]["notice"] == "unavailable"
+
+
+async def test_end_chat_forgets_the_conversation_in_every_tab(client):
+    ws, welcome = await hello(client)
+    await ws.send_json({"type": "message", "text": "order 10002", "client_id": "e1"})
+    await until(ws, bot_said("echo: order 10002"))
+    second_tab, again = await hello(client, welcome["token"])
+    assert again["conversation_id"] == welcome["conversation_id"]
+
+    await ws.send_json({"type": "end"})
+    await until(ws, lambda f: f["type"] == "ended")
+    await until(second_tab, lambda f: f["type"] == "ended")
+    await second_tab.send_json({"type": "message", "text": "still there?", "client_id": "e2"})
+    refused = await until(second_tab, lambda f: f["type"] == "error")
+    assert refused[-1]["code"] == "ended"
+    await ws.close()
+    await second_tab.close()
+
+    ws, fresh = await hello(client, welcome["token"])  # the old token no longer opens it
+    assert fresh["conversation_id"] != welcome["conversation_id"] and fresh["history"] == []
+    await ws.close()
+    transcript = client.server.app[HANDOFFS].transcripts.history(welcome["conversation_id"])
+    assert transcript[-1]["text"] == "The shopper ended the chat."  # the agent's transcript says so
+    assert "still there?" not in [m["text"] for m in transcript]
+
+
+async def test_end_chat_takes_a_waiting_conversation_out_of_the_queue(client):
+    handoffs = client.server.app[HANDOFFS]
+    ws, welcome = await hello(client)
+    await ws.send_json({"type": "message", "text": "human"})
+    await until(ws, lambda f: f["type"] == "mode" and f["mode"] == "waiting")
+    assert [q["conversation_id"] for q in handoffs.queue()] == [welcome["conversation_id"]]
+    await ws.send_json({"type": "end"})
+    await until(ws, lambda f: f["type"] == "ended")
+    assert handoffs.queue() == []
+    await ws.close()
+
+
+async def test_an_idle_conversation_is_not_resumed(tmp_path, rasa):
+    settings = web_settings(tmp_path, rasa.url, AISLE_WIDGET_IDLE_MINUTES="5")
+    async with TestClient(TestServer(create_app(settings))) as client:
+        ws, welcome = await hello(client)
+        assert welcome["idle_expiry_s"] == 300
+        await ws.send_json({"type": "message", "text": "hi"})
+        await until(ws, bot_said("echo: hi"))
+        await ws.close()
+        ws, again = await hello(client, welcome["token"])
+        assert again["conversation_id"] == welcome["conversation_id"]  # 4 minutes would still be fine
+        await ws.close()
+        transcripts = client.server.app[HANDOFFS].transcripts
+        with transcripts.sessions() as s:
+            s.execute(update(Conversation).where(Conversation.id == welcome["conversation_id"])
+                      .values(last_message_at=datetime.now(timezone.utc) - timedelta(minutes=6)))
+            s.commit()
+        ws, later = await hello(client, welcome["token"])
+        assert later["conversation_id"] != welcome["conversation_id"] and later["history"] == []
+        await ws.close()
+
+
+@pytest.mark.parametrize("origin, allowed", [
+    (None, True),  # not a browser
+    ("own", True),
+    ("https://shop.example.com", True),  # AISLE_WIDGET_ORIGINS
+    ("https://SHOP.example.com/", True),
+    ("https://evil.example", False),
+    ("http://shop.example.com", False),  # another scheme is another origin
+    ("null", False),
+    ("http://[::1", False),  # malformed
+])
+async def test_only_the_stores_own_pages_may_open_the_shopper_socket(tmp_path, rasa, origin, allowed):
+    settings = web_settings(tmp_path, rasa.url, AISLE_WIDGET_ORIGINS="https://shop.example.com")
+    async with TestClient(TestServer(create_app(settings))) as client:
+        if origin == "own":
+            origin = str(client.make_url("")).rstrip("/")
+        headers = {"Origin": origin} if origin else {}
+        if allowed:
+            ws = await client.ws_connect("/ws", headers=headers)
+            await ws.send_json({"type": "hello"})
+            assert (await ws.receive_json(timeout=TIMEOUT))["type"] == "welcome"
+            await ws.close()
+        else:
+            with pytest.raises(aiohttp.WSServerHandshakeError) as refused:
+                await client.ws_connect("/ws", headers=headers)
+            assert refused.value.status == 403

@@ -8,13 +8,12 @@ from sqlalchemy import select
 
 from aisle.db import session_factory
 from aisle.models import Order, OrderStatus
-from tests.e2e_stack import http_json
 
 pytestmark = pytest.mark.e2e
 
 
 def chat(stack, sender: str, text: str) -> tuple[str, list[dict]]:
-    status, body = http_json("POST", f"{stack.web_url}/api/messages", {"sender": sender, "message": text})
+    status, body = stack.chat(sender, text)
     assert status == 200, body
     return " ".join(m["text"] for m in body["messages"]), [c for m in body["messages"] for c in m.get("cards", [])]
 

@@ -15,7 +15,7 @@ from sqlalchemy import select
 
 from aisle.db import session_factory
 from aisle.models import Author, Message
-from tests.e2e_stack import Stack, free_port, http_json
+from tests.e2e_stack import API_AUTH, Stack, api_conversation_id, free_port, http_json
 from tests.servers import PostgresServer, RedisServer
 
 pytestmark = pytest.mark.e2e
@@ -61,18 +61,20 @@ def cluster(servers, tmp_path_factory):
 
 
 def post(web: str, sender: str, text: str) -> dict:
-    status, body = http_json("POST", f"{web}/api/messages", {"sender": sender, "message": text}, timeout=60)
+    status, body = http_json("POST", f"{web}/api/messages", {"sender": sender, "message": text}, timeout=60,
+                             headers=API_AUTH)
     assert status == 200, body
     return body
 
 
 def stored(stack: Stack, sender: str) -> list[Message]:
     with session_factory(stack.settings.database_url)() as s:
-        return list(s.scalars(select(Message).where(Message.conversation_id == sender).order_by(Message.id)))
+        return list(s.scalars(select(Message).where(Message.conversation_id == api_conversation_id(sender))
+                              .order_by(Message.id)))
 
 
 def tracker_user_texts(stack: Stack, sender: str) -> list[str]:
-    return [e["text"] for e in stack.tracker(sender)["events"] if e["event"] == "user"]
+    return [e["text"] for e in stack.tracker(api_conversation_id(sender))["events"] if e["event"] == "user"]
 
 
 def test_alternating_instances_keep_the_conversation_context(cluster):

@@ -10,14 +10,22 @@ from aiohttp.test_utils import TestClient, TestServer, make_mocked_request
 from aisle.db import session_factory
 from aisle.models import Product
 from bot.app import create_app
-from bot.appkeys import GATEWAY
+from bot.appkeys import API_KEYS, GATEWAY
 from bot.site_headers import site_headers
 from tests.web_fixtures import web_settings
+
+API_KEY = "test-key-for-the-chat-api"
+AUTH = {"Authorization": f"Bearer {API_KEY}"}
+
+
+def conversation_of(client: TestClient, sender: str) -> str:
+    """The conversation a chat API sender names with API_KEY."""
+    return client.server.app[API_KEYS].authenticate(AUTH["Authorization"]).conversation_id(sender)
 
 
 @pytest.fixture
 async def client(tmp_path):
-    async with TestClient(TestServer(create_app(web_settings(tmp_path)))) as c:
+    async with TestClient(TestServer(create_app(web_settings(tmp_path, AISLE_API_KEYS=f"other-key, {API_KEY}")))) as c:
         yield c
 
 
@@ -52,21 +60,21 @@ async def test_widget_assets_are_served(client):
     (["not", "an", "object"], 400, "object"),
 ])
 async def test_bad_chat_requests_are_refused_clearly(client, payload, status, message):
-    resp = await client.post("/api/messages", json=payload)
+    resp = await client.post("/api/messages", json=payload, headers=AUTH)
     assert resp.status == status
     assert message in (await resp.json())["error"]
 
 
 async def test_malformed_json_is_refused(client):
-    resp = await client.post("/api/messages", data=b"{oops", headers={"Content-Type": "application/json"})
+    resp = await client.post("/api/messages", data=b"{oops", headers={"Content-Type": "application/json", **AUTH})
     assert resp.status == 400
 
 
 async def test_rasa_down_gives_an_honest_503_and_keeps_the_message(client):
-    resp = await client.post("/api/messages", json={"sender": "web-12345678", "message": "hi"})
+    resp = await client.post("/api/messages", json={"sender": "web-12345678", "message": "hi"}, headers=AUTH)
     assert resp.status == 503
     assert "not available right now" in (await resp.json())["error"]
-    history = client.server.app[GATEWAY].transcripts.history("web-12345678")
+    history = client.server.app[GATEWAY].transcripts.history(conversation_of(client, "web-12345678"))
     assert [(m["author"], m["text"]) for m in history][0] == ("shopper", "hi")
 
 
@@ -92,31 +100,32 @@ async def test_an_oversized_body_is_refused_unread(client, chunked):
             yield body[start:start + 64 * 1024]
 
     resp = await client.post("/api/messages", data=chunks() if chunked else body,
-                             headers={"Content-Type": "application/json"})
+                             headers={"Content-Type": "application/json", **AUTH})
     assert resp.status == 413
     assert "up to 2000 characters" in (await resp.json())["error"]
-    assert client.server.app[GATEWAY].transcripts.get("web-12345678") is None
+    assert client.server.app[GATEWAY].transcripts.get(conversation_of(client, "web-12345678")) is None
 
 
 async def test_the_longest_message_fully_escaped_is_not_too_large(client):
     body = json.dumps({"sender": "web-12345678", "message": "😀" * 2000})  # 24 KB of \ud83d\ude00
-    resp = await client.post("/api/messages", data=body, headers={"Content-Type": "application/json"})
+    resp = await client.post("/api/messages", data=body, headers={"Content-Type": "application/json", **AUTH})
     assert resp.status == 503  # accepted and relayed; Rasa is down in these tests
 
 
 async def test_refused_messages_create_no_conversation(tmp_path):
     """Pen test: refused (429) messages still created conversations; so did invalid ones."""
-    settings = web_settings(tmp_path, AISLE_RATE_PER_IP="1/minute")
+    settings = web_settings(tmp_path, AISLE_RATE_PER_IP="1/minute", AISLE_API_KEYS=API_KEY)
     async with TestClient(TestServer(create_app(settings))) as client:
-        first = await client.post("/api/messages", json={"sender": "web-first-one", "message": "hi"})
+        first = await client.post("/api/messages", json={"sender": "web-first-one", "message": "hi"}, headers=AUTH)
         assert first.status == 503  # taken (Rasa is down in these tests)
-        refused = await client.post("/api/messages", json={"sender": "web-second-one", "message": "hi"})
+        refused = await client.post("/api/messages", json={"sender": "web-second-one", "message": "hi"}, headers=AUTH)
         assert refused.status == 429
-        invalid = await client.post("/api/messages", json={"sender": "web-third-one", "message": ""})
+        invalid = await client.post("/api/messages", json={"sender": "web-third-one", "message": ""}, headers=AUTH)
         assert invalid.status == 400
         transcripts = client.server.app[GATEWAY].transcripts
-        assert transcripts.get("web-first-one") is not None
-        assert transcripts.get("web-second-one") is None and transcripts.get("web-third-one") is None
+        assert transcripts.get(conversation_of(client, "web-first-one")) is not None
+        assert transcripts.get(conversation_of(client, "web-second-one")) is None
+        assert transcripts.get(conversation_of(client, "web-third-one")) is None
 
 
 async def test_store_page_and_widget_files_send_csp_with_frame_ancestors(tmp_path):
