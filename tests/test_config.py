@@ -81,6 +81,9 @@ def test_rasa_run_is_internal_with_a_token_and_no_cors(tmp_path: Path, monkeypat
     ({"AISLE_DATABASE_URL": "aisle.db"}, "AISLE_DATABASE_URL must be an SQLAlchemy URL"),
     ({"AISLE_INTERNAL_SECRET": "short"}, "AISLE_INTERNAL_SECRET must be at least 16 characters"),
     ({"AISLE_WIDGET_ORIGINS": "shop.example.com"}, "not an origin"),
+    ({"AISLE_WIDGET_ORIGINS": "https://shop.example.com/page"}, "is not an origin"),
+    ({"AISLE_WIDGET_IDLE_MINUTES": "0"}, "AISLE_WIDGET_IDLE_MINUTES must be positive"),
+    ({"AISLE_WIDGET_SECRET": "short"}, "AISLE_WIDGET_SECRET must be at least 16 characters"),
 ])
 def test_bad_values_are_named_in_the_error(env, message):
     with pytest.raises(ConfigError, match=message):
@@ -111,3 +114,24 @@ def test_rasa_lock_store_follows_the_redis_url():
     env = lock_store_environment("redis://:s%40cret@cache.internal:6380/3")
     assert env == {"AISLE_RASA_LOCK_STORE": "redis", "AISLE_REDIS_HOST": "cache.internal", "AISLE_REDIS_PORT": "6380",
                    "AISLE_REDIS_DB": "3", "AISLE_REDIS_PASSWORD": "s@cret"}
+
+
+def test_chat_api_keys_and_widget_settings():
+    s = Settings.from_env({"AISLE_API_KEYS": " key-one, ,key-two ", "AISLE_WIDGET_IDLE_MINUTES": "45",
+                           "AISLE_WIDGET_ORIGINS": "https://Shop.Example.com/, http://localhost:3000"})
+    assert s.api_keys == ("key-one", "key-two")
+    assert s.widget_idle_s == 45 * 60
+    assert s.widget_origins == ("https://shop.example.com", "http://localhost:3000")
+    defaults = Settings.from_env({})
+    assert (defaults.api_keys, defaults.widget_origins, defaults.widget_idle_s) == ((), (), 1800)
+
+
+def test_the_widget_secret_is_made_once_per_data_dir_unless_set(tmp_path: Path):
+    first = Settings.from_env({"AISLE_DATA_DIR": str(tmp_path)}).widget_signing_key()
+    again = Settings.from_env({"AISLE_DATA_DIR": str(tmp_path)}).widget_signing_key()
+    assert first == again and len(first) >= 40
+    assert (tmp_path / "widget-secret").stat().st_mode & 0o077 == 0  # readable by the owner only
+    assert first != Settings.from_env({"AISLE_DATA_DIR": str(tmp_path)}).internal_secret().encode()  # its own
+    chosen = "a widget secret of 32 characters"
+    assert Settings.from_env({"AISLE_DATA_DIR": str(tmp_path), "AISLE_WIDGET_SECRET": chosen}).widget_signing_key() \
+        == chosen.encode()

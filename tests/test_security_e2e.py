@@ -15,7 +15,7 @@ from sqlalchemy import func, select
 from aisle.db import session_factory
 from aisle.internal_auth import bearer_headers
 from aisle.models import ConsoleSession, Conversation
-from tests.e2e_stack import Stack, free_port, http_json
+from tests.e2e_stack import API_AUTH, Stack, api_conversation_id, free_port, http_json
 
 pytestmark = pytest.mark.e2e
 EVIL = "https://evil.example"
@@ -155,15 +155,15 @@ def conversation_exists(stack: Stack, cid: str) -> bool:
 
 def test_a_refused_message_creates_no_conversation(stack, guarded_web):
     senders = [f"web-{uuid.uuid4().hex}" for _ in range(3)]
-    statuses = [http_json("POST", f"{guarded_web}/api/messages", {"sender": s, "message": "hi"})[0]
+    statuses = [http_json("POST", f"{guarded_web}/api/messages", {"sender": s, "message": "hi"}, headers=API_AUTH)[0]
                 for s in senders]
     assert statuses == [200, 200, 429]  # AISLE_RATE_PER_IP=2/minute on this instance
-    assert [conversation_exists(stack, s) for s in senders] == [True, True, False]
+    assert [conversation_exists(stack, api_conversation_id(s)) for s in senders] == [True, True, False]
 
 
 def test_an_oversized_chat_body_is_refused(stack):
     body = json.dumps({"sender": f"web-{uuid.uuid4().hex}", "message": "x" * 2 * 1024 * 1024}).encode()
-    status, _, reply = send("POST", f"{stack.web_url}/api/messages", body=body)
+    status, _, reply = send("POST", f"{stack.web_url}/api/messages", body=body, headers=API_AUTH)
     assert status == 413 and "characters" in json.loads(reply)["error"]
 
 

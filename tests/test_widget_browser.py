@@ -2,11 +2,15 @@
 from __future__ import annotations
 
 import os
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
 from playwright.sync_api import Page, expect
 
+from aisle.db import session_factory
+from aisle.models import Conversation
 from tests.browser import browser  # noqa: F401  (fixture)
 
 pytestmark = pytest.mark.e2e
@@ -130,3 +134,75 @@ def test_keyboard_and_phone_layout(browser, stack):  # noqa: F811
     expect(panel).to_be_hidden()
     expect(launcher).to_be_focused()
     context.close()
+
+
+def stored_token(page: Page) -> str | None:
+    return page.evaluate("() => (JSON.parse(localStorage.getItem('aisle.conversation') || 'null') || {}).token || null")
+
+
+def test_end_chat_forgets_the_conversation_on_this_browser(page, stack):
+    open_widget(page)
+    say(page, "show me kettles")
+    expect(page.locator("li.msg.bot .carousel article.card").first).to_be_visible()
+    before = stored_token(page)
+    page.get_by_role("button", name="End chat and forget this conversation on this device").click()
+    expect(page.locator("li.msg.system").last).to_contain_text("You ended the chat")
+    expect(page.locator("li.msg.shopper")).to_have_count(0)
+    page.wait_for_function("old => { const e = JSON.parse(localStorage.getItem('aisle.conversation') || 'null');"
+                           " return e && e.token !== old; }", arg=before)
+    page.reload()  # the next person at this computer
+    open_widget(page)
+    say(page, "hi")
+    expect(bot_messages(page).last).to_be_visible()
+    expect(page.locator("li.msg.shopper")).to_have_count(1)
+    assert "show me kettles" not in page.locator("#aisle-widget").inner_text()
+    with session_factory(stack.settings.database_url)() as s:  # and the server closed it
+        ended = s.get(Conversation, before.rpartition(".")[0]).ended_at
+    assert ended is not None
+
+
+def test_an_idle_conversation_is_not_reopened_after_a_reload(page):
+    open_widget(page)
+    say(page, "show me kettles")
+    expect(page.locator("li.msg.bot .carousel article.card").first).to_be_visible()
+    before = stored_token(page)
+    # 31 minutes without a message (the default expiry is 30).
+    page.evaluate("() => { const e = JSON.parse(localStorage.getItem('aisle.conversation'));"
+                  " e.at = Date.now() - 31 * 60 * 1000; localStorage.setItem('aisle.conversation', JSON.stringify(e)); }")
+    page.reload()
+    open_widget(page)
+    page.wait_for_function("old => { const e = JSON.parse(localStorage.getItem('aisle.conversation') || 'null');"
+                           " return e && e.token !== old; }", arg=before)
+    expect(page.locator("li.msg.shopper")).to_have_count(0)
+
+
+def test_a_page_on_another_site_cannot_run_the_assistant(browser, stack):  # noqa: F811
+    page_html = (f'<!doctype html><title>Not the store</title>'
+                 f'<script src="{stack.web_url}/static/widget.js" defer></script>').encode()
+
+    class OtherSite(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # noqa: N802
+            self.send_response(200)
+            self.send_header("Content-Type", "text/html")
+            self.end_headers()
+            self.wfile.write(page_html)
+
+        def log_message(self, *args) -> None:
+            pass
+
+    # Another origin on this machine (another port): a page that embeds the widget script.
+    server = ThreadingHTTPServer(("127.0.0.1", 0), OtherSite)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    context = browser.new_context()
+    try:
+        page = context.new_page()
+        page.set_default_timeout(WAIT_MS)
+        frames = []
+        page.on("websocket", lambda ws: ws.on("framereceived", lambda payload: frames.append(payload)))
+        page.goto(f"http://127.0.0.1:{server.server_port}/")
+        expect(page.locator(".banner")).to_contain_text("Reconnecting")  # the socket was refused
+        assert frames == []  # no welcome, no history
+    finally:
+        context.close()
+        server.shutdown()
+        server.server_close()
