@@ -69,7 +69,7 @@ def test_any_rasa_reply_list_folds_into_messages(replies):
 
 
 frames = st.one_of(st.text(max_size=200), json_values.map(json.dumps),
-                   st.fixed_dictionaries({"type": st.sampled_from(["message", "ping", "cancel_handoff", "hello", "x"]),
+                   st.fixed_dictionaries({"type": st.sampled_from(["message", "ping", "cancel_handoff", "hello", "end", "x"]),
                                           "text": json_values, "payload": json_values,
                                           "client_id": json_values}).map(json.dumps))
 
@@ -92,11 +92,39 @@ def test_the_websocket_survives_any_frames(sequence):
                         assert ws.close_code == 1008  # only "too many bad frames" may close it
                         return
                     frame = json.loads(msg.data)
-                    assert frame["type"] in ("error", "message", "typing", "mode", "pong")
+                    assert frame["type"] in ("error", "message", "typing", "mode", "pong", "ended")
                     if frame["type"] == "pong":
                         break
                 health = await client.get("/health")
                 assert health.status == 503  # the app still serves (its dependencies are down here)
+
+    asyncio.run(scenario())
+
+
+@settings(max_examples=8, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(json_values, min_size=1, max_size=8), st.lists(st.one_of(json_values, json_values.map(json.dumps)),
+                                                                min_size=1, max_size=8))
+def test_no_hello_token_or_chat_api_request_reaches_a_conversation_or_a_500(tokens, bodies):
+    async def scenario() -> None:
+        with tempfile.TemporaryDirectory() as tmp:
+            settings = web_settings(Path(tmp), AISLE_API_KEYS="fuzz-key")
+            async with TestClient(TestServer(create_app(settings))) as client:
+                ws = await client.ws_connect("/ws")
+                await ws.send_json({"type": "hello"})
+                known = (await ws.receive_json(timeout=5))["conversation_id"]
+                await ws.close()
+                for token in tokens:  # anything but the token the server issued: a fresh conversation
+                    ws = await client.ws_connect("/ws")
+                    await ws.send_json({"type": "hello", "token": token})
+                    welcome = await ws.receive_json(timeout=5)
+                    assert welcome["conversation_id"] != known and welcome["history"] == []
+                    await ws.close()
+                for body, auth in zip(bodies, [None, "Bearer fuzz-key", "Bearer nope"] * 3):
+                    headers = {"Authorization": auth} if auth else {}
+                    resp = await client.post("/api/messages", data=body if isinstance(body, str) else json.dumps(body),
+                                             headers={"Content-Type": "application/json", **headers})
+                    assert resp.status in ((503, 400, 413) if auth == "Bearer fuzz-key" else (401,)), resp.status
+                    assert isinstance((await resp.json())["error"], str)
 
     asyncio.run(scenario())
 
