@@ -116,9 +116,14 @@ async def test_a_socket_on_one_instance_sees_the_handoff_started_on_the_other(cl
     async with aiohttp.ClientSession() as http, http.ws_connect(f"{webs[0]}/ws") as ws:
         await ws.send_json({"type": "hello"})
         welcome = await ws.receive_json(timeout=10)
-        cid = welcome["conversation_id"]
-        reply = await asyncio.to_thread(post, webs[1], cid, "I want to talk to a real person")
-        assert reply["mode"] == "waiting"
+        # The same conversation open on the other instance too (its token verifies there: one secret
+        # per data dir), and the shopper asks for a person there.
+        async with http.ws_connect(f"{webs[1]}/ws") as other:
+            await other.send_json({"type": "hello", "token": welcome["token"]})
+            assert (await other.receive_json(timeout=10))["conversation_id"] == welcome["conversation_id"]
+            await other.send_json({"type": "message", "text": "I want to talk to a real person"})
+            while (await other.receive_json(timeout=60)).get("mode") != "waiting":
+                pass
         seen: list[dict] = []
         while not any(f["type"] == "mode" and f["mode"] == "waiting" for f in seen):
             seen.append(json.loads((await ws.receive(timeout=10)).data))
