@@ -1,4 +1,4 @@
-"""Issue #15 findings 3, 4 and 7 (chat API, widget socket, agent console) re-sent as the penetration test sent them, against every real service:
+"""Issue #15 findings 3, 4 and 7 re-sent as the penetration test sent them, against every real service:
 chat API keys, conversation ids only the server issues, the shopper socket's Origin check, "end chat",
 and no personal data (or search oracle) in the agent console."""
 from __future__ import annotations
