@@ -24,7 +24,9 @@ def test_shopper_and_agent_chat_live_then_the_bot_resumes_and_the_agent_corrects
     shopper.locator("#aisle-input").fill("I want to talk to a real person")
     shopper.keyboard.press("Enter")
     expect(shopper.locator("#aisle-widget .status")).to_contain_text("Waiting for a person")
-    cid = shopper.evaluate("localStorage.getItem('aisle.conversation')")
+    # The widget keeps the server's token, "<conversation id>.<signature>".
+    token = shopper.evaluate("JSON.parse(localStorage.getItem('aisle.conversation')).token")
+    cid = token.rpartition(".")[0]
 
     agent.goto(stack.web_url + "/login?next=/agent/queue")
     agent.get_by_label("Username").fill(AGENT)
