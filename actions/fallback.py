@@ -11,6 +11,7 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from actions.faq import answer_from_knowledge_base
 from actions.handoff import hand_off
+from actions.needs import answer_need
 from nlu_models.language import is_foreign
 
 FALLBACK_INTENT = "nlu_fallback"
@@ -50,8 +51,11 @@ class ActionFallback(Action):
         if rescued is not None:  # not understood as an intent, but a confident help-article match
             return rescued
         if CAPABILITY_REQUEST.search(text) and consecutive_fallbacks(tracker) <= REPHRASES_BEFORE_OFFER:
-            dispatcher.utter_message(text=CANNOT)
+            dispatcher.utter_message(text=CANNOT)  # "can you engrave the knife?" asks for a service, not a knife
             return []
+        need = answer_need(dispatcher, text)
+        if need is not None:  # "my old dog sleeps on the cold kitchen floor": dog beds
+            return need
         if consecutive_fallbacks(tracker) <= REPHRASES_BEFORE_OFFER:
             dispatcher.utter_message(response="utter_ask_rephrase")
             return []

@@ -14,6 +14,7 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from actions import catalog_client, knowledge_client
 from actions.compound import answer_side_question, split_question
+from actions.needs import answer_need
 from actions.references import entity_values
 from actions.search import run_search
 from catalog.search import Constraints
@@ -36,7 +37,7 @@ def answer_from_knowledge_base(dispatcher: CollectingDispatcher, tracker: Tracke
                                only_if_confident: bool = False) -> list[dict[str, Any]] | None:
     """Answer the latest message from the KB; None when ``only_if_confident`` and it is not."""
     question = tracker.latest_message.get("text") or ""
-    result = knowledge_client.answer(question)
+    result = knowledge_client.answer(tracker.latest_message.get("normalised_text") or question)
     if result.kind == "answer" and result.best:
         return give_answer(dispatcher, result.best.entry_id, result.best.answer)
     if only_if_confident:
@@ -45,6 +46,9 @@ def answer_from_knowledge_base(dispatcher: CollectingDispatcher, tracker: Tracke
         dispatcher.utter_message(text="I'm not sure I understood. Did you mean one of these?", buttons=[
             {"title": m.question, "payload": f"/faq{json.dumps({'faq_id': m.entry_id})}"} for m in result.matches])
         return []
+    need = answer_need(dispatcher, question)  # "my back is killing me after a day at my desk"
+    if need is not None:
+        return need
     knowledge_client.record_miss(question, result, tracker.sender_id)
     dispatcher.utter_message(text=NO_ANSWER, buttons=OFFER_BUTTONS)
     return [SlotSet("human_offered", True)]

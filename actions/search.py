@@ -58,7 +58,7 @@ def sort_of(text: str) -> str | None:
 
 
 def run_search(dispatcher: CollectingDispatcher, query: str, context: Constraints, offset: int = 0,
-               sort: str | None = None, new: bool = False) -> list[dict[str, Any]]:
+               sort: str | None = None, new: bool = False, heading: str | None = None) -> list[dict[str, Any]]:
     """``new``: a fresh search, whose page decides the kinds of product that refinements keep to."""
     window = SORT_WINDOW if sort else PAGE
     response = catalog_client.search(query, limit=window, offset=0 if sort else offset, context=context)
@@ -87,7 +87,7 @@ def run_search(dispatcher: CollectingDispatcher, query: str, context: Constraint
         return events
     note = relaxed_note(response.relaxed)
     total = response.total
-    heading = "Here's what I found" if not offset else "Here are more"
+    heading = heading or ("Here's what I found" if not offset else "Here are more")
     counter = f" ({offset + 1}-{offset + len(page)} of {total})" if total > len(page) else ""
     order = {"price": ", cheapest first", "price_desc": ", most expensive first", "rating": ", best rated first"}
     dispatcher.utter_message(**results_message(f"{note}{heading}{order.get(sort or '', '')}{counter}:", page,

@@ -36,6 +36,9 @@ Encoder = Callable[[list[str]], np.ndarray]
 MIN_CANDIDATES = 1000
 CATEGORY_TOP = 3  # a category's affinity: the mean of its best few dense similarities
 COMPATIBLE_TOP = 10  # a stated value is a filter when one of the query's top products has it
+# A message naming no product is about a category when its affinity reaches this (chosen on the hardware
+# store's needs and CLINC150 val by ``python -m catalog.bench.needs``; reported on the demo store's).
+NEED_THRESHOLD = 0.35
 RELAX_ORDER = ("attrs", "colors", "sizes", "materials", "brands", "price", "category", "categories", "in_stock")
 WORD = re.compile(r"[A-Za-z]+")
 IN_STOCK = re.compile(r"\b(?:in[- ]stock|available (?:now|today)|ships? (?:today|now)|available right now)\b", re.I)
@@ -308,6 +311,17 @@ class ParsedQuery:
     dense_text: str  # the query without prices and negated words, typos corrected
 
 
+@dataclass(frozen=True)
+class NeedMatch:
+    category: str
+    affinity: float
+    top_categories: list[str]
+
+    @property
+    def confident(self) -> bool:
+        return self.affinity >= NEED_THRESHOLD
+
+
 @dataclass
 class SearchResponse:
     items: list[dict[str, Any]]
@@ -504,6 +518,23 @@ class CatalogSearch:
                 return hits, constraints, relaxed
             relaxed.append(remaining[0])
             constraints = constraints.without(remaining[0])
+
+    def need(self, text: str) -> NeedMatch | None:
+        """The category a message is most about, by dense similarity alone, with its affinity: how
+        strongly a message that names no product ("my cat keeps scratching the sofa") points at one
+        kind of product. The caller decides, with ``NEED_THRESHOLD``, whether that is enough."""
+        self.refresh()
+        if not self.views or not text.strip():
+            return None
+        return self.need_of_vector(self.encode([text])[0])
+
+    def need_of_vector(self, vector: np.ndarray) -> NeedMatch | None:
+        dense = [h for h in self.dense.search(vector, min(len(self.views), MIN_CANDIDATES)) if h[0] in self.views]
+        affinity = category_affinity(dense, lambda i: self.views[i].category)
+        if not affinity:
+            return None
+        ranked = sorted(affinity.items(), key=lambda kv: -kv[1])
+        return NeedMatch(ranked[0][0], round(ranked[0][1], 4), [c for c, _ in ranked[:3]])
 
     def similar(self, sku: str, limit: int = 5, context: Constraints | None = None) -> SearchResponse:
         """Products closest to this one in embedding space, other models first (not its own variants)."""

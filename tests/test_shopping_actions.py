@@ -11,6 +11,8 @@ from aisle.db import session_factory
 from actions import catalog_client, recommend_client
 from actions.cart import ActionAddToCart, ActionViewCart
 from actions.product_info import ActionCompareProducts, ActionProductDetails
+from actions.fallback import CANNOT, ActionFallback
+from actions.needs import ActionOutOfScope
 from actions.recommend import ActionRecommend
 from actions.search import ActionRefineSearch, ActionSearchProducts
 from actions.similar import ActionSimilarProducts
@@ -204,3 +206,25 @@ async def test_a_sort_asked_as_a_new_search_sorts_the_results_on_screen():
     _, s1 = await run(ActionSearchProducts(), "coffee maker", "search_product")
     messages, _ = await run(ActionSearchProducts(), "show the most expensive first", "search_product", slots=s1)
     assert cards(messages) == ["CM-201", "CM-200"]
+
+
+async def test_a_need_without_product_words_gets_that_kind_of_product():
+    messages, slots = await run(ActionOutOfScope(), "my feet always get soaked on muddy mountain trails",
+                                "out_of_scope")
+    assert cards(messages) and all(sku.startswith("HB-") for sku in cards(messages))
+    assert messages[0]["text"].startswith("Some hiking boots that might help")
+    # kept like a search's kinds of product, so "cheaper" or "in black" refine these
+    assert slots["search_constraints"]["categories"] == ["Shoes > Hiking Boots"]
+
+
+async def test_an_unrelated_request_is_still_declined():
+    messages, slots = await run(ActionOutOfScope(), "what's the capital of australia", "out_of_scope")
+    assert [m.get("response") for m in messages] == ["utter_out_of_scope"]
+    assert not cards(messages) and not slots
+
+
+async def test_not_understood_but_a_clear_need_gets_products_while_a_service_request_is_declined():
+    messages, _ = await run(ActionFallback(), "my feet always get soaked on muddy mountain trails", "nlu_fallback")
+    assert cards(messages) and all(sku.startswith("HB-") for sku in cards(messages))
+    messages, _ = await run(ActionFallback(), "can you engrave my name on the hiking boots", "nlu_fallback")
+    assert not cards(messages) and messages[0]["text"] == CANNOT

@@ -1,0 +1,39 @@
+"""A need without product words ("my cat keeps scratching up the sofa") answered with products.
+
+The NLU calls such messages out_of_scope, nlu_fallback or an unanswerable faq; before refusing, the
+actions ask the catalog whether the message is clearly about one kind of product it sells.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from rasa_sdk import Action, Tracker
+from rasa_sdk.executor import CollectingDispatcher
+
+from actions import catalog_client
+from actions.search import run_search
+from catalog.search import Constraints
+
+
+
+
+def answer_need(dispatcher: CollectingDispatcher, text: str) -> list[dict[str, Any]] | None:
+    """Products of the category the message is about, or None when it is not clearly about one."""
+    need = catalog_client.engine().need(text)
+    if need is None or not need.confident:
+        return None
+    kind = need.category.split(">")[-1].strip().lower()
+    return run_search(dispatcher, text, Constraints(categories=(need.category,)), new=True,
+                      heading=f"Some {kind} that might help")
+
+
+class ActionOutOfScope(Action):
+    def name(self) -> str:
+        return "action_out_of_scope"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                  domain: dict[str, Any]) -> list[dict[str, Any]]:
+        answered = answer_need(dispatcher, tracker.latest_message.get("text") or "")
+        if answered is None:
+            dispatcher.utter_message(response="utter_out_of_scope")
+        return answered or []
