@@ -1,5 +1,6 @@
 """The aiohttp web app (port 8000): demo store page with the chat widget, the widget's WebSocket
-gateway, a JSON chat API for other channels, the staff consoles, and the health page."""
+gateway, a JSON chat API for other channels, the Socket.IO channel rasa-webchat speaks (through the
+same gateway), the staff consoles, and the health page."""
 from __future__ import annotations
 
 import asyncio
@@ -19,6 +20,7 @@ from aisle.config import Settings
 from aisle.db import engine_for, session_factory
 from bot.api_keys import ApiKeys
 from bot.appkeys import API_KEYS, GATEWAY, HANDOFFS, INTERNAL_SECRET, SESSION, SETTINGS, TOKENS
+from bot.chat_http import ERROR_STATUS, json_error, read_limited
 from bot.agent import views as agent_views
 from bot.agent.retention import purge
 from bot.console import api_keys_admin, auth_views, faq_admin
@@ -30,6 +32,7 @@ from bot.gateway import Gateway, GatewayError, RateLimits, max_body_bytes
 from bot.handoff import Handoffs
 from bot.health import check_all
 from bot.hub import Hub
+from bot import socketio_channel
 from bot.rasa_client import RasaClient
 from bot.site_headers import site_headers
 from bot.store_page import store_page
@@ -40,23 +43,6 @@ log = logging.getLogger(__name__)
 HERE = Path(__file__).resolve().parent
 SENDER_ID = re.compile(r"^[A-Za-z0-9_.:-]{8,64}$")
 READY_POLL_SECONDS = 1.0
-ERROR_STATUS = {"too_long": 413, "rate_limited": 429}
-
-
-def json_error(status: int, message: str) -> web.Response:
-    return web.json_response({"error": message}, status=status)
-
-
-async def read_limited(request: web.Request, limit: int) -> bytes | None:
-    """The request body, or None when it is longer than ``limit`` (read no further than that)."""
-    if (request.content_length or 0) > limit:
-        return None
-    raw = bytearray()
-    async for chunk in request.content.iter_any():  # also bounds a chunked body without a Content-Length
-        raw += chunk
-        if len(raw) > limit:
-            return None
-    return bytes(raw)
 
 
 async def post_message(request: web.Request) -> web.Response:
@@ -188,6 +174,7 @@ def create_app(settings: Settings) -> web.Application:
     app.router.add_get("/", store_page)
     app.router.add_get("/ws", websocket)
     app.router.add_post("/api/messages", post_message)
+    socketio_channel.attach(app, settings)
     app.router.add_get("/health", health)
     auth_views.add_routes(app)
     faq_admin.add_routes(app)

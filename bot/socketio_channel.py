@@ -1,0 +1,226 @@
+"""The Socket.IO channel at ``/socket.io/``: the protocol rasa-webchat 1.0.x and Rasa's chat widget speak,
+served by python-socketio on the web app. A store points the widget's ``socketUrl`` at Aisle's web address
+and nothing else changes; every message goes through the gateway like the widget's own.
+
+Client → server
+  session_request {"session_id"?}                  answered by session_confirm
+  user_uttered {"message", "session_id"?, "customData"?}   text, or a button's "/intent{...}" payload
+Server → client
+  session_confirm "<id>"     a plain string, as Rasa sends it (clients take it, or {"session_id"})
+  bot_uttered {...}          one per bubble, in the shapes rasa-webchat renders:
+     {"text"}   |   {"text", "quick_replies": [{"content_type": "text", "title", "payload"}]}
+     {"attachment": {"type": "template", "payload": {"template_type": "generic", "elements": [card...]}}}
+     {"attachment": {"type": "image", "payload": {"src"}}}   |   any other custom payload as Rasa sends it
+
+Conversation ids are the server's: a new random one per chat; the client's previous id is taken back only
+when it names a conversation of this channel (one that a message was sent in), so a made-up id, a widget's
+or an API sender's id gets a fresh conversation and reveals nothing. The conversation is stored with its
+first message that passes the gateway's checks: page views that never chat leave nothing behind.
+rasa-webchat keeps the messages it showed in the browser's storage and redraws them after a reload when
+session_confirm returns the id it had; it never asks the server for history.
+Everything stored for the conversation (bot replies, handoff notices, a live agent's messages) reaches
+each of its sockets as bot_uttered from the live hub; refusals (too long, too fast) come back as a
+bot_uttered text and are not stored.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import socketio
+from aiohttp import web
+from yarl import URL
+
+from actions.presenters import money
+from aisle.config import Settings
+from bot.appkeys import GATEWAY
+from bot.gateway import Gateway, GatewayError, max_body_bytes
+from bot.hub import SubscriberTooSlow
+from bot.transcripts import new_conversation_id
+from bot.websocket import client_ip
+
+log = logging.getLogger(__name__)
+CHANNEL = "socketio"  # conversations.channel
+MAX_SESSION_ID_CHARS = 64
+MAX_CARDS = 10  # one carousel
+MAX_REMEMBERED_BUTTONS = 200  # per socket: payload → the title the shopper clicked
+FAILED = "Something went wrong on our side. Please try again."
+
+
+def origin_check(allowed: tuple[str, ...]) -> Callable[[str | None, dict[str, Any]], bool]:
+    """python-socketio's ``cors_allowed_origins``: the web app's own origin and the store's
+    (AISLE_WIDGET_ORIGINS). A client that sends no Origin is not a browser; this check is not about it."""
+
+    def check(origin: str | None, environ: dict[str, Any]) -> bool:
+        if origin is None:
+            return True
+        request: web.Request = environ["aiohttp.request"]
+        try:
+            url = URL(origin)
+            own = url.host is not None and url.host == request.url.host and url.port == request.url.port
+        except (ValueError, TypeError):  # a malformed Origin is nobody's
+            return False
+        return own or origin.strip().rstrip("/").lower() in allowed
+
+    return check
+
+
+def _card_element(card: dict[str, Any]) -> dict[str, Any]:
+    """One product card as an element of rasa-webchat's carousel (a Messenger "generic" template)."""
+    buttons = [{"type": "postback", "title": str(b.get("title", "")), "payload": str(b.get("payload", ""))}
+               for b in card.get("buttons") or []]
+    facts = [money(float(card["price"]), str(card.get("currency") or "USD")) if card.get("price") is not None else "",
+             f"★ {float(card['rating']):.1f}" if card.get("rating") else "",
+             "Out of stock" if card.get("in_stock") is False else "", str(card.get("reason") or "")]
+    element: dict[str, Any] = {"title": str(card.get("title", "")), "subtitle": " · ".join(f for f in facts if f),
+                               "buttons": buttons}
+    image = card.get("image_url")
+    if isinstance(image, str) and image.startswith(("https://", "http://")):
+        element["image_url"] = image
+    if buttons:  # the card itself opens its first button (Details)
+        element["default_action"] = buttons[0]
+    return element
+
+
+def bot_uttered(message: dict[str, Any]) -> list[dict[str, Any]]:
+    """A stored bot, agent or system message as the bot_uttered events rasa-webchat renders. Its renderer
+    picks the kind from the exact set of keys, so each event carries only its own."""
+    text = str(message.get("text") or "")
+    if message.get("author") == "agent":
+        text = f"{message.get('agent') or 'Our team'} (our team): {text}"
+    custom = message.get("custom") if isinstance(message.get("custom"), dict) else None
+    cards = message.get("cards") or (custom or {}).get("products") or []
+    if message.get("cards"):
+        text = str(message.get("intro") or text.split("\n")[0])  # the numbered lines repeat the cards
+    events: list[dict[str, Any]] = []
+    buttons = message.get("buttons") or []
+    if text and buttons:
+        events.append({"text": text, "quick_replies": [
+            {"content_type": "text", "title": b["title"], "payload": b["payload"]} for b in buttons]})
+    elif text:
+        events.append({"text": text})
+    if cards:
+        events.append({"attachment": {"type": "template", "payload": {
+            "template_type": "generic", "elements": [_card_element(c) for c in cards[:MAX_CARDS]]}}})
+    elif custom:  # as Rasa's channel sends it: a React host renders it with customComponent, others skip it
+        events.append(custom)
+    if message.get("image"):
+        events.append({"attachment": {"type": "image", "payload": {"src": str(message["image"])}}})
+    return events
+
+
+def button_titles(message: dict[str, Any]) -> list[tuple[str, str]]:
+    """(payload, what the shopper clicked) for each button of a message: rasa-webchat sends back only the
+    payload, and the transcript should read like the widget's ("Details: Steel Kettle")."""
+    titles = [(str(b["payload"]), str(b["title"])) for b in message.get("buttons") or []]
+    custom = message.get("custom") if isinstance(message.get("custom"), dict) else {}
+    for card in message.get("cards") or custom.get("products") or []:
+        titles += [(str(b["payload"]), f"{b['title']}: {card.get('title', '')}") for b in card.get("buttons") or []]
+    return titles
+
+
+@dataclass
+class Socket:
+    ip: str
+    conversation_id: str | None = None
+    forwarder: asyncio.Task[None] | None = None
+    clicked: dict[str, str] = field(default_factory=dict)  # payload → title, oldest first
+
+    def remember(self, payload: str, title: str) -> None:
+        self.clicked.pop(payload, None)
+        self.clicked[payload] = title
+        while len(self.clicked) > MAX_REMEMBERED_BUTTONS:
+            del self.clicked[next(iter(self.clicked))]
+
+
+class SocketIOChannel:
+    def __init__(self, app: web.Application, settings: Settings) -> None:
+        self.app = app
+        self.sio = socketio.AsyncServer(
+            async_mode="aiohttp", cors_allowed_origins=origin_check(settings.widget_origins), cors_credentials=False,
+            max_http_buffer_size=max_body_bytes(settings.max_message_chars))
+        self.sockets: dict[str, Socket] = {}
+        self.sio.on("connect", self.connect)
+        self.sio.on("disconnect", self.disconnect)
+        self.sio.on("session_request", self.session_request)
+        self.sio.on("user_uttered", self.user_uttered)
+
+    @property
+    def gateway(self) -> Gateway:
+        return self.app[GATEWAY]  # made when the app starts (it needs the HTTP session)
+
+    async def connect(self, sid: str, environ: dict[str, Any], auth: Any = None) -> None:
+        self.sockets[sid] = Socket(ip=client_ip(environ["aiohttp.request"]))
+
+    async def disconnect(self, sid: str, reason: Any = None) -> None:
+        socket = self.sockets.pop(sid, None)
+        if socket is not None and socket.forwarder is not None:
+            socket.forwarder.cancel()
+
+    async def session_request(self, sid: str, data: Any = None) -> None:
+        socket = self.sockets.get(sid)
+        if socket is not None:
+            await self._confirm(sid, socket, data.get("session_id") if isinstance(data, dict) else None)
+
+    async def _confirm(self, sid: str, socket: Socket, wanted: Any) -> str:
+        found = (self.gateway.transcripts.get(wanted)
+                 if isinstance(wanted, str) and 0 < len(wanted) <= MAX_SESSION_ID_CHARS else None)
+        cid = found.id if found is not None and found.channel == CHANNEL else new_conversation_id()
+        if socket.forwarder is not None:
+            socket.forwarder.cancel()
+        socket.conversation_id = cid
+        socket.forwarder = asyncio.create_task(self._forward(sid, socket, cid))
+        await asyncio.sleep(0)  # subscribed before anything can be said in it
+        await self.sio.emit("session_confirm", cid, to=sid)
+        return cid
+
+    async def _forward(self, sid: str, socket: Socket, cid: str) -> None:
+        try:
+            async with self.gateway.transcripts.hub.subscribe(cid) as subscription:
+                while True:
+                    event = await subscription.next()
+                    message = event.get("message") if event.get("type") == "message" else None
+                    if not message or message.get("author") == "shopper":
+                        continue
+                    for payload, title in button_titles(message):
+                        socket.remember(payload, title)
+                    for uttered in bot_uttered(message):
+                        await self.sio.emit("bot_uttered", uttered, to=sid)
+        except SubscriberTooSlow:  # the client reconnects; rasa-webchat keeps what it already showed
+            await self.sio.disconnect(sid)
+
+    async def user_uttered(self, sid: str, data: Any = None) -> None:
+        socket = self.sockets.get(sid)
+        if socket is None:
+            return
+        # A plain socket.io client may skip session_request: it gets a conversation all the same.
+        cid = socket.conversation_id or await self._confirm(sid, socket, None)
+        message = data.get("message") if isinstance(data, dict) else None
+        payload = message if isinstance(message, str) and message.startswith("/") else None
+        text = socket.clicked.get(message, message) if payload else message
+        try:
+            await self.gateway.shopper_message(cid, text, ip=socket.ip, payload=payload, channel=CHANNEL)
+        except GatewayError as exc:
+            await self.sio.emit("bot_uttered", {"text": str(exc)}, to=sid)
+        except Exception:  # never a stack trace to the shopper; the log has it
+            log.exception("conversation %s: Socket.IO message failed", cid)
+            await self.sio.emit("bot_uttered", {"text": FAILED}, to=sid)
+
+
+def attach(app: web.Application, settings: Settings) -> SocketIOChannel:
+    """Serve the channel at /socket.io/ (rasa-webchat's default socketPath)."""
+    channel = SocketIOChannel(app, settings)
+    channel.sio.attach(app, socketio_path="socket.io")
+
+    async def close_sockets(_: web.Application) -> None:
+        # Before aiohttp waits for open requests: a polling client's pending GET ends now, not after
+        # its ping interval.
+        for sid in list(channel.sockets):
+            await channel.sio.disconnect(sid)
+        await channel.sio.shutdown()
+
+    app.on_shutdown.append(close_sockets)
+    return channel
