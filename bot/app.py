@@ -1,6 +1,6 @@
 """The aiohttp web app (port 8000): demo store page with the chat widget, the widget's WebSocket
-gateway, a JSON chat API for other channels, the Socket.IO channel rasa-webchat speaks (through the
-same gateway), the staff consoles, and the health page."""
+gateway, a JSON chat API for other channels, the Socket.IO channel rasa-webchat speaks and a
+Rasa-compatible REST webhook (all through the same gateway), the staff consoles, and the health page."""
 from __future__ import annotations
 
 import asyncio
@@ -32,7 +32,7 @@ from bot.gateway import Gateway, GatewayError, RateLimits, max_body_bytes
 from bot.handoff import Handoffs
 from bot.health import check_all
 from bot.hub import Hub
-from bot import socketio_channel
+from bot import rest_webhook, socketio_channel
 from bot.rasa_client import RasaClient
 from bot.site_headers import site_headers
 from bot.store_page import store_page
@@ -174,6 +174,7 @@ def create_app(settings: Settings) -> web.Application:
     app.router.add_get("/", store_page)
     app.router.add_get("/ws", websocket)
     app.router.add_post("/api/messages", post_message)
+    rest_webhook.add_routes(app)
     socketio_channel.attach(app, settings)
     app.router.add_get("/health", health)
     auth_views.add_routes(app)

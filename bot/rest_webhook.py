@@ -1,0 +1,101 @@
+"""A Rasa-compatible REST webhook on the web app, behind the gateway: channels built for Rasa's REST
+channel point at Aisle instead of Rasa and get transcripts, limits and handoff like every other channel.
+
+``POST /webhooks/rest/webhook`` with ``Authorization: Bearer KEY`` (a key from AISLE_API_KEYS) and
+``{"sender", "message"}`` → 200 and a list of ``{"recipient_id", "text"?, "buttons"?, "custom"?, "image"?}``,
+as Rasa's REST channel answers: a product list is its text, then ``{"custom": {"type": "product_cards",
+...}}``. The list holds what was said in the conversation while the message was handled: the bot's
+replies, or a handoff notice; while a person has the conversation it is empty (their messages are in
+the agent console; this protocol cannot push). Refusals are 4xx ``{"error"}`` (401 key, 400 bad body,
+413 too long, 429 too fast); 503 when the assistant could not answer. Each key's senders are its own
+conversations: a sender id never reaches another key's conversation, nor a widget's.
+"""
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+from typing import Any
+
+from aiohttp import web
+
+from bot.appkeys import GATEWAY, SETTINGS
+from bot.chat_http import ERROR_STATUS, json_error, read_limited
+from bot.gateway import GatewayError, max_body_bytes
+from bot.websocket import client_ip
+
+CHANNEL = "rest"  # conversations.channel
+MAX_SENDER_CHARS = 128
+
+
+def api_key(request: web.Request) -> str | None:
+    """The bearer key when it is one of AISLE_API_KEYS (compared in constant time), else None."""
+    scheme, _, key = request.headers.get("Authorization", "").partition(" ")
+    key = key.strip()
+    if scheme.lower() != "bearer" or not key:
+        return None
+    matches = [hmac.compare_digest(key.encode(), k.encode()) for k in request.app[SETTINGS].api_keys]
+    return key if any(matches) else None
+
+
+def conversation_id(key: str, sender: str) -> str:
+    """The conversation (and Rasa sender) id of a sender under a key: its own namespace, a fixed length."""
+    return "r-" + hashlib.sha256(f"{key}\0{sender}".encode()).hexdigest()[:40]
+
+
+def rasa_replies(recipient_id: str, message: dict[str, Any]) -> list[dict[str, Any]]:
+    """A stored message in the shape of Rasa's REST channel: text (with buttons), then custom, then image."""
+    text = str(message.get("text") or "")
+    if message.get("author") == "agent":
+        text = f"{message.get('agent') or 'Our team'} (our team): {text}"
+    out: list[dict[str, Any]] = []
+    if text:
+        reply: dict[str, Any] = {"recipient_id": recipient_id, "text": text}
+        if message.get("buttons"):
+            reply["buttons"] = message["buttons"]
+        out.append(reply)
+    if message.get("cards"):
+        out.append({"recipient_id": recipient_id, "custom": {
+            "type": "product_cards", "intro": message.get("intro"), "products": message["cards"]}})
+    elif isinstance(message.get("custom"), dict):
+        out.append({"recipient_id": recipient_id, "custom": message["custom"]})
+    if message.get("image"):
+        out.append({"recipient_id": recipient_id, "image": message["image"]})
+    return out
+
+
+async def webhook(request: web.Request) -> web.Response:
+    key = api_key(request)
+    if key is None:
+        return web.json_response({"error": "a valid API key is required: send 'Authorization: Bearer KEY' "
+                                           "(a key listed in AISLE_API_KEYS)"},
+                                 status=401, headers={"WWW-Authenticate": 'Bearer realm="aisle"'})
+    max_chars = request.app[SETTINGS].max_message_chars
+    raw = await read_limited(request, max_body_bytes(max_chars))
+    if raw is None:
+        return json_error(413, f"request body too large: a message may have up to {max_chars} characters")
+    try:
+        body = json.loads(raw)
+    except ValueError:
+        return json_error(400, "request body must be JSON: {\"sender\": \"...\", \"message\": \"...\"}")
+    if not isinstance(body, dict):
+        return json_error(400, "request JSON must be an object")
+    sender, message = body.get("sender"), body.get("message")
+    if not isinstance(sender, str) or not 0 < len(sender) <= MAX_SENDER_CHARS or not sender.isprintable():
+        return json_error(400, f"'sender' must be 1-{MAX_SENDER_CHARS} printable characters")
+    gateway = request.app[GATEWAY]
+    cid = conversation_id(key, sender)
+    before = gateway.transcripts.history(cid, limit=1)
+    seen = before[0]["id"] if before else 0
+    try:
+        await gateway.shopper_message(cid, message, ip=client_ip(request), channel=CHANNEL)
+    except GatewayError as exc:
+        return json_error(ERROR_STATUS.get(exc.code, 400), str(exc))
+    said = [m for m in gateway.transcripts.history(cid) if m["id"] > seen and m["author"] != "shopper"]
+    if any(m.get("notice") == "unavailable" for m in said):
+        return json_error(503, "The assistant is not available right now. Please try again in a moment.")
+    return web.json_response([reply for m in said for reply in rasa_replies(sender, m)])
+
+
+def add_routes(app: web.Application) -> None:
+    app.router.add_post("/webhooks/rest/webhook", webhook)
