@@ -4,7 +4,8 @@ and nothing else changes; every message goes through the gateway like the widget
 
 Client → server
   session_request {"session_id"?}                  answered by session_confirm
-  user_uttered {"message", "session_id"?, "customData"?}   text, or a button's "/intent{...}" payload
+  user_uttered {"message", "session_id"?, "customData"?}   text, or a button's "/intent{...}" payload;
+                                                   a null message (no initPayload) is ignored
 Server → client
   session_confirm "<id>"     a plain string, as Rasa sends it (clients take it, or {"session_id"})
   bot_uttered {...}          one per bubble, in the shapes rasa-webchat renders:
@@ -196,9 +197,11 @@ class SocketIOChannel:
         socket = self.sockets.get(sid)
         if socket is None:
             return
+        message = data.get("message") if isinstance(data, dict) else None
+        if message is None:  # rasa-webchat sends its initPayload even when a store set none
+            return
         # A plain socket.io client may skip session_request: it gets a conversation all the same.
         cid = socket.conversation_id or await self._confirm(sid, socket, None)
-        message = data.get("message") if isinstance(data, dict) else None
         payload = message if isinstance(message, str) and message.startswith("/") else None
         text = socket.clicked.get(message, message) if payload else message
         try:
