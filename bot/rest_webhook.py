@@ -2,13 +2,13 @@
 channel point at Aisle instead of Rasa and get transcripts, limits and handoff like every other channel.
 
 ``POST /webhooks/rest/webhook`` with ``Authorization: Bearer KEY`` (a key from AISLE_API_KEYS) and
-``{"sender", "message"}`` → 200 and a list of ``{"recipient_id", "text"?, "buttons"?, "custom"?, "image"?}``,
-as Rasa's REST channel answers: a product list is its text, then ``{"custom": {"type": "product_cards",
-...}}``. The list holds what was said in the conversation while the message was handled: the bot's
-replies, or a handoff notice; while a person has the conversation it is empty (their messages are in
-the agent console; this protocol cannot push). Refusals are 4xx ``{"error"}`` (401 key, 400 bad body,
-413 too long, 429 too fast); 503 when the assistant could not answer. Each key's senders are its own
-conversations: a sender id never reaches another key's conversation, nor a widget's.
+``{"sender", "message"}`` → 200 and a list of ``{"recipient_id", "text"?, "buttons"?, "custom"?,
+"image"?}`` as Rasa's REST channel answers: a product list is its text, then ``{"custom": {"type":
+"product_cards", ...}}``. The list holds what was said in the conversation while the message was
+handled: the bot's replies, or a handoff notice; while a person has the conversation it is empty (their
+messages are in the agent console; this protocol cannot push). Refusals are 4xx ``{"error"}`` (401 key,
+400 bad body, 413 too long, 429 too fast); 503 when the assistant could not answer. Each key's senders
+are its own conversations: a sender id never reaches another key's conversation, nor a widget's.
 """
 from __future__ import annotations
 

@@ -73,11 +73,12 @@ def _card_element(card: dict[str, Any]) -> dict[str, Any]:
     """One product card as an element of rasa-webchat's carousel (a Messenger "generic" template)."""
     buttons = [{"type": "postback", "title": str(b.get("title", "")), "payload": str(b.get("payload", ""))}
                for b in card.get("buttons") or []]
-    facts = [money(float(card["price"]), str(card.get("currency") or "USD")) if card.get("price") is not None else "",
+    price = card.get("price")
+    facts = [money(float(price), str(card.get("currency") or "USD")) if price is not None else "",
              f"★ {float(card['rating']):.1f}" if card.get("rating") else "",
              "Out of stock" if card.get("in_stock") is False else "", str(card.get("reason") or "")]
-    element: dict[str, Any] = {"title": str(card.get("title", "")), "subtitle": " · ".join(f for f in facts if f),
-                               "buttons": buttons}
+    element: dict[str, Any] = {"title": str(card.get("title", "")),
+                               "subtitle": " · ".join(f for f in facts if f), "buttons": buttons}
     image = card.get("image_url")
     if isinstance(image, str) and image.startswith(("https://", "http://")):
         element["image_url"] = image
@@ -119,7 +120,8 @@ def button_titles(message: dict[str, Any]) -> list[tuple[str, str]]:
     titles = [(str(b["payload"]), str(b["title"])) for b in message.get("buttons") or []]
     custom = message.get("custom") if isinstance(message.get("custom"), dict) else {}
     for card in message.get("cards") or custom.get("products") or []:
-        titles += [(str(b["payload"]), f"{b['title']}: {card.get('title', '')}") for b in card.get("buttons") or []]
+        titles += [(str(b["payload"]), f"{b['title']}: {card.get('title', '')}")
+                   for b in card.get("buttons") or []]
     return titles
 
 
@@ -141,8 +143,8 @@ class SocketIOChannel:
     def __init__(self, app: web.Application, settings: Settings) -> None:
         self.app = app
         self.sio = socketio.AsyncServer(
-            async_mode="aiohttp", cors_allowed_origins=origin_check(settings.widget_origins), cors_credentials=False,
-            max_http_buffer_size=max_body_bytes(settings.max_message_chars))
+            async_mode="aiohttp", cors_allowed_origins=origin_check(settings.widget_origins),
+            cors_credentials=False, max_http_buffer_size=max_body_bytes(settings.max_message_chars))
         self.sockets: dict[str, Socket] = {}
         self.sio.on("connect", self.connect)
         self.sio.on("disconnect", self.disconnect)

@@ -32,7 +32,8 @@ PAGE = """<!doctype html>
 <script src="rasa-webchat.js"></script>
 <script>
   WebChat.default({socketUrl: "%s", socketPath: "/socket.io/", title: "Store assistant", embedded: true,
-                   customMessageDelay: () => 0, params: {storage: "local"}}, document.getElementById("webchat"));
+                   customMessageDelay: () => 0, params: {storage: "local"}},
+                  document.getElementById("webchat"));
 </script></body></html>
 """
 
@@ -92,14 +93,14 @@ def session_id(page: Page) -> str:
 
 def shopper_texts(stack: Stack, cid: str) -> list[str]:
     with session_factory(stack.settings.database_url)() as s:
-        return list(s.scalars(select(Message.text).where(Message.conversation_id == cid,
-                                                         Message.author == Author.shopper).order_by(Message.id)))
+        query = select(Message.text).where(Message.conversation_id == cid, Message.author == Author.shopper)
+        return list(s.scalars(query.order_by(Message.id)))
 
 
 def wait_for_shopper_text(stack: Stack, cid: str, text: str) -> None:
     deadline = time.monotonic() + WAIT_MS / 1000
     while text not in shopper_texts(stack, cid):
-        assert time.monotonic() < deadline, f"{text!r} never reached the transcript: {shopper_texts(stack, cid)}"
+        assert time.monotonic() < deadline, f"{text!r} not in the transcript: {shopper_texts(stack, cid)}"
         time.sleep(0.2)
 
 
@@ -108,7 +109,7 @@ def test_rasa_webchat_through_aisle_cards_reload_and_a_live_agent(browser, stack
     shopper, agent = shopper_context.new_page(), agent_context.new_page()
     for page in (shopper, agent):
         page.set_default_timeout(WAIT_MS)
-    shopper.route("https://fonts.googleapis.com/**", lambda route: route.abort())  # the bundle's font; offline
+    shopper.route("https://fonts.googleapis.com/**", lambda route: route.abort())  # the bundle's font
 
     shopper.goto(store.shop_url + "/")
     say(shopper, "show me kettles")
@@ -144,7 +145,8 @@ def test_rasa_webchat_through_aisle_cards_reload_and_a_live_agent(browser, stack
     expect(shopper.locator(".rw-response", has_text="joined the chat")).to_be_visible()
     agent.get_by_label("Message to the shopper").fill("Hi, I'm Eve from the team. How can I help?")
     agent.get_by_role("button", name="Send").click()
-    expect(shopper.locator(".rw-response", has_text=f"{AGENT} (our team): Hi, I'm Eve from the team")).to_be_visible()
+    from_agent = shopper.locator(".rw-response", has_text=f"{AGENT} (our team): Hi, I'm Eve from the team")
+    expect(from_agent).to_be_visible()
     say(shopper, "Thanks! Can you ship my order to Canada?")
     expect(agent.locator("#live-log")).to_contain_text("Can you ship my order to Canada?")
     agent.get_by_role("button", name="Hand back to the bot").click()

@@ -25,8 +25,8 @@ async def rasa():
 
 @pytest.fixture
 async def client(tmp_path, rasa):
-    settings = web_settings(tmp_path, rasa.url, AISLE_API_KEYS=f"{KEY}, {OTHER_KEY}", AISLE_MAX_MESSAGE_CHARS="100",
-                            AISLE_RATE_PER_CONVERSATION="3/minute")
+    settings = web_settings(tmp_path, rasa.url, AISLE_API_KEYS=f"{KEY}, {OTHER_KEY}",
+                            AISLE_MAX_MESSAGE_CHARS="100", AISLE_RATE_PER_CONVERSATION="3/minute")
     async with TestClient(TestServer(create_app(settings))) as c:
         yield c
 

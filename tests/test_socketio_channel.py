@@ -32,8 +32,8 @@ async def rasa():
 
 @pytest.fixture
 async def server(tmp_path, rasa):
-    settings = web_settings(tmp_path, rasa.url, AISLE_RATE_PER_CONVERSATION="6/minute", AISLE_MAX_MESSAGE_CHARS="200",
-                            AISLE_WIDGET_ORIGINS=SHOP)
+    settings = web_settings(tmp_path, rasa.url, AISLE_RATE_PER_CONVERSATION="6/minute",
+                            AISLE_MAX_MESSAGE_CHARS="200", AISLE_WIDGET_ORIGINS=SHOP)
     async with TestServer(create_app(settings)) as s:
         yield s
 
@@ -97,7 +97,8 @@ async def test_a_session_and_a_message_round_trip_through_the_gateway(server, ra
     assert await shopper.next() == {"text": "echo: hello there"}
     conversations, messages = stored(server)
     assert [(c.id, c.channel) for c in conversations] == [(cid, "socketio")]
-    assert [(m.author.value, m.text) for m in messages] == [("shopper", "hello there"), ("bot", "echo: hello there")]
+    assert [(m.author.value, m.text) for m in messages] == [("shopper", "hello there"),
+                                                             ("bot", "echo: hello there")]
     assert rasa.received == [(cid, "hello there")]
 
 
@@ -173,7 +174,8 @@ async def test_buttons_become_quick_replies_and_a_clicked_payload_reads_as_its_t
 def test_every_stored_kind_has_a_shape_rasa_webchat_renders():
     assert bot_uttered({"author": "bot", "text": "Hi", "buttons": [{"title": "A", "payload": "/a"}]}) == [
         {"text": "Hi", "quick_replies": [{"content_type": "text", "title": "A", "payload": "/a"}]}]
-    assert bot_uttered({"author": "agent", "agent": "dana", "text": "Hello"}) == [{"text": "dana (our team): Hello"}]
+    assert bot_uttered({"author": "agent", "agent": "dana", "text": "Hello"}) == [
+        {"text": "dana (our team): Hello"}]
     assert bot_uttered({"author": "system", "text": "Dana joined", "notice": "agent_joined"}) == [
         {"text": "Dana joined"}]
     comparison = bot_uttered({"author": "bot", "text": "", "custom": {
@@ -233,7 +235,8 @@ async def test_refusals_come_back_as_text_and_store_nothing(server, rasa, shoppe
     assert "too long" in (await shopper.next())["text"]
     await shopper.say("   ", cid)
     assert (await shopper.next())["text"] == "Type a message first."
-    await shopper.sio.emit("user_uttered", {"message": None, "session_id": cid})  # rasa-webchat, no initPayload
+    # rasa-webchat without an initPayload sends a null message on a new session
+    await shopper.sio.emit("user_uttered", {"message": None, "session_id": cid})
     await shopper.sio.emit("user_uttered", "not an object")
     await shopper.sio.emit("ping-me", {})  # not an event of this protocol
     assert stored(server) == ([], []) and rasa.received == []
