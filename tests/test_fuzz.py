@@ -1,6 +1,6 @@
 """Property-based tests (hypothesis) over everything that takes outside input: the NLU parser, the
-gateway's frames, both importers, the console's entry form and every console form over HTTP, masking
-and order-number parsing.
+gateway's frames, the Socket.IO channel's events, the REST webhook's bodies, both importers, the
+console's entry form and every console form over HTTP, masking and order-number parsing.
 The property everywhere: a clear refusal or a valid result, never a crash or a 500."""
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from functools import lru_cache
 from pathlib import Path
 from urllib.parse import quote
 
+import socketio
 from aiohttp import WSMsgType
 from aiohttp.test_utils import TestClient, TestServer
 from hypothesis import HealthCheck, example, given, settings
@@ -128,6 +129,57 @@ def test_no_hello_token_or_chat_api_request_reaches_a_conversation_or_a_500(toke
 
     asyncio.run(scenario())
 
+
+@settings(max_examples=12, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(st.tuples(st.sampled_from(["session_request", "user_uttered", "other"]), json_values),
+                min_size=1, max_size=12))
+def test_the_socketio_channel_survives_any_events(sequence):
+    async def scenario() -> None:
+        with tempfile.TemporaryDirectory() as tmp:
+            async with TestServer(create_app(web_settings(Path(tmp)))) as server:
+                received: list[tuple[str, object]] = []
+                client = socketio.AsyncClient(reconnection=False)
+                client.on("*", lambda event, data: received.append((event, data)))
+                await client.connect(str(server.make_url("")), socketio_path="socket.io",
+                                     transports=["websocket"])
+                for event, data in sequence:
+                    await client.emit(event, data)
+
+                def confirmed() -> int:
+                    return sum(event == "session_confirm" for event, _ in received)
+
+                before = confirmed()
+                await client.emit("session_request", {})
+                for _ in range(200):  # the socket still answers
+                    if confirmed() > before:
+                        break
+                    await asyncio.sleep(0.02)
+                await asyncio.sleep(0.3)  # replies to the last messages
+                assert confirmed() > before and client.connected
+                await client.disconnect()
+                assert {event for event, _ in received} <= {"session_confirm", "bot_uttered"}
+                assert all(isinstance(data, dict) and data
+                           for event, data in received if event == "bot_uttered")
+
+    asyncio.run(scenario())
+
+
+@settings(max_examples=30, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow])
+@given(st.one_of(json_values.map(json.dumps), st.text(max_size=200)),
+       st.sampled_from(["Bearer fuzz-key-0123456789", "Bearer nope", ""]))
+def test_the_rest_webhook_answers_any_body_clearly(body, authorization):
+    async def scenario() -> None:
+        with tempfile.TemporaryDirectory() as tmp:
+            settings = web_settings(Path(tmp), AISLE_API_KEYS="fuzz-key-0123456789")
+            async with TestClient(TestServer(create_app(settings))) as client:
+                response = await client.post("/webhooks/rest/webhook", data=body.encode(),
+                                             headers={"Authorization": authorization})
+                assert response.status in (200, 400, 401, 413, 429, 503)  # Rasa is down here: never a 500
+                answer = await response.json()
+                assert isinstance(answer, list if response.status == 200 else dict)
+                assert response.status == 200 or isinstance(answer["error"], str)
+
+    asyncio.run(scenario())
 
 @FUZZ
 @given(st.lists(st.one_of(st.text(max_size=300), json_values.map(json.dumps)), max_size=8), st.booleans())
