@@ -48,6 +48,7 @@ CHANNEL = "socketio"  # conversations.channel
 MAX_SESSION_ID_CHARS = 64
 MAX_CARDS = 10  # one carousel
 MAX_REMEMBERED_BUTTONS = 200  # per socket: payload → the title the shopper clicked
+RECENT_FOR_BUTTONS = 50  # messages whose buttons a resumed session remembers
 FAILED = "Something went wrong on our side. Please try again."
 
 
@@ -171,7 +172,12 @@ class SocketIOChannel:
     async def _confirm(self, sid: str, socket: Socket, wanted: Any) -> str:
         found = (self.gateway.transcripts.get(wanted)
                  if isinstance(wanted, str) and 0 < len(wanted) <= MAX_SESSION_ID_CHARS else None)
-        cid = found.id if found is not None and found.channel == CHANNEL else new_conversation_id()
+        resumed = found if found is not None and found.channel == CHANNEL else None
+        cid = resumed.id if resumed is not None else new_conversation_id()
+        if resumed is not None:  # the buttons rasa-webchat redraws after a reload can still be clicked
+            for message in self.gateway.transcripts.history(cid, limit=RECENT_FOR_BUTTONS):
+                for payload, title in button_titles(message):
+                    socket.remember(payload, title)
         if socket.forwarder is not None:
             socket.forwarder.cancel()
         socket.conversation_id = cid

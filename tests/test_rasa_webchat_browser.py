@@ -131,6 +131,8 @@ def test_rasa_webchat_through_aisle_cards_reload_and_a_live_agent(browser, stack
     expect(shopper.locator(".rw-carousel-card").first).to_be_visible()
     expect(shopper.locator(".rw-client", has_text="show me kettles")).to_be_visible()
     assert session_id(shopper) == cid
+    shopper.locator(".rw-carousel-card").first.locator(".rw-reply", has_text="Similar").click()
+    wait_for_shopper_text(stack, cid, f"Similar: {title}")  # a redrawn button still reads as clicked
 
     say(shopper, "I want to talk to a real person")
     expect(shopper.locator(".rw-response", has_text="asked a person from our team")).to_be_visible()

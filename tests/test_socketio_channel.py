@@ -166,9 +166,15 @@ async def test_buttons_become_quick_replies_and_a_clicked_payload_reads_as_its_t
                                           "payload": '/product_details{"sku": "KET-1"}'}}
     await shopper.say('/product_details{"sku": "KET-1"}', cid)
     await shopper.next()
+    await shopper.close()
+    reloaded = Client()  # a reload: rasa-webchat redraws the old buttons, and they still read as clicked
+    assert await reloaded.connect(server, cid) == cid
+    await reloaded.say("/affirm", cid)
+    await reloaded.next()
+    await reloaded.close()
     _, messages = stored(server)
     assert [(m.text, (m.payload or {}).get("postback")) for m in messages if m.author is Author.shopper] == [
-        ("Details: Steel Kettle", '/product_details{"sku": "KET-1"}')]
+        ("Details: Steel Kettle", '/product_details{"sku": "KET-1"}'), ("Yes please", "/affirm")]
 
 
 def test_every_stored_kind_has_a_shape_rasa_webchat_renders():
