@@ -18,7 +18,8 @@ when it names a conversation of this channel (one that a message was sent in), s
 or an API sender's id gets a fresh conversation and reveals nothing. The conversation is stored with its
 first message that passes the gateway's checks: page views that never chat leave nothing behind.
 rasa-webchat keeps the messages it showed in the browser's storage and redraws them after a reload when
-session_confirm returns the id it had; it never asks the server for history.
+session_confirm returns the id it had; it never asks the server for history. What was said while no
+socket of the conversation was open (an agent's reply during the reload) follows session_confirm.
 Everything stored for the conversation (bot replies, handoff notices, a live agent's messages) reaches
 each of its sockets as bot_uttered from the live hub; refusals (too long, too fast) come back as a
 bot_uttered text and are not stored.
@@ -27,6 +28,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -48,7 +50,8 @@ CHANNEL = "socketio"  # conversations.channel
 MAX_SESSION_ID_CHARS = 64
 MAX_CARDS = 10  # one carousel
 MAX_REMEMBERED_BUTTONS = 200  # per socket: payload → the title the shopper clicked
-RECENT_FOR_BUTTONS = 50  # messages whose buttons a resumed session remembers
+RECENT_FOR_BUTTONS = 50  # messages a resumed session looks at: buttons to remember, replies it missed
+MAX_TRACKED_CONVERSATIONS = 10_000  # conversations whose last sent message is remembered (memory bound)
 FAILED = "Something went wrong on our side. Please try again."
 
 
@@ -132,6 +135,8 @@ class Socket:
     conversation_id: str | None = None
     forwarder: asyncio.Task[None] | None = None
     clicked: dict[str, str] = field(default_factory=dict)  # payload → title, oldest first
+    last_id: int = 0  # the newest message sent to this socket
+    sending: asyncio.Lock = field(default_factory=asyncio.Lock)  # one sender at a time, in id order
 
     def remember(self, payload: str, title: str) -> None:
         self.clicked.pop(payload, None)
@@ -147,6 +152,9 @@ class SocketIOChannel:
             async_mode="aiohttp", cors_allowed_origins=origin_check(settings.widget_origins),
             cors_credentials=False, max_http_buffer_size=max_body_bytes(settings.max_message_chars))
         self.sockets: dict[str, Socket] = {}
+        # conversation → the newest message any socket of this instance was sent, oldest entry first: a
+        # session resumed after a reload gets what was said while no socket was open (an agent's reply)
+        self.delivered: OrderedDict[str, int] = OrderedDict()
         self.sio.on("connect", self.connect)
         self.sio.on("disconnect", self.disconnect)
         self.sio.on("session_request", self.session_request)
@@ -174,17 +182,33 @@ class SocketIOChannel:
                  if isinstance(wanted, str) and 0 < len(wanted) <= MAX_SESSION_ID_CHARS else None)
         resumed = found if found is not None and found.channel == CHANNEL else None
         cid = resumed.id if resumed is not None else new_conversation_id()
-        if resumed is not None:  # the buttons rasa-webchat redraws after a reload can still be clicked
-            for message in self.gateway.transcripts.history(cid, limit=RECENT_FOR_BUTTONS):
-                for payload, title in button_titles(message):
-                    socket.remember(payload, title)
         if socket.forwarder is not None:
             socket.forwarder.cancel()
-        socket.conversation_id = cid
-        socket.forwarder = asyncio.create_task(self._forward(sid, socket, cid))
-        await asyncio.sleep(0)  # subscribed before anything can be said in it
-        await self.sio.emit("session_confirm", cid, to=sid)
+        socket.conversation_id, socket.last_id = cid, 0
+        async with socket.sending:  # the forwarder waits: nothing new goes out before what was missed
+            socket.forwarder = asyncio.create_task(self._forward(sid, socket, cid))
+            await asyncio.sleep(0)  # subscribed before anything can be said in it
+            recent = self.gateway.transcripts.history(cid, limit=RECENT_FOR_BUTTONS) if resumed else []
+            for message in recent:  # the buttons rasa-webchat redraws after a reload can still be clicked
+                for payload, title in button_titles(message):
+                    socket.remember(payload, title)
+            await self.sio.emit("session_confirm", cid, to=sid)
+            since = self.delivered.get(cid)
+            for message in recent:
+                if since is not None and message["id"] > since and message["author"] != "shopper":
+                    await self._send(sid, socket, message)
+            socket.last_id = max([socket.last_id, *(m["id"] for m in recent)])
         return cid
+
+    async def _send(self, sid: str, socket: Socket, message: dict[str, Any]) -> None:
+        for uttered in bot_uttered(message):
+            await self.sio.emit("bot_uttered", uttered, to=sid)
+        socket.last_id = message["id"]
+        cid = socket.conversation_id or ""
+        self.delivered[cid] = max(self.delivered.get(cid, 0), message["id"])
+        self.delivered.move_to_end(cid)
+        while len(self.delivered) > MAX_TRACKED_CONVERSATIONS:
+            self.delivered.popitem(last=False)
 
     async def _forward(self, sid: str, socket: Socket, cid: str) -> None:
         try:
@@ -196,8 +220,9 @@ class SocketIOChannel:
                         continue
                     for payload, title in button_titles(message):
                         socket.remember(payload, title)
-                    for uttered in bot_uttered(message):
-                        await self.sio.emit("bot_uttered", uttered, to=sid)
+                    async with socket.sending:
+                        if message["id"] > socket.last_id:  # not already sent as missed
+                            await self._send(sid, socket, message)
         except SubscriberTooSlow:  # the client reconnects; rasa-webchat keeps what it already showed
             await self.sio.disconnect(sid)
 

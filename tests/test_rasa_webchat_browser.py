@@ -1,7 +1,7 @@
 """rasa-webchat 1.0.1, the real npm bundle (scripts/ensure_webchat.sh), on a store page of another origin
 with ``socketUrl`` pointed at Aisle's web app, in headless Chromium against every real service: product
-cards, the conversation after a reload, and a live agent after handoff. The REST webhook is sent a
-search through the same stack."""
+cards, the conversation after a reload, and a live agent after handoff (also what the agent wrote while
+the store page was closed). The REST webhook is sent a search through the same stack."""
 from __future__ import annotations
 
 import json
@@ -151,6 +151,13 @@ def test_rasa_webchat_through_aisle_cards_reload_and_a_live_agent(browser, stack
     expect(from_agent).to_be_visible()
     say(shopper, "Thanks! Can you ship my order to Canada?")
     expect(agent.locator("#live-log")).to_contain_text("Can you ship my order to Canada?")
+    shopper.goto("about:blank")  # the shopper looks elsewhere while the agent answers
+    agent.get_by_label("Message to the shopper").fill("Yes, we ship to Canada in 5-7 days.")
+    agent.get_by_role("button", name="Send").click()
+    expect(agent.locator("#live-log")).to_contain_text("we ship to Canada in 5-7 days")
+    shopper.goto(store.shop_url + "/")
+    expect(shopper.locator(".rw-response", has_text="(our team): Yes, we ship to Canada")).to_be_visible()
+    expect(shopper.locator(".rw-response", has_text="(our team): Yes, we ship to Canada")).to_have_count(1)
     agent.get_by_role("button", name="Hand back to the bot").click()
     expect(shopper.locator(".rw-response", has_text="handed you back")).to_be_visible()
     shopper_context.close()

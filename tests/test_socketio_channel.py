@@ -223,6 +223,28 @@ async def test_handoff_the_agent_reaches_the_socket_and_the_shopper_reaches_the_
     await shopper.until(lambda e: e == {"text": "echo: thanks bot"})
 
 
+async def test_what_was_said_while_the_page_reloaded_follows_the_session_confirm(server, shopper):
+    handoffs = server.app[HANDOFFS]
+    cid = await shopper.connect(server)
+    await shopper.say("a human please", cid)
+    await shopper.until(lambda e: "asked a person" in e.get("text", ""))
+    await shopper.close()  # the page reloads; meanwhile an agent joins and answers
+    handoffs.take(cid, "dana")
+    handoffs.agent_message(cid, "dana", "Still there? I can help.")
+    reloaded = Client()
+    assert await reloaded.connect(server, cid) == cid
+    assert [await reloaded.next(), await reloaded.next()] == [
+        {"text": "dana from our team joined the chat."}, {"text": "dana (our team): Still there? I can help."}]
+    handoffs.agent_message(cid, "dana", "Live again.")
+    assert await reloaded.next() == {"text": "dana (our team): Live again."}  # once, not twice
+    await reloaded.close()
+    again = Client()
+    await again.connect(server, cid)  # nothing was missed this time
+    handoffs.agent_message(cid, "dana", "Next one.")
+    assert await again.next() == {"text": "dana (our team): Next one."}
+    await again.close()
+
+
 async def test_two_tabs_of_one_conversation_both_see_the_replies(server, shopper):
     cid = await shopper.connect(server)
     await shopper.say("first", cid)
