@@ -4,17 +4,19 @@ channel point at Aisle instead of Rasa and get transcripts, limits and handoff l
 ``POST /webhooks/rest/webhook`` with ``Authorization: Bearer KEY`` (a key from AISLE_API_KEYS) and
 ``{"sender", "message"}`` → 200 and a list of ``{"recipient_id", "text"?, "buttons"?, "custom"?,
 "image"?}`` as Rasa's REST channel answers: a product list is its text, then ``{"custom": {"type":
-"product_cards", ...}}``. The list holds what was said in the conversation while the message was
-handled: the bot's replies, or a handoff notice; while a person has the conversation it is empty (their
-messages are in the agent console; this protocol cannot push). Refusals are 4xx ``{"error"}`` (401 key,
-400 bad body, 413 too long, 429 too fast); 503 when the assistant could not answer. Each key's senders
-are its own conversations: a sender id never reaches another key's conversation, nor a widget's.
+"product_cards", ...}}``. The list holds what was said in the conversation since the previous call
+(remembered per app instance; on a first call, what was said while the message was handled): the bot's
+replies, a handoff notice, and what an agent wrote in between, since this protocol cannot push.
+Refusals are 4xx ``{"error"}`` (401 key, 400 bad body, 413 too long, 429 too fast); 503 when the
+assistant could not answer. Each key's senders are its own conversations: a sender id never reaches
+another key's conversation, nor a widget's.
 """
 from __future__ import annotations
 
 import hashlib
 import hmac
 import json
+from collections import OrderedDict
 from typing import Any
 
 from aiohttp import web
@@ -26,6 +28,9 @@ from bot.websocket import client_ip
 
 CHANNEL = "rest"  # conversations.channel
 MAX_SENDER_CHARS = 128
+MAX_TRACKED_CONVERSATIONS = 10_000  # conversations whose last returned message is remembered (memory bound)
+# conversation → the newest message this app instance returned for it, oldest entry first
+DELIVERED: web.AppKey[OrderedDict[str, int]] = web.AppKey("rest_delivered", OrderedDict)
 
 
 def api_key(request: web.Request) -> str | None:
@@ -83,19 +88,26 @@ async def webhook(request: web.Request) -> web.Response:
     sender, message = body.get("sender"), body.get("message")
     if not isinstance(sender, str) or not 0 < len(sender) <= MAX_SENDER_CHARS or not sender.isprintable():
         return json_error(400, f"'sender' must be 1-{MAX_SENDER_CHARS} printable characters")
-    gateway = request.app[GATEWAY]
+    gateway, delivered = request.app[GATEWAY], request.app[DELIVERED]
     cid = conversation_id(key, sender)
-    before = gateway.transcripts.history(cid, limit=1)
-    seen = before[0]["id"] if before else 0
+    seen = delivered.get(cid)
+    if seen is None:
+        before = gateway.transcripts.history(cid, limit=1)
+        seen = before[0]["id"] if before else 0
     try:
         await gateway.shopper_message(cid, message, ip=client_ip(request), channel=CHANNEL)
     except GatewayError as exc:
         return json_error(ERROR_STATUS.get(exc.code, 400), str(exc))
     said = [m for m in gateway.transcripts.history(cid) if m["id"] > seen and m["author"] != "shopper"]
+    delivered[cid] = max([seen, *(m["id"] for m in said)])
+    delivered.move_to_end(cid)
+    while len(delivered) > MAX_TRACKED_CONVERSATIONS:
+        delivered.popitem(last=False)
     if any(m.get("notice") == "unavailable" for m in said):
         return json_error(503, "The assistant is not available right now. Please try again in a moment.")
     return web.json_response([reply for m in said for reply in rasa_replies(sender, m)])
 
 
 def add_routes(app: web.Application) -> None:
+    app[DELIVERED] = OrderedDict()
     app.router.add_post("/webhooks/rest/webhook", webhook)

@@ -99,18 +99,23 @@ async def test_the_rate_limit(client):
     assert status == 429 and "fast" in reply["error"]
 
 
-async def test_handoff_the_notice_then_silence_while_a_person_has_it(client, rasa):
+async def test_handoff_the_notice_then_the_agents_messages_with_the_next_call(client, rasa):
     handoffs = client.server.app[HANDOFFS]
     status, replies = await post(client, {"sender": "user1", "message": "a human please"})
     assert status == 200
     assert [r["text"] for r in replies] == ["echo: a human please", NOTICE_REQUESTED]
     cid = conversation_id(KEY, "user1")
     assert handoffs.take(cid, "dana")
+    handoffs.agent_message(cid, "dana", "Hi, Dana here.")
     relayed = len(rasa.received)
     status, replies = await post(client, {"sender": "user1", "message": "where is my parcel?"})
-    assert (status, replies) == (200, [])
-    assert len(rasa.received) == relayed
+    assert status == 200  # what the agent wrote since the last call comes with the next one
+    assert [r["text"] for r in replies] == ["dana from our team joined the chat.",
+                                            "dana (our team): Hi, Dana here."]
+    assert len(rasa.received) == relayed  # the person answers, not the bot
     assert handoffs.transcripts.history(cid)[-1]["text"] == "where is my parcel?"  # the agent sees it
+    status, replies = await post(client, {"sender": "user1", "message": "hello?"})
+    assert (status, replies) == (200, [])  # nothing new, nothing repeated
 
 
 async def test_rasa_down_is_an_honest_503(tmp_path):

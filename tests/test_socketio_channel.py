@@ -234,7 +234,8 @@ async def test_what_was_said_while_the_page_reloaded_follows_the_session_confirm
     reloaded = Client()
     assert await reloaded.connect(server, cid) == cid
     assert [await reloaded.next(), await reloaded.next()] == [
-        {"text": "dana from our team joined the chat."}, {"text": "dana (our team): Still there? I can help."}]
+        {"text": "dana from our team joined the chat."},
+        {"text": "dana (our team): Still there? I can help."}]
     handoffs.agent_message(cid, "dana", "Live again.")
     assert await reloaded.next() == {"text": "dana (our team): Live again."}  # once, not twice
     await reloaded.close()
