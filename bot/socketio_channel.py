@@ -4,8 +4,9 @@ and nothing else changes; every message goes through the gateway like the widget
 
 Client → server
   session_request {"session_id"?}                  answered by session_confirm
-  user_uttered {"message", "session_id"?, "customData"?}   text, or a button's "/intent{...}" payload;
-                                                   a null message (no initPayload) is ignored
+  user_uttered {"message", "session_id"?, "customData"?}   text, or a button's "/intent{...}" payload,
+                                  in the session this socket was confirmed (session_id and customData are
+                                  not trusted); a null message (no initPayload) is ignored
 Server → client
   session_confirm "<id>"     a plain string, as Rasa sends it (clients take it, or {"session_id"})
   bot_uttered {...}          one per bubble, in the shapes rasa-webchat renders:
@@ -50,7 +51,7 @@ CHANNEL = "socketio"  # conversations.channel
 MAX_SESSION_ID_CHARS = 64
 MAX_CARDS = 10  # one carousel
 MAX_REMEMBERED_BUTTONS = 200  # per socket: payload → the title the shopper clicked
-RECENT_FOR_BUTTONS = 50  # messages a resumed session looks at: buttons to remember, replies it missed
+RECENT_ON_RESUME = 50  # messages a resumed session looks at: buttons to remember, replies it missed
 MAX_TRACKED_CONVERSATIONS = 10_000  # conversations whose last sent message is remembered (memory bound)
 FAILED = "Something went wrong on our side. Please try again."
 
@@ -188,7 +189,7 @@ class SocketIOChannel:
         async with socket.sending:  # the forwarder waits: nothing new goes out before what was missed
             socket.forwarder = asyncio.create_task(self._forward(sid, socket, cid))
             await asyncio.sleep(0)  # subscribed before anything can be said in it
-            recent = self.gateway.transcripts.history(cid, limit=RECENT_FOR_BUTTONS) if resumed else []
+            recent = self.gateway.transcripts.history(cid, limit=RECENT_ON_RESUME) if resumed else []
             for message in recent:  # the buttons rasa-webchat redraws after a reload can still be clicked
                 for payload, title in button_titles(message):
                     socket.remember(payload, title)
