@@ -1,27 +1,25 @@
 """A Rasa-compatible REST webhook on the web app, behind the gateway: channels built for Rasa's REST
 channel point at Aisle instead of Rasa and get transcripts, limits and handoff like every other channel.
 
-``POST /webhooks/rest/webhook`` with ``Authorization: Bearer KEY`` (a key from AISLE_API_KEYS) and
+``POST /webhooks/rest/webhook`` with ``Authorization: Bearer KEY`` (a chat API key: bot/api_keys.py) and
 ``{"sender", "message"}`` → 200 and a list of ``{"recipient_id", "text"?, "buttons"?, "custom"?,
 "image"?}`` as Rasa's REST channel answers: a product list is its text, then ``{"custom": {"type":
 "product_cards", ...}}``. The list holds what was said in the conversation since the previous call
 (remembered per app instance; on a first call, what was said while the message was handled): the bot's
 replies, a handoff notice, and what an agent wrote in between, since this protocol cannot push.
 Refusals are 4xx ``{"error"}`` (401 key, 400 bad body, 413 too long, 429 too fast); 503 when the
-assistant could not answer. Each key's senders are its own conversations: a sender id never reaches
-another key's conversation, nor a widget's.
+assistant could not answer. A sender is the same conversation as through ``POST /api/messages`` with the
+same key, within that key's integration: never another integration's conversation, nor a widget's.
 """
 from __future__ import annotations
 
-import hashlib
-import hmac
 import json
 from collections import OrderedDict
 from typing import Any
 
 from aiohttp import web
 
-from bot.appkeys import GATEWAY, SETTINGS
+from bot.appkeys import API_KEYS, GATEWAY, SETTINGS
 from bot.chat_http import ERROR_STATUS, json_error, read_limited
 from bot.gateway import GatewayError, max_body_bytes
 from bot.websocket import client_ip
@@ -31,21 +29,6 @@ MAX_SENDER_CHARS = 128
 MAX_TRACKED_CONVERSATIONS = 10_000  # conversations whose last returned message is remembered (memory bound)
 # conversation → the newest message this app instance returned for it, oldest entry first
 DELIVERED: web.AppKey[OrderedDict[str, int]] = web.AppKey("rest_delivered", OrderedDict)
-
-
-def api_key(request: web.Request) -> str | None:
-    """The bearer key when it is one of AISLE_API_KEYS (compared in constant time), else None."""
-    scheme, _, key = request.headers.get("Authorization", "").partition(" ")
-    key = key.strip()
-    if scheme.lower() != "bearer" or not key:
-        return None
-    matches = [hmac.compare_digest(key.encode(), k.encode()) for k in request.app[SETTINGS].api_keys]
-    return key if any(matches) else None
-
-
-def conversation_id(key: str, sender: str) -> str:
-    """The conversation (and Rasa sender) id of a sender under a key: its own namespace, a fixed length."""
-    return "r-" + hashlib.sha256(f"{key}\0{sender}".encode()).hexdigest()[:40]
 
 
 def rasa_replies(recipient_id: str, message: dict[str, Any]) -> list[dict[str, Any]]:
@@ -70,10 +53,10 @@ def rasa_replies(recipient_id: str, message: dict[str, Any]) -> list[dict[str, A
 
 
 async def webhook(request: web.Request) -> web.Response:
-    key = api_key(request)
-    if key is None:
+    integration = request.app[API_KEYS].authenticate(request.headers.get("Authorization"))
+    if integration is None:
         return web.json_response({"error": "a valid API key is required: send 'Authorization: Bearer KEY' "
-                                           "(a key listed in AISLE_API_KEYS)"},
+                                           "(keys are created by an admin in the console)"},
                                  status=401, headers={"WWW-Authenticate": 'Bearer realm="aisle"'})
     max_chars = request.app[SETTINGS].max_message_chars
     raw = await read_limited(request, max_body_bytes(max_chars))
@@ -89,7 +72,7 @@ async def webhook(request: web.Request) -> web.Response:
     if not isinstance(sender, str) or not 0 < len(sender) <= MAX_SENDER_CHARS or not sender.isprintable():
         return json_error(400, f"'sender' must be 1-{MAX_SENDER_CHARS} printable characters")
     gateway, delivered = request.app[GATEWAY], request.app[DELIVERED]
-    cid = conversation_id(key, sender)
+    cid = integration.conversation_id(sender)
     seen = delivered.get(cid)
     if seen is None:
         before = gateway.transcripts.history(cid, limit=1)

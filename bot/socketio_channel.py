@@ -15,8 +15,9 @@ Server → client
      {"attachment": {"type": "image", "payload": {"src"}}}   |   any other custom payload as Rasa sends it
 
 Conversation ids are the server's: a new random one per chat; the client's previous id is taken back only
-when it names a conversation of this channel (one that a message was sent in), so a made-up id, a widget's
-or an API sender's id gets a fresh conversation and reveals nothing. The conversation is stored with its
+when it names a conversation of this channel (one that a message was sent in) that has not ended nor sat
+idle for AISLE_WIDGET_IDLE_MINUTES, so a made-up id, a widget's or an API sender's id gets a fresh
+conversation and reveals nothing. The conversation is stored with its
 first message that passes the gateway's checks: page views that never chat leave nothing behind.
 rasa-webchat keeps the messages it showed in the browser's storage and redraws them after a reload when
 session_confirm returns the id it had; it never asks the server for history. What was said while no
@@ -36,15 +37,14 @@ from typing import Any
 
 import socketio
 from aiohttp import web
-from yarl import URL
 
 from actions.presenters import money
 from aisle.config import Settings
 from bot.appkeys import GATEWAY
 from bot.gateway import Gateway, GatewayError, max_body_bytes
 from bot.hub import SubscriberTooSlow
-from bot.transcripts import new_conversation_id
-from bot.websocket import client_ip
+from bot.transcripts import Transcripts, new_conversation_id
+from bot.websocket import allowed_origin, client_ip
 
 log = logging.getLogger(__name__)
 CHANNEL = "socketio"  # conversations.channel
@@ -57,19 +57,11 @@ FAILED = "Something went wrong on our side. Please try again."
 
 
 def origin_check(allowed: tuple[str, ...]) -> Callable[[str | None, dict[str, Any]], bool]:
-    """python-socketio's ``cors_allowed_origins``: the web app's own origin and the store's
-    (AISLE_WIDGET_ORIGINS). A client that sends no Origin is not a browser; this check is not about it."""
+    """python-socketio's ``cors_allowed_origins``: the same rule as the widget's socket (the web app's own
+    origin and AISLE_WIDGET_ORIGINS)."""
 
     def check(origin: str | None, environ: dict[str, Any]) -> bool:
-        if origin is None:
-            return True
-        request: web.Request = environ["aiohttp.request"]
-        try:
-            url = URL(origin)
-            own = url.host is not None and url.host == request.url.host and url.port == request.url.port
-        except (ValueError, TypeError):  # a malformed Origin is nobody's
-            return False
-        return own or origin.strip().rstrip("/").lower() in allowed
+        return allowed_origin(environ["aiohttp.request"], allowed)
 
     return check
 
@@ -153,6 +145,7 @@ class SocketIOChannel:
             async_mode="aiohttp", cors_allowed_origins=origin_check(settings.widget_origins),
             cors_credentials=False, max_http_buffer_size=max_body_bytes(settings.max_message_chars))
         self.sockets: dict[str, Socket] = {}
+        self.idle_s = settings.widget_idle_s
         # conversation → the newest message any socket of this instance was sent, oldest entry first: a
         # session resumed after a reload gets what was said while no socket was open (an agent's reply)
         self.delivered: OrderedDict[str, int] = OrderedDict()
@@ -181,7 +174,8 @@ class SocketIOChannel:
     async def _confirm(self, sid: str, socket: Socket, wanted: Any) -> str:
         found = (self.gateway.transcripts.get(wanted)
                  if isinstance(wanted, str) and 0 < len(wanted) <= MAX_SESSION_ID_CHARS else None)
-        resumed = found if found is not None and found.channel == CHANNEL else None
+        resumed = (found if found is not None and found.channel == CHANNEL
+                   and Transcripts.resumable(found, self.idle_s) else None)
         cid = resumed.id if resumed is not None else new_conversation_id()
         if socket.forwarder is not None:
             socket.forwarder.cancel()

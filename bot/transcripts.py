@@ -53,7 +53,7 @@ class Transcripts:
         conversation was ended, or when nothing was said in it for ``idle_s`` seconds."""
         with self.sessions() as s:
             found = s.get(Conversation, conversation_id) if conversation_id else None
-            if found is not None and found.channel == channel and self._resumable(found, idle_s):
+            if found is not None and found.channel == channel and self.resumable(found, idle_s):
                 return found
             conversation = Conversation(id=new_conversation_id(), channel=channel)
             s.add(conversation)
@@ -61,7 +61,8 @@ class Transcripts:
             return conversation
 
     @staticmethod
-    def _resumable(conversation: Conversation, idle_s: float | None) -> bool:
+    def resumable(conversation: Conversation, idle_s: float | None) -> bool:
+        """Not ended, and (with ``idle_s``) something was said in it within that many seconds."""
         if conversation.ended_at is not None:
             return False
         if idle_s is None:

@@ -20,12 +20,11 @@ from aisle.config import REPO_ROOT
 from aisle.db import session_factory
 from aisle.models import Author, Conversation, Message
 from tests.browser import browser  # noqa: F401  (fixture)
-from tests.e2e_stack import AGENT, STAFF_PASSWORD, Stack, free_port, http_json
+from tests.e2e_stack import AGENT, API_AUTH, STAFF_PASSWORD, Stack, free_port, http_json
 
 pytestmark = pytest.mark.e2e
 WAIT_MS = 30_000
 WEBCHAT = REPO_ROOT / "tests" / ".npm" / "rasa-webchat-1.0.1" / "lib" / "index.js"
-API_KEY = "e2e-rest-webhook-key-0123456789"
 PAGE = """<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>A store that embeds rasa-webchat</title></head>
 <body><main><h1>Store</h1><div id="webchat"></div></main>
@@ -59,8 +58,8 @@ def wait_for_health(url: str, stack: Stack, label: str) -> None:
 
 @pytest.fixture(scope="module")
 def store(stack: Stack, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Store]:
-    """A web app on the stack's services that accepts the store's origin (AISLE_WIDGET_ORIGINS) and a key
-    for the REST webhook, and the store's site on another port: a static server with rasa-webchat."""
+    """A web app on the stack's services that accepts the store's origin (AISLE_WIDGET_ORIGINS), and the
+    store's site on another port: a static server with rasa-webchat."""
     if not WEBCHAT.exists():
         pytest.skip(f"{WEBCHAT.relative_to(REPO_ROOT)} is missing: scripts/ensure_webchat.sh fetches it "
                     "with npm (make test runs it); it skips the download when npm is not installed")
@@ -69,8 +68,7 @@ def store(stack: Stack, tmp_path_factory: pytest.TempPathFactory) -> Iterator[St
     site = tmp_path_factory.mktemp("store-site")
     (site / "rasa-webchat.js").write_bytes(WEBCHAT.read_bytes())
     (site / "index.html").write_text(PAGE % web_url)
-    stack.start("web", "web-webchat", {"AISLE_WEB_PORT": str(web_port), "AISLE_WIDGET_ORIGINS": shop_url,
-                                       "AISLE_API_KEYS": API_KEY})
+    stack.start("web", "web-webchat", {"AISLE_WEB_PORT": str(web_port), "AISLE_WIDGET_ORIGINS": shop_url})
     shop = subprocess.Popen([sys.executable, "-m", "http.server", str(shop_port), "--bind", "127.0.0.1",
                              "--directory", str(site)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
@@ -169,7 +167,7 @@ def test_the_rest_webhook_answers_a_search_with_text_then_product_cards(stack, s
     status, body = http_json("POST", url, {"sender": "rest-user", "message": "show me kettles"})
     assert status == 401 and "API key" in body["error"]
     status, replies = http_json("POST", url, {"sender": "rest-user", "message": "show me kettles"},
-                                headers={"Authorization": f"Bearer {API_KEY}"})
+                                headers=API_AUTH)
     assert status == 200, replies
     assert all(r["recipient_id"] == "rest-user" for r in replies)
     cards = next(r["custom"] for r in replies if "custom" in r)

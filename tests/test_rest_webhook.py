@@ -6,9 +6,9 @@ import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
 from bot.app import create_app
-from bot.appkeys import HANDOFFS
+from bot.appkeys import API_KEYS, HANDOFFS
 from bot.handoff import NOTICE_REQUESTED
-from bot.rest_webhook import conversation_id
+from bot.api_keys import env_integration
 from tests.web_fixtures import EchoRasa, web_settings
 
 KEY, OTHER_KEY = "rest-test-key-0123456789abcdef", "another-key-0123456789abcdef"
@@ -45,7 +45,7 @@ async def test_replies_in_the_shape_of_rasas_rest_channel(client, rasa):
     assert replies[1]["recipient_id"] == "user1"
     assert replies[1]["custom"]["type"] == "product_cards"
     assert replies[1]["custom"]["products"][0]["sku"] == "KET-100"
-    cid = conversation_id(KEY, "user1")
+    cid = env_integration(KEY).conversation_id("user1")
     assert [sender for sender, _ in rasa.received] == [cid, cid]  # one conversation, in the key's namespace
     conversation = client.server.app[HANDOFFS].transcripts.get(cid)
     assert conversation is not None and conversation.channel == "rest"
@@ -68,6 +68,25 @@ async def test_each_key_has_its_own_senders(client, rasa):
     assert rasa.received[0][0] != rasa.received[1][0]
 
 
+async def test_a_key_an_admin_created_works_until_it_is_revoked(client, rasa):
+    keys = client.server.app[API_KEYS]
+    row, key = keys.create("Store's Rasa REST channel", "e2e-admin")
+    created = {"Authorization": f"Bearer {key}"}
+    assert (await post(client, {"sender": "user1", "message": "hi"}, created))[0] == 200
+    keys.revoke(row.id, "e2e-admin")
+    status, reply = await post(client, {"sender": "user1", "message": "hi"}, created)
+    assert status == 401 and "API key" in reply["error"]
+    assert len(rasa.received) == 1
+
+
+async def test_a_sender_is_the_same_conversation_as_through_the_chat_api(client, rasa):
+    await post(client, {"sender": "user-0001", "message": "via rest"})
+    response = await client.post("/api/messages", json={"sender": "user-0001", "message": "via api"},
+                                 headers=AUTH)
+    assert response.status == 200
+    assert rasa.received[0][0] == rasa.received[1][0] == (await response.json())["conversation_id"]
+
+
 @pytest.mark.parametrize("body, status, error", [
     ({"message": "hi"}, 400, "'sender'"),
     ({"sender": "", "message": "hi"}, 400, "'sender'"),
@@ -82,7 +101,7 @@ async def test_bad_requests_get_a_clear_error_and_store_nothing(client, rasa, bo
     got, reply = await post(client, body)
     assert got == status and error in reply["error"]
     assert rasa.received == []
-    assert client.server.app[HANDOFFS].transcripts.get(conversation_id(KEY, "user1")) is None
+    assert client.server.app[HANDOFFS].transcripts.get(env_integration(KEY).conversation_id("user1")) is None
 
 
 async def test_a_body_that_is_not_json_or_too_large(client):
@@ -104,7 +123,7 @@ async def test_handoff_the_notice_then_the_agents_messages_with_the_next_call(cl
     status, replies = await post(client, {"sender": "user1", "message": "a human please"})
     assert status == 200
     assert [r["text"] for r in replies] == ["echo: a human please", NOTICE_REQUESTED]
-    cid = conversation_id(KEY, "user1")
+    cid = env_integration(KEY).conversation_id("user1")
     assert handoffs.take(cid, "dana")
     handoffs.agent_message(cid, "dana", "Hi, Dana here.")
     relayed = len(rasa.received)

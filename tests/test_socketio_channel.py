@@ -3,13 +3,14 @@ own client over real HTTP/WebSocket; Rasa is the echoing stand-in of tests/web_f
 from __future__ import annotations
 
 import asyncio
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import aiohttp
 import pytest
 import socketio
 from aiohttp.test_utils import TestServer
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from aisle.db import session_factory
 from aisle.models import Author, Conversation, Message
@@ -122,6 +123,31 @@ async def test_the_server_decides_the_session_id(server, shopper):
     late = Client()
     assert await late.connect(server, never_used) != never_used  # issued, never used: nothing to resume
     await late.close()
+
+
+async def test_an_ended_or_idle_conversation_is_not_resumed(server, shopper):
+    transcripts = server.app[HANDOFFS].transcripts
+    cid = await shopper.connect(server)
+    await shopper.say("hello", cid)
+    await shopper.next()
+    await shopper.close()
+    transcripts.end(cid)  # e.g. closed for good from the widget on the same browser
+    ended = Client()
+    assert await ended.connect(server, cid) != cid
+    await ended.close()
+
+    other = Client()
+    idle_id = await other.connect(server)
+    await other.say("hello again", idle_id)
+    await other.next()
+    await other.close()
+    long_ago = datetime.now(timezone.utc) - timedelta(seconds=server.app[SETTINGS].widget_idle_s + 60)
+    with session_factory(server.app[SETTINGS].database_url)() as s:
+        s.execute(update(Conversation).where(Conversation.id == idle_id).values(last_message_at=long_ago))
+        s.commit()
+    idle = Client()
+    assert await idle.connect(server, idle_id) != idle_id
+    await idle.close()
 
 
 async def test_an_id_of_another_channel_gets_a_fresh_conversation(server, shopper):
