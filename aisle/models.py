@@ -89,6 +89,8 @@ class Order(Timestamped, Base):
     delivered_at: Mapped[datetime | None]
     total: Mapped[Decimal] = mapped_column(Numeric(12, 2), default=Decimal("0"))
     currency: Mapped[str] = mapped_column(String(3), default="USD")
+    # The second factor for an order's details and changes: only the customer knows where it ships.
+    shipping_postcode: Mapped[str | None] = mapped_column(String(16))
 
     customer: Mapped[Customer] = relationship(back_populates="orders")
     returns: Mapped[list["ReturnRequest"]] = relationship(back_populates="order", order_by="ReturnRequest.id")
@@ -294,6 +296,8 @@ class User(Timestamped, Base):
     username: Mapped[str] = mapped_column(String(64), unique=True)
     password_hash: Mapped[str] = mapped_column(String(255))
     role: Mapped[Role] = mapped_column(Enum(Role, native_enum=False, length=16))
+    # What shoppers see when this person joins a chat; never the login (it would help guess logins).
+    display_name: Mapped[str | None] = mapped_column(String(80))
     active: Mapped[bool] = mapped_column(default=True)
     last_login_at: Mapped[datetime | None]
 
@@ -400,11 +404,15 @@ class ReturnRequest(Timestamped, Base):
 
 
 class VerificationFailure(Base):
-    """A wrong order number / email pair: counted to throttle guessing."""
+    """A wrong order number / email / postcode: counted per caller (conversation, client address) to
+    slow guessing down, and per order and email to ask for every factor once they are under attack."""
 
     __tablename__ = "verification_failures"
 
     id: Mapped[int] = mapped_column(primary_key=True)
     conversation_id: Mapped[str] = mapped_column(String(64), index=True)
     order_number: Mapped[str] = mapped_column(String(32), index=True)
+    email: Mapped[str] = mapped_column(String(254), index=True, default="")
+    client: Mapped[str | None] = mapped_column(String(64), index=True)  # the shopper's address, from the web app
+    factor: Mapped[str] = mapped_column(String(16), default="email")  # which factor was wrong: email | postcode
     created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)

@@ -113,10 +113,12 @@ def main(argv: list[str] | None = None) -> int:
         return cmd_seed_demo()
     if args.command == "seed-orders":
         from aisle.db import session_factory
-        from catalog.demo.behaviour import seed_database
+        from catalog.demo.behaviour import backfill_postcodes, seed_database
 
         written = seed_database(session_factory())
         print(f"✓ demo orders: {written} written" if written else "✓ demo customers and orders already there")
+        if filled := backfill_postcodes(session_factory()):
+            print(f"✓ {filled} demo orders seeded before postcodes now ship to their customer's postcode")
         return 0
     if (args.query is None) == (args.queries is None):
         parser.error("give either a QUERY or --queries FILE")

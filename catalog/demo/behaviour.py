@@ -9,11 +9,13 @@ and a long tail of popularity. Orders exist in every state, relative to ``now``:
 shipped (carrier, tracking, expected date), delivered, cancelled and returned.
 
 Two well-known demo shoppers make the order dialogue easy to try (README lists their orders):
-alex.morgan@example.com (orders 10001-10005) and sam.lee@example.com (order 10006).
+alex.morgan@example.com (orders 10001-10005, shipping to postcode 94107) and sam.lee@example.com
+(order 10006, postcode 02139). Every order ships to its customer's postcode (``demo_postcode``).
 """
 from __future__ import annotations
 
 import random
+import zlib
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal
@@ -31,6 +33,9 @@ CUSTOMERS = 500
 DAYS = 365
 FIRST_ORDER_NUMBER = 10100
 RETURN_WINDOW_DAYS = 30
+ALEX, SAM = "alex.morgan@example.com", "sam.lee@example.com"
+# Fixed by ../shared/contracts/interfaces.md (alex's) and README: the second factor to try the dialogue.
+WELL_KNOWN_POSTCODES = {ALEX: "94107", SAM: "02139"}
 
 PERSONAS: dict[str, dict[str, float]] = {
     "home barista": {"Coffee Makers": 3, "Coffee Grinders": 3, "Kettles": 2, "Blenders": 0.5, "Candles": 0.5},
@@ -75,6 +80,12 @@ class DemoCustomer:
     email: str
     name: str
     persona: str
+
+
+def demo_postcode(email: str) -> str:
+    """A demo customer's US ZIP code: fixed for the well-known shoppers, else derived from the email
+    (not from the seeded random stream, so adding postcodes left every other demo value unchanged)."""
+    return WELL_KNOWN_POSTCODES.get(email) or f"{10000 + zlib.crc32(email.encode()) % 89999:05d}"
 
 
 @dataclass
@@ -228,7 +239,7 @@ def well_known_orders(products: list[dict[str, Any]], now: datetime) -> tuple[li
         pool = by_sub.get(sub) or everything
         return pool[(n + len(sub)) % len(pool)] if sub not in by_sub else pool[n % len(pool)]
 
-    alex, sam = "alex.morgan@example.com", "sam.lee@example.com"
+    alex, sam = ALEX, SAM
     day = timedelta(days=1)
     orders = [
         DemoOrder("10001", alex, now - 2 * day, [first("Coffee Makers")], "shipped", "UPS", "1Z999AA10123456784",
@@ -270,7 +281,7 @@ def seed_database(sessions: sessionmaker[Session], now: datetime | None = None, 
             order = Order(number=o.number, customer_id=customers[o.email].id, status=OrderStatus(o.status),
                           placed_at=o.placed_at, carrier=o.carrier, tracking_number=o.tracking_number,
                           expected_delivery=o.expected_delivery, delivered_at=o.delivered_at,
-                          total=sum((line.unit_price for line in lines), Decimal("0")), lines=lines)
+                          shipping_postcode=demo_postcode(o.email), total=sum((line.unit_price for line in lines), Decimal("0")), lines=lines)
             s.add(order)
             if o.status == "returned":
                 s.flush()
@@ -280,3 +291,14 @@ def seed_database(sessions: sessionmaker[Session], now: datetime | None = None, 
                               kind=InteractionKind(e.kind), created_at=e.at) for e in sim.events)
         s.commit()
         return len(special) + len(sim.orders)
+
+
+def backfill_postcodes(sessions: sessionmaker[Session]) -> int:
+    """Give demo orders seeded before orders had postcodes their customer's postcode; returns how many."""
+    with sessions() as s:
+        rows = s.execute(select(Order, Customer.email).join(Customer).where(
+            Order.shipping_postcode.is_(None), Customer.email.like("%@example.com"))).all()
+        for order, email in rows:
+            order.shipping_postcode = demo_postcode(email)
+        s.commit()
+        return len(rows)
