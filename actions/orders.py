@@ -1,46 +1,115 @@
-"""The shopper's own orders: status, cancellation with confirmation, returns.
+"""The shopper's own orders: status, details, cancellation with confirmation, returns.
 
-Every path starts with ``order_form`` (order number + the email on the order, or an email already
-verified in this conversation); ``action_order_next`` then answers the status, asks to confirm a
-cancellation, or starts ``return_form`` (items, reason, refund or exchange) when the return window
-allows. A wrong number/email pair gets the same answer as an order that does not exist, and
-repeated failures are throttled (catalog/orders.py).
+Every path starts with ``order_form``. The order number and the email on it give the order's status;
+details (items, tracking), cancelling and returning also need the postcode the order ships to, which
+the form then asks for (or takes glued to the request: "cancel 10003, alex@example.com, 94107").
+``action_order_next`` answers the status, asks to confirm a cancellation, or starts ``return_form``.
+A wrong factor gets the same answer as an order that does not exist; failures slow the caller down
+(catalog/orders.py). What a shopper proved (``verified_*`` slots) ends with the Rasa session and
+after ``AISLE_ORDER_VERIFICATION_IDLE_MINUTES`` unused, so the next person at the browser starts over.
 """
 from __future__ import annotations
 
+import re
+import time
 from typing import Any
 
 from rasa_sdk import Action, FormValidationAction, Tracker
-from rasa_sdk.events import SlotSet
+from rasa_sdk.forms import REQUESTED_SLOT
+from rasa_sdk.events import ActionExecuted, EventType, SessionStarted, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 from actions import orders_client
 from actions.presenters import money
 from actions.references import entity_values
-from catalog.orders import OrderView, normalize_email, normalize_number
+from aisle.config import settings
+from catalog.orders import Caller, OrderView, Outcome, normalize_email, normalize_number, normalize_postcode
 
 ACTIONS_BY_INTENT = {"order_status": "status", "cancel_order": "cancel", "return_request": "return"}
+FULL_ACTIONS = {"details", "cancel", "return"}  # these need the postcode as well as the email
 # Messages with these intents (and no order details) are a change of topic, not an answer to the form.
 TOPIC_CHANGES = {"faq", "search_product", "refine_search", "recommend", "greet", "bot_challenge", "human_handoff",
                  "deny", "goodbye", "out_of_scope", "product_details", "view_cart", "add_to_cart", "thank"}
+ORDER_SLOTS = ("order_number", "order_email", "order_postcode")
+VERIFICATION_SLOTS = ("verified_email", "verified_orders", "verified_at")
+# A new Rasa session starts clean of these; the shopping context (searches, cart focus) carries over.
+NOT_CARRIED_OVER = {*VERIFICATION_SLOTS, *ORDER_SLOTS, "order_action", "cancel_pending", "requested_slot",
+                    "return_eligible", "return_items", "return_reason", "return_resolution"}
 NOT_FOUND = ("I couldn't find an order with that number and email. Please check both: the number is in your "
              "confirmation email, and the email must be the one you ordered with.")
-THROTTLED = ("For your security I can't look up orders in this chat for the next 15 minutes after several "
-             "unsuccessful tries. I can bring in a person from our team if you like.")
+WRONG_POSTCODE = "That postcode doesn't match the address this order ships to."
+THROTTLED = ("For your security I can't look up orders from here for the next {wait} after several unsuccessful "
+             "tries. I can bring in a person from our team if you like.")
+DETAILS_HINT = ("For the items, the tracking number or changes, ask me for the order's details: I'll also need the "
+                "postcode it ships to.")
 YES_NO = [{"title": "Yes, cancel it", "payload": "/affirm"}, {"title": "No, keep it", "payload": "/deny"}]
 RESOLUTIONS = {"refund": ("refund", "money back", "reimburse"), "exchange": ("exchange", "swap", "replace",
                                                                              "different size", "another")}
 ALL_WORDS = ("all", "both", "everything", "whole order", "all of them", "every")
+DETAIL_WORDS = re.compile(r"\b(?:tracking|items?|contents?|details?|address|what did i (?:order|buy)|"
+                          r"what(?:'s| is| was)? in (?:it|my order|the order|order))\b", re.IGNORECASE)
+EMAIL_IN_TEXT = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
+POSTCODE_CUE = re.compile(r"\b(?:post\s*code|postal\s*code|zip(?:\s*code)?)\b", re.IGNORECASE)
+POSTCODE_IN_TEXT = re.compile(r"\b(?:\d{5}(?:-\d{4})?|[A-Z]{1,2}\d[A-Z\d]?\s?\d[A-Z]{2}|[A-Z]\d[A-Z]\s?\d[A-Z]\d)\b",
+                              re.IGNORECASE)
 
 
 def latest_intent(tracker: Tracker) -> str:
     return (tracker.latest_message.get("intent") or {}).get("name") or ""
 
 
+def latest_text(tracker: Tracker) -> str:
+    return tracker.latest_message.get("text") or ""
+
+
 def answering_the_form(tracker: Tracker) -> bool:
     """False when the message changes the topic (the form then lets the rules handle it)."""
     return latest_intent(tracker) not in TOPIC_CHANGES
+
+
+def postcode_in(text: str) -> str | None:
+    """A postcode glued to a request: after the email or after "postcode"/"zip", so the order number
+    that comes first is never taken for one."""
+    starts = [m.end() for m in EMAIL_IN_TEXT.finditer(text)] + [m.end() for m in POSTCODE_CUE.finditer(text)]
+    found = POSTCODE_IN_TEXT.search(text, min(starts)) if starts else None
+    return normalize_postcode(found.group(0)) if found else None
+
+
+def order_numbers(tracker: Tracker) -> list[str]:
+    """The message's order numbers in the order they were written."""
+    entities = sorted((e for e in tracker.latest_message.get("entities", []) if e.get("entity") == "order_id"),
+                      key=lambda e: e.get("start") or 0)
+    return [str(e.get("value")) for e in entities]
+
+
+def caller_of(tracker: Tracker) -> Caller:
+    """The conversation, and the client address the web app passes as message metadata."""
+    metadata = tracker.latest_message.get("metadata")
+    client = metadata.get("client") if isinstance(metadata, dict) else None
+    return Caller(tracker.sender_id, str(client)[:64] if client else None)
+
+
+def verification(tracker: Tracker) -> tuple[str | None, list[str]]:
+    """The verified email and the orders unlocked with their postcode, unless unused for too long."""
+    email, at = tracker.get_slot("verified_email"), tracker.get_slot("verified_at")
+    if not email or not isinstance(at, (int, float)) or time.time() - at > settings().order_verification_idle_s:
+        return None, []
+    return str(email), [str(n) for n in tracker.get_slot("verified_orders") or []]
+
+
+def verified_now(email: str, unlocked: list[str]) -> list[EventType]:
+    return [SlotSet("verified_email", email), SlotSet("verified_orders", unlocked), SlotSet("verified_at", time.time())]
+
+
+def forgotten() -> list[EventType]:
+    return [SlotSet(name, None) for name in VERIFICATION_SLOTS]
+
+
+def wait_text(seconds: int) -> str:
+    if seconds < 90:
+        return f"{max(seconds, 1)} seconds"
+    return f"{-(-seconds // 60)} minutes"
 
 
 def day(moment: Any) -> str:
@@ -52,7 +121,21 @@ def items_text(order: OrderView) -> str:
                      for line in order.lines)
 
 
+def public_status_text(order: OrderView) -> str:
+    """What the number and email alone show: state, carrier and dates, no items or tracking number."""
+    state = {
+        "placed": "is confirmed and will be packed soon",
+        "packed": "is packed and waiting for the carrier",
+        "shipped": f"has shipped with {order.carrier} and is in transit, expected {day(order.expected_delivery)}",
+        "delivered": f"was delivered on {day(order.delivered_at)}",
+        "cancelled": "was cancelled; any payment was released to your card",
+        "returned": "was returned",
+    }[order.status.value]
+    return f"Order {order.number} (placed {day(order.placed_at)}) {state}. {DETAILS_HINT}"
+
+
 def status_text(order: OrderView) -> str:
+    """Everything, once the postcode matched too."""
     head = f"Order {order.number} (placed {day(order.placed_at)})"
     state = {
         "placed": "is confirmed and will be packed soon",
@@ -70,8 +153,29 @@ def status_text(order: OrderView) -> str:
 
 
 def order_of(tracker: Tracker) -> OrderView | None:
-    """The conversation's order, only through the verified email."""
-    return orders_client.verified(tracker.get_slot("order_number") or "", tracker.get_slot("verified_email") or "")
+    """The conversation's order, only through a live verified email."""
+    email, _ = verification(tracker)
+    return orders_client.verified(tracker.get_slot("order_number") or "", email or "")
+
+
+def unlocked_order(tracker: Tracker) -> OrderView | None:
+    """The conversation's order, only when its postcode was given too (details and changes)."""
+    order = order_of(tracker)
+    return order if order is not None and order.number in verification(tracker)[1] else None
+
+
+class ActionSessionStart(Action):
+    """A new Rasa session (after Rasa's expiry, or ``/session_start``) keeps the shopping context but
+    not what the shopper proved about orders."""
+
+    def name(self) -> str:
+        return "action_session_start"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                  domain: DomainDict) -> list[dict[str, Any]]:
+        carried = [SlotSet(name, value) for name, value in tracker.slots.items()
+                   if name not in NOT_CARRIED_OVER and value is not None]
+        return [SessionStarted(), *carried, ActionExecuted("action_listen")]
 
 
 class ActionOrderRequest(Action):
@@ -82,12 +186,22 @@ class ActionOrderRequest(Action):
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                   domain: DomainDict) -> list[dict[str, Any]]:
-        numbers = [n for n in (normalize_number(v) for v in entity_values(tracker, "order_id")) if n]
+        text = latest_text(tracker)
+        action = ACTIONS_BY_INTENT.get(latest_intent(tracker), "status")
+        if action == "status" and DETAIL_WORDS.search(text):
+            action = "details"
+        numbers = [n for n in (normalize_number(v) for v in order_numbers(tracker)) if n]
         emails = [e for e in (normalize_email(v) for v in entity_values(tracker, "email")) if e]
-        return [SlotSet("order_action", ACTIONS_BY_INTENT.get(latest_intent(tracker), "status")),
-                SlotSet("order_number", numbers[0] if numbers else None),
-                SlotSet("order_email", emails[0] if emails else tracker.get_slot("verified_email")),
-                SlotSet("cancel_pending", False)]
+        email, _ = verification(tracker)
+        number = numbers[0] if numbers else None
+        if number is None and action == "details" and email:  # "what's the tracking number?" after a status
+            number = tracker.get_slot("order_number")
+        events = [SlotSet("order_action", action), SlotSet("order_number", number),
+                  SlotSet("order_email", emails[0] if emails else email),
+                  SlotSet("order_postcode", postcode_in(text)), SlotSet("cancel_pending", False)]
+        if email is None and tracker.get_slot("verified_email"):  # unused for too long
+            events += forgotten()
+        return events
 
 
 class ValidateOrderForm(FormValidationAction):
@@ -96,15 +210,30 @@ class ValidateOrderForm(FormValidationAction):
 
     async def required_slots(self, domain_slots: list[str], dispatcher: CollectingDispatcher, tracker: Tracker,
                              domain: DomainDict) -> list[str]:
-        return [] if tracker.get_slot("order_action") == "blocked" else domain_slots
+        action = tracker.get_slot("order_action")
+        if action == "blocked":
+            return []
+        if action in FULL_ACTIONS and normalize_number(tracker.get_slot("order_number")) not in verification(tracker)[1]:
+            return [*domain_slots, "order_postcode"]
+        return domain_slots
+
+    async def next_requested_slot(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                                  domain: DomainDict) -> EventType | None:
+        """Always say which slot comes next (None: done): the postcode is not in the domain's form, so
+        Rasa alone would not know when it was answered."""
+        required = await self.required_slots(self.domain_slots(domain), dispatcher, tracker, domain)
+        return SlotSet(REQUESTED_SLOT, next((name for name in required if tracker.slots.get(name) is None), None))
 
     async def extract_order_number(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                                    domain: DomainDict) -> dict[str, Any]:
-        found = entity_values(tracker, "order_id")
+        requested = tracker.get_slot("requested_slot")
+        if requested == "order_postcode":  # a 5-digit postcode reads like an order number
+            return {}
+        found = order_numbers(tracker)
         if found:
-            return {"order_number": str(found[0])}
-        if tracker.get_slot("requested_slot") == "order_number" and answering_the_form(tracker):
-            return {"order_number": tracker.latest_message.get("text") or ""}
+            return {"order_number": found[0]}
+        if requested == "order_number" and answering_the_form(tracker):
+            return {"order_number": latest_text(tracker)}
         return {}
 
     async def extract_order_email(self, dispatcher: CollectingDispatcher, tracker: Tracker,
@@ -113,20 +242,17 @@ class ValidateOrderForm(FormValidationAction):
         if found:
             return {"order_email": str(found[0])}
         if tracker.get_slot("requested_slot") == "order_email" and answering_the_form(tracker):
-            return {"order_email": tracker.latest_message.get("text") or ""}
+            return {"order_email": latest_text(tracker)}
         return {}
 
-    def _check_pair(self, number: str, email: str, dispatcher: CollectingDispatcher,
-                    tracker: Tracker) -> dict[str, Any]:
-        if orders_client.throttled(tracker.sender_id, number):
-            return {"order_number": None, "order_email": None, "order_action": "blocked"}
-        if orders_client.verified(number, email) is None:
-            orders_client.record_failure(tracker.sender_id, number)
-            if orders_client.throttled(tracker.sender_id, number):
-                return {"order_number": None, "order_email": None, "order_action": "blocked"}
-            dispatcher.utter_message(text=NOT_FOUND)
-            return {"order_number": None, "order_email": None}
-        return {"order_number": number, "order_email": email, "verified_email": email}
+    async def extract_order_postcode(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                                     domain: DomainDict) -> dict[str, Any]:
+        text = latest_text(tracker)
+        if tracker.get_slot("requested_slot") == "order_postcode" and answering_the_form(tracker):
+            found = POSTCODE_IN_TEXT.search(EMAIL_IN_TEXT.sub(" ", text))
+            return {"order_postcode": found.group(0) if found else text}
+        glued = postcode_in(text)
+        return {"order_postcode": glued} if glued else {}
 
     async def validate_order_number(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,
                                     domain: DomainDict) -> dict[str, Any]:
@@ -134,9 +260,7 @@ class ValidateOrderForm(FormValidationAction):
         if number is None:
             dispatcher.utter_message(text="That doesn't look like an order number: it's the 5-digit number in "
                                           "your confirmation email, like 10482.")
-            return {"order_number": None}
-        email = normalize_email(tracker.get_slot("order_email"))
-        return self._check_pair(number, email, dispatcher, tracker) if email else {"order_number": number}
+        return {"order_number": number}
 
     async def validate_order_email(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,
                                    domain: DomainDict) -> dict[str, Any]:
@@ -144,9 +268,47 @@ class ValidateOrderForm(FormValidationAction):
         if email is None:
             dispatcher.utter_message(text="That doesn't look like an email address. Which email did you use "
                                           "for the order?")
-            return {"order_email": None}
-        number = normalize_number(tracker.get_slot("order_number"))
-        return self._check_pair(number, email, dispatcher, tracker) if number else {"order_email": email}
+        return {"order_email": email}
+
+    async def validate_order_postcode(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,
+                                      domain: DomainDict) -> dict[str, Any]:
+        postcode = normalize_postcode(value)
+        if postcode is None:
+            dispatcher.utter_message(text="That doesn't look like a postcode: it's the ZIP or postal code of the "
+                                          "address the order ships to, like 94107.")
+        return {"order_postcode": postcode}
+
+    async def get_validation_events(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                                    domain: DomainDict) -> list[EventType]:
+        """Each slot's format first, then one check of every factor given (one failure counted per try)."""
+        events = await super().get_validation_events(dispatcher, tracker, domain)
+        given = {e["name"] for e in events} & set(ORDER_SLOTS)
+        number, email = tracker.get_slot("order_number"), tracker.get_slot("order_email")
+        if not given or not number or not email or tracker.get_slot("order_action") == "blocked":
+            return events
+        return events + [SlotSet(k, v) for k, v in self._check(number, email, dispatcher, tracker).items()]
+
+    def _check(self, number: str, email: str, dispatcher: CollectingDispatcher, tracker: Tracker) -> dict[str, Any]:
+        action = tracker.get_slot("order_action")
+        verified_email, unlocked = verification(tracker)
+        kept = unlocked if verified_email == email else []  # orders this email already unlocked
+        access = orders_client.lookup(number, email, tracker.get_slot("order_postcode"), caller_of(tracker),
+                                      want_full=action in FULL_ACTIONS and number not in kept)
+        cleared = {name: None for name in ORDER_SLOTS}
+        if access.outcome is Outcome.wait:
+            return {**cleared, "order_action": "blocked"}
+        if access.outcome is Outcome.not_found:
+            dispatcher.utter_message(text=NOT_FOUND)
+            return cleared
+        if access.outcome is Outcome.need_postcode and access.order is None:  # under attack: every factor at once
+            return {"order_action": "details" if action == "status" else action}
+        if access.outcome is Outcome.full:
+            kept = [*kept, number] if number not in kept else kept
+        proved = {e["name"]: e["value"] for e in verified_now(email, kept)}
+        if access.outcome is Outcome.wrong_postcode:
+            dispatcher.utter_message(text=WRONG_POSTCODE)
+            return {**proved, "order_postcode": None}
+        return {**proved, "order_postcode": None} if access.outcome is Outcome.full else proved
 
 
 class ActionOrderNext(Action):
@@ -159,13 +321,20 @@ class ActionOrderNext(Action):
                   domain: DomainDict) -> list[dict[str, Any]]:
         action = tracker.get_slot("order_action")
         if action == "blocked":
-            dispatcher.utter_message(text=THROTTLED, buttons=[{"title": "Yes, a person please", "payload": "/affirm"},
-                                                              {"title": "No thanks", "payload": "/deny"}])
+            wait = orders_client.caller_wait(caller_of(tracker)) or 1
+            dispatcher.utter_message(text=THROTTLED.format(wait=wait_text(wait)),
+                                     buttons=[{"title": "Yes, a person please", "payload": "/affirm"},
+                                              {"title": "No thanks", "payload": "/deny"}])
             return [SlotSet("order_action", None), SlotSet("human_offered", True)]
         order = order_of(tracker)
         if order is None:  # cannot happen after the form, unless the order vanished meanwhile
             dispatcher.utter_message(text=NOT_FOUND)
             return [SlotSet("order_number", None)]
+        _, unlocked = verification(tracker)
+        still = verified_now(order.email, unlocked)  # in use: the idle time starts again
+        if order.number not in unlocked:  # the number and email only: the status tier
+            dispatcher.utter_message(text=public_status_text(order))
+            return still
         if action == "cancel":
             if not order.cancellable:
                 reason = ("it has already shipped" if order.status.value in ("shipped", "delivered")
@@ -173,23 +342,23 @@ class ActionOrderNext(Action):
                 dispatcher.utter_message(text=f"Order {order.number} can't be cancelled because {reason}. "
                                               + ("Once it arrives you can return it within 30 days."
                                                  if order.status.value == "shipped" else ""))
-                return []
+                return still
             dispatcher.utter_message(text=f"Order {order.number}: {items_text(order)}, total "
                                           f"{money(float(order.total), order.currency)}. Shall I cancel it?",
                                      buttons=YES_NO)
-            return [SlotSet("cancel_pending", True)]
+            return [*still, SlotSet("cancel_pending", True)]
         if action == "return":
             if order.returns:
                 dispatcher.utter_message(text=status_text(order))
-                return []
+                return still
             problem = order.return_problem()
             if problem:
                 dispatcher.utter_message(text=f"Order {order.number} can't be returned: {problem}.")
-                return []
-            return [SlotSet("return_items", None), SlotSet("return_reason", None),
+                return still
+            return [*still, SlotSet("return_items", None), SlotSet("return_reason", None),
                     SlotSet("return_resolution", None), SlotSet("return_eligible", True)]
         dispatcher.utter_message(text=status_text(order))
-        return []
+        return still
 
 
 class ActionCancelOrder(Action):
@@ -198,8 +367,13 @@ class ActionCancelOrder(Action):
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                   domain: DomainDict) -> list[dict[str, Any]]:
+        order = unlocked_order(tracker)
+        if order is None:  # the verification ended between the question and the answer
+            dispatcher.utter_message(text="I need to check it's you again before I change that order: ask me to "
+                                          "cancel it once more, with the email and postcode.")
+            return [SlotSet("cancel_pending", False)]
         try:
-            order = orders_client.cancel(tracker.get_slot("order_number") or "", tracker.get_slot("verified_email") or "")
+            order = orders_client.cancel(order.number, order.email)
         except ValueError as exc:
             dispatcher.utter_message(text=f"I couldn't cancel it: {exc}.")
         else:
@@ -225,7 +399,7 @@ class ActionAskReturnItems(Action):
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                   domain: DomainDict) -> list[dict[str, Any]]:
-        order = order_of(tracker)
+        order = unlocked_order(tracker)
         lines = order.lines if order else []
         buttons = [{"title": line.title, "payload": line.title} for line in lines]
         if len(lines) > 1:
@@ -242,7 +416,7 @@ class ValidateReturnForm(FormValidationAction):
                                    domain: DomainDict) -> dict[str, Any]:
         if tracker.get_slot("requested_slot") != "return_items":
             return {}
-        order = order_of(tracker)
+        order = unlocked_order(tracker)
         if order is None:
             return {}
         text = (tracker.latest_message.get("text") or "").lower()
@@ -310,7 +484,7 @@ class ActionCreateReturn(Action):
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                   domain: DomainDict) -> list[dict[str, Any]]:
-        order = order_of(tracker)
+        order = unlocked_order(tracker)
         reset = [SlotSet("return_items", None), SlotSet("return_reason", None), SlotSet("return_resolution", None),
                  SlotSet("return_eligible", False)]
         if order is None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 from functools import lru_cache
 
 from aisle.db import session_factory
-from catalog.orders import Orders, OrderView, ReturnView
+from catalog.orders import Access, Caller, Orders, OrderView, ReturnView
 
 
 @lru_cache(maxsize=1)
@@ -16,12 +16,12 @@ def verified(number: str, email: str) -> OrderView | None:
     return orders().verified(number, email) if number and email else None
 
 
-def throttled(conversation_id: str, number: str | None) -> bool:
-    return orders().throttled(conversation_id, number)
+def lookup(number: str, email: str, postcode: str | None, caller: Caller, want_full: bool) -> Access:
+    return orders().lookup(number, email, postcode, caller, want_full)
 
 
-def record_failure(conversation_id: str, number: str) -> None:
-    orders().record_failure(conversation_id, number)
+def caller_wait(caller: Caller) -> int:
+    return orders().caller_wait(caller)
 
 
 def cancel(number: str, email: str) -> OrderView:

@@ -105,6 +105,7 @@ class Settings:
     api_keys: tuple[str, ...]  # chat API keys from the environment (automation, tests), besides admins' keys
     widget_idle_s: int  # a widget conversation left this long without a message is not resumed
     widget_secret_env: str | None  # AISLE_WIDGET_SECRET; None: a per-data-dir secret file
+    order_verification_idle_s: float  # a shopper's order verification ends after this long unused
 
     @property
     def internal_secret_file(self) -> Path:
@@ -171,6 +172,9 @@ class Settings:
         turn_timeout = _float(env, "AISLE_TURN_TIMEOUT_S", 15.0)
         if turn_timeout <= 0:
             raise ConfigError(f"AISLE_TURN_TIMEOUT_S must be positive, got {turn_timeout}")
+        verification_idle = _float(env, "AISLE_ORDER_VERIFICATION_IDLE_MINUTES", 30.0)
+        if verification_idle <= 0:
+            raise ConfigError(f"AISLE_ORDER_VERIFICATION_IDLE_MINUTES must be positive, got {verification_idle}")
         threshold = _float(env, "AISLE_NLU_THRESHOLD", 0.0) if env.get("AISLE_NLU_THRESHOLD", "").strip() else None
         if threshold is not None and not 0.0 <= threshold <= 1.0:
             raise ConfigError(f"AISLE_NLU_THRESHOLD must be between 0 and 1, got {threshold}")
@@ -202,6 +206,7 @@ class Settings:
             api_keys=tuple(k.strip() for k in (env.get("AISLE_API_KEYS") or "").split(",") if k.strip()),
             widget_idle_s=widget_idle_s,
             widget_secret_env=widget_secret,
+            order_verification_idle_s=verification_idle * 60,
         )
 
 

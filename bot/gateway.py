@@ -140,14 +140,14 @@ class Gateway:
             self.transcripts.ensure(conversation_id, channel)
         try:
             async with self.turns.hold(conversation_id):
-                return await self._take_turn(conversation_id, text, payload, client_id)
+                return await self._take_turn(conversation_id, text, payload, client_id, ip)
         except TurnBusy as exc:
             log.warning("%s", exc)
             raise GatewayError("busy", "Still working on your previous message. Please send this one again "
                                        "in a moment.") from None
 
     async def _take_turn(self, conversation_id: str, text: str, payload: str | None,
-                         client_id: str | None) -> list[dict[str, Any]]:
+                         client_id: str | None, ip: str) -> list[dict[str, Any]]:
         before = self.transcripts.get(conversation_id)
         if before is not None and before.ended_at is not None:  # e.g. from a second tab after "end chat"
             raise GatewayError("ended", "This chat has ended. Reload the page to start a new one.")
@@ -159,14 +159,16 @@ class Gateway:
         hub = self.transcripts.hub
         hub.publish(conversation_id, {"type": "typing", "on": True})
         try:
-            return await self._ask_bot(conversation_id, payload or text, stored["id"], conversation.rasa_event_id)
+            return await self._ask_bot(conversation_id, payload or text, stored["id"], conversation.rasa_event_id, ip)
         finally:
             hub.publish(conversation_id, {"type": "typing", "on": False})
 
     async def _ask_bot(self, conversation_id: str, text: str, message_id: int,
-                       after_event_id: int) -> list[dict[str, Any]]:
+                       after_event_id: int, ip: str) -> list[dict[str, Any]]:
         try:
-            answer = await self.rasa.send(conversation_id, text)
+            # The client address goes along so the order actions can slow a guessing client down
+            # however many conversations it opens (actions/orders.py).
+            answer = await self.rasa.send(conversation_id, text, metadata={"client": ip})
         except RasaUnavailable as exc:
             log.warning("conversation %s: %s", conversation_id, exc)
             return [self.transcripts.post(conversation_id, Author.system,

@@ -76,22 +76,27 @@ class RasaClient:
         self.timeout = aiohttp.ClientTimeout(total=timeout_s, connect=CONNECT_TIMEOUT_S)
         self._order = itertools.cycle(range(len(base_urls)))
 
-    async def send(self, sender: str, text: str) -> RasaAnswer:
-        """Post one shopper message to Rasa's REST channel; returns the bot's messages in order."""
+    async def send(self, sender: str, text: str, metadata: dict[str, Any] | None = None) -> RasaAnswer:
+        """Post one shopper message to Rasa's REST channel; returns the bot's messages in order.
+        ``metadata`` reaches the actions as the message's metadata (Rasa stores it with the event)."""
         first = next(self._order)
         refused: list[str] = []
         for i in range(len(self.base_urls)):
             base = self.base_urls[(first + i) % len(self.base_urls)]
             try:
-                return RasaAnswer(base, await self._post(base, sender, text))
+                return RasaAnswer(base, await self._post(base, sender, text, metadata))
             except aiohttp.ClientConnectorError as exc:  # never delivered, so another server may take it
                 refused.append(f"{base}: {exc.__class__.__name__}")
         raise RasaUnavailable("cannot reach Rasa: " + "; ".join(refused))
 
-    async def _post(self, base: str, sender: str, text: str) -> list[dict[str, Any]]:
+    async def _post(self, base: str, sender: str, text: str,
+                    metadata: dict[str, Any] | None) -> list[dict[str, Any]]:
+        body: dict[str, Any] = {"sender": sender, "message": text}
+        if metadata:
+            body["metadata"] = metadata
         try:
-            async with self.session.post(f"{base}/webhooks/rest/webhook", json={"sender": sender, "message": text},
-                                         headers=self.headers, timeout=self.timeout) as resp:
+            async with self.session.post(f"{base}/webhooks/rest/webhook", json=body, headers=self.headers,
+                                         timeout=self.timeout) as resp:
                 if resp.status != 200:
                     raise RasaUnavailable(f"Rasa at {base} answered HTTP {resp.status}")
                 replies = await resp.json()

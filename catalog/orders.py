@@ -1,27 +1,39 @@
-"""Orders and returns as the assistant may see them: only through verification.
+"""Orders and returns as the assistant may see them: only through verification, in two tiers.
 
-A shopper reaches an order with its number and the email on it (or an email already verified in this
-conversation). A wrong pair and an order that does not exist get the same answer, and repeated
-failures are throttled per conversation and per order number.
+The order number and the email on it show the order's *status* (what a shop's public "order status"
+page shows: placed, shipped with which carrier, delivered, dates). Anything more (items, tracking
+number, cancelling, returning) also needs the postcode the order ships to, which only the customer
+knows. A wrong pair and an order that does not exist get the same answer.
+
+Failures are stored (several action servers may run) with the conversation, the client address, the
+order and the email. They slow the *caller* down (exponential backoff per conversation and per client
+address), never lock an order for its owner: once an order or an email collects failures from anyone,
+it only opens with every factor (email and postcode), checked together, so guessing learns nothing
+and the owner still gets in.
 """
 from __future__ import annotations
 
+import enum
 import re
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal
 
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session, selectinload, sessionmaker
 
 from aisle.models import Order, OrderLine, OrderStatus, ReturnRequest, VerificationFailure, as_utc
 
 NUMBER = re.compile(r"^\d{5,8}$")
 EMAIL = re.compile(r"^[\w.+-]+@[\w-]+(\.[\w-]+)+$")
+POSTCODE = re.compile(r"^(?=.*\d)[A-Z0-9]{3,10}$")
+ZIP_PLUS_FOUR = re.compile(r"^(\d{5})-?\d{4}$")
 RETURN_WINDOW = timedelta(days=30)
-THROTTLE_WINDOW = timedelta(minutes=15)
-MAX_FAILURES_PER_CONVERSATION = 3
-MAX_FAILURES_PER_ORDER = 5
+FAILURE_WINDOW = timedelta(minutes=15)
+FREE_FAILURES = 3  # per caller in the window; then each further try waits twice as long as the last
+FIRST_WAIT = timedelta(seconds=30)
+LONGEST_WAIT = FAILURE_WINDOW
+FAILURES_BEFORE_ALL_FACTORS = 5  # per order or per email, from anyone: then status also needs the postcode
 CANCELLABLE = (OrderStatus.placed, OrderStatus.packed)
 
 
@@ -38,6 +50,39 @@ def normalize_number(text: object) -> str | None:
 def normalize_email(text: object) -> str | None:
     email = str(text or "").strip().lower()
     return email if EMAIL.match(email) else None
+
+
+def normalize_postcode(text: object) -> str | None:
+    """" 94107 ", "94107-1234" → "94107"; "sw1a 1aa" → "SW1A1AA"; anything else → None."""
+    raw = str(text or "").strip().upper()
+    if plus_four := ZIP_PLUS_FOUR.match(raw):
+        return plus_four.group(1)
+    code = re.sub(r"[\s-]+", "", raw)
+    return code if POSTCODE.match(code) else None
+
+
+@dataclass(frozen=True)
+class Caller:
+    """Who is trying: the conversation, and the client address when the web app passed it on."""
+
+    conversation_id: str
+    client: str | None = None
+
+
+class Outcome(str, enum.Enum):
+    status = "status"  # number + email matched: the status tier
+    full = "full"  # number + email + postcode matched: details and changes
+    not_found = "not_found"  # no such order, or not with these factors (the same answer on purpose)
+    need_postcode = "need_postcode"  # ask for the postcode (the pair is only checked with it when attacked)
+    wrong_postcode = "wrong_postcode"  # the email was right, the postcode was not
+    wait = "wait"  # this caller failed too often: try again after wait_s
+
+
+@dataclass
+class Access:
+    outcome: Outcome
+    order: "OrderView | None" = None
+    wait_s: int = 0
 
 
 @dataclass
@@ -118,19 +163,58 @@ class Orders:
                 return None
             return view(order)
 
-    def record_failure(self, conversation_id: str, number: str) -> None:
+    def lookup(self, number: str, email: str, postcode: str | None, caller: Caller, want_full: bool) -> Access:
+        """Check the factors the shopper gave, count a failure against every key it involves."""
+        wait = self.caller_wait(caller)
+        if wait:
+            return Access(Outcome.wait, wait_s=wait)
+        attacked = self.under_attack(number, email)
+        if attacked and postcode is None:
+            return Access(Outcome.need_postcode)  # nothing checked yet, so nothing learnt
         with self.sessions() as s:
-            s.add(VerificationFailure(conversation_id=conversation_id, order_number=number))
+            order = self._load(s, number)
+            found = view(order) if order is not None else None
+            shipping = order.shipping_postcode if order is not None else None
+        if found is None or found.email.lower() != email.strip().lower():
+            self._fail(caller, number, email, "email")
+            return Access(Outcome.not_found)
+        if postcode is None:
+            return Access(Outcome.need_postcode if want_full else Outcome.status, found)
+        if shipping is None or normalize_postcode(shipping) != normalize_postcode(postcode):
+            self._fail(caller, number, email, "postcode")
+            return Access(Outcome.not_found if attacked else Outcome.wrong_postcode, None if attacked else found)
+        return Access(Outcome.full, found)
+
+    def _fail(self, caller: Caller, number: str, email: str, factor: str) -> None:
+        with self.sessions() as s:
+            s.add(VerificationFailure(conversation_id=caller.conversation_id, client=caller.client,
+                                      order_number=number, email=email.strip().lower()[:254], factor=factor))
             s.commit()
 
-    def throttled(self, conversation_id: str, number: str | None) -> bool:
-        since = datetime.now(timezone.utc) - THROTTLE_WINDOW
+    def caller_wait(self, caller: Caller, now: datetime | None = None) -> int:
+        """Seconds this caller must wait before the next try: 0 for the first FREE_FAILURES failures in
+        the window, then 30 s, doubling with each further failure, at most the window."""
+        now = now or datetime.now(timezone.utc)
+        keys = [VerificationFailure.conversation_id == caller.conversation_id]
+        if caller.client:
+            keys.append(VerificationFailure.client == caller.client)
         with self.sessions() as s:
-            mine = s.scalar(select(func.count(VerificationFailure.id)).where(
-                VerificationFailure.conversation_id == conversation_id, VerificationFailure.created_at >= since))
-            theirs = s.scalar(select(func.count(VerificationFailure.id)).where(
-                VerificationFailure.order_number == (number or ""), VerificationFailure.created_at >= since))
-        return (mine or 0) >= MAX_FAILURES_PER_CONVERSATION or (theirs or 0) >= MAX_FAILURES_PER_ORDER
+            count, last = s.execute(select(func.count(VerificationFailure.id), func.max(VerificationFailure.created_at))
+                                    .where(or_(*keys), VerificationFailure.created_at >= now - FAILURE_WINDOW)).one()
+        if count < FREE_FAILURES or last is None:
+            return 0
+        wait = min(LONGEST_WAIT, FIRST_WAIT * 2 ** (count - FREE_FAILURES))
+        return max(0, round((as_utc(last) + wait - now).total_seconds()))
+
+    def under_attack(self, number: str, email: str, now: datetime | None = None) -> bool:
+        """Whether this order or this email collected failures from anyone lately."""
+        since = (now or datetime.now(timezone.utc)) - FAILURE_WINDOW
+        with self.sessions() as s:
+            on_order = s.scalar(select(func.count(VerificationFailure.id)).where(
+                VerificationFailure.order_number == number, VerificationFailure.created_at >= since))
+            on_email = s.scalar(select(func.count(VerificationFailure.id)).where(
+                VerificationFailure.email == email.strip().lower(), VerificationFailure.created_at >= since))
+        return max(on_order or 0, on_email or 0) >= FAILURES_BEFORE_ALL_FACTORS
 
     def cancel(self, number: str, email: str) -> OrderView:
         with self.sessions() as s:

@@ -1,6 +1,8 @@
 """Tracker-fixture tests for the order actions over a real database with the demo orders."""
 from __future__ import annotations
 
+import time
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
@@ -8,11 +10,12 @@ from rasa_sdk.executor import CollectingDispatcher
 from sqlalchemy import select
 
 from actions import catalog_client, orders_client
-from actions.orders import (NOT_FOUND, THROTTLED, ActionCancelOrder, ActionCreateReturn, ActionOrderNext,
-                            ActionOrderRequest, ValidateOrderForm, ValidateReturnForm)
+from actions.orders import (NOT_FOUND, WRONG_POSTCODE, ActionCancelOrder, ActionCreateReturn, ActionOrderNext,
+                            ActionOrderRequest, ActionSessionStart, ValidateOrderForm, ValidateReturnForm)
 from aisle import config, migrate
 from aisle.db import session_factory
-from aisle.models import Order, OrderStatus, ReturnRequest
+from aisle.models import Order, OrderStatus, ReturnRequest, VerificationFailure
+from catalog.orders import Caller, Orders, Outcome
 from catalog.demo.behaviour import seed_database
 from catalog.importer import upsert
 from catalog.records import validate_file
@@ -20,6 +23,8 @@ from tests.conftest import tracker_for, user_event
 
 FIXTURE = Path(__file__).parent / "fixtures" / "catalog_small.jsonl"
 ALEX, SAM = "alex.morgan@example.com", "sam.lee@example.com"
+ALEX_POSTCODE = "94107"  # ../shared/contracts/interfaces.md
+DOMAIN_SLOTS = ["order_number", "order_email"]
 
 
 @pytest.fixture(autouse=True)
@@ -37,10 +42,18 @@ def shop(tmp_path, monkeypatch):
     catalog_client.engine.cache_clear()
 
 
-def tracker(text="", intent="nlu_fallback", slots=None, entities=None, sender="conv-1"):
-    t = tracker_for([user_event(text, intent, entities=entities)], slots or {})
+def tracker(text="", intent="nlu_fallback", slots=None, entities=None, sender="conv-1", client=None):
+    event = user_event(text, intent, entities=entities)
+    if client:  # what the web app passes along with every message
+        event["parse_data"]["metadata"] = {"client": client}
+    t = tracker_for([event], slots or {})
     t.sender_id = sender
     return t
+
+
+def proved(email=ALEX, unlocked=(), at=None) -> dict:
+    """Slots of a conversation that verified ``email`` (and unlocked ``unlocked`` with the postcode)."""
+    return {"verified_email": email, "verified_orders": list(unlocked), "verified_at": at or time.time()}
 
 
 def slots(events) -> dict:
@@ -51,56 +64,195 @@ def said(dispatcher: CollectingDispatcher) -> str:
     return " ".join(m.get("text") or "" for m in dispatcher.messages)
 
 
-async def identify(number: str, email: str, sender: str = "conv-1") -> tuple[dict, str]:
-    """The form's email step with the number already known: what verification answers."""
+DOMAIN = {"forms": {"order_form": {"required_slots": DOMAIN_SLOTS}}}
+
+
+async def form_turn(text: str, slots_now: dict, entities=None, sender="conv-1", client=None,
+                    intent="order_status") -> tuple[dict, str]:
+    """One run of the order form's validation action, as Rasa calls it: what it sets and says."""
     dispatcher = CollectingDispatcher()
-    result = await ValidateOrderForm().validate_order_email(
-        email, dispatcher, tracker(email, slots={"order_number": number}, sender=sender), {})
-    return result, said(dispatcher)
+    t = tracker(text, intent, slots_now, entities, sender, client)
+    events = await ValidateOrderForm().run(dispatcher, t, DOMAIN)
+    return slots(events), said(dispatcher)
 
 
-async def next_step(action: str, number: str, email: str = ALEX) -> tuple[dict, str]:
+async def identify(number: str, email: str, sender: str = "conv-1", client=None, action="status",
+                   postcode=None) -> tuple[dict, str]:
+    """The form's email step with the number (and any postcode) already known."""
+    return await form_turn(email, {"order_action": action, "order_number": number, "order_postcode": postcode,
+                                   "requested_slot": "order_email"},
+                           [{"entity": "email", "value": email}], sender, client)
+
+
+async def give_postcode(postcode: str, state: dict, sender="conv-1", client=None) -> tuple[dict, str]:
+    """The shopper answers the postcode question (a 5-digit postcode also reads as an order id)."""
+    return await form_turn(postcode, {**state, "requested_slot": "order_postcode"},
+                           [{"entity": "order_id", "value": postcode, "start": 0}], sender, client)
+
+
+async def next_step(action: str, number: str, email: str = ALEX, unlocked=None) -> tuple[dict, str]:
     dispatcher = CollectingDispatcher()
     events = await ActionOrderNext().run(dispatcher, tracker(slots={
-        "order_action": action, "order_number": number, "verified_email": email}), {})
+        "order_action": action, "order_number": number,
+        **proved(email, [number] if unlocked is None else unlocked)}), {})
     return slots(events), said(dispatcher)
+
+
+def failures() -> list[tuple[str, str | None, str, str, str]]:
+    with session_factory()() as s:
+        return [(f.conversation_id, f.client, f.order_number, f.email, f.factor)
+                for f in s.scalars(select(VerificationFailure).order_by(VerificationFailure.id))]
 
 
 async def test_the_request_prefills_from_the_message_and_a_verified_session():
     dispatcher = CollectingDispatcher()
     events = await ActionOrderRequest().run(dispatcher, tracker(
-        "where is order #10001", "order_status", {"verified_email": ALEX},
+        "where is order #10001", "order_status", proved(),
         [{"entity": "order_id", "value": "10001"}]), {})
     assert slots(events) == {"order_action": "status", "order_number": "10001", "order_email": ALEX,
-                             "cancel_pending": False}
+                             "order_postcode": None, "cancel_pending": False}
 
 
-async def test_status_happy_path():
+async def test_a_postcode_glued_to_the_request_is_taken_and_never_the_order_number():
+    text = "cancel 10003, alex.morgan@example.com, 94107"
+    events = await ActionOrderRequest().run(CollectingDispatcher(), tracker(text, "cancel_order", entities=[
+        {"entity": "order_id", "value": "94107", "start": 39}, {"entity": "order_id", "value": "10003", "start": 7},
+        {"entity": "email", "value": ALEX, "start": 14}]), {})
+    assert slots(events) == {"order_action": "cancel", "order_number": "10003", "order_email": ALEX,
+                             "order_postcode": "94107", "cancel_pending": False}
+    events = await ActionOrderRequest().run(CollectingDispatcher(), tracker(
+        "what's in order 10002 zip code 94107-1234?", "order_status",
+        entities=[{"entity": "order_id", "value": "10002", "start": 16}]), {})
+    assert slots(events)["order_action"] == "details" and slots(events)["order_postcode"] == "94107"
+    events = await ActionOrderRequest().run(CollectingDispatcher(), tracker(
+        "where are orders 10001 and 10002?", "order_status",
+        entities=[{"entity": "order_id", "value": "10001", "start": 17}]), {})
+    assert slots(events)["order_postcode"] is None  # a second order number is not a postcode
+
+
+async def test_number_and_email_give_the_status_only():
     result, text = await identify("10001", "Alex.Morgan@Example.com ")
-    assert result == {"order_number": "10001", "order_email": ALEX, "verified_email": ALEX} and text == ""
-    _, text = await next_step("status", "10001")
-    assert "has shipped with UPS, tracking number 1Z999AA10123456784, expected" in text
-    assert "Items: 1 x" in text
+    assert result["order_email"] == ALEX and result["verified_email"] == ALEX and result["verified_orders"] == []
+    assert text == "" and result["requested_slot"] is None  # the form is complete: no postcode needed
+    _, text = await next_step("status", "10001", unlocked=[])
+    assert "has shipped with UPS and is in transit, expected" in text
+    assert "1Z999AA10123456784" not in text and "Items" not in text and "postcode" in text
+
+
+async def test_details_cancel_and_return_ask_for_the_postcode_then_show_everything():
+    for action in ("details", "cancel", "return"):
+        state, text = await identify("10001", ALEX, action=action)
+        assert state["requested_slot"] == "order_postcode" and state["verified_orders"] == [] and text == ""
+    state = {"order_action": "details", "order_number": "10001", "order_email": ALEX, **proved()}
+    result, text = await give_postcode(ALEX_POSTCODE, state)
+    assert result["verified_orders"] == ["10001"] and "order_number" not in result  # not taken for a number
+    assert result["requested_slot"] is None and text == ""
+    _, text = await next_step("details", "10001")
+    assert "has shipped with UPS, tracking number 1Z999AA10123456784, expected" in text and "Items: 1 x" in text
+
+
+async def test_the_whole_request_in_one_message_unlocks_the_order():
+    result, text = await identify("10003", ALEX, action="cancel", postcode=ALEX_POSTCODE)
+    assert result["verified_orders"] == ["10003"] and text == ""
+
+
+async def test_a_wrong_postcode_is_refused_asked_again_and_counted():
+    state = {"order_action": "cancel", "order_number": "10003", "order_email": ALEX, **proved()}
+    result, text = await give_postcode("10001", state, client="203.0.113.7")
+    assert text == WRONG_POSTCODE and result["order_postcode"] is None and result["verified_orders"] == []
+    assert result["requested_slot"] == "order_postcode"
+    assert failures() == [("conv-1", "203.0.113.7", "10003", ALEX, "postcode")]
+    result, text = await give_postcode("not a code", state)
+    assert "doesn't look like a postcode" in text and len(failures()) == 1  # a typo is not a guess
 
 
 async def test_a_wrong_id_and_someone_elses_order_get_the_same_answer():
     missing, missing_text = await identify("99999", ALEX)
     theirs, theirs_text = await identify("10006", ALEX)  # Sam's order, Alex's email
-    assert missing == theirs == {"order_number": None, "order_email": None}
+    cleared = {"order_number": None, "order_email": None, "order_postcode": None}
+    assert {k: missing[k] for k in cleared} == {k: theirs[k] for k in cleared} == cleared
     assert missing_text == theirs_text == NOT_FOUND
+    assert "verified_email" not in missing and "verified_email" not in theirs
 
 
-async def test_repeated_failures_are_throttled():
-    for number in ("99991", "99992", "99993"):
-        result, _ = await identify(number, ALEX, sender="guesser")
-    assert result["order_action"] == "blocked"
-    result, _ = await identify("10001", ALEX, sender="guesser")  # even the right pair, for now
-    assert result["order_action"] == "blocked"
+async def test_a_guessing_client_is_slowed_down_across_conversations_but_the_owner_is_not():
+    for n, number in enumerate(("10006", "10007", "10008")):  # one email, many orders, new conversations
+        result, text = await identify(number, ALEX, sender=f"fresh-{n}", client="198.51.100.9")
+        assert text == NOT_FOUND
+    result, _ = await identify("10001", ALEX, sender="fresh-4", client="198.51.100.9")  # even the right pair
+    assert result["order_action"] == "blocked" and result["requested_slot"] is None
     dispatcher = CollectingDispatcher()
-    events = await ActionOrderNext().run(dispatcher, tracker(slots={"order_action": "blocked"}), {})
-    assert said(dispatcher) == THROTTLED and slots(events)["human_offered"] is True
-    assert await ValidateOrderForm().required_slots(["order_number", "order_email"], dispatcher,
-                                                    tracker(slots={"order_action": "blocked"}), {}) == []
+    events = await ActionOrderNext().run(dispatcher, tracker(slots={"order_action": "blocked"}, sender="fresh-5",
+                                                             client="198.51.100.9"), {})
+    assert "for the next 30 seconds" in said(dispatcher) and slots(events)["human_offered"] is True
+    # One conversation hopping addresses is slowed down as well; the owner elsewhere is not.
+    for n, number in enumerate(("99991", "99992", "99993")):
+        await identify(number, SAM, sender="hopper", client=f"192.0.2.{n + 1}")
+    result, _ = await identify("10001", ALEX, sender="hopper", client="192.0.2.9")
+    assert result["order_action"] == "blocked"
+    result, text = await identify("10001", ALEX, sender="owner", client="192.0.2.44", action="details",
+                                  postcode=ALEX_POSTCODE)
+    assert result["verified_orders"] == ["10001"] and text == ""
+
+
+async def test_an_order_under_attack_needs_every_factor_and_still_opens_for_its_owner():
+    for n in range(5):  # one order, many emails, from many clients
+        await identify("10001", f"guess{n}@example.com", sender=f"bot-{n}", client=f"203.0.113.{n}")
+    result, text = await identify("10001", ALEX, sender="owner", client="192.0.2.44")
+    assert result["requested_slot"] == "order_postcode" and result["order_action"] == "details"
+    assert "verified_email" not in result and text == ""  # nothing said about the email yet
+    state = {"order_action": "details", "order_number": "10001", "order_email": ALEX}
+    result, text = await give_postcode(ALEX_POSTCODE, state, sender="owner", client="192.0.2.44")
+    assert result["verified_orders"] == ["10001"] and result["verified_email"] == ALEX and text == ""
+    # A stranger with the right email but not the postcode learns nothing, not even that the email fits.
+    result, text = await give_postcode("10001", state, sender="stranger", client="198.51.100.77")
+    assert text == NOT_FOUND and result["order_email"] is None
+
+
+def test_the_wait_doubles_with_each_failure_and_is_capped():
+    orders = Orders(session_factory())
+    caller, now = Caller("conv-x", "198.51.100.1"), datetime.now(timezone.utc)
+    waits = []
+    for _ in range(8):
+        orders._fail(caller, "99999", ALEX, "email")
+        waits.append(orders.caller_wait(caller, now))
+    assert waits[:2] == [0, 0] and 28 <= waits[2] <= 30 and 58 <= waits[3] <= 60 and 118 <= waits[4] <= 120
+    assert waits[-1] <= 15 * 60 and orders.caller_wait(caller, now + timedelta(minutes=16)) == 0
+    assert orders.caller_wait(Caller("conv-y", "198.51.100.2"), now) == 0  # nobody else waits
+    assert orders.lookup("10001", ALEX, None, caller, want_full=False).outcome is Outcome.wait
+
+
+async def test_the_verification_ends_after_the_idle_time():
+    stale = proved(unlocked=["10001"], at=time.time() - 31 * 60)
+    events = await ActionOrderRequest().run(CollectingDispatcher(), tracker(
+        "where is order 10001", "order_status", stale, [{"entity": "order_id", "value": "10001"}]), {})
+    assert slots(events)["order_email"] is None  # asked again
+    assert {k: slots(events)[k] for k in ("verified_email", "verified_orders", "verified_at")} == {
+        "verified_email": None, "verified_orders": None, "verified_at": None}
+    dispatcher = CollectingDispatcher()
+    await ActionOrderNext().run(dispatcher, tracker(slots={"order_action": "details", "order_number": "10001",
+                                                           **stale}), {})
+    assert said(dispatcher) == NOT_FOUND
+
+
+async def test_a_new_session_keeps_the_shopping_context_but_not_the_verification():
+    events = await ActionSessionStart().run(CollectingDispatcher(), tracker(slots={
+        **proved(unlocked=["10001"]), "order_number": "10001", "order_email": ALEX, "search_query": "kettles",
+        "shown_skus": ["A-1"], "cancel_pending": True}), {})
+    assert events[0]["event"] == "session_started"
+    assert (events[-1]["event"], events[-1]["name"]) == ("action", "action_listen")
+    assert slots(events) == {"search_query": "kettles", "shown_skus": ["A-1"]}
+
+
+async def test_cancelling_needs_the_postcode_verification():
+    dispatcher = CollectingDispatcher()
+    await ActionCancelOrder().run(dispatcher, tracker("yes", "affirm", {
+        "order_number": "10003", "cancel_pending": True, **proved()}), {})  # email only
+    assert "check it's you again" in said(dispatcher)
+    with session_factory()() as s:
+        assert s.scalars(select(Order.status).where(Order.number == "10003")).one() is OrderStatus.placed
+    _, text = await next_step("cancel", "10003", unlocked=[])
+    assert "Shall I cancel" not in text and "postcode" in text
 
 
 @pytest.mark.parametrize("value", ["abc", "", "12", "order number please", "10482-7"])
@@ -135,10 +287,10 @@ async def test_a_shipped_order_cannot_be_cancelled():
 
 async def test_cancel_with_confirmation_writes_the_database():
     events, text = await next_step("cancel", "10003")
-    assert events == {"cancel_pending": True} and "Shall I cancel it?" in text
+    assert events["cancel_pending"] is True and "Shall I cancel it?" in text
     dispatcher = CollectingDispatcher()
     await ActionCancelOrder().run(dispatcher, tracker("yes", "affirm", {
-        "order_number": "10003", "verified_email": ALEX, "cancel_pending": True}), {})
+        "order_number": "10003", "cancel_pending": True, **proved(unlocked=["10003"])}), {})
     assert "order 10003 is cancelled" in said(dispatcher)
     with session_factory()() as s:
         assert s.scalars(select(Order.status).where(Order.number == "10003")).one() is OrderStatus.cancelled
@@ -156,7 +308,7 @@ async def test_a_return_end_to_end_and_its_status_later():
     assert events["return_eligible"] is True
     form = ValidateReturnForm()
     dispatcher = CollectingDispatcher()
-    base = {"order_number": "10002", "verified_email": ALEX}
+    base = {"order_number": "10002", **proved(unlocked=["10002"])}
     items = await form.extract_return_items(dispatcher, tracker("all of them", "refine_search", {
         **base, "requested_slot": "return_items"}), {})  # whatever the NLU made of it
     assert len(items["return_items"]) == 2
