@@ -1,4 +1,4 @@
-"""``python -m bot serve|create-admin|create-user``: run the web app, manage console accounts."""
+"""``python -m bot serve|create-admin|create-user|set-display-name``: run the web app, manage console accounts."""
 from __future__ import annotations
 
 import argparse
@@ -27,15 +27,27 @@ def read_password() -> str:
     return first
 
 
-def create_account(username: str, role: Role) -> None:
-    from bot.console.accounts import AccountError, create_user
+def create_account(username: str, role: Role, display_name: str | None) -> None:
+    from bot.console.accounts import AccountError, clean_display_name, create_user, shown_name
 
     try:
+        clean_display_name(display_name, username)  # before asking for a password
         create_user(session_factory(settings().database_url), username, read_password(), role,
-                    actor=f"cli:{getpass.getuser()}")
+                    actor=f"cli:{getpass.getuser()}", display_name=display_name)
     except AccountError as exc:
         sys.exit(f"error: {exc}")
-    print(f"✓ {role.value} {username!r} created: log in at /login")
+    print(f"✓ {role.value} {username!r} created: log in at /login; shoppers see {shown_name(display_name)!r}")
+
+
+def rename_account(username: str, display_name: str | None) -> None:
+    from bot.console.accounts import AccountError, set_display_name, shown_name
+
+    try:
+        set_display_name(session_factory(settings().database_url), username, display_name,
+                         actor=f"cli:{getpass.getuser()}")
+    except AccountError as exc:
+        sys.exit(f"error: {exc}")
+    print(f"✓ shoppers now see {username!r} as {shown_name(display_name)!r}")
 
 
 def main() -> None:
@@ -51,12 +63,20 @@ def main() -> None:
     user = sub.add_parser("create-user", help="create a console account with a role")
     user.add_argument("--username", required=True)
     user.add_argument("--role", choices=[r.value for r in Role], default=Role.agent.value)
+    shown = "the name shoppers see when this person joins a chat (default: \"Customer support\"; never the login)"
+    for command in (admin, user):
+        command.add_argument("--display-name", help=shown)
+    rename = sub.add_parser("set-display-name", help="change the name shoppers see for a console account")
+    rename.add_argument("--username", required=True)
+    rename.add_argument("--display-name", help=shown + "; leave out to go back to the default")
     args = parser.parse_args()
     configure_logging(cfg.log_level)
     if args.command == "create-admin":
-        create_account(args.username, Role.admin)
+        create_account(args.username, Role.admin, args.display_name)
     elif args.command == "create-user":
-        create_account(args.username, Role(args.role))
+        create_account(args.username, Role(args.role), args.display_name)
+    elif args.command == "set-display-name":
+        rename_account(args.username, args.display_name)
     else:
         from bot.app import create_app
 

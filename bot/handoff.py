@@ -14,6 +14,7 @@ from typing import Any
 from sqlalchemy import case, func, select, update
 
 from aisle.models import Author, Conversation, ConversationMode, as_utc
+from bot.console.accounts import display_names
 from bot.hub import QUEUE_TOPIC
 from bot.transcripts import Transcripts, iso
 
@@ -22,6 +23,7 @@ WAIT_SAMPLE = 20  # recent handoffs the expected wait is averaged over
 WAIT_WINDOW = timedelta(days=7)
 
 NOTICE_REQUESTED = "I've asked a person from our team to join. You can keep typing; they'll see everything."
+# {agent} is the staff member's display name: shoppers never see logins (bot/console/accounts.py).
 NOTICE_JOINED = "{agent} from our team joined the chat."
 NOTICE_HANDED_BACK = "{agent} handed you back to the Aisle assistant. Ask me anything."
 NOTICE_CLOSED = "{agent} closed the chat. The Aisle assistant is here if you need anything else."
@@ -42,7 +44,8 @@ class Handoffs:
             c = s.get(Conversation, conversation_id)
             if c is None:
                 raise HandoffError(f"no conversation {conversation_id!r}")
-            out: dict[str, Any] = {"type": "mode", "mode": c.mode.value, "agent": c.agent}
+            agent = display_names(s, {c.agent})[c.agent] if c.agent else None
+            out: dict[str, Any] = {"type": "mode", "mode": c.mode.value, "agent": agent}
             if c.mode is ConversationMode.waiting:
                 ahead = s.scalar(select(func.count()).select_from(Conversation).where(
                     Conversation.mode == ConversationMode.waiting,
@@ -83,6 +86,11 @@ class Handoffs:
             s.commit()
         return bool(changed)
 
+    def shown_name(self, agent: str) -> str:
+        """What the shopper sees for this staff login."""
+        with self.transcripts.sessions() as s:
+            return display_names(s, {agent})[agent]
+
     def _announce(self, conversation_id: str, notice: str, kind: str) -> None:
         self.transcripts.post(conversation_id, Author.system, notice, payload={"notice": kind})
         self.transcripts.hub.publish(conversation_id, self.status(conversation_id))
@@ -115,18 +123,20 @@ class Handoffs:
                                 handoff_reason=case((from_bot, "agent takeover"), else_=Conversation.handoff_reason),
                                 handoff_requested_at=case((from_bot, now), else_=Conversation.handoff_requested_at)):
             return False
-        self._announce(conversation_id, NOTICE_JOINED.format(agent=agent), "agent_joined")
+        self._announce(conversation_id, NOTICE_JOINED.format(agent=self.shown_name(agent)), "agent_joined")
         return True
 
     def agent_message(self, conversation_id: str, agent: str, text: str) -> dict[str, Any]:
         c = self.transcripts.get(conversation_id)
         if c is None or c.mode is not ConversationMode.agent or c.agent != agent:
             raise HandoffError("only the agent who took this conversation can write in it")
-        return self.transcripts.post(conversation_id, Author.agent, text, agent=agent)
+        return self.transcripts.post(conversation_id, Author.agent, text, agent=agent,
+                                     payload={"agent_name": self.shown_name(agent)})
 
     def hand_back(self, conversation_id: str, agent: str, *, close: bool = False) -> None:
         """Return the conversation to the bot; its Rasa tracker, and so its context, is untouched."""
         if not self._transition(conversation_id, (ConversationMode.agent,), agent, mode=ConversationMode.bot):
             raise HandoffError("only the agent who took this conversation can hand it back")
         notice = NOTICE_CLOSED if close else NOTICE_HANDED_BACK
-        self._announce(conversation_id, notice.format(agent=agent), "closed" if close else "handed_back")
+        self._announce(conversation_id, notice.format(agent=self.shown_name(agent)),
+                       "closed" if close else "handed_back")

@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from aisle.models import Author, Conversation, Message, as_utc
 from bot.agent.masking import search_text
+from bot.console.accounts import DEFAULT_DISPLAY_NAME
 from bot.hub import Hub
 from bot.rasa_client import TurnTrace
 
@@ -29,13 +30,16 @@ def iso(moment: datetime | None) -> str | None:
 
 def message_json(m: Message, details: bool = False) -> dict[str, Any]:
     """A message as clients see it: author, text, time and the payload (buttons, cards, notice);
-    with ``details`` (agent console) also what the NLU understood and what the bot did."""
+    ``agent`` is the display name the shopper saw, never the login. With ``details`` (agent console)
+    also what the NLU understood, what the bot did and which login wrote it."""
+    payload = dict(m.payload or {})
+    shown = payload.pop("agent_name", None) or (DEFAULT_DISPLAY_NAME if m.agent else None)
     out = {
         "id": m.id, "author": m.author.value, "text": m.text, "created_at": iso(m.created_at),
-        "client_id": m.client_id, "agent": m.agent, **(m.payload or {}),
+        "client_id": m.client_id, "agent": shown, **payload,
     }
     if details:
-        out.update(nlu=m.nlu, turn=m.turn)
+        out.update(nlu=m.nlu, turn=m.turn, agent_login=m.agent)
     return out
 
 

@@ -23,6 +23,7 @@ from bot.api_keys import env_integration
 
 START_TIMEOUT_S = 180
 ADMIN, AGENT = "e2e-admin", "e2e-agent"
+AGENT_DISPLAY_NAME = "Eve"  # what shoppers see for AGENT: never the login
 STAFF_PASSWORD = "e2e password, long enough"
 CATALOG = REPO_ROOT / "tests" / "fixtures" / "catalog_small.jsonl"
 API_KEY = "e2e-chat-api-key-not-secret-0123456789"  # in AISLE_API_KEYS of every stack started here
@@ -89,9 +90,10 @@ class Stack:
                        capture_output=True)
         for seed in (["knowledge", "seed-demo"], ["catalog", "seed-orders"]):
             subprocess.run([python, "-m", *seed], cwd=REPO_ROOT, env=env, check=True, capture_output=True)
-        for role, name in (("admin", ADMIN), ("agent", AGENT)):
-            subprocess.run([python, "-m", "bot", "create-user", "--username", name, "--role", role], cwd=REPO_ROOT,
-                           env={**env, "AISLE_ADMIN_PASSWORD": STAFF_PASSWORD}, check=True, capture_output=True)
+        for role, name, shown in (("admin", ADMIN, []), ("agent", AGENT, ["--display-name", AGENT_DISPLAY_NAME])):
+            subprocess.run([python, "-m", "bot", "create-user", "--username", name, "--role", role, *shown],
+                           cwd=REPO_ROOT, env={**env, "AISLE_ADMIN_PASSWORD": STAFF_PASSWORD}, check=True,
+                           capture_output=True)
         return stack
 
     def start(self, name: str, label: str | None = None, env: dict[str, str] | None = None) -> None:

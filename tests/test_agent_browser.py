@@ -7,7 +7,7 @@ import yaml
 from playwright.sync_api import expect
 
 from tests.browser import browser  # noqa: F401  (fixture)
-from tests.e2e_stack import AGENT, STAFF_PASSWORD
+from tests.e2e_stack import AGENT, AGENT_DISPLAY_NAME, STAFF_PASSWORD
 
 pytestmark = pytest.mark.e2e
 WAIT_MS = 30_000
@@ -38,17 +38,21 @@ def test_shopper_and_agent_chat_live_then_the_bot_resumes_and_the_agent_corrects
     expect(agent.get_by_role("heading", name="Live chat")).to_be_visible()
     expect(agent.locator("#live-log")).to_contain_text("I want to talk to a real person")  # the history first
 
-    expect(shopper.locator("#aisle-widget .status")).to_have_text(f"Chatting with {AGENT}")
-    expect(shopper.locator("li.msg.system").last).to_contain_text("joined the chat")
+    # Shoppers see the agent's display name, never the login (it would help guess logins).
+    expect(shopper.locator("#aisle-widget .status")).to_have_text(f"Chatting with {AGENT_DISPLAY_NAME}")
+    expect(shopper.locator("li.msg.system").last).to_contain_text(
+        f"{AGENT_DISPLAY_NAME} from our team joined the chat.")
     agent.get_by_label("Message to the shopper").fill("Hi, I'm Eve from the team. How can I help?")
     agent.get_by_role("button", name="Send").click()
     expect(shopper.locator("li.msg.agent").last).to_contain_text("I'm Eve from the team")
+    expect(shopper.locator("li.msg.agent").last).to_contain_text(f"{AGENT_DISPLAY_NAME} · our team")
     shopper.locator("#aisle-input").fill("Thanks! Can you ship my order to Canada?")
     shopper.keyboard.press("Enter")
     expect(agent.locator("#live-log")).to_contain_text("Can you ship my order to Canada?")
 
     agent.get_by_role("button", name="Hand back to the bot").click()
     expect(shopper.locator("li.msg.system").last).to_contain_text("handed you back")
+    assert AGENT not in shopper.locator("#aisle-widget").inner_text()
     shopper.locator("#aisle-input").fill("show me kettles")
     shopper.keyboard.press("Enter")
     expect(shopper.locator("li.msg.bot .carousel article.card").first).to_be_visible()

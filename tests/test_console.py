@@ -3,15 +3,19 @@ workflows over HTTP against an in-process app and a scratch database."""
 from __future__ import annotations
 
 import io
+import os
 import re
+import subprocess
+import sys
 
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer, make_mocked_request
 from sqlalchemy import select
 
+from aisle.config import REPO_ROOT
 from aisle.db import session_factory
-from aisle.models import AuditEvent, ConsoleSession, FaqEntry, FaqStatus, Role
+from aisle.models import AuditEvent, ConsoleSession, FaqEntry, FaqStatus, Role, User
 from bot.app import create_app
 from bot.console.accounts import AccountError, create_user
 from bot.console.session_store import SqlSessionStorage
@@ -239,3 +243,28 @@ def test_the_session_cookie_is_secure_over_https(settings, scheme, always_secure
     storage.save_request_cookie(request, response, "k" * 43, max_age=60)
     cookie = response.cookies["aisle_console"]
     assert bool(cookie["secure"]) is secure and cookie["httponly"] and cookie["samesite"] == "Strict"
+
+
+def test_staff_display_names_from_the_command_line(tmp_path):
+    """``create-user --display-name`` / ``set-display-name``: what shoppers see, never the login."""
+    env = {**os.environ, "AISLE_DATA_DIR": str(tmp_path), "AISLE_ADMIN_PASSWORD": PASSWORD}
+    subprocess.run([sys.executable, "-m", "aisle", "migrate"], cwd=REPO_ROOT, env=env, check=True, capture_output=True)
+
+    def bot(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "bot", *args], cwd=REPO_ROOT, env=env, capture_output=True,
+                              text=True)
+
+    def names() -> dict[str, str | None]:
+        with session_factory(f"sqlite:///{tmp_path / 'aisle.db'}")() as s:
+            return dict(s.execute(select(User.username, User.display_name)).all())
+
+    refused = bot("create-user", "--username", "sam.k", "--display-name", " Sam.K ")
+    assert refused.returncode != 0 and "must differ from the login name" in refused.stderr and names() == {}
+    made = bot("create-user", "--username", "sam.k", "--role", "agent", "--display-name", "Sam")
+    assert made.returncode == 0 and "shoppers see 'Sam'" in made.stdout
+    assert bot("create-admin", "--username", "ada.l").returncode == 0
+    assert names() == {"sam.k": "Sam", "ada.l": None}  # None: shoppers see DEFAULT_DISPLAY_NAME
+    assert bot("set-display-name", "--username", "ada.l", "--display-name", "Ada").returncode == 0
+    assert bot("set-display-name", "--username", "sam.k").returncode == 0  # back to the default
+    assert names() == {"sam.k": None, "ada.l": "Ada"}
+    assert "printable" in bot("set-display-name", "--username", "ada.l", "--display-name", "x" * 81).stderr

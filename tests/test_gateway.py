@@ -12,9 +12,10 @@ from aiohttp import WSMsgType
 from aiohttp.test_utils import TestClient, TestServer
 from sqlalchemy import update
 
-from aisle.models import Conversation
+from aisle.models import Conversation, Role
 from bot.app import create_app
 from bot.appkeys import HANDOFFS, SETTINGS
+from bot.console.accounts import create_user
 from bot.gateway import BotTurn, GatewayError, RateLimits, max_body_bytes
 from bot.handoff import HandoffError
 from bot.rasa_client import RasaClient
@@ -204,8 +205,17 @@ async def test_rasa_down_gives_a_one_moment_notice(tmp_path):
         assert frames[-1]["message"]["notice"] == "unavailable"
 
 
+async def test_the_client_address_reaches_rasa_as_message_metadata(client, rasa):
+    ws, _ = await hello(client)
+    await ws.send_json({"type": "message", "text": "where is my order"})
+    await until(ws, bot_said("echo: where is my order"))
+    assert rasa.metadata[-1] == {"client": "127.0.0.1"}  # the order actions slow a guessing client down
+
+
 async def test_handoff_take_live_agent_messages_and_hand_back(client, rasa):
     handoffs = client.server.app[HANDOFFS]
+    create_user(handoffs.transcripts.sessions, "dana.k", "a long enough password", Role.agent, "test",
+                display_name="Dana")
     ws, welcome = await hello(client)
     cid = welcome["conversation_id"]
     await ws.send_json({"type": "message", "text": "a human please"})
@@ -218,20 +228,26 @@ async def test_handoff_take_live_agent_messages_and_hand_back(client, rasa):
     await until(ws, lambda f: f["type"] == "message" and f["message"]["text"] == "hello? anyone?")
     assert len(rasa.received) == relayed  # the bot is silent while waiting for a person
 
-    assert handoffs.take(cid, "dana") is True
+    assert handoffs.take(cid, "dana.k") is True
     assert handoffs.take(cid, "sam") is False  # two agents cannot take the same conversation
     frames = await until(ws, lambda f: f["type"] == "mode")
-    assert frames[-1] == {"type": "mode", "mode": "agent", "agent": "dana"}
-    assert any(f["type"] == "message" and f["message"]["notice"] == "agent_joined" for f in frames)
+    # The shopper sees the display name, never the login (it would help guess logins).
+    assert frames[-1] == {"type": "mode", "mode": "agent", "agent": "Dana"}
+    joined = [f["message"] for f in frames if f["type"] == "message" and f["message"].get("notice") == "agent_joined"]
+    assert joined[0]["text"] == "Dana from our team joined the chat."
 
-    handoffs.agent_message(cid, "dana", "Hi, Dana here. How can I help?")
+    handoffs.agent_message(cid, "dana.k", "Hi, Dana here. How can I help?")
     frames = await until(ws, lambda f: f["type"] == "message" and f["message"]["author"] == "agent")
-    assert frames[-1]["message"]["agent"] == "dana"
+    assert frames[-1]["message"]["agent"] == "Dana" and "agent_name" not in frames[-1]["message"]
     with pytest.raises(HandoffError):
         handoffs.agent_message(cid, "sam", "I am not the agent on this one")
 
-    handoffs.hand_back(cid, "dana")
-    await until(ws, lambda f: f["type"] == "mode" and f["mode"] == "bot")
+    handoffs.hand_back(cid, "dana.k")
+    frames = await until(ws, lambda f: f["type"] == "mode" and f["mode"] == "bot")
+    assert "dana.k" not in json.dumps(frames)
+    history = handoffs.transcripts.history(cid, details=True)
+    assert "dana.k" not in json.dumps(handoffs.transcripts.history(cid))  # what the widget's hello gets
+    assert [m["agent_login"] for m in history if m["author"] == "agent"] == ["dana.k"]  # the console knows who
     await ws.send_json({"type": "message", "text": "back to you, bot"})
     await until(ws, bot_said("echo: back to you, bot"))
     assert handoffs.queue() == []
@@ -285,7 +301,7 @@ async def test_an_agent_can_take_over_from_the_bot(client, rasa):
     cid = welcome["conversation_id"]
     await ws.send_json({"type": "message", "text": "hi"})
     await until(ws, bot_said("echo: hi"))
-    assert handoffs.take(cid, "dana") is True  # never queued: a takeover
+    assert handoffs.take(cid, "dana.k") is True  # never queued: a takeover
     frames = await until(ws, lambda f: f["type"] == "mode")
     assert frames[-1]["mode"] == "agent" and handoffs.take(cid, "sam") is False
     relayed = len(rasa.received)

@@ -40,12 +40,14 @@ class EchoRasa:
     def __init__(self) -> None:
         self.received: list[tuple[str, str]] = []
         self.authorizations: list[str | None] = []  # what each call sent in its Authorization header
+        self.metadata: list[Any] = []  # each message's metadata, as the web app sent it
         self.delay_first = 0.0
 
     async def webhook(self, request: web.Request) -> web.Response:
         body = await request.json()
         self.received.append((body["sender"], body["message"]))
         self.authorizations.append(request.headers.get("Authorization"))
+        self.metadata.append(body.get("metadata"))
         if len(self.received) == 1 and self.delay_first:
             await asyncio.sleep(self.delay_first)
         text = body["message"]

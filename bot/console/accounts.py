@@ -21,6 +21,9 @@ HASHER = PasswordHasher()
 _DUMMY_HASH = HASHER.hash("not a real password")
 USERNAME = re.compile(r"^[a-z0-9_.-]{3,64}$")
 MIN_PASSWORD = 10
+MAX_DISPLAY_NAME = 80
+# Shown to shoppers for staff without a display name: never the login, which would help guess logins.
+DEFAULT_DISPLAY_NAME = "Customer support"
 
 
 class AccountError(ValueError):
@@ -32,20 +35,57 @@ def canonical_username(username: str) -> str:
     return "".join(username.split()).lower()
 
 
-def create_user(sessions: sessionmaker[Session], username: str, password: str, role: Role, actor: str) -> User:
+def clean_display_name(display_name: str | None, username: str) -> str | None:
+    """The name shoppers see, checked: one line of printable text, never the login itself."""
+    if display_name is None:
+        return None
+    name = " ".join(display_name.split())
+    if not name or len(name) > MAX_DISPLAY_NAME or not name.isprintable():
+        raise AccountError(f"display name: 1-{MAX_DISPLAY_NAME} printable characters")
+    if canonical_username(name) == canonical_username(username):
+        raise AccountError("display name: must differ from the login name (shoppers see it)")
+    return name
+
+
+def shown_name(display_name: str | None) -> str:
+    return display_name or DEFAULT_DISPLAY_NAME
+
+
+def create_user(sessions: sessionmaker[Session], username: str, password: str, role: Role, actor: str,
+                display_name: str | None = None) -> User:
     username = canonical_username(username)
     if not USERNAME.match(username):
         raise AccountError("username: 3-64 lowercase letters, digits, '.', '_' or '-'")
     if len(password) < MIN_PASSWORD:
         raise AccountError(f"password: at least {MIN_PASSWORD} characters")
+    display_name = clean_display_name(display_name, username)
     with sessions() as s:
         if s.scalar(select(User.id).where(User.username == username)):
             raise AccountError(f"a user named {username!r} already exists")
-        user = User(username=username, password_hash=HASHER.hash(password), role=role)
+        user = User(username=username, password_hash=HASHER.hash(password), role=role, display_name=display_name)
         s.add(user)
-        audit.record(s, actor, "user.create", f"user:{username}", role=role.value)
+        audit.record(s, actor, "user.create", f"user:{username}", role=role.value, display_name=display_name)
         s.commit()
         return user
+
+
+def set_display_name(sessions: sessionmaker[Session], username: str, display_name: str | None, actor: str) -> None:
+    """Change (or with None, clear to the default) the name shoppers see for this account."""
+    username = canonical_username(username)
+    display_name = clean_display_name(display_name, username)
+    with sessions() as s:
+        user = s.scalars(select(User).where(User.username == username)).first()
+        if user is None:
+            raise AccountError(f"no user named {username!r}")
+        user.display_name = display_name
+        audit.record(s, actor, "user.display_name", f"user:{username}", display_name=display_name)
+        s.commit()
+
+
+def display_names(s: Session, usernames: set[str]) -> dict[str, str]:
+    """What shoppers see for each of these logins (the default for unknown or unnamed accounts)."""
+    found = dict(s.execute(select(User.username, User.display_name).where(User.username.in_(usernames))).all())
+    return {name: shown_name(found.get(name)) for name in usernames}
 
 
 def authenticate(sessions: sessionmaker[Session], username: str, password: str) -> User | None:
