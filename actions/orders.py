@@ -204,6 +204,22 @@ class ActionOrderRequest(Action):
         return events
 
 
+class ActionAskOrderPostcode(Action):
+    """The form's question for the second factor, saying what it is for."""
+
+    def name(self) -> str:
+        return "action_ask_order_postcode"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                  domain: DomainDict) -> list[dict[str, Any]]:
+        number = tracker.get_slot("order_number")
+        purpose = {"cancel": f"To cancel order {number}", "return": f"To return something from order {number}"}.get(
+            tracker.get_slot("order_action") or "", f"To show the items and tracking of order {number}")
+        dispatcher.utter_message(text=f"{purpose} I also need the postcode it ships to, which only you know. "
+                                      "What is it?")
+        return []
+
+
 class ValidateOrderForm(FormValidationAction):
     def name(self) -> str:
         return "validate_order_form"

@@ -15,6 +15,8 @@ def test_defaults_put_everything_under_var():
     assert s.nlu_url == "http://127.0.0.1:5006"
     assert s.action_url == "http://127.0.0.1:5055/webhook"
     assert s.nlu_model_dir == REPO_ROOT / "var" / "nlu"
+    assert s.order_verification_idle_s == 30 * 60
+    assert Settings.from_env({"AISLE_ORDER_VERIFICATION_IDLE_MINUTES": "2.5"}).order_verification_idle_s == 150
 
 
 def test_data_dir_moves_the_database_and_models(tmp_path: Path):
@@ -84,6 +86,8 @@ def test_rasa_run_is_internal_with_a_token_and_no_cors(tmp_path: Path, monkeypat
     ({"AISLE_WIDGET_ORIGINS": "https://shop.example.com/page"}, "is not an origin"),
     ({"AISLE_WIDGET_IDLE_MINUTES": "0"}, "AISLE_WIDGET_IDLE_MINUTES must be positive"),
     ({"AISLE_WIDGET_SECRET": "short"}, "AISLE_WIDGET_SECRET must be at least 16 characters"),
+    ({"AISLE_ORDER_VERIFICATION_IDLE_MINUTES": "0"}, "AISLE_ORDER_VERIFICATION_IDLE_MINUTES must be positive"),
+    ({"AISLE_ORDER_VERIFICATION_IDLE_MINUTES": "soon"}, "AISLE_ORDER_VERIFICATION_IDLE_MINUTES must be a number"),
 ])
 def test_bad_values_are_named_in_the_error(env, message):
     with pytest.raises(ConfigError, match=message):

@@ -10,7 +10,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from sqlalchemy import select
 
 from actions import catalog_client, orders_client
-from actions.orders import (NOT_FOUND, WRONG_POSTCODE, ActionCancelOrder, ActionCreateReturn, ActionOrderNext,
+from actions.orders import (NOT_FOUND, WRONG_POSTCODE, ActionAskOrderPostcode, ActionCancelOrder, ActionCreateReturn, ActionOrderNext,
                             ActionOrderRequest, ActionSessionStart, ValidateOrderForm, ValidateReturnForm)
 from aisle import config, migrate
 from aisle.db import session_factory
@@ -140,9 +140,14 @@ async def test_number_and_email_give_the_status_only():
 
 
 async def test_details_cancel_and_return_ask_for_the_postcode_then_show_everything():
-    for action in ("details", "cancel", "return"):
+    for action, purpose in (("details", "To show the items and tracking of order 10001"),
+                            ("cancel", "To cancel order 10001"), ("return", "To return something from order 10001")):
         state, text = await identify("10001", ALEX, action=action)
         assert state["requested_slot"] == "order_postcode" and state["verified_orders"] == [] and text == ""
+        dispatcher = CollectingDispatcher()
+        await ActionAskOrderPostcode().run(dispatcher, tracker(slots={"order_action": action, "order_number": "10001",
+                                                                      **state}), {})
+        assert said(dispatcher).startswith(purpose) and "postcode it ships to" in said(dispatcher)
     state = {"order_action": "details", "order_number": "10001", "order_email": ALEX, **proved()}
     result, text = await give_postcode(ALEX_POSTCODE, state)
     assert result["verified_orders"] == ["10001"] and "order_number" not in result  # not taken for a number
