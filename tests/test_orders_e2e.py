@@ -139,10 +139,11 @@ def test_a_new_rasa_session_forgets_the_verification(stack):
     assert "Order 10006" in text and "is packed" in text
 
     # What Rasa runs when a session expires (domain.yml's session_config) or starts anew.
-    status, body = http_json("POST", f"{stack.settings.rasa_url}/conversations/{sender}/execute",
+    conversation = api_conversation_id(sender)  # the chat API keeps each integration's senders apart
+    status, body = http_json("POST", stack.rasa_api(f"/conversations/{conversation}/execute"),
                              {"name": "action_session_start"})
     assert status == 200, body
-    slots = stack.tracker(sender)["slots"]  # (the execute answer shows the tracker from before it ran)
+    slots = stack.tracker(conversation)["slots"]  # (the execute answer shows the tracker from before it ran)
     assert slots["verified_email"] is None and slots["verified_orders"] is None
 
     text, _ = chat(stack, sender, "where is order 10006?", client)
