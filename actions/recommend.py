@@ -15,6 +15,7 @@ from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions import catalog_client, recommend_client
+from actions.orders import verification
 from actions.presenters import results_message
 from catalog.recommend import Context
 
@@ -48,7 +49,7 @@ class ActionRecommend(Action):
         context = Context(
             viewed=on_screen,
             carted=[line.sku for line in catalog_client.cart_summary(tracker.sender_id).lines],
-            history=recommend_client.purchased(tracker.get_slot("verified_email")),
+            history=recommend_client.purchased(verification(tracker)[0]),  # only while the verification lasts
             need=engine.encode([need])[0] if need else None,
             allowed=(lambda sku: sku in engine.by_sku and constraints.allows(engine.by_sku[sku]))
             if constraints.active() else None,

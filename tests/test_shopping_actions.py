@@ -1,6 +1,7 @@
 """Tracker-fixture tests for the shopping actions against a small real catalog."""
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import pytest
@@ -158,6 +159,15 @@ async def test_recommend_uses_the_stated_need_and_limits_and_says_why():
     assert picks and all(p["price"] <= 80 and p["reason"] for p in picks)
     assert picks[0]["sku"] in {"KET-102", "CM-200"}  # the gooseneck kettle or the drip coffee maker
     assert slots["shown_skus"] == [p["sku"] for p in picks]
+
+
+async def test_recommend_uses_a_purchase_history_only_while_the_verification_lasts(monkeypatch):
+    asked = []
+    monkeypatch.setattr(recommend_client, "purchased", lambda email: asked.append(email) or [])
+    for at in (time.time(), time.time() - 31 * 60):  # fresh, then unused past the idle time
+        await run(ActionRecommend(), "something for making coffee", "recommend", slots={
+            "verified_email": "alex.morgan@example.com", "verified_orders": [], "verified_at": at})
+    assert asked == ["alex.morgan@example.com", None]
 
 
 async def test_adding_to_the_cart_suggests_what_is_bought_with_it():
