@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 from rasa_sdk.executor import CollectingDispatcher
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from actions import catalog_client, orders_client
 from actions.orders import (NOT_FOUND, WRONG_POSTCODE, ActionAskOrderPostcode, ActionCancelOrder, ActionCreateReturn, ActionOrderNext,
@@ -16,7 +16,7 @@ from aisle import config, migrate
 from aisle.db import session_factory
 from aisle.models import Order, OrderStatus, ReturnRequest, VerificationFailure
 from catalog.orders import Caller, Orders, Outcome
-from catalog.demo.behaviour import seed_database
+from catalog.demo.behaviour import backfill_postcodes, seed_database
 from catalog.importer import upsert
 from catalog.records import validate_file
 from tests.conftest import tracker_for, user_event
@@ -344,3 +344,16 @@ async def test_verification_is_per_email():
     assert result["verified_email"] == SAM
     _, text = await next_step("status", "10006", email=ALEX)  # Alex's session cannot see Sam's order
     assert text == NOT_FOUND
+
+
+def test_demo_orders_ship_to_their_customers_postcode_and_older_databases_are_backfilled():
+    with session_factory()() as s:
+        postcodes = dict(s.execute(select(Order.number, Order.shipping_postcode)).all())
+        assert {postcodes[n] for n in ("10001", "10002", "10003", "10004", "10005")} == {ALEX_POSTCODE}
+        assert postcodes["10006"] == "02139" and all(postcodes.values())
+        s.execute(update(Order).values(shipping_postcode=None))  # as seeded before orders had postcodes
+        s.commit()
+    assert backfill_postcodes(session_factory()) == len(postcodes)
+    assert backfill_postcodes(session_factory()) == 0
+    with session_factory()() as s:
+        assert dict(s.execute(select(Order.number, Order.shipping_postcode)).all()) == postcodes
