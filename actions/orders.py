@@ -52,7 +52,7 @@ DETAIL_WORDS = re.compile(r"\b(?:tracking|items?|contents?|details?|address|what
 EMAIL_IN_TEXT = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
 POSTCODE_CUE = re.compile(r"\b(?:post\s*code|postal\s*code|zip(?:\s*code)?)\b", re.IGNORECASE)
 POSTCODE_IN_TEXT = re.compile(r"\b(?:\d{5}(?:-\d{4})?|[A-Z]{1,2}\d[A-Z\d]?\s?\d[A-Z]{2}|[A-Z]\d[A-Z]\s?\d[A-Z]\d)\b",
-                              re.IGNORECASE)
+                              re.IGNORECASE | re.ASCII)
 
 
 def latest_intent(tracker: Tracker) -> str:

@@ -27,7 +27,7 @@ from aisle.models import Order, OrderLine, OrderStatus, ReturnRequest, Verificat
 NUMBER = re.compile(r"^\d{5,8}$")
 EMAIL = re.compile(r"^[\w.+-]+@[\w-]+(\.[\w-]+)+$")
 POSTCODE = re.compile(r"^(?=.*\d)[A-Z0-9]{3,10}$")
-ZIP_PLUS_FOUR = re.compile(r"^(\d{5})-?\d{4}$")
+ZIP_PLUS_FOUR = re.compile(r"^(\d{5})-?\d{4}$", re.ASCII)
 RETURN_WINDOW = timedelta(days=30)
 FAILURE_WINDOW = timedelta(minutes=15)
 FREE_FAILURES = 3  # per caller in the window; then each further try waits twice as long as the last

@@ -22,7 +22,8 @@ from aisle.config import Settings
 from bot.agent.masking import EMAIL, mask
 from bot.app import create_app
 from bot.gateway import BotTurn, GatewayError, validate
-from catalog.orders import normalize_email, normalize_number
+from actions.orders import postcode_in
+from catalog.orders import normalize_email, normalize_number, normalize_postcode
 from catalog.records import validate_file
 from knowledge.records import ImportRejected, entry_from_mapping, parse
 from tests.web_fixtures import web_settings
@@ -224,11 +225,14 @@ def test_the_entry_form_refuses_clearly(values):
 
 @FUZZ
 @given(st.text(max_size=400))
+@example("cancel 10003, alex.morgan@example.com, 94107-1234")
 def test_masking_and_order_parsing_take_any_text(text):
     assert not EMAIL.search(mask(text))
     number, email = normalize_number(text), normalize_email(text)
     assert number is None or number.isdigit()
     assert email is None or "@" in email
+    for postcode in (normalize_postcode(text), postcode_in(text)):  # what the order form stores and compares
+        assert postcode is None or (postcode.isalnum() and postcode.isupper() or postcode.isdigit())
 
 
 FIELDS = ["question", "answer", "category", "status", "alternatives", "tags", "do", "version", "tag", "note",
