@@ -75,14 +75,13 @@ class Outcome(str, enum.Enum):
     not_found = "not_found"  # no such order, or not with these factors (the same answer on purpose)
     need_postcode = "need_postcode"  # ask for the postcode (the pair is only checked with it when attacked)
     wrong_postcode = "wrong_postcode"  # the email was right, the postcode was not
-    wait = "wait"  # this caller failed too often: try again after wait_s
+    wait = "wait"  # this caller failed too often: try again after caller_wait() seconds
 
 
 @dataclass
 class Access:
     outcome: Outcome
     order: "OrderView | None" = None
-    wait_s: int = 0
 
 
 @dataclass
@@ -165,9 +164,8 @@ class Orders:
 
     def lookup(self, number: str, email: str, postcode: str | None, caller: Caller, want_full: bool) -> Access:
         """Check the factors the shopper gave, count a failure against every key it involves."""
-        wait = self.caller_wait(caller)
-        if wait:
-            return Access(Outcome.wait, wait_s=wait)
+        if self.caller_wait(caller):
+            return Access(Outcome.wait)
         attacked = self.under_attack(number, email)
         if attacked and postcode is None:
             return Access(Outcome.need_postcode)  # nothing checked yet, so nothing learnt
