@@ -2,6 +2,7 @@
 CSV export, the live queue over HTTP and WebSocket, analytics and retention."""
 from __future__ import annotations
 
+import re
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -230,6 +231,10 @@ async def test_agent_websocket_is_same_origin_only_and_reaches_the_shopper(clien
     while (frame := await agent.receive_json(timeout=5))["message"]["author"] != "shopper":
         pass
     assert frame["message"]["text"] == "my email is [email hidden]"  # masked for agents, live too
+    # The shopper saw the display name; the transcript tells staff which login wrote it.
+    page = await (await client.get("/agent/conversations/conv-live-77")).text()
+    shown = re.search(r'<li class="tm agent"[^>]*>.*?<strong>(.*?)</strong>', page, re.S)
+    assert shown and shown.group(1) == "Customer support (sam)"
 
 
 def test_analytics_report(world):
