@@ -144,8 +144,8 @@ def markdown(report: dict[str, Any]) -> str:
              "| false alarms |", "|---|---|---|---|---|---|---|"]
     for name, s in report["sets"].items():
         for system, label in (("baseline_nlu_only", "NLU alone (before)"), ("served", "NLU + need stage (served)")):
-            r = s[system]
-            lines.append(f"| {name} | {label} | {r['needs']} | {r['answered']} | {r['products_shown']} "
+            r = {k: "–" if v is None else v for k, v in s[system].items()}
+            lines.append(f"| {name} | {label} | {r['needs'] or '–'} | {r['answered']} | {r['products_shown']} "
                          f"| {r['negatives']} | {r['false_alarms']} |")
     return "\n".join(lines) + "\n"
 
@@ -155,10 +155,14 @@ def main() -> None:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--out", default=str(REPORTS))
     parser.add_argument("--clinc-limit", type=int, default=None, help="use only the first N CLINC messages")
+    parser.add_argument("--render", action="store_true", help="only rewrite needs.md from needs.json")
     args = parser.parse_args()
+    out = Path(args.out)
+    if args.render:
+        (out / "needs.md").write_text(markdown(json.loads((out / "needs.json").read_text())))
+        return
     configure_logging("WARNING")
     report = run(args.clinc_limit)
-    out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     (out / "needs.json").write_text(json.dumps(report, indent=1))
     (out / "needs.md").write_text(markdown(report))
