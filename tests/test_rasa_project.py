@@ -12,7 +12,7 @@ RASA = [str(REPO_ROOT / ".venv-rasa" / "bin" / "python"), "-m", "aisle.rasa_cli"
 # Responses that only custom actions or forms utter; Rasa's validator cannot see that and warns.
 UTTERED_BY_ACTIONS = {"utter_ask_rephrase", "utter_english_only", "utter_offer_human", "utter_human_declined",
                       "utter_default", "utter_ask_order_number", "utter_ask_order_email", "utter_ask_return_reason",
-                      "utter_ask_return_resolution"}
+                      "utter_ask_return_resolution", "utter_out_of_scope"}
 
 
 def rasa(*args: str) -> subprocess.CompletedProcess[str]:

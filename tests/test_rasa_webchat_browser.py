@@ -20,7 +20,7 @@ from aisle.config import REPO_ROOT
 from aisle.db import session_factory
 from aisle.models import Author, Conversation, Message
 from tests.browser import browser  # noqa: F401  (fixture)
-from tests.e2e_stack import AGENT, API_AUTH, STAFF_PASSWORD, Stack, free_port, http_json
+from tests.e2e_stack import AGENT, AGENT_DISPLAY_NAME, API_AUTH, STAFF_PASSWORD, Stack, free_port, http_json
 
 pytestmark = pytest.mark.e2e
 WAIT_MS = 30_000
@@ -145,7 +145,8 @@ def test_rasa_webchat_through_aisle_cards_reload_and_a_live_agent(browser, stack
     expect(shopper.locator(".rw-response", has_text="joined the chat")).to_be_visible()
     agent.get_by_label("Message to the shopper").fill("Hi, I'm Eve from the team. How can I help?")
     agent.get_by_role("button", name="Send").click()
-    from_agent = shopper.locator(".rw-response", has_text=f"{AGENT} (our team): Hi, I'm Eve from the team")
+    from_agent = shopper.locator(".rw-response",
+                                 has_text=f"{AGENT_DISPLAY_NAME} (our team): Hi, I'm Eve from the team")
     expect(from_agent).to_be_visible()
     say(shopper, "Thanks! Can you ship my order to Canada?")
     expect(agent.locator("#live-log")).to_contain_text("Can you ship my order to Canada?")

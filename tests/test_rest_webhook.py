@@ -129,8 +129,8 @@ async def test_handoff_the_notice_then_the_agents_messages_with_the_next_call(cl
     relayed = len(rasa.received)
     status, replies = await post(client, {"sender": "user1", "message": "where is my parcel?"})
     assert status == 200  # what the agent wrote since the last call comes with the next one
-    assert [r["text"] for r in replies] == ["dana from our team joined the chat.",
-                                            "dana (our team): Hi, Dana here."]
+    assert [r["text"] for r in replies] == ["Customer support from our team joined the chat.",
+                                            "Customer support (our team): Hi, Dana here."]
     assert len(rasa.received) == relayed  # the person answers, not the bot
     assert handoffs.transcripts.history(cid)[-1]["text"] == "where is my parcel?"  # the agent sees it
     status, replies = await post(client, {"sender": "user1", "message": "hello?"})

@@ -231,7 +231,7 @@ async def test_handoff_the_agent_reaches_the_socket_and_the_shopper_reaches_the_
     assert handoffs.take(cid, "dana") is True
     await shopper.until(lambda e: "joined the chat" in e.get("text", ""))
     handoffs.agent_message(cid, "dana", "Hi, Dana here. How can I help?")
-    assert await shopper.next() == {"text": "dana (our team): Hi, Dana here. How can I help?"}
+    assert await shopper.next() == {"text": "Customer support (our team): Hi, Dana here. How can I help?"}
 
     relayed = len(rasa.received)
     await shopper.say("where is my parcel?", cid)
@@ -260,15 +260,15 @@ async def test_what_was_said_while_the_page_reloaded_follows_the_session_confirm
     reloaded = Client()
     assert await reloaded.connect(server, cid) == cid
     assert [await reloaded.next(), await reloaded.next()] == [
-        {"text": "dana from our team joined the chat."},
-        {"text": "dana (our team): Still there? I can help."}]
+        {"text": "Customer support from our team joined the chat."},
+        {"text": "Customer support (our team): Still there? I can help."}]
     handoffs.agent_message(cid, "dana", "Live again.")
-    assert await reloaded.next() == {"text": "dana (our team): Live again."}  # once, not twice
+    assert await reloaded.next() == {"text": "Customer support (our team): Live again."}  # once, not twice
     await reloaded.close()
     again = Client()
     await again.connect(server, cid)  # nothing was missed this time
     handoffs.agent_message(cid, "dana", "Next one.")
-    assert await again.next() == {"text": "dana (our team): Next one."}
+    assert await again.next() == {"text": "Customer support (our team): Next one."}
     await again.close()
 
 
