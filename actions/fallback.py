@@ -2,7 +2,6 @@
 otherwise ask to rephrase once, then offer a human, then hand off."""
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from rasa_sdk import Action, Tracker
@@ -11,15 +10,11 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from actions.faq import answer_from_knowledge_base
 from actions.handoff import hand_off
-from actions.needs import answer_need
+from actions.needs import CAPABILITY_REQUEST, answer_need
 from nlu_models.language import is_foreign
 
 FALLBACK_INTENT = "nlu_fallback"
 REPHRASES_BEFORE_OFFER = 1
-# "can you deliver it by drone?": a request for something none of the intents covers is something the
-# shop assistant cannot do; say so plainly rather than "I didn't understand".
-CAPABILITY_REQUEST = re.compile(r"^\W*(?:(?:ok|and|so|also|hey|hi)\W+)*(?:can|could|would|will) (?:you|u|ya)\b|"
-                                r"\b(?:is it possible|are you able) to\b", re.I)
 CANNOT = ("Sorry, that's not something I can do here. I can find products, answer questions about the "
           "store, check on an order, or bring in a person from our team.")
 

@@ -5,6 +5,7 @@ actions ask the catalog whether the message is clearly about one kind of product
 """
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from rasa_sdk import Action, Tracker
@@ -14,11 +15,17 @@ from actions import catalog_client
 from actions.search import run_search
 from catalog.search import Constraints
 
-
+# "can you deliver it by drone?": a request for something none of the intents covers is something the
+# shop assistant cannot do; say so plainly rather than "I didn't understand" — or show knives for
+# "can you engrave my name on the knife?".
+CAPABILITY_REQUEST = re.compile(r"^\W*(?:(?:ok|and|so|also|hey|hi)\W+)*(?:can|could|would|will) (?:you|u|ya)\b|"
+                                r"\b(?:is it possible|are you able) to\b", re.I)
 
 
 def answer_need(dispatcher: CollectingDispatcher, text: str) -> list[dict[str, Any]] | None:
     """Products of the category the message is about, or None when it is not clearly about one."""
+    if CAPABILITY_REQUEST.search(text):
+        return None
     need = catalog_client.engine().need(text)
     if need is None or not need.confident:
         return None

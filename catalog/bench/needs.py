@@ -24,6 +24,7 @@ from typing import Any
 
 import numpy as np
 
+from actions.needs import CAPABILITY_REQUEST
 from aisle.config import REPO_ROOT
 from aisle.logs import configure_logging
 from catalog.bench.__main__ import CATALOGS, machine, open_catalog
@@ -63,7 +64,8 @@ def decide(engine: CatalogSearch, parser: Any, rows: list[dict[str, Any]]) -> li
     vectors = engine.encode(texts)  # batched: the served path encodes one message at a time
     out = []
     for row, intent, vector in zip(rows, intents, vectors):
-        need = engine.need_of_vector(vector)
+        # as served (actions/needs.py): "can you engrave it?" asks for a service, never a need
+        need = None if CAPABILITY_REQUEST.search(row["text"]) else engine.need_of_vector(vector)
         first = engine.search(row["text"], limit=1).items if intent in PRODUCT_INTENTS else []
         out.append(Decided(row["text"], row.get("categories", []), intent,
                            engine.by_sku[first[0]["sku"]].category if first else None,
