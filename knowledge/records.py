@@ -3,7 +3,10 @@
 Columns / keys: ``question`` (required), ``answer`` (required, Markdown), ``category`` (required),
 ``alternatives`` and ``tags`` (lists; in CSV ``|``-separated), ``status`` (draft / published /
 archived, default draft), ``id`` (optional: update that entry instead of adding one). Unknown
-columns are errors, so a misspelt "anwser" column cannot silently lose data.
+columns are errors, so a misspelt "anwser" column cannot silently lose data. Every way in (console
+form, file import, restore) passes through ``entry_from_mapping``, which turns Windows and old Mac
+line breaks into ``\n``: Markdown renderers disagree about ``\r``, so "- item" lines would otherwise
+show as text in the widget but as a list in the console preview.
 """
 from __future__ import annotations
 
@@ -62,6 +65,11 @@ class ImportRejected(ValueError):
         self.problems = problems
 
 
+def normalise_newlines(text: str) -> str:
+    """``\r\n`` and lone ``\r`` become ``\n``."""
+    return text.replace("\r\n", "\n").replace("\r", "\n")
+
+
 def _text_list(value: Any, name: str, separator: str | None) -> list[str]:
     if value is None or value == "":
         return []
@@ -69,7 +77,7 @@ def _text_list(value: Any, name: str, separator: str | None) -> list[str]:
         value = value.split(separator)
     if not isinstance(value, list) or not all(isinstance(v, (str, int, float)) for v in value):
         raise ValueError(f"'{name}' must be a list of texts")
-    items = [str(v).strip() for v in value if str(v).strip()]
+    items = [normalise_newlines(str(v)).strip() for v in value if str(v).strip()]
     if len(items) > MAX_ITEMS:
         raise ValueError(f"'{name}' has {len(items)} items; at most {MAX_ITEMS}")
     return items
@@ -79,7 +87,7 @@ def _required(raw: dict[str, Any], name: str, limit: int) -> str:
     value = raw.get(name)
     if not isinstance(value, (str, int, float)) or not str(value).strip():
         raise ValueError(f"'{name}' is required")
-    text = str(value).strip()
+    text = normalise_newlines(str(value)).strip()
     if len(text) > limit:
         raise ValueError(f"'{name}' is {len(text)} characters; at most {limit}")
     return text

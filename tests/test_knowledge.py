@@ -1,4 +1,5 @@
-"""The knowledge base: versions and restore, whole-file import validation, export, hot reload."""
+"""The knowledge base: versions and restore, whole-file import validation, export, hot reload, line
+endings."""
 from __future__ import annotations
 
 import numpy as np
@@ -134,3 +135,47 @@ def test_demo_seed_is_published_and_only_once(kb):
         statuses = set(s.scalars(select(FaqEntry.status)))
     assert statuses == {FaqStatus.published}
     assert len(kb.categories()) == 10
+
+
+def test_windows_and_old_mac_line_breaks_become_newlines_wherever_an_entry_comes_in(kb):
+    """Finding: answers saved with \\r\\n rendered as literal "- item" lines in the widget."""
+    csv_file = ('question,answer,category,alternatives\r\n'
+                '"Which cards?","We take:\r\n- Visa\r\n- Amex","payments","Do you take\r\namex?"\r\n')
+    [row] = parse(csv_file, "csv")
+    assert (row.data.answer, row.data.alternatives) == ("We take:\n- Visa\n- Amex", ["Do you take\namex?"])
+    [row] = parse('entries:\n- question: "Gift\\r\\nwrap?"\n  answer: "Yes:\\r- paper\\r- ribbon"\n'
+                  '  category: gifts\n', "yaml")
+    assert (row.data.question, row.data.answer) == ("Gift\nwrap?", "Yes:\n- paper\n- ribbon")
+    kb.import_rows(parse(csv_file, "csv"), "alice", "kb.csv")
+    [entry] = kb.entries()
+    assert "\r" not in entry.answer + "".join(entry.alternatives)
+
+
+def test_the_migration_normalises_entries_already_stored_as_a_new_version(tmp_path):
+    from alembic import command
+
+    url = f"sqlite:///{tmp_path / 'old.db'}"
+    command.upgrade(migrate.alembic_config(url), "3c1e0a7d9b52")  # the schema before the fix
+    sessions = session_factory(url)
+    with sessions() as s:
+        crlf = FaqEntry(question="Which cards?", answer="We take:\r\n- Visa\r\n- Amex", category="payments",
+                        alternatives=["Do you take\ramex?"], tags=[], status=FaqStatus.published, version=1)
+        clean = FaqEntry(question="Gift wrap?", answer="Yes:\n- paper", category="gifts", alternatives=[], tags=[],
+                         status=FaqStatus.published, version=1)
+        s.add_all([crlf, clean])
+        s.commit()
+        crlf_id, clean_id = crlf.id, clean.id
+    migrate.upgrade(url)
+    migrate.upgrade(url)  # already at head: nothing runs twice
+    kb = KnowledgeBase(sessions)
+    fixed, untouched = kb.get(crlf_id), kb.get(clean_id)
+    assert (fixed.answer, fixed.alternatives, fixed.version) == ("We take:\n- Visa\n- Amex", ["Do you take\namex?"], 2)
+    [version] = kb.versions(crlf_id)
+    assert (version.author, version.snapshot["answer"], version.snapshot["status"]) == (
+        "migration", "We take:\n- Visa\n- Amex", "published")
+    assert (untouched.version, kb.versions(clean_id)) == (1, [])
+    with sessions() as s:
+        [event] = s.scalars(select(AuditEvent)).all()
+    assert (event.action, event.target, event.detail["fields"]) == ("faq.update", f"faq:{crlf_id}",
+                                                                    ["alternatives", "answer"])
+
