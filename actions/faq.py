@@ -1,7 +1,8 @@
 """Store-policy questions answered from the knowledge base, and the shopper's "did that help?".
 
-Confident → the entry's answer and a yes/no feedback question; medium → "did you mean" buttons with
-the closest questions; low → say so, remember the question for the admins, and offer a person.
+Confident → the entry's answer and a yes/no feedback question; medium, or two entries with different
+answers fitting about equally → "did you mean" buttons with the closest questions; low → say so,
+remember the question for the admins, and offer a person.
 """
 from __future__ import annotations
 
@@ -23,6 +24,8 @@ ASK_FEEDBACK = "Did that answer your question?"
 FEEDBACK_BUTTONS = [{"title": "Yes, thanks", "payload": "/affirm"}, {"title": "No", "payload": "/deny"}]
 NO_ANSWER = ("I don't have a good answer to that in our help articles. "
              "Would you like me to bring in a person from our team?")
+DID_YOU_MEAN = "I'm not sure I understood. Did you mean one of these?"
+WHICH_ONE = "I have more than one answer that could fit. Which one do you mean?"
 OFFER_BUTTONS = [{"title": "Yes, a person please", "payload": "/affirm"}, {"title": "No thanks", "payload": "/deny"}]
 
 
@@ -43,7 +46,7 @@ def answer_from_knowledge_base(dispatcher: CollectingDispatcher, tracker: Tracke
     if only_if_confident:
         return None
     if result.kind == "suggest":
-        dispatcher.utter_message(text="I'm not sure I understood. Did you mean one of these?", buttons=[
+        dispatcher.utter_message(text=WHICH_ONE if result.ambiguous else DID_YOU_MEAN, buttons=[
             {"title": m.question, "payload": f"/faq{json.dumps({'faq_id': m.entry_id})}"} for m in result.matches])
         return []
     need = answer_need(dispatcher, question)  # "my back is killing me after a day at my desk"

@@ -26,7 +26,7 @@ from aisle.logs import configure_logging
 from aisle.models import FaqEntry
 from knowledge.kb import KnowledgeBase
 from knowledge.records import entry_from_mapping
-from knowledge.retrieval import ANSWER_AT, SUGGEST_AT, FaqRetriever
+from knowledge.retrieval import AMBIGUOUS_MARGIN, ANSWER_AT, SUGGEST_AT, FaqRetriever
 
 log = logging.getLogger(__name__)
 QUESTIONS = Path(__file__).resolve().parent / "bench" / "questions.yml"
@@ -41,7 +41,7 @@ def evaluate(retriever: FaqRetriever, questions: dict[str, Any], ids: dict[str, 
     answerable = [(q, ids[canonical]) for canonical, qs in questions["answerable"].items() for q in qs]
     latencies, rows = [], []
     kinds = {"answer": 0, "suggest": 0, "none": 0}
-    top1 = answered_right = answered_wrong = suggested_with_right = 0
+    top1 = answered_right = answered_wrong = suggested_with_right = close_calls = 0
     for text, want in answerable:
         start = time.perf_counter()
         result = retriever.answer(text)
@@ -54,6 +54,7 @@ def evaluate(retriever: FaqRetriever, questions: dict[str, Any], ids: dict[str, 
             answered_wrong += not right
         elif result.kind == "suggest":
             suggested_with_right += any(m.entry_id == want for m in result.matches)
+            close_calls += result.ambiguous
         if not right:
             rows.append({"question": text, "expected": want, "got": result.best.question if result.best else None,
                          "kind": result.kind, "confidence": round(result.confidence, 3)})
@@ -73,6 +74,7 @@ def evaluate(retriever: FaqRetriever, questions: dict[str, Any], ids: dict[str, 
         "answered": kinds["answer"] / n, "answered_correct": answered_right / n,
         "answered_wrong": answered_wrong / n,
         "did_you_mean": kinds["suggest"] / n, "did_you_mean_contains_right": suggested_with_right / n,
+        "did_you_mean_close_call": close_calls / n,
         "declined_answerable": kinds["none"] / n,
         "unanswerable_declined": declined / u,
         "latency_ms": {"p50": percentile(latencies, 50), "p95": percentile(latencies, 95)},
@@ -102,7 +104,9 @@ def write_reports(result: dict[str, Any]) -> None:
         "# FAQ retrieval benchmark", "",
         f"`python -m knowledge.bench` on {q['answerable']} answerable paraphrases and {q['unanswerable']} "
         f"unanswerable questions against the {result['entries']}-entry demo knowledge base. Thresholds: answer at "
-        f"calibrated confidence ≥ {ANSWER_AT}, did-you-mean ≥ {SUGGEST_AT}, else decline.", "",
+        f"calibrated confidence ≥ {ANSWER_AT}, did-you-mean ≥ {SUGGEST_AT}, else decline; a confident answer becomes "
+        f"did-you-mean when the runner-up, with a different answer, scores within {AMBIGUOUS_MARGIN} "
+        "(a close call).", "",
         "| metric | value | target |", "|---|---|---|",
         f"| top-1 accuracy (answerable) | {q['top1_accuracy']:.1%} | ≥ 90% |",
         f"| unanswerable declined | {q['unanswerable_declined']:.1%} | ≥ 80% |",
@@ -110,6 +114,7 @@ def write_reports(result: dict[str, Any]) -> None:
         f"| answerable: answered, wrong entry | {q['answered_wrong']:.1%} | |",
         f"| answerable: did-you-mean (right entry among them) | {q['did_you_mean']:.1%} "
         f"({q['did_you_mean_contains_right']:.1%}) | |",
+        f"| answerable: did-you-mean on a close call | {q['did_you_mean_close_call']:.1%} | |",
         f"| answerable: declined | {q['declined_answerable']:.1%} | |",
         f"| latency per question p50 / p95 | {q['latency_ms']['p50']:.1f} / {q['latency_ms']['p95']:.1f} ms | |",
         f"| published edit → served in answers | {result['reload']['edit_to_answer_s']:.2f} s | ≤ 5 s |",

@@ -1,13 +1,18 @@
 """Tracker-fixture tests of the FAQ actions over a tiny real knowledge base (real MiniLM encoder)."""
 from __future__ import annotations
 
+import json
+
 import pytest
 from rasa_sdk.events import SlotSet
 from sqlalchemy import select
 
 from actions.fallback import ActionFallback
-from actions.faq import ActionFaq, ActionFaqFeedback, NO_ANSWER
-from aisle.models import FaqEntry, FaqFeedback, FaqMiss
+from actions import knowledge_client
+from actions.faq import WHICH_ONE, ActionFaq, ActionFaqFeedback, NO_ANSWER
+from aisle.models import FaqEntry, FaqFeedback, FaqMiss, FaqStatus
+from knowledge.records import EntryData
+from knowledge.retrieval import ANSWER_AT
 from tests.conftest import tracker_for, user_event
 
 DOMAIN: dict = {}
@@ -60,3 +65,31 @@ async def test_the_fallback_answers_a_confident_help_question(dispatcher, tiny_k
     tracker = tracker_for([user_event("I forgot my password", "nlu_fallback")])
     await ActionFallback().run(dispatcher, tracker, DOMAIN)
     assert dispatcher.messages[0]["text"] == "Use the Forgot password link."
+
+
+GIFT_WRAP = ("Can I send a gift with a message or gift wrap?", ["Do you offer gift wrapping?"],
+             "Yes. Gift wrapping is $4.99 per item.")
+GIFT_WRAP_AGAIN = ("Do you gift wrap orders?", ["Can you wrap my present?"], "Yes, gift wrapping is $5 per item.")
+
+
+@pytest.mark.parametrize("question", ["is gift wrapping extra", "gift wrapping"])
+async def test_two_entries_answering_one_question_differently_get_a_choice_not_an_answer(dispatcher, tiny_kb,
+                                                                                       question):
+    """Finding: a second gift-wrapping entry ($5 next to $4.99) and the bot answered either price with
+    high confidence. Both entries fit these questions about equally, so the shopper chooses."""
+    for q, alternatives, answer in (GIFT_WRAP, GIFT_WRAP_AGAIN):
+        tiny_kb.create(EntryData(q, answer, "gifts", alternatives, status=FaqStatus.published), "test")
+    result = knowledge_client.answer(question)
+    assert result.confidence >= ANSWER_AT and result.ambiguous
+    events = await ActionFaq().run(dispatcher, tracker_for([user_event(question, "faq")]), DOMAIN)
+    [message] = dispatcher.messages
+    assert message["text"] == WHICH_ONE and events == []
+    offered = [json.loads(b["payload"].removeprefix("/faq"))["faq_id"] for b in message["buttons"]]
+    assert sorted(offered) == sorted(entry_id(tiny_kb, q) for q, _, _ in (GIFT_WRAP, GIFT_WRAP_AGAIN))
+
+
+async def test_one_gift_wrapping_entry_is_simply_answered(dispatcher, tiny_kb):
+    q, alternatives, answer = GIFT_WRAP
+    tiny_kb.create(EntryData(q, answer, "gifts", alternatives, status=FaqStatus.published), "test")
+    await ActionFaq().run(dispatcher, tracker_for([user_event("is gift wrapping extra", "faq")]), DOMAIN)
+    assert dispatcher.messages[0]["text"] == answer

@@ -1,5 +1,5 @@
 """The knowledge base: versions and restore, whole-file import validation, export, hot reload, line
-endings."""
+endings, similar entries and close calls between entries."""
 from __future__ import annotations
 
 import numpy as np
@@ -11,7 +11,7 @@ from aisle.db import session_factory
 from aisle.models import AuditEvent, FaqEntry, FaqStatus
 from knowledge.kb import KnowledgeBase, NotFound
 from knowledge.records import EntryData, ImportRejected, parse
-from knowledge.retrieval import FaqRetriever
+from knowledge.retrieval import AMBIGUOUS_MARGIN, ANSWER_AT, DUPLICATE_AT, FaqIndex, FaqRetriever
 
 
 @pytest.fixture
@@ -179,3 +179,41 @@ def test_the_migration_normalises_entries_already_stored_as_a_new_version(tmp_pa
     assert (event.action, event.target, event.detail["fields"]) == ("faq.update", f"faq:{crlf_id}",
                                                                     ["alternatives", "answer"])
 
+
+def gift_wrap_index(second_answer: str) -> FaqIndex:
+    """Two entries for one question (no alternatives, so confidence is the raw score: no calibrator)."""
+    entries = [{"id": 1, "question": "Do you offer gift wrapping?", "alternatives": [], "tags": ["gift"],
+                "answer": "Gift wrapping is $4.99 per item."},
+               {"id": 2, "question": "Do you offer gift wrapping?", "alternatives": [], "tags": ["gift"],
+                "answer": second_answer},
+               {"id": 3, "question": "How do I reset my password?", "alternatives": [], "tags": [],
+                "answer": "Use the Forgot password link."}]
+    return FaqIndex(entries, fake_encoder, [])
+
+
+def test_two_close_entries_with_different_answers_get_did_you_mean_not_an_answer():
+    """Finding: with entries saying $5 and $4.99 the bot answered either one with 0.95 confidence."""
+    result = gift_wrap_index("Gift wrapping costs $5 per item.").query("do you offer gift wrapping")
+    assert result.confidence >= ANSWER_AT  # confident about the question, but not about which answer
+    assert result.matches[0].score - result.matches[1].score < AMBIGUOUS_MARGIN
+    assert (result.kind, result.ambiguous) == ("suggest", True)
+    assert {m.entry_id for m in result.matches[:2]} == {1, 2}
+    assert result.as_dict()["ambiguous"] is True
+
+    same = gift_wrap_index("Gift  wrapping is $4.99 per item.").query("do you offer gift wrapping")
+    assert (same.kind, same.ambiguous) == ("answer", False)  # either entry says the same: just answer
+    clear = gift_wrap_index("Gift wrapping costs $5 per item.").query("how do i reset my password")
+    assert (clear.kind, clear.best.entry_id, clear.ambiguous) == ("answer", 3, False)
+
+
+def test_similar_entries_are_scored_like_questions_and_exclude_the_entry_itself(kb):
+    retriever = FaqRetriever(kb.sessions, encode=fake_encoder, negatives=["what is the weather"])
+    assert retriever.similar(["Do you offer gift wrapping?"]) == []  # nothing published
+    gift = kb.create(data("Can I send a gift with a message or gift wrap?", "Gift wrapping is $4.99.",
+                          alternatives=["Do you offer gift wrapping?"], status=FaqStatus.published), "alice")
+    kb.create(data("How do I reset my password?", "Use the Forgot password link.", status=FaqStatus.published),
+              "alice")
+    best, other = retriever.similar(["How much does gift wrapping cost?", "Do you offer gift wrapping?"])
+    assert best.entry_id == gift.id and best.score >= DUPLICATE_AT and best.score > other.score
+    assert best.score == pytest.approx(retriever.answer("Do you offer gift wrapping?").best.score)
+    assert gift.id not in {m.entry_id for m in retriever.similar(["Do you offer gift wrapping?"], gift.id)}
