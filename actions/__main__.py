@@ -1,7 +1,7 @@
 """``python -m actions``: the rasa-sdk action server on Aisle's internal host and port.
 
-Only Rasa (and the web app's "try a question") may call it: every route but ``GET /health`` needs
-``Authorization: Bearer <AISLE_INTERNAL_SECRET>``.
+Only Rasa (and the web app's "try a question" and similar-entry check) may call it: every route but
+``GET /health`` needs ``Authorization: Bearer <AISLE_INTERNAL_SECRET>``.
 """
 from __future__ import annotations
 
@@ -26,6 +26,29 @@ async def faq_answer(request):  # type: ignore[no-untyped-def]
     if not isinstance(text, str) or not text.strip() or len(text) > MAX_QUESTION_CHARS:
         return json_response({"error": f"'text' must be 1-{MAX_QUESTION_CHARS} characters"}, status=400)
     return json_response(knowledge_client.answer(text).as_dict())
+
+
+async def faq_similar(request):  # type: ignore[no-untyped-def]
+    """``POST /faq/similar {"texts": [...], "exclude_id"?}``: the published entries closest to an entry an
+    admin is writing (its question and alternatives), with the bot's own scores and the bar above which
+    the console asks for confirmation."""
+    from sanic.response import json as json_response
+
+    from actions import knowledge_client
+    from knowledge.records import MAX_ITEMS
+    from knowledge.retrieval import DUPLICATE_AT
+
+    body = request.json if request.content_type == "application/json" else None
+    texts = body.get("texts") if isinstance(body, dict) else None
+    exclude = body.get("exclude_id") if isinstance(body, dict) else None
+    if (not isinstance(texts, list) or not 0 < len(texts) <= MAX_ITEMS + 1
+            or not all(isinstance(t, str) and 0 < len(t) <= MAX_QUESTION_CHARS for t in texts)):
+        return json_response({"error": f"'texts' must be 1-{MAX_ITEMS + 1} texts of 1-{MAX_QUESTION_CHARS} "
+                                       "characters"}, status=400)
+    if exclude is not None and (not isinstance(exclude, int) or isinstance(exclude, bool)):
+        return json_response({"error": "'exclude_id' must be an entry id"}, status=400)
+    matches = knowledge_client.retriever().similar(texts, exclude)
+    return json_response({"threshold": DUPLICATE_AT, "matches": [m.__dict__ for m in matches]})
 
 
 OPEN_PATHS = {"/health"}  # rasa-sdk's liveness probe: {"status": "ok"}, nothing else
@@ -62,6 +85,7 @@ def main() -> None:
     app = create_app(executor, cors_origins=None)
     require_secret(app, cfg.internal_secret())
     app.add_route(faq_answer, "/faq/answer", methods=["POST"])
+    app.add_route(faq_similar, "/faq/similar", methods=["POST"])
     # One process: Sanic's worker-process mode doubles memory and dies noisily on Ctrl-C.
     app.run(host=cfg.internal_host, port=cfg.action_port, single_process=True, access_log=False, motd=False)
 

@@ -1,4 +1,5 @@
-"""The action server's knowledge-base answers, as the admin console's "try a question" box sees them."""
+"""The action server's knowledge-base answers, as the admin console's "try a question" box sees them,
+and the existing entries closest to one an admin is writing."""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -22,9 +23,16 @@ class KnowledgeClient:
     secret: str  # AISLE_INTERNAL_SECRET: the action server refuses calls without it
 
     async def answer(self, question: str) -> dict[str, Any]:
-        url = self.action_url.rsplit("/webhook", 1)[0] + "/faq/answer"
+        return await self._post("/faq/answer", {"text": question})
+
+    async def similar(self, texts: list[str], exclude_id: int | None = None) -> dict[str, Any]:
+        """``{"threshold", "matches": [{"entry_id", "question", "answer", "score"}]}``, closest first."""
+        return await self._post("/faq/similar", {"texts": texts, "exclude_id": exclude_id})
+
+    async def _post(self, path: str, payload: dict[str, Any]) -> dict[str, Any]:
+        url = self.action_url.rsplit("/webhook", 1)[0] + path
         try:
-            async with self.session.post(url, json={"text": question}, headers=bearer_headers(self.secret),
+            async with self.session.post(url, json=payload, headers=bearer_headers(self.secret),
                                          timeout=TIMEOUT) as resp:
                 body = await resp.json(content_type=None)
                 if resp.status != 200:

@@ -7,6 +7,7 @@ import os
 import re
 import subprocess
 import sys
+import time
 
 import pytest
 from aiohttp import web
@@ -57,6 +58,11 @@ def entry_form(token: str, **values) -> dict:
     return {"csrf_token": token, "question": "Do you ship to Canada?", "answer": "Yes, **5-8 days**.",
             "category": "shipping", "status": "draft", "alternatives": "Ship to Toronto?", "tags": "canada",
             "do": "save", **values}
+
+
+# No action server runs for these tests, so the similar-entries check cannot run and a save needs the
+# admin's "Save anyway" (test_a_save_the_similarity_check_could_not_vet_needs_confirming).
+UNCHECKED = "save-anyway"
 
 
 def upload(text: str) -> io.BytesIO:
@@ -128,7 +134,7 @@ async def test_a_bad_csrf_token_changes_nothing(client, settings):
 async def test_agents_can_read_but_not_change_the_knowledge_base(client, settings):
     await login(client, "ada")
     token = await csrf(client)
-    await client.post("/admin/faq/new", data=entry_form(token))
+    await client.post("/admin/faq/new", data=entry_form(token, do=UNCHECKED))
     [entry] = entries(settings)
     await client.post("/logout", data={"csrf_token": token})
 
@@ -155,7 +161,7 @@ async def test_edit_preview_publish_diff_restore_and_audit(client, settings):
     page = await preview.text()
     assert "&lt;script&gt;x&lt;/script&gt; <strong>bold</strong>" in page and entries(settings) == []
 
-    resp = await client.post("/admin/faq/new", data=entry_form(token), allow_redirects=False)
+    resp = await client.post("/admin/faq/new", data=entry_form(token, do=UNCHECKED), allow_redirects=False)
     entry_url = resp.headers["Location"].split("?")[0]
     await client.post(entry_url, data=entry_form(token, answer="Yes, in 3 days.", summary="faster now"))
     await client.post(f"{entry_url}/status", data={"csrf_token": token, "status": "published"})
@@ -172,6 +178,36 @@ async def test_edit_preview_publish_diff_restore_and_audit(client, settings):
         actions = [(a.username, a.action) for a in s.scalars(select(AuditEvent).order_by(AuditEvent.id))]
     assert ("ada", "user.login") in actions and ("ada", "faq.restore") in actions
     assert "faq.restore" in await (await client.get("/admin/audit")).text()
+
+
+async def test_a_save_the_similarity_check_could_not_vet_needs_confirming(client, settings):
+    await login(client, "ada")
+    token = await csrf(client)
+    resp = await client.post("/admin/faq/new", data=entry_form(token), allow_redirects=False)
+    page = await resp.text()
+    assert resp.status == 409 and "check for similar entries could not run" in page
+    assert 'value="save-anyway"' in page and 'value="Do you ship to Canada?"' in page  # nothing typed is lost
+    assert entries(settings) == []
+    resp = await client.post("/admin/faq/new", data=entry_form(token, do="save-anyway"), allow_redirects=False)
+    assert resp.status == 303 and len(entries(settings)) == 1
+
+
+async def test_windows_line_breaks_from_the_form_are_stored_as_newlines(client, settings):
+    """Finding: browsers send textarea line breaks as \r\n; stored as such, the widget showed "- Visa" as
+    text while the console preview showed a list."""
+    await login(client, "ada")
+    token = await csrf(client)
+    answer, alternatives = "We take:\r\n- Visa\r\n- Amex\r\rThat's all.", "Ship to Toronto?\r\nShip to Quebec?"
+    resp = await client.post("/admin/faq/new", data=entry_form(token, answer=answer, alternatives=alternatives,
+                                                                do=UNCHECKED), allow_redirects=False)
+    entry_url = resp.headers["Location"].split("?")[0]
+    [entry] = entries(settings)
+    assert (entry.answer, entry.alternatives) == ("We take:\n- Visa\n- Amex\n\nThat's all.",
+                                                  ["Ship to Toronto?", "Ship to Quebec?"])
+    # Only the answer changes, so no similarity check (and no confirmation) is needed.
+    await client.post(entry_url, data=entry_form(token, answer="Yes:\r\n- in 3 days", alternatives=alternatives))
+    [entry] = entries(settings)
+    assert (entry.answer, entry.version) == ("Yes:\n- in 3 days", 2)
 
 
 async def test_import_is_validated_whole_and_export_round_trips(client, settings):
@@ -268,3 +304,83 @@ def test_staff_display_names_from_the_command_line(tmp_path):
     assert bot("set-display-name", "--username", "sam.k").returncode == 0  # back to the default
     assert names() == {"sam.k": None, "ada.l": "Ada"}
     assert "printable" in bot("set-display-name", "--username", "ada.l", "--display-name", "x" * 81).stderr
+
+
+@pytest.fixture(scope="module")
+def action_server(tmp_path_factory):
+    """The real action server (Procfile command) over a scratch data dir with the demo knowledge base;
+    the console's similar-entries check and "try a question" call it as in production."""
+    if os.environ.get("AISLE_SKIP_E2E") == "1":
+        pytest.skip("AISLE_SKIP_E2E=1")
+    from tests.e2e_stack import Stack, http_json
+
+    stack = Stack.create(tmp_path_factory.mktemp("kb-console"))
+    stack.start("actions")
+    try:
+        deadline = time.monotonic() + 180
+        while True:
+            try:
+                if http_json("GET", stack.settings.action_url.rsplit("/webhook", 1)[0] + "/health", timeout=5)[0] == 200:
+                    break
+            except OSError:
+                pass
+            assert stack.processes["actions"].poll() is None, stack.log_tail("actions")
+            assert time.monotonic() < deadline, stack.log_tail("actions")
+            time.sleep(1)
+        yield stack
+    finally:
+        stack.stop_all()
+
+
+DEMO_GIFT_WRAP = "Can I send a gift with a message or gift wrap?"
+
+
+@pytest.mark.e2e
+async def test_a_new_entry_like_an_existing_one_shows_it_and_needs_confirming(action_server):
+    """Finding: a second gift-wrapping entry ($5 next to the demo's $4.99) was saved without a word, and
+    the bot then answered either price with high confidence."""
+    from aisle.internal_auth import bearer_headers
+    from tests.e2e_stack import ADMIN, STAFF_PASSWORD, http_json
+
+    async with TestClient(TestServer(create_app(action_server.settings))) as client:
+        await login(client, ADMIN, STAFF_PASSWORD)
+        token = await csrf(client)
+        before = len(entries(action_server.settings))
+        duplicate = entry_form(token, question="Do you gift wrap orders?", alternatives="Can you wrap my present?",
+                               answer="Yes, gift wrapping is $5 per item.", category="gift cards",
+                               status="published", tags="gift wrap")
+        resp = await client.post("/admin/faq/new", data=duplicate, allow_redirects=False)
+        page = await resp.text()
+        assert resp.status == 409 and "Not saved: this looks like an entry" in page
+        row = re.search(r'<a href="/admin/faq/(\d+)">' + re.escape(DEMO_GIFT_WRAP) + r'</a></td>\s*<td>([\d.]+)', page)
+        assert row and float(row.group(2)) >= 0.55, page  # the bot's own score, with the bar it is held to
+        assert 'value="save-anyway"' in page and len(entries(action_server.settings)) == before
+
+        resp = await client.post("/admin/faq/new", data={**duplicate, "do": "save-anyway"}, allow_redirects=False)
+        assert resp.status == 303 and len(entries(action_server.settings)) == before + 1
+        entry_url = resp.headers["Location"].split("?")[0]
+        shown = await (await client.get(entry_url)).text()  # the saved entry lists its neighbours too
+        neighbours = re.search(r'id="similar-title".*?</section>', shown, re.S).group(0)
+        assert DEMO_GIFT_WRAP in neighbours and f'href="{entry_url}"' not in neighbours, neighbours
+        fixed = {**duplicate, "answer": "Yes, gift wrapping is $4.99 per item."}
+        resp = await client.post(entry_url, data=fixed, allow_redirects=False)  # same phrasing: no new question
+        assert resp.status == 303
+
+        unrelated = entry_form(token, question="Do you plant a tree for every order?", answer="Yes, since 2024.",
+                               category="store info")
+        resp = await client.post("/admin/faq/new", data=unrelated, allow_redirects=False)
+        assert resp.status == 303 and len(entries(action_server.settings)) == before + 2  # nothing close: saved
+
+        # Both gift-wrapping entries are published: a question both fit equally gets "did you mean".
+        fixed["answer"] = "Yes, gift wrapping is $5 per item."
+        assert (await client.post(entry_url, data=fixed, allow_redirects=False)).status == 303
+        tried = await (await client.get("/admin/faq/try?q=is+gift+wrapping+extra")).text()
+        assert "The bot would ask &#34;did you mean…?&#34;" in tried and 'id="ambiguous"' in tried
+
+
+    similar_url = action_server.settings.action_url.rsplit("/webhook", 1)[0] + "/faq/similar"
+    assert http_json("POST", similar_url, {"texts": ["gift wrap"]})[0] == 401  # internal callers only
+    auth = bearer_headers(action_server.secret)
+    for bad in ({"texts": []}, {"texts": "gift wrap"}, {"texts": ["x" * 2001]}, {"texts": ["a"], "exclude_id": "7"}):
+        status, body = http_json("POST", similar_url, bad, headers=auth)
+        assert status == 400 and "error" in body, bad

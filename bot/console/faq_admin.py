@@ -1,7 +1,12 @@
 """Knowledge-base admin pages (/admin/faq...): list, edit with preview, publish, versions, import/export,
-"try a question", feedback insights, and the audit log. Admins change; agents may only look."""
+"try a question", feedback insights, and the audit log. Admins change; agents may only look.
+
+Writing an entry shows the published entries closest to it, scored by the action server's retriever
+(the bot's own scores); when one reaches the duplicate bar, or the check cannot run, saving needs a
+second "Save anyway" so two entries with different answers to one question are never an accident."""
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from typing import Any
 
 from aiohttp import web
@@ -14,7 +19,7 @@ from bot.console.markdown import render as render_markdown
 from bot.console.security import DB, render, requires, username
 from bot.knowledge_client import KnowledgeClient, KnowledgeUnavailable
 from knowledge.kb import KnowledgeBase, NotFound
-from knowledge.records import FIELDS, ImportRejected, entry_from_mapping, parse
+from knowledge.records import FIELDS, EntryData, ImportRejected, entry_from_mapping, parse
 
 MAX_IMPORT_BYTES = 2 * 1024 * 1024
 STAFF = (Role.admin, Role.agent)
@@ -29,6 +34,33 @@ def entry_id(request: web.Request) -> int:
         return int(request.match_info["entry_id"])
     except ValueError:
         raise web.HTTPNotFound() from None
+
+
+@dataclass
+class SimilarCheck:
+    matches: list[dict[str, Any]] = field(default_factory=list)  # entry_id, question, answer, score
+    threshold: float = 1.0
+    error: str = ""
+
+    @property
+    def needs_confirmation(self) -> bool:
+        return bool(self.error) or any(m["score"] >= self.threshold for m in self.matches)
+
+
+async def similar_entries(request: web.Request, values: dict[str, Any], exclude_id: int | None = None) -> SimilarCheck:
+    texts = [t.strip() for t in [values.get("question", ""), *values.get("alternatives", [])] if t.strip()]
+    if not texts:
+        return SimilarCheck()
+    client = KnowledgeClient(request.app[SETTINGS].action_url, request.app[SESSION], request.app[INTERNAL_SECRET])
+    try:
+        found = await client.similar(texts, exclude_id)
+    except KnowledgeUnavailable as exc:
+        return SimilarCheck(error=f"the assistant's action server is not answering right now: {exc}")
+    return SimilarCheck(found["matches"], float(found["threshold"]))
+
+
+def confirmed(form: Any) -> bool:
+    return form.get("do") == "save-anyway"
 
 
 def form_values(form: Any) -> dict[str, Any]:
@@ -51,9 +83,11 @@ async def list_entries(request: web.Request) -> web.Response:
 
 
 async def edit_page(request: web.Request, values: dict[str, Any], entry: Any = None, error: str = "",
-                    preview: bool = False, status: int = 200) -> web.Response:
+                    preview: bool = False, status: int = 200, similar: SimilarCheck | None = None,
+                    confirm: bool = False) -> web.Response:
     return await render(request, "console/faq_edit.html", {
         "entry": entry, "values": values, "error": error, "categories": kb(request).categories(),
+        "similar": similar, "confirm": confirm,
         "statuses": [s.value for s in FaqStatus],
         "preview": render_markdown(values.get("answer", "")) if preview or values.get("answer") else None,
         "versions": kb(request).versions(entry.id) if entry is not None else [],
@@ -70,11 +104,15 @@ async def create_entry(request: web.Request) -> web.StreamResponse:
     form = await request.post()
     values = form_values(form)
     if form.get("do") == "preview":
-        return await edit_page(request, values, preview=True)
+        return await edit_page(request, values, preview=True, similar=await similar_entries(request, values))
     try:
         _, data = entry_from_mapping(values)
     except ValueError as exc:
         return await edit_page(request, values, error=str(exc), status=400)
+    if not confirmed(form):
+        check = await similar_entries(request, values)
+        if check.needs_confirmation:
+            return await edit_page(request, values, similar=check, confirm=True, status=409)
     entry = kb(request).create(data, await username(request), str(form.get("summary", "")))
     raise web.HTTPSeeOther(f"/admin/faq/{entry.id}?saved=1")
 
@@ -87,7 +125,13 @@ async def show_entry(request: web.Request) -> web.Response:
         raise web.HTTPNotFound(text="No such entry.") from None
     values = {"question": entry.question, "answer": entry.answer, "category": entry.category,
               "status": entry.status.value, "alternatives": entry.alternatives, "tags": entry.tags}
-    return await edit_page(request, values, entry)
+    return await edit_page(request, values, entry, similar=await similar_entries(request, values, entry.id))
+
+
+def rephrased(entry: Any, data: EntryData) -> bool:
+    """Only a new question or alternatives can make an entry newly overlap another; an entry the admin
+    already confirmed once is not questioned again on every answer fix."""
+    return (data.question, data.alternatives) != (entry.question, list(entry.alternatives))
 
 
 @requires(Role.admin)
@@ -99,11 +143,16 @@ async def update_entry(request: web.Request) -> web.StreamResponse:
     except NotFound:
         raise web.HTTPNotFound(text="No such entry.") from None
     if form.get("do") == "preview":
-        return await edit_page(request, values, entry, preview=True)
+        return await edit_page(request, values, entry, preview=True,
+                               similar=await similar_entries(request, values, entry.id))
     try:
         _, data = entry_from_mapping(values)
     except ValueError as exc:
         return await edit_page(request, values, entry, error=str(exc), status=400)
+    if not confirmed(form) and rephrased(entry, data):
+        check = await similar_entries(request, values, entry.id)
+        if check.needs_confirmation:
+            return await edit_page(request, values, entry, similar=check, confirm=True, status=409)
     kb(request).update(entry.id, data, await username(request), str(form.get("summary", "")))
     raise web.HTTPSeeOther(f"/admin/faq/{entry.id}?saved=1")
 
