@@ -351,7 +351,8 @@ async def test_a_new_entry_like_an_existing_one_shows_it_and_needs_confirming(ac
                                status="published", tags="gift wrap")
         resp = await client.post("/admin/faq/new", data=duplicate, allow_redirects=False)
         page = await resp.text()
-        assert resp.status == 409 and "Not saved: this looks like an entry" in page
+        assert resp.status == 409 and "Not saved: a published entry is this close to it already" in page
+        assert "gift wrapping is $4.99 per item" in page  # the existing answer, to compare with
         row = re.search(r'<a href="/admin/faq/(\d+)">' + re.escape(DEMO_GIFT_WRAP) + r'</a></td>\s*<td>([\d.]+)', page)
         assert row and float(row.group(2)) >= 0.55, page  # the bot's own score, with the bar it is held to
         assert 'value="save-anyway"' in page and len(entries(action_server.settings)) == before
