@@ -4,7 +4,6 @@ Rasa-compatible REST webhook (all through the same gateway), the staff consoles,
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import re
 from pathlib import Path
@@ -20,7 +19,7 @@ from aisle.config import Settings
 from aisle.db import engine_for, session_factory
 from bot.api_keys import ApiKeys
 from bot.appkeys import API_KEYS, GATEWAY, HANDOFFS, INTERNAL_SECRET, SESSION, SETTINGS, TOKENS
-from bot.chat_http import ERROR_STATUS, json_error, read_limited
+from bot.chat_http import ERROR_STATUS, authenticated_json, json_error
 from bot.agent import views as agent_views
 from bot.agent.retention import purge
 from bot.console import api_keys_admin, auth_views, faq_admin
@@ -28,7 +27,7 @@ from bot.console.security import DB, csrf_middleware
 from bot.console.session_store import SqlSessionStorage
 from bot.conversation_tokens import ConversationTokens
 from bot.coordination import RedisHub, TurnLocks, limits_storage_uri
-from bot.gateway import Gateway, GatewayError, RateLimits, max_body_bytes
+from bot.gateway import Gateway, GatewayError, RateLimits
 from bot.handoff import Handoffs
 from bot.health import check_all
 from bot.hub import Hub
@@ -49,21 +48,10 @@ async def post_message(request: web.Request) -> web.Response:
     """JSON chat API for channels other than the widget: {"sender", "message"} → {"messages": [...]}.
     Needs ``Authorization: Bearer KEY`` (checked before the body is read); the sender names a
     conversation within the key's integration."""
-    integration = request.app[API_KEYS].authenticate(request.headers.get("Authorization"))
-    if integration is None:
-        return web.json_response({"error": "a valid API key is required: send 'Authorization: Bearer KEY' "
-                                           "(keys are created by an admin in the console)"},
-                                 status=401, headers={"WWW-Authenticate": 'Bearer realm="aisle"'})
-    max_chars = request.app[SETTINGS].max_message_chars
-    raw = await read_limited(request, max_body_bytes(max_chars))
-    if raw is None:
-        return json_error(413, f"request body too large: a message may have up to {max_chars} characters")
-    try:
-        body = json.loads(raw)
-    except ValueError:
-        return json_error(400, "request body must be JSON: {\"sender\": \"...\", \"message\": \"...\"}")
-    if not isinstance(body, dict):
-        return json_error(400, "request JSON must be an object")
+    checked = await authenticated_json(request)
+    if isinstance(checked, web.Response):
+        return checked
+    integration, body = checked
     sender, message = body.get("sender"), body.get("message")
     if not isinstance(sender, str) or not SENDER_ID.match(sender):
         return json_error(400, "'sender' must be 8-64 letters, digits or _.:-")

@@ -13,15 +13,14 @@ same key, within that key's integration: never another integration's conversatio
 """
 from __future__ import annotations
 
-import json
 from collections import OrderedDict
 from typing import Any
 
 from aiohttp import web
 
-from bot.appkeys import API_KEYS, GATEWAY, SETTINGS
-from bot.chat_http import ERROR_STATUS, json_error, read_limited
-from bot.gateway import GatewayError, max_body_bytes
+from bot.appkeys import GATEWAY
+from bot.chat_http import ERROR_STATUS, authenticated_json, json_error
+from bot.gateway import GatewayError
 from bot.websocket import client_ip
 
 CHANNEL = "rest"  # conversations.channel
@@ -53,21 +52,10 @@ def rasa_replies(recipient_id: str, message: dict[str, Any]) -> list[dict[str, A
 
 
 async def webhook(request: web.Request) -> web.Response:
-    integration = request.app[API_KEYS].authenticate(request.headers.get("Authorization"))
-    if integration is None:
-        return web.json_response({"error": "a valid API key is required: send 'Authorization: Bearer KEY' "
-                                           "(keys are created by an admin in the console)"},
-                                 status=401, headers={"WWW-Authenticate": 'Bearer realm="aisle"'})
-    max_chars = request.app[SETTINGS].max_message_chars
-    raw = await read_limited(request, max_body_bytes(max_chars))
-    if raw is None:
-        return json_error(413, f"request body too large: a message may have up to {max_chars} characters")
-    try:
-        body = json.loads(raw)
-    except ValueError:
-        return json_error(400, "request body must be JSON: {\"sender\": \"...\", \"message\": \"...\"}")
-    if not isinstance(body, dict):
-        return json_error(400, "request JSON must be an object")
+    checked = await authenticated_json(request)
+    if isinstance(checked, web.Response):
+        return checked
+    integration, body = checked
     sender, message = body.get("sender"), body.get("message")
     if not isinstance(sender, str) or not 0 < len(sender) <= MAX_SENDER_CHARS or not sender.isprintable():
         return json_error(400, f"'sender' must be 1-{MAX_SENDER_CHARS} printable characters")
