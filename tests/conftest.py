@@ -85,3 +85,14 @@ def tiny_kb(tmp_path, monkeypatch):
     monkeypatch.setattr(knowledge_client, "retriever", lambda: retriever)
     monkeypatch.setattr(knowledge_client, "knowledge_base", lambda: kb)
     return kb
+
+
+@pytest.fixture
+async def rasa():
+    """A stand-in for Rasa's REST webhook, for the in-process web app tests (tests/web_fixtures.py)."""
+    from tests.web_fixtures import EchoRasa
+
+    echo = EchoRasa()
+    async with echo.server() as server:
+        echo.url = str(server.make_url("")).rstrip("/")
+        yield echo

@@ -19,17 +19,9 @@ from bot.console.accounts import create_user
 from bot.gateway import BotTurn, GatewayError, RateLimits, max_body_bytes
 from bot.handoff import HandoffError
 from bot.rasa_client import RasaClient
-from tests.web_fixtures import EchoRasa, closed_port, web_settings
+from tests.web_fixtures import closed_port, web_settings
 
 TIMEOUT = 5
-
-
-@pytest.fixture
-async def rasa():
-    echo = EchoRasa()
-    async with echo.server() as server:
-        echo.url = str(server.make_url("")).rstrip("/")
-        yield echo
 
 
 @pytest.fixture

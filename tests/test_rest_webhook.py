@@ -9,18 +9,10 @@ from bot.app import create_app
 from bot.appkeys import API_KEYS, HANDOFFS
 from bot.handoff import NOTICE_REQUESTED
 from bot.api_keys import env_integration
-from tests.web_fixtures import EchoRasa, web_settings
+from tests.web_fixtures import web_settings
 
 KEY, OTHER_KEY = "rest-test-key-0123456789abcdef", "another-key-0123456789abcdef"
 AUTH = {"Authorization": f"Bearer {KEY}"}
-
-
-@pytest.fixture
-async def rasa():
-    echo = EchoRasa()
-    async with echo.server() as server:
-        echo.url = str(server.make_url("")).rstrip("/")
-        yield echo
 
 
 @pytest.fixture

@@ -17,18 +17,10 @@ from aisle.models import Author, Conversation, Message
 from bot.app import create_app
 from bot.appkeys import HANDOFFS, SETTINGS
 from bot.socketio_channel import bot_uttered
-from tests.web_fixtures import EchoRasa, web_settings
+from tests.web_fixtures import web_settings
 
 TIMEOUT = 5
 SHOP = "https://shop.example.com"
-
-
-@pytest.fixture
-async def rasa():
-    echo = EchoRasa()
-    async with echo.server() as server:
-        echo.url = str(server.make_url("")).rstrip("/")
-        yield echo
 
 
 @pytest.fixture
