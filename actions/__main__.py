@@ -70,11 +70,8 @@ def main() -> None:
     from rasa_sdk.endpoint import create_app
     from rasa_sdk.executor import ActionExecutor
 
-    import torch
-
     cfg = settings()
     configure_logging(cfg.log_level)
-    torch.set_num_threads(cfg.torch_threads)
     executor = ActionExecutor()
     executor.register_package("actions")
     from actions import catalog_client, knowledge_client, recommend_client

@@ -13,6 +13,9 @@ from functools import lru_cache
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
+PRECISIONS = ("int8", "fp32")
+DEFAULT_NLU_PRECISION = "int8"
+DEFAULT_ENCODER_PRECISION = "fp32"
 
 
 class ConfigError(ValueError):
@@ -106,6 +109,10 @@ class Settings:
     widget_idle_s: int  # a widget conversation left this long without a message is not resumed
     widget_secret_env: str | None  # AISLE_WIDGET_SECRET; None: a per-data-dir secret file
     order_verification_idle_s: float  # a shopper's order verification ends after this long unused
+    # ONNX Runtime graph each serving process runs: "int8" (dynamic quantisation) or "fp32";
+    # the defaults are what kept quality within bounds in reports/onnx.md.
+    nlu_precision: str
+    encoder_precision: str
 
     @property
     def internal_secret_file(self) -> Path:
@@ -134,6 +141,11 @@ class Settings:
     @property
     def nlu_model_dir(self) -> Path:
         return self.data_dir / "nlu"
+
+    @property
+    def encoder_dir(self) -> Path:
+        """The sentence encoder exported to ONNX (written on first use when missing)."""
+        return self.data_dir / "encoder"
 
     @property
     def rasa_model_dir(self) -> Path:
@@ -178,6 +190,12 @@ class Settings:
         threshold = _float(env, "AISLE_NLU_THRESHOLD", 0.0) if env.get("AISLE_NLU_THRESHOLD", "").strip() else None
         if threshold is not None and not 0.0 <= threshold <= 1.0:
             raise ConfigError(f"AISLE_NLU_THRESHOLD must be between 0 and 1, got {threshold}")
+        precisions = {}
+        for name, default in (("AISLE_NLU_PRECISION", DEFAULT_NLU_PRECISION),
+                              ("AISLE_ENCODER_PRECISION", DEFAULT_ENCODER_PRECISION)):
+            precisions[name] = (env.get(name) or default).strip().lower()
+            if precisions[name] not in PRECISIONS:
+                raise ConfigError(f"{name} must be one of {', '.join(PRECISIONS)}, got {env.get(name)!r}")
         return cls(
             data_dir=data_dir,
             database_url=database_url,
@@ -207,6 +225,8 @@ class Settings:
             widget_idle_s=widget_idle_s,
             widget_secret_env=widget_secret,
             order_verification_idle_s=verification_idle * 60,
+            nlu_precision=precisions["AISLE_NLU_PRECISION"],
+            encoder_precision=precisions["AISLE_ENCODER_PRECISION"],
         )
 
 

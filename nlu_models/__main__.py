@@ -35,12 +35,9 @@ def main(argv: list[str] | None = None) -> int:
             return 2
         return 0
 
-    import torch
     from aiohttp import web
 
     from nlu_models.server import create_app
-
-    torch.set_num_threads(cfg.torch_threads)
 
     if not (cfg.nlu_model_dir / "meta.json").exists():
         print(f"error: no trained NLU model in {cfg.nlu_model_dir}; run `python -m nlu_models train`",

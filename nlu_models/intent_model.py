@@ -1,4 +1,8 @@
-"""The trained intent model as stored in ``AISLE_DATA_DIR/nlu``: weights, tokenizer, label map, metadata."""
+"""The trained intent model as stored in ``AISLE_DATA_DIR/nlu``: weights, tokenizer, label map, metadata.
+
+Training holds the torch model; serving loads the ONNX graphs exported next to the weights
+(``model.onnx``, ``model.int8.onnx``) and runs them with ONNX Runtime, without importing torch.
+"""
 from __future__ import annotations
 
 import json
@@ -13,8 +17,10 @@ import numpy as np
 
 from nlu_models.calibration import softmax
 from nlu_models.finetune import offline, predict_logits
+from nlu_models.onnx_runtime import OnnxClassifier, graph_file
 
 if TYPE_CHECKING:
+    from tokenizers import Tokenizer
     from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
 log = logging.getLogger(__name__)
@@ -27,8 +33,8 @@ class ModelMissing(FileNotFoundError):
 
 @dataclass
 class IntentModel:
-    model: "PreTrainedModel"
-    tokenizer: "PreTrainedTokenizerBase"
+    model: "PreTrainedModel | OnnxClassifier"  # torch after training; ONNX Runtime when served
+    tokenizer: "PreTrainedTokenizerBase | Tokenizer"
     meta: dict[str, Any]
 
     def __post_init__(self) -> None:
@@ -48,6 +54,8 @@ class IntentModel:
         return float(self.meta["threshold"])
 
     def logits(self, texts: Sequence[str]) -> np.ndarray:
+        if isinstance(self.model, OnnxClassifier):
+            return self.model.logits(texts)
         with self._lock:
             return predict_logits(self.model, self.tokenizer, texts, int(self.meta["max_length"]))
 
@@ -59,8 +67,11 @@ class IntentModel:
         tmp = folder.with_name(folder.name + ".tmp")
         old = folder.with_name(folder.name + ".old")
         shutil.rmtree(tmp, ignore_errors=True)
-        self.model.save_pretrained(tmp)
-        self.tokenizer.save_pretrained(tmp)
+        self.model.save_pretrained(tmp)  # type: ignore[union-attr]
+        self.tokenizer.save_pretrained(tmp)  # type: ignore[union-attr]
+        from nlu_models.onnx_export import export_classifier
+
+        export_classifier(self.model, tmp)  # type: ignore[arg-type]
         (tmp / META_FILE).write_text(json.dumps(self.meta, indent=1, sort_keys=True))
         shutil.rmtree(old, ignore_errors=True)
         if folder.exists():
@@ -69,17 +80,46 @@ class IntentModel:
         shutil.rmtree(old, ignore_errors=True)
 
     @classmethod
-    def load(cls, folder: Path) -> "IntentModel":
+    def load(cls, folder: Path, precision: str | None = None, threads: int | None = None) -> "IntentModel":
+        """The served model: ``precision`` "int8" or "fp32" runs the ONNX graph, "torch" the weights
+        (default: AISLE_NLU_PRECISION, on AISLE_TORCH_THREADS threads)."""
+        from aisle.config import settings
+
+        precision = precision or settings().nlu_precision
+        threads = threads or settings().torch_threads
         meta_path = folder / META_FILE
         if not meta_path.exists() or not (folder / "config.json").exists():
             raise ModelMissing(f"no trained NLU model in {folder}: run `python -m nlu_models train`")
+        meta = json.loads(meta_path.read_text())
+        if precision != "torch":
+            graph = graph_file(folder, precision)
+            if not graph.exists() and not _export_missing(folder):
+                return cls.load(folder, "torch", threads)
+            onnx = OnnxClassifier(graph, folder / "tokenizer.json", int(meta["max_length"]), threads)
+            return cls(onnx, onnx.tokenizer, meta)
         offline()
+        import torch
         from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
+        torch.set_num_threads(threads)
         model = AutoModelForSequenceClassification.from_pretrained(folder)
         model.eval()
         tokenizer = AutoTokenizer.from_pretrained(folder)
-        return cls(model, tokenizer, json.loads(meta_path.read_text()))
+        return cls(model, tokenizer, meta)
+
+
+def _export_missing(folder: Path) -> bool:
+    """A model trained before ONNX serving: export it once now (this process imports torch this once)."""
+    log.warning("%s has no ONNX export (trained before ONNX serving): exporting it now", folder)
+    try:
+        model = IntentModel.load(folder, "torch")
+        from nlu_models.onnx_export import export_classifier
+
+        export_classifier(model.model, folder)  # type: ignore[arg-type]
+        return True
+    except OSError:
+        log.exception("could not export %s to ONNX; serving it with torch instead (slower)", folder)
+        return False
 
 
 def read_meta(folder: Path) -> dict[str, Any] | None:

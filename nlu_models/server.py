@@ -47,7 +47,7 @@ def parser_for(model: IntentModel, threshold: float | None, max_chars: int, look
 
 
 def load_parser(settings: Settings) -> Parser:
-    model = IntentModel.load(settings.nlu_model_dir)
+    model = IntentModel.load(settings.nlu_model_dir, settings.nlu_precision, settings.torch_threads)
     lookups = Lookups(static_tables(), CatalogLookups(settings.database_url))
     parser = parser_for(model, settings.nlu_threshold, settings.nlu_max_chars, lookups)
     parser.parse("warm up")  # first forward pass and catalog read now, not on a shopper's message
