@@ -45,11 +45,12 @@ def demo_lookups():
     return lambda: merged  # type: ignore[return-value]
 
 
-def load_shop_parser(model_dir: Path, rules: bool = True, lookups=None) -> Parser:
+def load_shop_parser(model_dir: Path, rules: bool = True, lookups=None, precision: str | None = None) -> Parser:
+    """``precision``: "int8", "fp32" (ONNX Runtime) or "torch"; default as served (AISLE_NLU_PRECISION)."""
     from nlu_models.intent_model import IntentModel
     from nlu_models.server import parser_for
 
-    model = IntentModel.load(model_dir)
+    model = IntentModel.load(model_dir, precision)
     parser = parser_for(model, None, 500, lookups or demo_lookups())
     parser.rules = rules
     return parser

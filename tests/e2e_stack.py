@@ -76,6 +76,8 @@ class Stack:
             if not artefact.exists():
                 raise RuntimeError(f"{artefact} is missing: run `make train` (make test does)")
             shutil.copytree(artefact, data_dir / artefact.name)
+        if source.encoder_dir.exists():  # the exported encoder: saves each stack an export (torch) run
+            shutil.copytree(source.encoder_dir, data_dir / source.encoder_dir.name)
         env = {k: v for k, v in os.environ.items() if not k.startswith("AISLE_")}
         env.update({
             "AISLE_DATA_DIR": str(data_dir), "AISLE_RASA_PORT": str(free_port()),

@@ -46,11 +46,23 @@ def test_fine_tuning_learns_unseen_phrasings(trained):
 
 def test_model_round_trips_with_label_map_and_calibration(trained, tmp_path: Path):
     trained.save(tmp_path / "nlu")
-    loaded = IntentModel.load(tmp_path / "nlu")
+    loaded = IntentModel.load(tmp_path / "nlu", "torch")
     assert loaded.labels == trained.labels == LABELS
     assert loaded.model.config.id2label == dict(enumerate(LABELS))
     assert (loaded.temperature, loaded.threshold) == (trained.temperature, trained.threshold)
     np.testing.assert_allclose(loaded.probabilities(UNSEEN), trained.probabilities(UNSEEN), rtol=1e-5)
+
+
+def test_saved_model_is_exported_to_onnx_and_serves_the_same_intents(trained, tmp_path: Path):
+    trained.save(tmp_path / "nlu")
+    assert {"model.onnx", "model.int8.onnx"} <= {p.name for p in (tmp_path / "nlu").iterdir()}
+    texts = UNSEEN + ["qwrtzp xkcvb", "hello, where is my order"]
+    expected = trained.probabilities(texts)
+    fp32 = IntentModel.load(tmp_path / "nlu", "fp32")
+    assert type(fp32.model).__name__ == "OnnxClassifier"
+    np.testing.assert_allclose(fp32.probabilities(texts), expected, atol=1e-4)
+    int8 = IntentModel.load(tmp_path / "nlu", "int8")
+    assert (int8.probabilities(texts).argmax(1) == expected.argmax(1)).all()
 
 
 def test_fine_tuning_is_deterministic():

@@ -165,11 +165,15 @@ def open_catalog(name: str, folder: Path, encode: Callable[[list[str]], np.ndarr
 
 def machine() -> dict[str, Any]:
     import faiss
+    import onnxruntime
     import torch
+
+    from aisle.config import settings
 
     cpu = cpu_description()
     return {"cpu": cpu.get("Model name", platform.processor()), "flags": cpu.get("flags_relevant", []),
             "torch": torch.__version__, "torch_threads": torch.get_num_threads(), "faiss": faiss.__version__,
+            "onnxruntime": onnxruntime.__version__, "encoder_precision": settings().encoder_precision,
             "python": platform.python_version()}
 
 
@@ -242,7 +246,9 @@ def markdown(report: dict[str, Any]) -> str:
     m = report["machine"]
     lines = ["# Search benchmark", "",
              f"Run {report['finished_at']} by `python -m catalog.bench` on {m['cpu']} ({', '.join(m['flags'])}), "
-             f"torch {m['torch']} ({m['torch_threads']} thread), faiss {m['faiss']}.", "",
+             f"torch {m['torch']} ({m['torch_threads']} thread), faiss {m['faiss']}"
+             + (f", query encoder: ONNX Runtime {m['onnxruntime']} {m['encoder_precision']}" if "onnxruntime" in m else "")
+             + ".", "",
              "The served ranking on each catalog uses the weights chosen on the *other* catalog "
              "(grid in search.json); `served, tuned here` shows what tuning on the reported set would add "
              f"(optimistic, not a result). Weights shipped as defaults: {report['default_weights']}, chosen on the "
