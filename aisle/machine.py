@@ -1,4 +1,5 @@
-"""What machine a benchmark ran on: every report names the CPU, its instruction-set flags and torch."""
+"""What machine a benchmark ran on: every report names the CPU, its instruction-set flags, torch and
+onnxruntime."""
 from __future__ import annotations
 
 import subprocess
@@ -23,5 +24,8 @@ def cpu_description() -> dict[str, Any]:
     import torch
 
     info["torch"] = torch.__version__
+    import onnxruntime
+
+    info["onnxruntime"] = onnxruntime.__version__
     info["bf16_autocast"] = bool(getattr(torch.cpu, "_is_avx512_bf16_supported", lambda: False)())
     return info

@@ -298,6 +298,7 @@ def bench_latency() -> dict[str, Any]:
                                   "n": len(lat)},
             "batch32_messages_per_s": round(throughput, 1), "model_load_seconds": load_seconds,
             "rss_mb_before_load": before, "rss_mb_after": rss_mb(), "torch_threads": torch.get_num_threads(),
+            "runtime": f"onnxruntime {cfg.nlu_precision}, {cfg.torch_threads} thread(s)",
             "note": "in-process Parser.parse (tokenise, forward pass, calibration, entities), warm"}
 
 
@@ -446,7 +447,8 @@ def markdown(report: dict[str, Any]) -> str:
     if cpu:
         out += [f"CPU (lscpu): {cpu.get('Model name', '?')}, {cpu.get('CPU(s)', '?')} CPUs"
                 f"{', ' + cpu['Hypervisor vendor'] + ' guest' if cpu.get('Hypervisor vendor') else ''}; "
-                f"flags {' '.join(cpu.get('flags_relevant', []))}; torch {cpu.get('torch')}, bf16 autocast "
+                f"flags {' '.join(cpu.get('flags_relevant', []))}; torch {cpu.get('torch')}, onnxruntime "
+                f"{cpu.get('onnxruntime', '–')}, bf16 autocast "
                 f"{'on' if cpu.get('bf16_autocast') else 'off'}. Each part's measurement date is in nlu.json.", ""]
     for name in ("banking77", "clinc150"):
         part = report.get(name)
@@ -548,7 +550,8 @@ def markdown(report: dict[str, Any]) -> str:
     lat = report.get("latency")
     if lat:
         s = lat["single_message_ms"]
-        out += ["## Serving", "", "| single message p50 | p95 | batch-32 msgs/s | model load s | RSS MB |",
+        out += ["## Serving", "", f"Runtime: {lat.get('runtime', 'torch')}.", "",
+                "| single message p50 | p95 | batch-32 msgs/s | model load s | RSS MB |",
                 "|---|---|---|---|---|",
                 f"| {s['p50']} ms | {s['p95']} ms | {lat['batch32_messages_per_s']} | {lat['model_load_seconds']} "
                 f"| {lat['rss_mb_after']} |", ""]
