@@ -117,7 +117,7 @@ def _export_missing(folder: Path) -> bool:
 
         export_classifier(model.model, folder)  # type: ignore[arg-type]
         return True
-    except OSError:
+    except Exception:  # a read-only folder, an exporter failure: serve anyway, the slow way
         log.exception("could not export %s to ONNX; serving it with torch instead (slower)", folder)
         return False
 

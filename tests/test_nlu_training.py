@@ -65,6 +65,33 @@ def test_saved_model_is_exported_to_onnx_and_serves_the_same_intents(trained, tm
     assert (int8.probabilities(texts).argmax(1) == expected.argmax(1)).all()
 
 
+def test_model_saved_before_onnx_serving_is_exported_when_loaded(trained, tmp_path: Path, caplog):
+    folder = tmp_path / "nlu"
+    trained.save(folder)
+    for name in ("model.onnx", "model.int8.onnx"):
+        (folder / name).unlink()
+    loaded = IntentModel.load(folder, "fp32")
+    assert type(loaded.model).__name__ == "OnnxClassifier"
+    assert (folder / "model.onnx").exists() and (folder / "model.int8.onnx").exists()
+    assert "has no ONNX export" in caplog.text
+    np.testing.assert_allclose(loaded.probabilities(UNSEEN), trained.probabilities(UNSEEN), atol=1e-4)
+
+
+def test_model_that_cannot_be_exported_is_served_with_torch(trained, tmp_path: Path, monkeypatch, caplog):
+    folder = tmp_path / "nlu"
+    trained.save(folder)
+    (folder / "model.onnx").unlink()
+
+    def fail(model, target):  # what a read-only model folder does to the export
+        raise PermissionError(f"read-only: {target}")
+
+    monkeypatch.setattr("nlu_models.onnx_export.export_classifier", fail)
+    loaded = IntentModel.load(folder, "fp32")
+    assert type(loaded.model).__name__ != "OnnxClassifier"
+    assert "serving it with torch instead" in caplog.text
+    np.testing.assert_allclose(loaded.probabilities(UNSEEN), trained.probabilities(UNSEEN), rtol=1e-5)
+
+
 def test_fine_tuning_is_deterministic():
     texts = [t for texts in TINY.values() for t in texts]
     labels = [i for i, texts in TINY.items() for _ in texts]
