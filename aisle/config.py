@@ -102,7 +102,7 @@ class Settings:
     retention_days: int  # transcripts older than this are deleted; 0 keeps them
     redis_url: str | None  # production mode: Redis for Rasa's lock store, live fan-out and limits
     turn_timeout_s: float  # longest a shopper waits for the bot before an honest "one moment"
-    torch_threads: int  # intra-op threads per serving process (NLU, actions); more only spin on 2 cores
+    torch_threads: int  # inference threads per serving process (ONNX Runtime, or torch where it runs); more only spin on 2 cores
     internal_secret_env: str | None  # AISLE_INTERNAL_SECRET; None: a per-data-dir secret file
     widget_origins: tuple[str, ...]  # store sites that embed the widget (may frame Aisle's pages, open /ws)
     api_keys: tuple[str, ...]  # chat API keys from the environment (automation, tests), besides admins' keys

@@ -76,10 +76,14 @@ def quantize_int8(source: Path, target: Path) -> None:
 
 def export_classifier(model: "PreTrainedModel", folder: Path) -> None:
     """``model.onnx`` (logits) and ``model.int8.onnx`` into the saved model folder."""
-    # Eager attention traces to plain MatMul/Softmax ops that ONNX Runtime fuses; SDPA's mask
-    # helpers do not trace with dynamic shapes.
+    # Traced through the plain MatMul/Softmax attention path, not SDPA (tests/test_onnx.py checks the
+    # graph against torch); the caller's model keeps its own setting.
+    attention = model.config._attn_implementation
     model.config._attn_implementation = "eager"
-    _export(_returning(model, "logits"), "logits", folder)
+    try:
+        _export(_returning(model, "logits"), "logits", folder)
+    finally:
+        model.config._attn_implementation = attention
     log.info("exported the intent model to ONNX in %s (fp32 and int8)", folder)
 
 
