@@ -23,6 +23,12 @@ def test_data_dir_moves_the_database_and_models(tmp_path: Path):
     s = Settings.from_env({"AISLE_DATA_DIR": str(tmp_path)})
     assert s.database_url == f"sqlite:///{tmp_path / 'aisle.db'}"
     assert s.rasa_model_dir == tmp_path / "models"
+    assert s.encoder_dir == tmp_path / "encoder"
+
+
+def test_onnx_precision_per_model():
+    s = Settings.from_env({"AISLE_NLU_PRECISION": " INT8 ", "AISLE_ENCODER_PRECISION": "fp32"})
+    assert (s.nlu_precision, s.encoder_precision) == ("int8", "fp32")
 
 
 def test_relative_data_dir_is_made_absolute(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
@@ -88,6 +94,8 @@ def test_rasa_run_is_internal_with_a_token_and_no_cors(tmp_path: Path, monkeypat
     ({"AISLE_WIDGET_SECRET": "short"}, "AISLE_WIDGET_SECRET must be at least 16 characters"),
     ({"AISLE_ORDER_VERIFICATION_IDLE_MINUTES": "0"}, "AISLE_ORDER_VERIFICATION_IDLE_MINUTES must be positive"),
     ({"AISLE_ORDER_VERIFICATION_IDLE_MINUTES": "soon"}, "AISLE_ORDER_VERIFICATION_IDLE_MINUTES must be a number"),
+    ({"AISLE_NLU_PRECISION": "int4"}, "AISLE_NLU_PRECISION must be one of int8, fp32"),
+    ({"AISLE_ENCODER_PRECISION": "torch"}, "AISLE_ENCODER_PRECISION must be one of int8, fp32"),
 ])
 def test_bad_values_are_named_in_the_error(env, message):
     with pytest.raises(ConfigError, match=message):
