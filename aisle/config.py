@@ -14,8 +14,8 @@ from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 PRECISIONS = ("int8", "fp32")
-DEFAULT_NLU_PRECISION = "int8"
-DEFAULT_ENCODER_PRECISION = "fp32"
+DEFAULT_NLU_PRECISION = "fp32"  # int8 lost 0.33 points on the held-out NLU set (bound: 0.3)
+DEFAULT_ENCODER_PRECISION = "int8"  # NDCG@10 within 0.003 of torch on both search benchmarks
 
 
 class ConfigError(ValueError):

@@ -32,6 +32,7 @@ IVF_NPROBE = 16
 ENOUGH_AND_HITS = 20  # fewer documents with every query word than this: fall back to any word
 LEXICAL_BUDGET_MS = 15.0
 EMBED_BATCH = 256
+LEGACY_ENCODER = "minilm-l6-v2 fp32"
 FTS_COLUMNS = ("title", "brand", "category", "tags", "attributes", "description")
 FTS_WEIGHTS = (10.0, 6.0, 4.0, 3.0, 3.0, 1.0)
 TOKEN = re.compile(r"[a-z0-9]+(?:['-][a-z0-9]+)*")
@@ -48,6 +49,9 @@ class DenseIndex:
     folder: Path
     index: object | None = None
     fingerprints: dict[int, str] = field(default_factory=dict)
+    # Which encoder made the vectors; an index made by another one is rebuilt (None: not checked).
+    # Indexes from before this was recorded were made by the torch encoder, which fp32 ONNX matches.
+    encoder_id: str | None = None
 
     @property
     def _index_path(self) -> Path:
@@ -57,9 +61,19 @@ class DenseIndex:
     def _meta_path(self) -> Path:
         return self.folder / "dense.json"
 
+    @property
+    def _encoder_path(self) -> Path:
+        return self.folder / "dense.encoder"
+
     def load(self) -> None:
         import faiss
 
+        if self.encoder_id is not None and self._index_path.exists():
+            made_by = self._encoder_path.read_text().strip() if self._encoder_path.exists() else LEGACY_ENCODER
+            if made_by != self.encoder_id:
+                log.info("dense index was made by %s, queries use %s: re-embedding every product", made_by,
+                         self.encoder_id)
+                return
         if self._index_path.exists() and self._meta_path.exists():
             self.index = faiss.read_index(str(self._index_path))
             self.fingerprints = {int(k): v for k, v in json.loads(self._meta_path.read_text()).items()}
@@ -113,6 +127,10 @@ class DenseIndex:
         faiss.write_index(self.index, str(tmp))
         os.replace(tmp, self._index_path)
         _atomic_write_json(self._meta_path, self.fingerprints)
+        if self.encoder_id is not None:
+            tmp = self._encoder_path.with_suffix(".tmp")
+            tmp.write_text(self.encoder_id)
+            os.replace(tmp, self._encoder_path)
 
     def search(self, vector: np.ndarray, k: int) -> list[tuple[int, float]]:
         if self.index is None or len(self) == 0:

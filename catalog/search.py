@@ -341,7 +341,8 @@ class CatalogSearch:
         self.settings = settings
         self._encode = encode
         folder = settings.data_dir / "search"
-        self.dense = DenseIndex(folder)
+        # The served encoder is named, so switching AISLE_ENCODER_PRECISION re-embeds the catalog once.
+        self.dense = DenseIndex(folder, encoder_id=None if encode else f"minilm-l6-v2 {settings.encoder_precision}")
         self.lexical = LexicalIndex(folder)
         self.views: dict[int, ProductView] = {}
         self.by_sku: dict[str, ProductView] = {}

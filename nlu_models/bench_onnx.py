@@ -405,17 +405,20 @@ def main() -> None:
     jobs: dict[str, Callable[[], dict[str, Any]]] = {
         "intent": bench_intent, "search": bench_search, "latency": bench_latency,
         "services": lambda: bench_services(args.baseline_tree), "reuse": bench_reuse}
-    for part in [p.strip() for p in args.parts.split(",") if p.strip()]:
+    parts = [p.strip() for p in args.parts.split(",") if p.strip()]
+    for part in parts:
         if part not in jobs:
             parser.error(f"unknown part {part!r}; choose from {PARTS}")
+    args.out.mkdir(parents=True, exist_ok=True)
+    for part in parts:
         started = time.perf_counter()
         report[part] = jobs[part]()
         log.info("part %s done in %.0f s", part, time.perf_counter() - started)
-    report["choice"] = choose(report)
-    report["finished_at"] = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
-    args.out.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(report, indent=1))
-    (args.out / "onnx.md").write_text(markdown(report))
+        # Written after every part: a later part that fails does not lose the earlier ones.
+        report["choice"] = choose(report)
+        report["finished_at"] = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
+        path.write_text(json.dumps(report, indent=1))
+        (args.out / "onnx.md").write_text(markdown(report))
     print(f"wrote {path} and {args.out / 'onnx.md'}")
 
 

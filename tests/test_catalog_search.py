@@ -14,6 +14,7 @@ from aisle.db import session_factory
 from aisle.models import Product
 from catalog.__main__ import main as catalog_cli
 from catalog.importer import upsert
+from catalog.index import DenseIndex
 from catalog.records import validate_file
 from catalog.search import CatalogSearch, Constraints, Weights, category_affinity, combine_scores
 from nlu_models.encoder import encode
@@ -138,6 +139,21 @@ def test_index_persists_and_updates_incrementally(settings, engine):
     reloaded.refresh()
     assert counter.texts == 2  # the probe and the one changed product
     assert reloaded.search("travel yoga mat").items[0]["title"] == "Non-Slip Travel Yoga Mat 4 mm"
+
+
+def test_dense_index_made_by_another_encoder_is_rebuilt(engine, tmp_path):
+    views = list(engine.views.values())
+    counter = CountingEncoder()
+    DenseIndex(tmp_path, encoder_id="minilm-l6-v2 fp32").sync(views, counter)
+    (tmp_path / "dense.encoder").unlink()  # as written before the encoder was recorded (torch ≈ fp32)
+    for encoder_id, embedded in (("minilm-l6-v2 fp32", 0), ("minilm-l6-v2 int8", len(views) + 1),
+                                 ("minilm-l6-v2 int8", 0)):
+        index = DenseIndex(tmp_path, encoder_id=encoder_id)
+        index.load()
+        counter.texts = 0
+        index.sync(views, counter)
+        assert counter.texts == embedded, encoder_id  # + 1: the dimension probe of a new index
+        assert len(index) == len(views)
 
 
 def test_cli_search_json_and_batch(settings, tmp_path, monkeypatch, capsys):
