@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from aisle.config import settings
+from aisle.internal_auth import bearer_headers
 from nlu_models.encoder import encode_torch, onnx_encoder
 from nlu_models.intent_model import IntentModel
 from tests.e2e_stack import Stack, http_json
@@ -67,10 +68,12 @@ def test_nlu_and_action_servers_serve_without_torch(tmp_path: Path, model_dir: P
         cfg = stack.settings
         wait_for(f"{cfg.nlu_url}/health")
         wait_for(f"http://127.0.0.1:{cfg.action_port}/health")  # after the encoder and indexes warmed up
-        status, parsed = http_json("POST", f"{cfg.nlu_url}/model/parse", {"text": "do you have red kettles"})
+        auth = bearer_headers(stack.secret)
+        status, parsed = http_json("POST", f"{cfg.nlu_url}/model/parse", {"text": "do you have red kettles"},
+                                   headers=auth)
         assert status == 200 and parsed["intent"]["name"] == "search_product", parsed
         status, answer = http_json("POST", f"http://127.0.0.1:{cfg.action_port}/faq/answer",
-                                   {"text": "what is your return policy"})
+                                   {"text": "what is your return policy"}, headers=auth)
         assert status == 200 and answer["matches"], answer
         for name in ("nlu", "actions"):
             libraries = {Path(m.path).name for m in stack.service_process(name).memory_maps()}
