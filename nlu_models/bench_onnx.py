@@ -36,7 +36,7 @@ from nlu_models.data import load_examples
 log = logging.getLogger("nlu_models.bench_onnx")
 REPORTS = REPO_ROOT / "reports"
 VARIANTS = ("torch", "fp32", "int8")
-PARTS = ("intent", "search", "latency", "services", "reuse")
+PARTS = ("intent", "search", "faq", "latency", "services", "reuse")
 AVX2_ONLY = {"ONEDNN_MAX_CPU_ISA": "AVX2", "MKL_ENABLE_INSTRUCTIONS": "AVX2"}
 BOUNDS = {"accuracy_points": 0.3, "ndcg10": 0.005}
 LATENCY_TEXTS = 60  # distinct training messages, each timed REPEATS times after a warm-up pass
@@ -125,6 +125,35 @@ def search_rows(encoders: dict[str, Callable[[list[str]], np.ndarray]]) -> dict[
     finally:
         encoder_module.encode = served
     return rows
+
+
+def bench_faq() -> dict[str, Any]:
+    """``knowledge.bench``'s questions against the demo knowledge base, once per encoder (index, calibrator
+    and questions all embedded by the encoder under test)."""
+    import yaml
+
+    from aisle import migrate
+    from aisle.db import session_factory
+    from aisle.models import FaqEntry
+    from knowledge.bench import QUESTIONS, evaluate
+    from knowledge.kb import KnowledgeBase
+    from knowledge.retrieval import FaqRetriever
+
+    questions = yaml.safe_load(QUESTIONS.read_text())
+    rows: dict[str, Any] = {}
+    for variant, encode in encoders().items():
+        with tempfile.TemporaryDirectory() as tmp:
+            url = f"sqlite:///{tmp}/faq.db"
+            migrate.upgrade(url)
+            sessions = session_factory(url)
+            KnowledgeBase(sessions).seed_demo()
+            with sessions() as s:
+                ids = {e.question: e.id for e in s.query(FaqEntry)}
+            q = evaluate(FaqRetriever(sessions, encode=encode), questions, ids)
+        rows[variant] = {k: round(100 * q[k], 2) for k in ("top1_accuracy", "answered_correct", "answered_wrong",
+                                                            "unanswerable_declined")}
+        log.info("faq %s: %s", variant, rows[variant])
+    return {"rows": rows, "note": "percent; knowledge/bench questions (answerable paraphrases and unanswerable ones)"}
 
 
 def intent_model_embedder() -> Callable[[list[str]], np.ndarray]:
@@ -350,6 +379,15 @@ def markdown(report: dict[str, Any]) -> str:
         for v in VARIANTS:
             lines.append(f"| {v} | " + " | ".join(f"{rows[v][c]['dense']} | {rows[v][c]['served']}" for c in cats) + " |")
         lines.append("")
+    if "faq" in report:
+        rows = report["faq"]["rows"]
+        lines += ["## FAQ retrieval (`knowledge.bench` questions, demo knowledge base)", "", report["faq"]["note"] + ".", "",
+                  "| encoder | top-1 accuracy | answered, right | answered, wrong | unanswerable declined |",
+                  "|---|---|---|---|---|"]
+        for v, r in rows.items():
+            lines.append(f"| {v} | {r['top1_accuracy']} | {r['answered_correct']} | {r['answered_wrong']} | "
+                         f"{r['unanswerable_declined']} |")
+        lines.append("")
     if "reuse" in report and "search" in report:
         rows = {**{f"sentence encoder, {v}": r for v, r in report["search"]["rows"].items()}, **report["reuse"]["rows"]}
         cats = list(report["search"]["rows"]["torch"])
@@ -358,6 +396,11 @@ def markdown(report: dict[str, Any]) -> str:
                   "|---|" + "---|---|" * len(cats)]
         for name, r in rows.items():
             lines.append(f"| {name} | " + " | ".join(f"{r[c]['dense']} | {r[c]['served']}" for c in cats) + " |")
+        lat = (report.get("latency") or {}).get("rows", {})
+        if lat:
+            lines += ["", "What a second pass costs: one query through the sentence encoder takes "
+                      + ", ".join(f"{v} {span(lat[f'encoder:{v}']['query_ms'])} ms" for v in VARIANTS
+                                  if f"encoder:{v}" in lat) + " (p50 / p95, table below)."]
         lines.append("")
     if "latency" in report:
         lat = report["latency"]
@@ -403,7 +446,7 @@ def main() -> None:
     report: dict[str, Any] = json.loads(path.read_text()) if path.exists() else {}
     report["machine"] = versions()
     jobs: dict[str, Callable[[], dict[str, Any]]] = {
-        "intent": bench_intent, "search": bench_search, "latency": bench_latency,
+        "intent": bench_intent, "search": bench_search, "faq": bench_faq, "latency": bench_latency,
         "services": lambda: bench_services(args.baseline_tree), "reuse": bench_reuse}
     parts = [p.strip() for p in args.parts.split(",") if p.strip()]
     for part in parts:
