@@ -132,6 +132,15 @@ class DenseIndex:
             tmp.write_text(self.encoder_id)
             os.replace(tmp, self._encoder_path)
 
+    def vector(self, product_id: int) -> np.ndarray | None:
+        """The stored embedding of an indexed product, exact in the flat index (the IVF one keeps 8-bit
+        codes and no id map: None there, the caller encodes)."""
+        import faiss
+
+        if not isinstance(self.index, faiss.IndexIDMap2) or product_id not in self.fingerprints:
+            return None
+        return self.index.reconstruct(product_id)
+
     def search(self, vector: np.ndarray, k: int) -> list[tuple[int, float]]:
         if self.index is None or len(self) == 0:
             return []

@@ -544,7 +544,11 @@ class CatalogSearch:
         constraints = context or Constraints()
         if source is None:
             return SearchResponse([], constraints)
-        neighbours = self.dense.search(self.encode([source.embedding_text()])[0], min(len(self.views), 200))
+        # The product's own vector from the index: no encoder pass for a product embedded already.
+        vector = self.dense.vector(source.id)
+        if vector is None:
+            vector = self.encode([source.embedding_text()])[0]
+        neighbours = self.dense.search(vector, min(len(self.views), 200))
         same_model = model_name(source)
         ranked = [(i, s) for i, s in neighbours
                   if i in self.views and i != source.id and model_name(self.views[i]) != same_model]

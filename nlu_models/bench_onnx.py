@@ -401,6 +401,14 @@ def markdown(report: dict[str, Any]) -> str:
             lines += ["", "What a second pass costs: one query through the sentence encoder takes "
                       + ", ".join(f"{v} {span(lat[f'encoder:{v}']['query_ms'])} ms" for v in VARIANTS
                                   if f"encoder:{v}" in lat) + " (p50 / p95, table below)."]
+        served = report.get("choice", {}).get("encoder", {}).get("choice")
+        if served:
+            loss = {f"{name}, {c}": round(rows[f"sentence encoder, {served}"][c]["served"] - r[c]["served"], 4)
+                    for name, r in report["reuse"]["rows"].items() for c in cats}
+            lines += ["", f"Served NDCG@10 lost by taking the intent model's pass instead of the {served} sentence "
+                      f"encoder's: {loss}. The action server already encodes each message once per search or FAQ "
+                      "question (compound messages: one pass per clause, different texts), so one pass per message "
+                      "would only remove the encoder query above, at that quality cost."]
         lines.append("")
     if "latency" in report:
         lat = report["latency"]

@@ -141,6 +141,20 @@ def test_index_persists_and_updates_incrementally(settings, engine):
     assert reloaded.search("travel yoga mat").items[0]["title"] == "Non-Slip Travel Yoga Mat 4 mm"
 
 
+def test_similar_takes_the_product_vector_from_the_index(settings, engine):
+    counter = CountingEncoder()
+    reloaded = CatalogSearch(settings, encode=counter)
+    reloaded.refresh()
+    counter.texts = 0
+    sku = next(iter(engine.by_sku))
+    assert skus(reloaded.similar(sku)) == skus(engine.similar(sku))
+    assert counter.texts == 0  # the product was embedded when it was indexed
+    source = reloaded.by_sku[sku]
+    # int8 activations are scaled per batch, so a product embedded alone differs slightly from its indexed,
+    # batched vector; still the same product.
+    assert float(reloaded.dense.vector(source.id) @ encode([source.embedding_text()])[0]) >= 0.98
+
+
 def test_dense_index_made_by_another_encoder_is_rebuilt(engine, tmp_path):
     views = list(engine.views.values())
     counter = CountingEncoder()
