@@ -69,7 +69,8 @@ class DenseIndex:
         import faiss
 
         if self.encoder_id is not None and self._index_path.exists():
-            made_by = self._encoder_path.read_text().strip() if self._encoder_path.exists() else LEGACY_ENCODER
+            path = self._encoder_path
+            made_by = path.read_text().strip() if path.exists() else LEGACY_ENCODER
             if made_by != self.encoder_id:
                 log.info("dense index was made by %s, queries use %s: re-embedding every product", made_by,
                          self.encoder_id)

@@ -45,7 +45,8 @@ def demo_lookups():
     return lambda: merged  # type: ignore[return-value]
 
 
-def load_shop_parser(model_dir: Path, rules: bool = True, lookups=None, precision: str | None = None) -> Parser:
+def load_shop_parser(model_dir: Path, rules: bool = True, lookups=None,
+                     precision: str | None = None) -> Parser:
     """``precision``: "int8", "fp32" (ONNX Runtime) or "torch"; default as served (AISLE_NLU_PRECISION)."""
     from nlu_models.intent_model import IntentModel
     from nlu_models.server import parser_for

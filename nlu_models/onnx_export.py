@@ -45,6 +45,7 @@ def _export(module, output: str, folder: Path) -> None:  # type: ignore[no-untyp
     module.eval()
     ids = torch.tensor([[101, 7592, 2088, 102], [101, 7592, 102, 0]], dtype=torch.long)
     mask = (ids != 0).long()
+    per_token = output == "last_hidden_state"
     with tempfile.TemporaryDirectory(dir=folder) as tmp:
         fp32 = Path(tmp) / FP32_FILE
         int8 = Path(tmp) / INT8_FILE
@@ -56,7 +57,7 @@ def _export(module, output: str, folder: Path) -> None:  # type: ignore[no-untyp
                 input_names=["input_ids", "attention_mask"], output_names=[output],
                 dynamic_axes={"input_ids": {0: "batch", 1: "sequence"},
                               "attention_mask": {0: "batch", 1: "sequence"},
-                              output: {0: "batch", 1: "sequence"} if output == "last_hidden_state" else {0: "batch"}},
+                              output: {0: "batch", 1: "sequence"} if per_token else {0: "batch"}},
             )
         quantize_int8(fp32, int8)
         for path in (fp32, int8):
@@ -88,7 +89,7 @@ def export_classifier(model: "PreTrainedModel", folder: Path) -> None:
 
 
 def export_encoder(folder: Path) -> None:
-    """The packaged MiniLM sentence encoder as ONNX (last hidden state) plus its tokenizer, into ``folder``."""
+    """The packaged MiniLM sentence encoder as ONNX (last hidden state) and its tokenizer, into ``folder``."""
     from nlu_models.encoder import model_path
     from nlu_models.finetune import offline
 
