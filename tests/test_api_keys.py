@@ -14,7 +14,7 @@ from aisle.models import ApiKey, AuditEvent, Role
 from bot.app import create_app
 from bot.console.accounts import create_user
 from tests.test_console import PASSWORD, login, token_in
-from tests.test_gateway import TIMEOUT, rasa  # noqa: F401  (the EchoRasa fixture)
+from tests.test_gateway import TIMEOUT
 from tests.web_fixtures import web_settings
 
 ENV_KEY = "env-key-for-automation-0123456789"
