@@ -6,6 +6,7 @@ Stdlib only: this module is imported from both virtual environments (the Rasa on
 from __future__ import annotations
 
 import os
+import re
 import secrets
 import stat
 from dataclasses import dataclass
@@ -113,6 +114,7 @@ class Settings:
     # the defaults are what kept quality within bounds in reports/onnx.md.
     nlu_precision: str
     encoder_precision: str
+    store_url: str | None  # the shop's own site (AISLE_STORE_URL): imported products link to pages under it
 
     @property
     def internal_secret_file(self) -> Path:
@@ -187,6 +189,9 @@ class Settings:
         verification_idle = _float(env, "AISLE_ORDER_VERIFICATION_IDLE_MINUTES", 30.0)
         if verification_idle <= 0:
             raise ConfigError(f"AISLE_ORDER_VERIFICATION_IDLE_MINUTES must be positive, got {verification_idle}")
+        store_url = (env.get("AISLE_STORE_URL") or "").strip().rstrip("/") or None
+        if store_url is not None and not re.match(r"^https?://[^/\s]+", store_url):
+            raise ConfigError(f"AISLE_STORE_URL must be an http(s) URL, got {store_url!r}")
         threshold = _float(env, "AISLE_NLU_THRESHOLD", 0.0) if env.get("AISLE_NLU_THRESHOLD", "").strip() else None
         if threshold is not None and not 0.0 <= threshold <= 1.0:
             raise ConfigError(f"AISLE_NLU_THRESHOLD must be between 0 and 1, got {threshold}")
@@ -227,6 +232,7 @@ class Settings:
             order_verification_idle_s=verification_idle * 60,
             nlu_precision=precisions["AISLE_NLU_PRECISION"],
             encoder_precision=precisions["AISLE_ENCODER_PRECISION"],
+            store_url=store_url,
         )
 
 

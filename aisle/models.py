@@ -51,6 +51,11 @@ class Product(Timestamped, Base):
     rating_count: Mapped[int | None]
     stock: Mapped[int] = mapped_column(default=0)
     image_url: Mapped[str | None] = mapped_column(String(1000))
+    images: Mapped[list[str]] = mapped_column(default=list)  # further pictures, after image_url
+    url: Mapped[str | None] = mapped_column(String(1000))  # the product's page in the shop
+    # Variants of one model (a Shopify handle, a WooCommerce parent, a Merchant Center item_group_id)
+    # share this key, so results can show one card per model.
+    group_key: Mapped[str | None] = mapped_column(String(200), index=True)
 
 
 class Customer(Timestamped, Base):
