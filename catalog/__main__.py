@@ -3,27 +3,36 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
 from pathlib import Path
 
 from aisle.config import settings
+from catalog.formats import FORMATS
 from aisle.logs import configure_logging
 
 MAX_REPORTED_ERRORS = 200
 
 
-def cmd_import(path: Path, index: bool) -> int:
+def cmd_import(path: Path, index: bool, fmt: str = "auto", store_url: str | None = None,
+               currency: str = "USD") -> int:
     from aisle import migrate
     from aisle.db import session_factory
+    from catalog.formats import Options
     from catalog.importer import upsert
     from catalog.records import ImportFileError, validate_file
 
     cfg = settings()
     try:
-        report = validate_file(path)
+        report = validate_file(path, fmt, Options(store_url=store_url or cfg.store_url, currency=currency))
     except ImportFileError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    print(f"{path}: format {report.format}")
+    if report.unknown_columns:
+        print(f"ignored {len(report.unknown_columns)} unknown column(s): {', '.join(report.unknown_columns)}")
+    for note in report.notes:
+        print(note)
     if not report.ok:
         print(f"{path}: {len(report.errors)} problem(s), nothing was imported:", file=sys.stderr)
         for error in report.errors[:MAX_REPORTED_ERRORS]:
@@ -92,11 +101,32 @@ def cmd_search(query: str | None, queries: Path | None, limit: int, as_json: boo
     return 0
 
 
+def _store_url(raw: str) -> str:
+    value = raw.strip().rstrip("/")
+    if not re.match(r"^https?://[^/\s]+", value):
+        raise argparse.ArgumentTypeError(f"not an http(s) URL: {raw!r}")
+    return value
+
+
+def _currency(raw: str) -> str:
+    if not re.fullmatch(r"[A-Za-z]{3}", raw.strip()):
+        raise argparse.ArgumentTypeError(f"not a 3-letter ISO 4217 code: {raw!r}")
+    return raw.strip().upper()
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m catalog", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
-    imp = sub.add_parser("import", help="validate a JSON Lines or CSV file, then upsert it by sku")
+    imp = sub.add_parser("import", help="validate a catalog file (Aisle JSON Lines/CSV, or a Shopify, WooCommerce "
+                                        "or Google Merchant Center export), then upsert it by sku")
     imp.add_argument("file", type=Path)
+    imp.add_argument("--format", choices=FORMATS, default="auto",
+                     help="the file's format (default: detected from its suffix, header columns or XML namespace)")
+    imp.add_argument("--store-url", type=_store_url, default=None,
+                     help="the shop's site, for product page links a file does not spell out (Shopify: "
+                          "STORE_URL/products/HANDLE); default AISLE_STORE_URL")
+    imp.add_argument("--currency", type=_currency, default="USD",
+                     help="currency of prices in formats that do not say (Shopify, WooCommerce); default USD")
     imp.add_argument("--no-index", action="store_true", help="skip bringing the search index up to date")
     sub.add_parser("seed-demo", help="import the demo catalog if the catalog is empty, then index")
     sub.add_parser("seed-orders", help="demo customers, orders and shopping behaviour, if there are no customers")
@@ -108,7 +138,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     configure_logging(settings().log_level)
     if args.command == "import":
-        return cmd_import(args.file, index=not args.no_index)
+        return cmd_import(args.file, index=not args.no_index, fmt=args.format, store_url=args.store_url,
+                          currency=args.currency)
     if args.command == "seed-demo":
         return cmd_seed_demo()
     if args.command == "seed-orders":

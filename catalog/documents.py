@@ -8,6 +8,8 @@ from functools import cached_property
 from typing import Any
 
 DESCRIPTION_WORDS_FOR_EMBEDDING = 60  # MiniLM reads 256 tokens at most; the opening says the most
+# Kept for cards and lookups, but numbers no shopper describes a product with: not search text.
+UNSEARCHED_ATTRIBUTES = {"compare_at_price", "gtin"}
 
 
 def category_leaf(category: str) -> str:
@@ -31,6 +33,8 @@ class ProductView:
     rating_count: int | None
     stock: int
     image_url: str | None
+    url: str | None = None
+    group_key: str | None = None  # variants of one model share it (see catalog.formats)
 
     @property
     def category_leaf(self) -> str:
@@ -39,6 +43,8 @@ class ProductView:
     def attribute_text(self) -> str:
         parts = []
         for key, value in sorted(self.attributes.items()):
+            if key in UNSEARCHED_ATTRIBUTES:
+                continue
             values = value if isinstance(value, list) else [value]
             parts.append(f"{key.replace('_', ' ')} " + ", ".join(str(v) for v in values))
         return "; ".join(parts)
@@ -62,7 +68,8 @@ class ProductView:
     def as_result(self, score: float) -> dict[str, Any]:
         return {"sku": self.sku, "title": self.title, "price": self.price, "currency": self.currency,
                 "score": round(score, 6), "brand": self.brand, "category": self.category,
-                "rating": self.rating, "stock": self.stock, "image_url": self.image_url}
+                "rating": self.rating, "stock": self.stock, "image_url": self.image_url,
+                "url": self.url}
 
 
 def view_of(product: Any) -> ProductView:
@@ -71,5 +78,5 @@ def view_of(product: Any) -> ProductView:
         category=product.category, brand=product.brand, price=float(product.price),
         currency=product.currency, attributes=dict(product.attributes or {}), tags=tuple(product.tags or ()),
         rating=product.rating, rating_count=product.rating_count, stock=product.stock,
-        image_url=product.image_url,
+        image_url=product.image_url, url=product.url, group_key=product.group_key,
     )

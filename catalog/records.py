@@ -4,21 +4,25 @@ Every row is checked before anything is written; errors carry the file's line nu
 """
 from __future__ import annotations
 
-import csv
-import io
-import json
 import re
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
+
+from catalog.formats import Options, read
+from catalog.formats.common import ImportFileError as ImportFileError  # where callers import it from
 
 KNOWN_FIELDS = {"sku", "title", "description", "category", "brand", "price", "currency", "attributes",
-                "tags", "rating", "rating_count", "stock", "image_url"}
-REQUIRED = ("sku", "title", "description", "category", "price")
+                "tags", "rating", "rating_count", "stock", "image_url", "images", "url", "group_key",
+                "compare_at_price"}
 CURRENCY = re.compile(r"^[A-Z]{3}$")
-MAX_TEXT = {"sku": 64, "title": 300, "category": 200, "brand": 120, "image_url": 1000}
+MAX_TEXT = {"sku": 64, "title": 300, "category": 200, "brand": 120, "image_url": 1000, "url": 1000,
+            "group_key": 200}
 MAX_DESCRIPTION = 20_000
+MAX_IMAGES = 30
+# Links shown to shoppers: web pages or paths on Aisle's own site, never javascript: or data: URLs.
+LINK = re.compile(r"^(https?://[^\s/]+|/(?!/))\S*$", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -36,6 +40,9 @@ class ProductRecord:
     rating_count: int | None = None
     stock: int = 0
     image_url: str | None = None
+    images: list[str] = field(default_factory=list)
+    url: str | None = None
+    group_key: str | None = None
 
     def as_row(self) -> dict[str, Any]:
         return {k: getattr(self, k) for k in self.__dataclass_fields__}
@@ -45,67 +52,11 @@ class ProductRecord:
 class RowError:
     line: int
     message: str
+    item: int | None = None  # XML feeds: which <item>
 
     def __str__(self) -> str:
-        return f"line {self.line}: {self.message}"
-
-
-class ImportFileError(ValueError):
-    """The file as a whole cannot be read (missing, unknown format, not UTF-8)."""
-
-
-def read_rows(path: Path) -> Iterator[tuple[int, dict[str, Any] | str]]:
-    """(line number, row dict) per product; a str instead of a dict describes a row that did not parse."""
-    if not path.is_file():
-        raise ImportFileError(f"{path}: no such file")
-    try:
-        text = path.read_text(encoding="utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise ImportFileError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
-    suffix = path.suffix.lower()
-    if suffix in (".jsonl", ".ndjson", ".json"):
-        yield from _jsonl_rows(text)
-    elif suffix == ".csv":
-        yield from _csv_rows(text)
-    else:
-        raise ImportFileError(f"{path}: unknown format {suffix!r}; use .jsonl or .csv")
-
-
-def _jsonl_rows(text: str) -> Iterator[tuple[int, dict[str, Any] | str]]:
-    for number, line in enumerate(text.splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            row = json.loads(line)
-        except json.JSONDecodeError as exc:
-            yield number, f"not valid JSON ({exc.msg} at column {exc.colno})"
-            continue
-        yield number, row if isinstance(row, dict) else "a line must be a JSON object"
-
-
-def _csv_rows(text: str) -> Iterator[tuple[int, dict[str, Any] | str]]:
-    reader = csv.DictReader(io.StringIO(text, newline=""))
-    if not reader.fieldnames:
-        return
-    missing = [f for f in REQUIRED if f not in reader.fieldnames]
-    if missing:
-        yield 1, f"CSV header lacks required column(s): {', '.join(missing)}"
-        return
-    for row in reader:
-        number = reader.line_num  # the line where this (possibly multi-line) record ends
-        if None in row:
-            yield number, "more values than header columns"
-            continue
-        parsed: dict[str, Any] = {k: v for k, v in row.items() if v not in (None, "")}
-        if "attributes" in parsed:
-            try:
-                parsed["attributes"] = json.loads(parsed["attributes"])
-            except json.JSONDecodeError:
-                yield number, "attributes must be a JSON object string"
-                continue
-        if "tags" in parsed:
-            parsed["tags"] = [t.strip() for t in str(parsed["tags"]).split("|") if t.strip()]
-        yield number, parsed
+        where = f"line {self.line}" + (f" (item {self.item})" if self.item is not None else "")
+        return f"{where}: {self.message}"
 
 
 def _text(row: dict[str, Any], key: str, errors: list[str], required: bool) -> str | None:
@@ -154,7 +105,15 @@ def validate(row: dict[str, Any]) -> tuple[ProductRecord | None, list[str]]:
     description = _text(row, "description", errors, True)
     category = _text(row, "category", errors, True)
     brand = _text(row, "brand", errors, False)
-    image_url = _text(row, "image_url", errors, False)
+    image_url = _link(row, "image_url", errors)
+    url = _link(row, "url", errors)
+    group_key = _text(row, "group_key", errors, False)
+    images = row.get("images") or []
+    if not isinstance(images, list) or not all(isinstance(u, str) and LINK.match(u) for u in images):
+        errors.append("images must be a list of http(s) URLs")
+        images = []
+    elif len(images) > MAX_IMAGES:
+        errors.append(f"images holds more than {MAX_IMAGES} URLs")
     if "price" not in row or row.get("price") in (None, ""):
         errors.append("price is required")
         price = None
@@ -165,6 +124,8 @@ def validate(row: dict[str, Any]) -> tuple[ProductRecord | None, list[str]]:
     currency = str(row.get("currency") or "USD").strip().upper()
     if not CURRENCY.match(currency):
         errors.append(f"currency must be a 3-letter ISO 4217 code, got {row.get('currency')!r}")
+    # The price before a sale: checked like the price, kept with the attributes for cards.
+    compare_at = _number(row, "compare_at_price", errors, integer=False, low=0)
     rating = _number(row, "rating", errors, integer=False, low=0, high=5)
     rating_count = _number(row, "rating_count", errors, integer=True, low=0)
     stock = _number(row, "stock", errors, integer=True, low=0)
@@ -177,6 +138,8 @@ def validate(row: dict[str, Any]) -> tuple[ProductRecord | None, list[str]]:
         errors.append("tags must be a list of strings")
         tags = []
     extras = {k: v for k, v in row.items() if k not in KNOWN_FIELDS}
+    if compare_at is not None:
+        extras["compare_at_price"] = str(compare_at)
     if errors:
         return None, errors
     assert sku and title and description and category and price is not None
@@ -184,8 +147,17 @@ def validate(row: dict[str, Any]) -> tuple[ProductRecord | None, list[str]]:
         sku=sku, title=title, description=description, category=_normalise_category(category),
         price=price, brand=brand, currency=currency, attributes={**extras, **attributes},
         tags=[t.strip() for t in tags if t.strip()], rating=float(rating) if rating is not None else None,
-        rating_count=rating_count, stock=stock or 0, image_url=image_url,
+        rating_count=rating_count, stock=stock or 0, image_url=image_url, images=list(images), url=url,
+        group_key=group_key,
     ), []
+
+
+def _link(row: dict[str, Any], key: str, errors: list[str]) -> str | None:
+    value = _text(row, key, errors, False)
+    if value is not None and not LINK.match(value):
+        errors.append(f"{key} must be an http(s) URL, got {value[:80]!r}")
+        return None
+    return value
 
 
 def _normalise_category(category: str) -> str:
@@ -196,29 +168,36 @@ def _normalise_category(category: str) -> str:
 class ValidationReport:
     records: list[ProductRecord]
     errors: list[RowError]
+    format: str = "aisle-jsonl"
+    unknown_columns: list[str] = field(default_factory=list)  # reported, ignored
+    notes: list[str] = field(default_factory=list)  # rows a shop export holds that are not for sale
 
     @property
     def ok(self) -> bool:
         return not self.errors
 
 
-def validate_file(path: Path) -> ValidationReport:
+def validate_file(path: Path, fmt: str = "auto", options: Options | None = None) -> ValidationReport:
+    """Every row of the file (in any supported format) checked; raises ImportFileError when the file as
+    a whole cannot be read."""
+    source = read(path, fmt, options)
     records: list[ProductRecord] = []
     errors: list[RowError] = []
     seen: dict[str, int] = {}
-    for line, row in read_rows(path):
-        if isinstance(row, str):
-            errors.append(RowError(line, row))
+    for row in source.rows:
+        if isinstance(row.data, str):
+            errors.append(RowError(row.line, row.data, row.item))
             continue
-        record, problems = validate(row)
-        errors += [RowError(line, p) for p in problems]
+        record, problems = validate(row.data)
+        errors += [RowError(row.line, p, row.item) for p in problems]
         if record is None:
             continue
         if record.sku in seen:
-            errors.append(RowError(line, f"sku {record.sku!r} already appears on line {seen[record.sku]}"))
+            errors.append(RowError(row.line, f"sku {record.sku!r} already appears on line {seen[record.sku]}",
+                                   row.item))
             continue
-        seen[record.sku] = line
+        seen[record.sku] = row.line
         records.append(record)
     if not records and not errors:
         errors.append(RowError(0, "the file holds no products"))
-    return ValidationReport(records, errors)
+    return ValidationReport(records, errors, source.format, source.unknown_columns, source.notes)

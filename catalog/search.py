@@ -600,8 +600,9 @@ def _unique(values: Any) -> tuple[str, ...]:
 
 
 def model_name(view: ProductView) -> str:
-    """Colour and size variants share everything before the comma in their titles."""
-    return view.title.split(",")[0].strip().lower()
+    """Variants of one model: the group key a shop export gave them (handle, parent, item group), else
+    everything before the comma in their titles (the demo catalog's colour and size variants)."""
+    return f"group:{view.group_key}" if view.group_key else view.title.split(",")[0].strip().lower()
 
 
 def _vocabulary(views: Sequence[ProductView]) -> dict[str, list[str]]:
