@@ -6,7 +6,7 @@ import csv
 import io
 import re
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterable, Iterator
+from typing import Any, Iterable, Iterator
 
 UNCATEGORISED = "Uncategorised"
 # Shops that sell without counting stock (Shopify's untracked inventory, WooCommerce without stock
@@ -87,18 +87,6 @@ def stock_count(raw: str) -> str | int:
         return max(0, int(raw))
     except ValueError:
         return raw  # validation reports it with the line
-
-
-def truthy(raw: str) -> bool:
-    return raw.strip().lower() in ("1", "true", "yes", "y")
-
-
-def first(row: dict[str, str], *names: str, transform: Callable[[str], str] = str) -> str:
-    """The first non-empty value among columns that mean the same in different exports."""
-    for name in names:
-        if row.get(name):
-            return transform(row[name])
-    return ""
 
 
 def slug(text: str) -> str:

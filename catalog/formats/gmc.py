@@ -49,8 +49,9 @@ def read_tsv(text: str, options: Options) -> Source:
             source.rows.append(SourceRow(line, row))
             continue
         fields = {column_name(k): v for k, v in row.items()}
-        fields["additional_image_link"] = split_list(fields.get("additional_image_link", ""))  # type: ignore[assignment]
-        source.rows.append(SourceRow(line, _product(fields, options)))
+        images = split_list(fields.get("additional_image_link", ""))
+        product: dict[str, Any] = {**fields, "additional_image_link": images}
+        source.rows.append(SourceRow(line, _product(product, options)))
     return source
 
 
@@ -112,7 +113,8 @@ def _items(text: str) -> list[tuple[int, int, dict[str, Any], list[str]]]:
 
     def _field(name: str, value: str) -> None:
         namespace, _, local = name.rpartition(" ")
-        if namespace not in ("", G_NS, ATOM_NS) or (local not in KNOWN and not any(p.match(local) for p in KNOWN_PATTERNS)):
+        known = local in KNOWN or any(p.match(local) for p in KNOWN_PATTERNS)
+        if namespace not in ("", G_NS, ATOM_NS) or not known:
             strange.append(f"{'g:' if namespace == G_NS else ''}{local}")
         elif local == "additional_image_link":
             fields.setdefault(local, []).append(value)

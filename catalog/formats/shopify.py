@@ -95,8 +95,8 @@ def _variants(product: _Product, options: Options) -> list[SourceRow]:
     several = len(product.variants) > 1
     rows = []
     for line, row in product.variants:
-        chosen = {name.strip(): row.get(f"Option{n} Value", "") for n, name in zip(OPTION_SLOTS, names)
-                  if name.strip() and row.get(f"Option{n} Value") and row.get(f"Option{n} Value") != "Default Title"}
+        chosen = {name.strip(): value for n, name in zip(OPTION_SLOTS, names)
+                  if name.strip() and (value := row.get(f"Option{n} Value", "")) and value != "Default Title"}
         values = list(chosen.values())
         attributes: dict[str, Any] = {name.lower().replace(" ", "_"): value for name, value in chosen.items()}
         if row.get("Variant Barcode"):
@@ -105,7 +105,8 @@ def _variants(product: _Product, options: Options) -> list[SourceRow]:
             attributes["product_type"] = fields["Type"]
         image = row.get("Variant Image") or (images[0] if images else None)
         out: dict[str, Any] = {
-            "sku": row.get("Variant SKU") or (f"{product.handle}-{slug('-'.join(values))}" if several else product.handle),
+            "sku": row.get("Variant SKU") or (f"{product.handle}-{slug('-'.join(values))}" if several
+                                              else product.handle),
             "title": f"{title}, {', '.join(values)}" if several and values else title,
             "description": html_to_text(fields.get("Body (HTML)", "")) or title,
             "category": fields.get("Product Category") or fields.get("Type") or UNCATEGORISED,

@@ -74,15 +74,17 @@ def _published(row: dict[str, str]) -> bool:
     return row.get("Published", "1") in ("1", "")  # 0 private, -1 draft
 
 
-def _product(row: dict[str, str], parent: dict[str, str] | None, slots: list[int], options: Options) -> dict[str, Any]:
+def _product(row: dict[str, str], parent: dict[str, str] | None, slots: list[int],
+             options: Options) -> dict[str, Any]:
     base = parent or {}
 
     def inherited(column: str) -> str:
         return row.get(column) or base.get(column, "")
 
     attributes: dict[str, Any] = {**_attributes(base, slots), **_attributes(row, slots)}
-    name = row.get("Name") or ", ".join([base.get("Name", ""), *(str(v) for v in _attributes(row, slots).values())])
-    categories = [c.strip().replace("\\,", ",") for c in UNESCAPED_COMMA.split(inherited("Categories")) if c.strip()]
+    name = row.get("Name") or ", ".join([base.get("Name", ""), *map(str, _attributes(row, slots).values())])
+    categories = [c.strip().replace("\\,", ",") for c in UNESCAPED_COMMA.split(inherited("Categories"))
+                  if c.strip()]
     # A variation's own picture first, then the rest of its model's gallery.
     images = list(dict.fromkeys(split_list(row.get("Images", "")) + split_list(base.get("Images", ""))))
     regular, sale = row.get("Regular price", ""), row.get("Sale price", "")
