@@ -2,6 +2,7 @@
 feeds (TSV and RSS XML), through the real ``python -m catalog`` CLI into a scratch data dir."""
 from __future__ import annotations
 
+import csv
 import json
 import os
 import subprocess
@@ -161,6 +162,22 @@ def test_shopify_variants_become_products_grouped_by_handle():
     assert mug.title == "Enamel Camp Mug" and mug.attributes == {"product_type": "Mugs"}  # no "Default Title"
     assert mug.url == f"{STORE}/products/enamel-camp-mug"
     assert "NK-BEANIE" not in by_sku  # a draft
+
+
+def test_shopify_export_without_stock_quantities_imports_products_as_available(tmp_path):
+    with SHOPIFY.open(encoding="utf-8", newline="") as f:
+        reader = csv.DictReader(f)
+        columns = [c for c in reader.fieldnames or () if c != "Variant Inventory Qty"]
+        rows = list(reader)
+    without = tmp_path / "multi_location.csv"  # a store with several locations exports no quantity column
+    with without.open("w", encoding="utf-8", newline="") as f:
+        writer = csv.DictWriter(f, columns, extrasaction="ignore")
+        writer.writeheader()
+        writer.writerows(rows)
+    report = validate_file(without)
+    assert report.ok and report.format == "shopify", report.errors
+    assert any("no Variant Inventory Qty column" in note for note in report.notes)
+    assert {r.stock for r in report.records} == {1}
 
 
 def test_woocommerce_variations_take_what_they_leave_empty_from_their_parent():

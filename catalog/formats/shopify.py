@@ -66,6 +66,10 @@ def read(text: str, options: Options) -> Source:
             product.images.append((int(position) if position.isdigit() else 10_000, row["Image Src"]))
         if any(row.get(c) for c in VARIANT_COLUMNS):
             product.variants.append((line, row))
+    counted = "Variant Inventory Qty" in header
+    if not counted:
+        source.notes.append("no Variant Inventory Qty column (a store with several locations exports stock "
+                            "separately): products import as available, stock not counted")
     skipped = 0
     for product in products.values():
         if not _on_sale(product.fields):
@@ -74,7 +78,7 @@ def read(text: str, options: Options) -> Source:
         if not product.variants:
             source.rows.append(SourceRow(product.line, f"handle {product.handle!r} has no variant row (no price)"))
             continue
-        source.rows += _variants(product, options)
+        source.rows += _variants(product, options, counted)
     if skipped:
         source.notes.append(f"{skipped} draft, archived or unpublished product(s) skipped")
     return source
@@ -85,7 +89,7 @@ def _on_sale(fields: dict[str, str]) -> bool:
     return status in ("", "active") and fields.get("Published", "").lower() != "false"
 
 
-def _variants(product: _Product, options: Options) -> list[SourceRow]:
+def _variants(product: _Product, options: Options, counted: bool) -> list[SourceRow]:
     fields = product.fields
     title = fields.get("Title", "")
     if not title:
@@ -116,7 +120,7 @@ def _variants(product: _Product, options: Options) -> list[SourceRow]:
             "currency": options.currency,
             "attributes": attributes,
             "tags": split_list(fields.get("Tags", "")),
-            "stock": _stock(row),
+            "stock": _stock(row) if counted else AVAILABLE_UNCOUNTED,
             "image_url": image,
             "images": [u for u in images if u != image],
             "url": f"{options.store_url}/products/{product.handle}" if options.store_url else None,
