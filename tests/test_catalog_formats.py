@@ -218,6 +218,7 @@ def test_html_descriptions_become_clean_text():
     assert html_to_text(html) == ("Care\nWash cold & dry flat — don't tumble.\n- 100% wool\n"
                                   "- Made in Portugal\nLine\nbreak")
     assert html_to_text("Plain text, 3 &lt; 4") == "Plain text, 3 < 4"
+    assert html_to_text("<ul><li><p>Wool</p></li><li>Silk</li></ul>") == "- Wool\n- Silk"
 
 
 @pytest.mark.parametrize("doctype", [

@@ -37,7 +37,8 @@ class _TextExtractor(HTMLParser):
         elif self.dropping:
             return
         elif tag == "br" or tag in BLOCKS:
-            self._break()
+            if "".join(self.current).strip() != "-":  # <li><p>text</p></li>: the text keeps its bullet
+                self._break()
         elif tag == "li":
             self._break()
             self.current.append("- ")
