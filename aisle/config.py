@@ -5,6 +5,7 @@ Stdlib only: this module is imported from both virtual environments (the Rasa on
 """
 from __future__ import annotations
 
+import ipaddress
 import os
 import re
 import secrets
@@ -48,6 +49,23 @@ def _origin(raw: str) -> str:
     if scheme not in ("http", "https") or not sep or not rest or "/" in rest:
         raise ConfigError(f"AISLE_WIDGET_ORIGINS: {raw.strip()!r} is not an origin like https://shop.example.com")
     return value
+
+
+PROXY_HEADERS = ("x-forwarded", "forwarded")
+
+
+def _networks(raw: str) -> tuple[str, ...]:
+    """AISLE_TRUSTED_PROXIES: comma-separated addresses or CIDR networks, normalised ("10.0.0.0/8")."""
+    networks = []
+    for item in (part.strip() for part in raw.split(",")):
+        if not item:
+            continue
+        try:
+            networks.append(str(ipaddress.ip_network(item)))
+        except ValueError:
+            raise ConfigError(f"AISLE_TRUSTED_PROXIES: {item!r} is not an IP address or network like "
+                              "10.0.0.0/8 (host bits must be zero)") from None
+    return tuple(networks)
 
 
 MIN_SECRET_CHARS = 16
@@ -105,6 +123,10 @@ class Settings:
     turn_timeout_s: float  # longest a shopper waits for the bot before an honest "one moment"
     torch_threads: int  # inference threads per serving process (ONNX Runtime, or torch where it runs); more only spin on 2 cores
     internal_secret_env: str | None  # AISLE_INTERNAL_SECRET; None: a per-data-dir secret file
+    # Reverse proxies whose X-Forwarded-* (or Forwarded) headers say who the client is and whether it came
+    # over HTTPS; from any other peer those headers are ignored. Empty: nobody's are believed.
+    trusted_proxies: tuple[str, ...]
+    proxy_headers: str  # "x-forwarded" or "forwarded": the one header family the proxies set
     widget_origins: tuple[str, ...]  # store sites that embed the widget (may frame Aisle's pages, open /ws)
     api_keys: tuple[str, ...]  # chat API keys from the environment (automation, tests), besides admins' keys
     widget_idle_s: int  # a widget conversation left this long without a message is not resumed
@@ -195,6 +217,9 @@ class Settings:
         threshold = _float(env, "AISLE_NLU_THRESHOLD", 0.0) if env.get("AISLE_NLU_THRESHOLD", "").strip() else None
         if threshold is not None and not 0.0 <= threshold <= 1.0:
             raise ConfigError(f"AISLE_NLU_THRESHOLD must be between 0 and 1, got {threshold}")
+        proxy_headers = (env.get("AISLE_PROXY_HEADERS") or "x-forwarded").strip().lower()
+        if proxy_headers not in PROXY_HEADERS:
+            raise ConfigError(f"AISLE_PROXY_HEADERS must be one of {', '.join(PROXY_HEADERS)}, got {proxy_headers!r}")
         precisions = {}
         for name, default in (("AISLE_NLU_PRECISION", DEFAULT_NLU_PRECISION),
                               ("AISLE_ENCODER_PRECISION", DEFAULT_ENCODER_PRECISION)):
@@ -225,6 +250,8 @@ class Settings:
             turn_timeout_s=turn_timeout,
             torch_threads=max(1, _int(env, "AISLE_TORCH_THREADS", 1)),
             internal_secret_env=internal_secret,
+            trusted_proxies=_networks(env.get("AISLE_TRUSTED_PROXIES") or ""),
+            proxy_headers=proxy_headers,
             widget_origins=tuple(_origin(o) for o in (env.get("AISLE_WIDGET_ORIGINS") or "").split(",") if o.strip()),
             api_keys=tuple(k.strip() for k in (env.get("AISLE_API_KEYS") or "").split(",") if k.strip()),
             widget_idle_s=widget_idle_s,

@@ -36,6 +36,7 @@ from bot.rasa_client import RasaClient
 from bot.site_headers import site_headers
 from bot.store_page import store_page
 from bot.transcripts import Transcripts
+from bot.proxy import trusted_proxies
 from bot.websocket import allowed_origin, client_ip, websocket_handler
 
 log = logging.getLogger(__name__)
@@ -126,7 +127,8 @@ def create_app(settings: Settings) -> web.Application:
     db = session_factory(settings.database_url)
     app = web.Application(
         client_max_size=faq_admin.MAX_IMPORT_BYTES + 64 * 1024,  # knowledge-base uploads
-        middlewares=[session_middleware(SqlSessionStorage(db, secure=settings.cookie_secure)), csrf_middleware,
+        middlewares=[trusted_proxies(settings.trusted_proxies, settings.proxy_headers),
+                     session_middleware(SqlSessionStorage(db, secure=settings.cookie_secure)), csrf_middleware,
                      site_headers],
     )
     app[SETTINGS] = settings

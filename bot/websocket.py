@@ -57,12 +57,18 @@ def allowed_origin(request: web.Request, allowed: tuple[str, ...]) -> bool:
     origin = request.headers.get("Origin")
     if origin is None:
         return True
+    return own_origin(request, origin) or origin.strip().rstrip("/").lower() in allowed
+
+
+def own_origin(request: web.Request, origin: str) -> bool:
+    """Scheme, host and port all match this request's URL (behind a trusted TLS proxy: https and the
+    public host, so https://shop.example is not mistaken for a cross-site http://shop.example:80)."""
     try:
         url = URL(origin)
-        own = url.host is not None and url.host == request.url.host and url.port == request.url.port
+        return (url.host is not None and url.scheme == request.scheme and url.host == request.url.host
+                and url.port == request.url.port)
     except (ValueError, TypeError):  # a malformed Origin is not ours
         return False
-    return own or origin.strip().rstrip("/").lower() in allowed
 
 
 async def send_json(ws: web.WebSocketResponse, frame: dict[str, Any]) -> None:

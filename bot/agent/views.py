@@ -26,7 +26,7 @@ from bot.appkeys import HANDOFFS
 from bot.console.security import DB, current_user, render, requires, username
 from bot.handoff import HandoffError
 from bot.hub import QUEUE_TOPIC
-from bot.websocket import MAX_FRAME_BYTES, forward, send_json
+from bot.websocket import MAX_FRAME_BYTES, forward, own_origin, send_json
 
 log = logging.getLogger(__name__)
 STAFF = (Role.admin, Role.agent)
@@ -261,10 +261,7 @@ async def hand_back(request: web.Request) -> web.StreamResponse:
 def same_origin(request: web.Request) -> bool:
     """A WebSocket carries the session cookie from any page: only our own pages may open one."""
     origin = request.headers.get("Origin")
-    try:
-        return origin is not None and URL(origin).host == request.url.host and URL(origin).port == request.url.port
-    except ValueError:  # a malformed Origin is not ours
-        return False
+    return origin is not None and own_origin(request, origin)
 
 
 @requires(*STAFF)
