@@ -219,7 +219,8 @@ class Settings:
             raise ConfigError(f"AISLE_NLU_THRESHOLD must be between 0 and 1, got {threshold}")
         proxy_headers = (env.get("AISLE_PROXY_HEADERS") or "x-forwarded").strip().lower()
         if proxy_headers not in PROXY_HEADERS:
-            raise ConfigError(f"AISLE_PROXY_HEADERS must be one of {', '.join(PROXY_HEADERS)}, got {proxy_headers!r}")
+            raise ConfigError(f"AISLE_PROXY_HEADERS must be one of {', '.join(PROXY_HEADERS)}, "
+                              f"got {proxy_headers!r}")
         precisions = {}
         for name, default in (("AISLE_NLU_PRECISION", DEFAULT_NLU_PRECISION),
                               ("AISLE_ENCODER_PRECISION", DEFAULT_ENCODER_PRECISION)):

@@ -128,8 +128,8 @@ def create_app(settings: Settings) -> web.Application:
     app = web.Application(
         client_max_size=faq_admin.MAX_IMPORT_BYTES + 64 * 1024,  # knowledge-base uploads
         middlewares=[trusted_proxies(settings.trusted_proxies, settings.proxy_headers),
-                     session_middleware(SqlSessionStorage(db, secure=settings.cookie_secure)), csrf_middleware,
-                     site_headers],
+                     session_middleware(SqlSessionStorage(db, secure=settings.cookie_secure)),
+                     csrf_middleware, site_headers],
     )
     app[SETTINGS] = settings
     app[DB] = db

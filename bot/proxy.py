@@ -20,7 +20,9 @@ from aiohttp_remotes.exceptions import UntrustedIP
 from aiohttp_remotes.utils import check_ip, parse_trusted_element
 
 log = logging.getLogger(__name__)
-Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+Response = web.StreamResponse
+Handler = Callable[[web.Request], Awaitable[Response]]
+Middleware = Callable[[web.Request, Handler], Awaitable[Response]]
 BAD_HEADERS = "Malformed proxy headers (X-Forwarded-* / Forwarded)."
 
 
@@ -37,7 +39,7 @@ class _Forwarded(ForwardedStrict):
         raise web.HTTPBadRequest(text=BAD_HEADERS)
 
 
-def trusted_proxies(networks: tuple[str, ...], headers: str = "x-forwarded") -> Callable[..., Awaitable[web.StreamResponse]]:
+def trusted_proxies(networks: tuple[str, ...], headers: str = "x-forwarded") -> Middleware:
     """Middleware (first in the chain, so the session and every handler see the client's values)."""
     trusted = parse_trusted_element(networks)
     x_forwarded = _XForwarded(trusted)
@@ -53,7 +55,7 @@ def trusted_proxies(networks: tuple[str, ...], headers: str = "x-forwarded") -> 
         return True
 
     @web.middleware
-    async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    async def middleware(request: web.Request, handler: Handler) -> Response:
         if not from_proxy(request):
             return await handler(request)
         if headers == "x-forwarded":
@@ -61,7 +63,7 @@ def trusted_proxies(networks: tuple[str, ...], headers: str = "x-forwarded") -> 
         hops = request.forwarded
         if not hops:
             return await handler(request)
-        try:  # aiohttp-remotes would fail with a 500 on a node that is not an IP address ("unknown", "_hidden")
+        try:  # aiohttp-remotes fails with a 500 on a node that is not an IP address ("unknown", "_hidden")
             for hop in hops:
                 ip_address(hop.get("for") or "")
         except ValueError:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import http.client
 import json
+import os
 import re
 import shutil
 import socket
@@ -88,27 +89,29 @@ def wait_for(check, what: str, log: str | Path, limit_s: float = 60) -> None:
         except OSError:
             pass
         time.sleep(0.3)
-    raise RuntimeError(f"{what} not up in {limit_s:.0f} s:\n" + (Path(log).read_text()[-2000:] if Path(log).exists()
-                                                                   else str(log)))
+    tail = Path(log).read_text()[-2000:] if Path(log).exists() else ""
+    raise RuntimeError(f"{what} not up in {limit_s:.0f} s:\n{tail}")
 
 
 @pytest.fixture(scope="module")
 def proxy(stack: Stack, tmp_path_factory) -> Iterator[Proxy]:
     if NGINX is None:
-        pytest.skip("nginx is not installed: run 'sudo scripts/ensure_servers.sh' (Debian's nginx) to run the "
-                    "reverse-proxy end-to-end tests")
+        pytest.skip("nginx is not installed: run 'sudo scripts/ensure_servers.sh' (Debian's nginx) "
+                    "to run the reverse-proxy end-to-end tests")
     scratch = tmp_path_factory.mktemp("nginx")
-    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=127.0.0.1",
-                    "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", str(scratch / "key.pem"),
-                    "-out", str(scratch / "cert.pem")], check=True, capture_output=True)
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+                    "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
+                    "-keyout", str(scratch / "key.pem"), "-out", str(scratch / "cert.pem")],
+                   check=True, capture_output=True)
     web_port, port = free_port(), free_port()
     stack.start("web", "web-proxied", {"AISLE_WEB_PORT": str(web_port), "AISLE_TRUSTED_PROXIES": "127.0.0.1",
                                       "AISLE_RATE_PER_IP": f"{PER_IP}/minute"})
     # nginx started as root hands requests to unprivileged workers, which could not reach this scratch dir.
-    user = "user root;" if subprocess.run(["id", "-u"], capture_output=True, text=True).stdout.strip() == "0" else ""
-    (scratch / "nginx.conf").write_text(NGINX_CONF.format(dir=scratch, port=port, upstream=web_port, user=user))
-    nginx = subprocess.Popen([NGINX, "-p", str(scratch), "-c", str(scratch / "nginx.conf"), "-e",
-                              str(scratch / "error.log")], stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
+    user = "user root;" if os.geteuid() == 0 else ""
+    conf = scratch / "nginx.conf"
+    conf.write_text(NGINX_CONF.format(dir=scratch, port=port, upstream=web_port, user=user))
+    nginx = subprocess.Popen([NGINX, "-p", str(scratch), "-c", str(conf), "-e", str(scratch / "error.log")],
+                             stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
     tls = ssl.create_default_context(cafile=str(scratch / "cert.pem"))
     try:
         wait_for(lambda: http_json("GET", f"http://127.0.0.1:{web_port}/health", timeout=5)[0] == 200,
@@ -120,7 +123,8 @@ def proxy(stack: Stack, tmp_path_factory) -> Iterator[Proxy]:
             return True
 
         wait_for(nginx_up, "nginx", scratch / "error.log")
-        yield Proxy(f"https://127.0.0.1:{port}", tls, f"http://127.0.0.1:{web_port}", stack.settings.database_url)
+        yield Proxy(f"https://127.0.0.1:{port}", tls, f"http://127.0.0.1:{web_port}",
+                    stack.settings.database_url)
     finally:
         nginx.terminate()
         nginx.wait(timeout=20)
@@ -152,7 +156,7 @@ def wss_url(proxy: Proxy) -> str:
 
 
 def session(proxy: Proxy, client: str) -> aiohttp.ClientSession:
-    """A browser-like client on ``client``'s address: verifies the certificate, keeps cookies for an IP host."""
+    """A browser-like client on ``client``'s address: checks the certificate, keeps cookies for an IP host."""
     connector = aiohttp.TCPConnector(ssl=proxy.tls, local_addr=(client, 0))
     return aiohttp.ClientSession(connector=connector, cookie_jar=aiohttp.CookieJar(unsafe=True))
 
@@ -160,7 +164,7 @@ def session(proxy: Proxy, client: str) -> aiohttp.ClientSession:
 async def receive_until(ws: aiohttp.ClientWebSocketResponse, kind: str, author: str | None = None) -> dict:
     while True:
         frame = await ws.receive_json(timeout=TIMEOUT)
-        if frame["type"] == kind and (author is None or frame["message"]["author"] == author):
+        if frame.get("type") == kind and (author is None or frame["message"]["author"] == author):
             return frame
 
 
@@ -178,7 +182,8 @@ def test_shopper_chat_through_the_proxy(proxy):
                 assert (await receive_until(ws, "message", "bot"))["message"]["text"]
             # Socket.IO (rasa-webchat) takes the same origin rule: the https page yes, another site no.
             for origin, expected in ((proxy.url, 200), ("https://evil.example", 400)):
-                resp = await http.get(f"{proxy.url}/socket.io/?EIO=4&transport=polling", headers={"Origin": origin})
+                resp = await http.get(f"{proxy.url}/socket.io/?EIO=4&transport=polling",
+                                      headers={"Origin": origin})
                 assert resp.status == expected, (origin, await resp.text())
 
     asyncio.run(widget())
@@ -210,20 +215,21 @@ def test_console_login_secure_cookie_hsts_and_the_agent_live_socket(proxy):
                     async with http.ws_connect(f"{wss_url(proxy)}/agent/ws/{cid}",
                                                headers={"Origin": proxy.url}) as agent_ws:
                         await agent_ws.send_json({"type": "message", "text": "Hi, Eve here."})
-                        assert (await receive_until(ws, "message", "agent"))["message"]["text"] == "Hi, Eve here."
+                        reply = await receive_until(ws, "message", "agent")
+                        assert reply["message"]["text"] == "Hi, Eve here."
                         await ws.send_json({"type": "message", "text": "thanks, where is my parcel?"})
-                        while (frame := await agent_ws.receive_json(timeout=TIMEOUT)).get("type") != "message" \
-                                or frame["message"]["author"] != "shopper":
-                            pass
-                        assert frame["message"]["text"] == "thanks, where is my parcel?"
-            refused = await http.get(f"{proxy.url}/agent/ws/queue", headers={"Origin": "https://evil.example"})
+                        seen = await receive_until(agent_ws, "message", "shopper")
+                        assert seen["message"]["text"] == "thanks, where is my parcel?"
+            refused = await http.get(f"{proxy.url}/agent/ws/queue",
+                                     headers={"Origin": "https://evil.example"})
             assert refused.status == 403
 
     asyncio.run(console())
     with session_factory(proxy.database_url)() as s:
         logins = s.scalars(select(AuditEvent).where(AuditEvent.action == "user.login",
                                                     AuditEvent.username == AGENT)).all()
-    assert any(event.detail.get("ip") == "127.0.0.12" for event in logins)  # the client, not nginx's 127.0.0.1
+    # The client, not nginx's 127.0.0.1.
+    assert any(event.detail.get("ip") == "127.0.0.12" for event in logins)
 
 
 def test_rate_limits_count_each_real_client_not_the_proxy(proxy):
@@ -231,7 +237,8 @@ def test_rate_limits_count_each_real_client_not_the_proxy(proxy):
         return post_message(proxy, f"limit-{uuid.uuid4().hex[:10]}", "hi", client, headers, url)[0]
 
     # 127.0.0.21 spends its budget; a spoofed X-Forwarded-For does not buy it a fresh one.
-    assert [send("127.0.0.21", {"X-Forwarded-For": f"198.51.100.{i}"}) for i in range(PER_IP)] == [200] * PER_IP
+    spoofed = [send("127.0.0.21", {"X-Forwarded-For": f"198.51.100.{i}"}) for i in range(PER_IP)]
+    assert spoofed == [200] * PER_IP
     assert send("127.0.0.21") == 429
     assert send("127.0.0.21", {"X-Forwarded-For": "198.51.100.77"}) == 429
     # Another shopper behind the same proxy is not limited by it.
@@ -239,5 +246,6 @@ def test_rate_limits_count_each_real_client_not_the_proxy(proxy):
     # Straight to the web app from an address that is not the proxy: its X-Forwarded-For is ignored, so
     # naming the limited client neither limits this one nor is it let off as someone else.
     direct = proxy.web_url
-    assert [send("127.0.0.23", {"X-Forwarded-For": "127.0.0.21"}, direct) for _ in range(PER_IP)] == [200] * PER_IP
+    direct_sends = [send("127.0.0.23", {"X-Forwarded-For": "127.0.0.21"}, direct) for _ in range(PER_IP)]
+    assert direct_sends == [200] * PER_IP
     assert send("127.0.0.23", {"X-Forwarded-For": f"203.0.113.{uuid.uuid4().int % 250}"}, direct) == 429
