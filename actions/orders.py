@@ -49,6 +49,7 @@ RESOLUTIONS = {"refund": ("refund", "money back", "reimburse"), "exchange": ("ex
 ALL_WORDS = ("all", "both", "everything", "whole order", "all of them", "every")
 DETAIL_WORDS = re.compile(r"\b(?:tracking|items?|contents?|details?|address|what did i (?:order|buy)|"
                           r"what(?:'s| is| was)? in (?:it|my order|the order|order))\b", re.IGNORECASE)
+SAME_ORDER = re.compile(r"\b(?:it|that one|this one|(?:that|this|the|same) order)\b", re.IGNORECASE)
 EMAIL_IN_TEXT = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
 POSTCODE_CUE = re.compile(r"\b(?:post\s*code|postal\s*code|zip(?:\s*code)?)\b", re.IGNORECASE)
 POSTCODE_IN_TEXT = re.compile(r"\b(?:\d{5}(?:-\d{4})?|[A-Z]{1,2}\d[A-Z\d]?\s?\d[A-Z]{2}|[A-Z]\d[A-Z]\s?\d[A-Z]\d)\b",
@@ -194,7 +195,8 @@ class ActionOrderRequest(Action):
         emails = [e for e in (normalize_email(v) for v in entity_values(tracker, "email")) if e]
         email, _ = verification(tracker)
         number = numbers[0] if numbers else None
-        if number is None and action == "details" and email:  # "what's the tracking number?" after a status
+        if number is None and email and (action == "details" or SAME_ORDER.search(text)):
+            # "what's the tracking number?" / "can I still return it?" after a status: the order just shown
             number = tracker.get_slot("order_number")
         events = [SlotSet("order_action", action), SlotSet("order_number", number),
                   SlotSet("order_email", emails[0] if emails else email),

@@ -113,6 +113,17 @@ async def test_the_request_prefills_from_the_message_and_a_verified_session():
                              "order_postcode": None, "cancel_pending": False}
 
 
+@pytest.mark.parametrize("text,intent,action", [("great, can i still return it?", "return_request", "return"),
+                                                 ("yes, cancel that order", "cancel_order", "cancel")])
+async def test_it_after_a_status_is_the_order_just_shown(text, intent, action):
+    state = {"order_number": "10002", **proved()}
+    events = await ActionOrderRequest().run(CollectingDispatcher(), tracker(text, intent, state), {})
+    assert slots(events)["order_action"] == action and slots(events)["order_number"] == "10002"
+    events = await ActionOrderRequest().run(CollectingDispatcher(), tracker("I want to return something",
+                                                                            "return_request", state), {})
+    assert slots(events)["order_number"] is None  # no reference to it: which order is asked
+
+
 async def test_a_postcode_glued_to_the_request_is_taken_and_never_the_order_number():
     text = "cancel 10003, alex.morgan@example.com, 94107"
     events = await ActionOrderRequest().run(CollectingDispatcher(), tracker(text, "cancel_order", entities=[
