@@ -15,7 +15,7 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from actions import catalog_client, knowledge_client
 from actions.compound import answer_side_question, split_question
-from actions.needs import answer_need
+from actions.needs import CAPABILITY_REQUEST, answer_need
 from actions.references import entity_values
 from actions.search import run_search
 from catalog.search import Constraints
@@ -25,6 +25,7 @@ FEEDBACK_BUTTONS = [{"title": "Yes, thanks", "payload": "/affirm"}, {"title": "N
 NO_ANSWER = ("I don't have a good answer to that in our help articles. "
              "Would you like me to bring in a person from our team?")
 DID_YOU_MEAN = "I'm not sure I understood. Did you mean one of these?"
+CANNOT_PROMISE = "Sorry, I can't promise that here. These help articles may answer it:"
 WHICH_ONE = "I have more than one answer that could fit. Which one do you mean?"
 OFFER_BUTTONS = [{"title": "Yes, a person please", "payload": "/affirm"}, {"title": "No thanks", "payload": "/deny"}]
 
@@ -46,7 +47,10 @@ def answer_from_knowledge_base(dispatcher: CollectingDispatcher, tracker: Tracke
     if only_if_confident:
         return None
     if result.kind == "suggest":
-        dispatcher.utter_message(text=WHICH_ONE if result.ambiguous else DID_YOU_MEAN, buttons=[
+        # "can you deliver it by drone?" with no article that says so: a plain no first, then the near ones
+        lead = (WHICH_ONE if result.ambiguous
+                else CANNOT_PROMISE if CAPABILITY_REQUEST.search(question) else DID_YOU_MEAN)
+        dispatcher.utter_message(text=lead, buttons=[
             {"title": m.question, "payload": f"/faq{json.dumps({'faq_id': m.entry_id})}"} for m in result.matches])
         return []
     need = answer_need(dispatcher, question)  # "my back is killing me after a day at my desk"

@@ -9,10 +9,10 @@ from sqlalchemy import select
 
 from actions.fallback import ActionFallback
 from actions import knowledge_client
-from actions.faq import WHICH_ONE, ActionFaq, ActionFaqFeedback, NO_ANSWER
+from actions.faq import CANNOT_PROMISE, DID_YOU_MEAN, WHICH_ONE, ActionFaq, ActionFaqFeedback, NO_ANSWER
 from aisle.models import FaqEntry, FaqFeedback, FaqMiss, FaqStatus
 from knowledge.records import EntryData
-from knowledge.retrieval import ANSWER_AT
+from knowledge.retrieval import ANSWER_AT, FaqAnswer, Match
 from tests.conftest import tracker_for, user_event
 
 DOMAIN: dict = {}
@@ -93,3 +93,14 @@ async def test_one_gift_wrapping_entry_is_simply_answered(dispatcher, tiny_kb):
     tiny_kb.create(EntryData(q, answer, "gifts", alternatives, status=FaqStatus.published), "test")
     await ActionFaq().run(dispatcher, tracker_for([user_event("is gift wrapping extra", "faq")]), DOMAIN)
     assert dispatcher.messages[0]["text"] == answer
+
+
+@pytest.mark.parametrize("question,lead", [("can you deliver it by drone tomorrow?", CANNOT_PROMISE),
+                                           ("drone delivery tomorrow?", DID_YOU_MEAN)])
+async def test_a_request_for_a_service_no_article_confirms_gets_a_plain_no_before_the_near_articles(
+        dispatcher, monkeypatch, question, lead):
+    near = FaqAnswer("suggest", 0.6, [Match(1, "How long does delivery take?", "3-5 days.", 0.6)])
+    monkeypatch.setattr(knowledge_client, "answer", lambda text: near)
+    await ActionFaq().run(dispatcher, tracker_for([user_event(question, "faq")]), DOMAIN)
+    assert dispatcher.messages[0]["text"] == lead
+    assert [b["title"] for b in dispatcher.messages[0]["buttons"]] == ["How long does delivery take?"]
