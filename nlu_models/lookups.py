@@ -81,6 +81,9 @@ def singular(word: str) -> str:
     return w
 
 
+SIZE_NAME = re.compile(r"^([A-Za-z]{3,})\s+\d")  # a size named before its measure: "cabin 55 cm"
+
+
 def tables_from_products(rows: Iterable[tuple[str | None, str | None, dict | None]]) -> LookupTables:
     """Brands, product types (category leaves) and attribute values from (brand, category, attributes)."""
     tables = LookupTables()
@@ -97,6 +100,9 @@ def tables_from_products(rows: Iterable[tuple[str | None, str | None, dict | Non
                 for value in values if isinstance(values, list) else [values]:
                     if isinstance(value, str) and 0 < len(value) <= 40:
                         tables.add(entity, value, value.lower() if entity != "size" else value)
+                        named = SIZE_NAME.match(value) if entity == "size" else None
+                        if named:  # "cabin 55 cm": shoppers say "cabin size"
+                            tables.add("size", named.group(1), named.group(1).lower())
     return tables
 
 

@@ -6,7 +6,7 @@ import pytest
 
 from aisle.config import REPO_ROOT
 from nlu_models.entities import extract
-from nlu_models.lookups import LookupTables, Lookups, load_static
+from nlu_models.lookups import LookupTables, Lookups, load_static, tables_from_products
 
 STATIC = load_static(REPO_ROOT / "data" / "nlu" / "lookups")
 
@@ -147,3 +147,10 @@ def test_negated_values_get_the_excluded_role(text, excluded, kept):
     ents = extract(text, tables)
     assert {(e["entity"], e["value"]) for e in ents if e.get("role") == "excluded"} == excluded
     assert kept <= {(e["entity"], e["value"]) for e in ents if "role" not in e}
+
+
+def test_a_size_named_before_its_measure_is_found_by_its_name():
+    tables = STATIC.merged(tables_from_products([("Packwell", "Bags & Travel > Suitcases", {"size": "cabin 55 cm"}),
+                                                 ("Packwell", "Bags & Travel > Suitcases", {"size": "70 x 50 cm"})]))
+    assert ("size", "cabin", "cabin") in found("just cabin size ones", tables)
+    assert ("size", "cabin 55 cm", "cabin 55 cm") in found("the cabin 55 cm one", tables)
