@@ -376,3 +376,39 @@ def psutil_cmdline(pid: int) -> list[str]:
     import psutil
 
     return psutil.Process(pid).cmdline()
+
+
+def lock_names(path: Path) -> set[str]:
+    from packaging.utils import canonicalize_name
+
+    lines = [line for line in path.read_text().splitlines() if line.strip() and not line.startswith("#")]
+    return {canonicalize_name(re.split(r"[=<>\[ ]", line, maxsplit=1)[0]) for line in lines}
+
+
+def test_app_lock_is_complete_on_every_python_3_11_release() -> None:
+    """The image's Python is whatever 3.11 its base has (Debian 12's is 3.11.2), and the lock installs with
+    --no-deps: a dependency that only older 3.11 releases need (redis → async-timeout before 3.11.3)
+    must be in the lock, or the web app fails to import there."""
+    from importlib.metadata import PackageNotFoundError, distribution
+
+    from packaging.markers import default_environment
+    from packaging.requirements import Requirement
+    from packaging.utils import canonicalize_name
+
+    locked = lock_names(REPO_ROOT / "locks" / "app.lock")
+    without_deps = lock_names(REPO_ROOT / "locks" / "app-nodeps.in")  # installed --no-deps on purpose
+    missing = set()
+    for name in sorted(locked - without_deps):
+        try:
+            requires = distribution(name).requires or []
+        except PackageNotFoundError:
+            pytest.skip(f"{name} is in locks/app.lock but not installed: run make setup")
+        for line in requires:
+            requirement = Requirement(line)
+            for patch in range(0, 16):
+                env = {**default_environment(), "python_full_version": f"3.11.{patch}",
+                       "python_version": "3.11", "extra": ""}
+                if requirement.marker is None or requirement.marker.evaluate(env):
+                    if canonicalize_name(requirement.name) not in locked:
+                        missing.add(f"{name} needs {requirement} on Python 3.11.{patch}")
+    assert not missing, sorted(missing)
