@@ -6,8 +6,8 @@ import pytest
 import yaml
 from playwright.sync_api import expect
 
-from tests.browser import browser  # noqa: F401  (fixture)
-from tests.e2e_stack import AGENT, AGENT_DISPLAY_NAME, STAFF_PASSWORD
+from tests.browser import agent_takes_over, browser  # noqa: F401  (fixture)
+from tests.e2e_stack import AGENT, AGENT_DISPLAY_NAME
 
 pytestmark = pytest.mark.e2e
 WAIT_MS = 30_000
@@ -28,13 +28,7 @@ def test_shopper_and_agent_chat_live_then_the_bot_resumes_and_the_agent_corrects
     token = shopper.evaluate("JSON.parse(localStorage.getItem('aisle.conversation')).token")
     cid = token.rpartition(".")[0]
 
-    agent.goto(stack.web_url + "/login?next=/agent/queue")
-    agent.get_by_label("Username").fill(AGENT)
-    agent.get_by_label("Password").fill(STAFF_PASSWORD)
-    agent.get_by_role("button", name="Log in").click()
-    take = agent.locator(f'form[action="/agent/queue/{cid}/take"] button')
-    expect(take).to_be_visible()
-    take.click()
+    agent_takes_over(agent, stack.web_url, cid)
     expect(agent.get_by_role("heading", name="Live chat")).to_be_visible()
     expect(agent.locator("#live-log")).to_contain_text("I want to talk to a real person")  # the history first
 

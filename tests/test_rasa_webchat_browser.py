@@ -19,8 +19,8 @@ from sqlalchemy import select
 from aisle.config import REPO_ROOT
 from aisle.db import session_factory
 from aisle.models import Author, Conversation, Message
-from tests.browser import browser  # noqa: F401  (fixture)
-from tests.e2e_stack import AGENT, AGENT_DISPLAY_NAME, API_AUTH, STAFF_PASSWORD, Stack, free_port, http_json
+from tests.browser import agent_takes_over, browser  # noqa: F401  (fixture)
+from tests.e2e_stack import AGENT_DISPLAY_NAME, API_AUTH, Stack, free_port, http_json
 
 pytestmark = pytest.mark.e2e
 WAIT_MS = 30_000
@@ -134,13 +134,7 @@ def test_rasa_webchat_through_aisle_cards_reload_and_a_live_agent(browser, stack
 
     say(shopper, "I want to talk to a real person")
     expect(shopper.locator(".rw-response", has_text="asked a person from our team")).to_be_visible()
-    agent.goto(store.web_url + "/login?next=/agent/queue")
-    agent.get_by_label("Username").fill(AGENT)
-    agent.get_by_label("Password").fill(STAFF_PASSWORD)
-    agent.get_by_role("button", name="Log in").click()
-    take = agent.locator(f'form[action="/agent/queue/{cid}/take"] button')
-    expect(take).to_be_visible()
-    take.click()
+    agent_takes_over(agent, store.web_url, cid)
     expect(agent.locator("#live-log")).to_contain_text("I want to talk to a real person")
     expect(shopper.locator(".rw-response", has_text="joined the chat")).to_be_visible()
     agent.get_by_label("Message to the shopper").fill("Hi, I'm Eve from the team. How can I help?")
