@@ -28,7 +28,7 @@ from aisle.models import Product
 from catalog.documents import ProductView, view_of
 from catalog.index import DenseIndex, LexicalIndex, tokens
 from nlu_models.entities import extract, negated_spans
-from nlu_models.language import english_words
+from nlu_models.language import blank_spans, english_words
 from nlu_models.lookups import singular, static_tables, tables_from_products
 
 log = logging.getLogger(__name__)
@@ -427,7 +427,7 @@ class CatalogSearch:
             exclude_materials=_unique(excluded.get("material", [])),
             exclude_terms=_unique(terms + [singular(str(v)) for v in excluded.get("product_type", [])]),
         )
-        text = "".join(" " if any(s <= i < e for s, e in blank + negated) else ch for i, ch in enumerate(query))
+        text = blank_spans(query, blank + negated)
         raw = tokens(text)
         constraints = dataclasses.replace(constraints, attrs=self.attribute_lexicon.find(text))
         words = [w for w in raw if w not in STOPWORDS and not w.isdigit()]

@@ -75,3 +75,8 @@ def has_known_word(text: str, also: frozenset[str] | set[str] = frozenset()) -> 
     known = english_words()
     words = [w for w in WORD.findall(text.lower()) if len(w) > 2]
     return not known or not words or any(w in known or w in also for w in words)
+
+
+def blank_spans(text: str, spans: list[tuple[int, int]]) -> str:
+    """The text with each (start, end) span replaced by spaces, so the other offsets stay valid."""
+    return "".join(" " if any(s <= i < e for s, e in spans) else ch for i, ch in enumerate(text))

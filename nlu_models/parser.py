@@ -214,7 +214,7 @@ class Parser:
 
 def only_catalog_terms(text: str, found: list[dict[str, Any]]) -> bool:
     """Every word outside the entities' spans is filler."""
-    rest = "".join(" " if any(e["start"] <= i < e["end"] for e in found) else ch for i, ch in enumerate(text))
+    rest = language.blank_spans(text, [(e["start"], e["end"]) for e in found])
     return all(w in REQUEST_FILLER for w in language.WORD.findall(rest.lower()))
 
 
