@@ -164,6 +164,19 @@ class Stack:
         raise RuntimeError("services not healthy in time:\n" + "\n".join(
             f"--- {n}\n{self.log_tail(n)}" for n in self.processes))
 
+    def wait_healthy(self, label: str, health_url: str, limit_s: float = 60) -> None:
+        """Until one started service answers 200 at ``health_url``; its log tail if it exits or is late."""
+        deadline = time.monotonic() + limit_s
+        while True:
+            try:
+                if http_json("GET", health_url, timeout=5)[0] == 200:
+                    return
+            except OSError:
+                pass
+            if self.processes[label].poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"{label} not healthy:\n{self.log_tail(label)}")
+            time.sleep(0.5)
+
     def seconds_until_healthy(self, limit_s: float) -> float:
         """After a fault: how long until the web app reports every service healthy again."""
         start = time.monotonic()

@@ -7,7 +7,6 @@ import os
 import re
 import subprocess
 import sys
-import time
 
 import pytest
 from aiohttp import web
@@ -312,21 +311,12 @@ def action_server(tmp_path_factory):
     the console's similar-entries check and "try a question" call it as in production."""
     if os.environ.get("AISLE_SKIP_E2E") == "1":
         pytest.skip("AISLE_SKIP_E2E=1")
-    from tests.e2e_stack import Stack, http_json
+    from tests.e2e_stack import Stack
 
     stack = Stack.create(tmp_path_factory.mktemp("kb-console"))
     stack.start("actions")
     try:
-        deadline = time.monotonic() + 180
-        while True:
-            try:
-                if http_json("GET", stack.settings.action_url.rsplit("/webhook", 1)[0] + "/health", timeout=5)[0] == 200:
-                    break
-            except OSError:
-                pass
-            assert stack.processes["actions"].poll() is None, stack.log_tail("actions")
-            assert time.monotonic() < deadline, stack.log_tail("actions")
-            time.sleep(1)
+        stack.wait_healthy("actions", stack.settings.action_url.rsplit("/webhook", 1)[0] + "/health", 180)
         yield stack
     finally:
         stack.stop_all()

@@ -43,19 +43,6 @@ class Store:
     web_url: str  # the Aisle web app the widget talks to (and the agent console on it)
 
 
-def wait_for_health(url: str, stack: Stack, label: str) -> None:
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            if http_json("GET", f"{url}/health", timeout=5)[0] == 200:
-                return
-        except OSError:
-            pass
-        if time.monotonic() > deadline:
-            raise RuntimeError(stack.log_tail(label))
-        time.sleep(0.5)
-
-
 @pytest.fixture(scope="module")
 def store(stack: Stack, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Store]:
     """A web app on the stack's services that accepts the store's origin (AISLE_WIDGET_ORIGINS), and the
@@ -72,7 +59,7 @@ def store(stack: Stack, tmp_path_factory: pytest.TempPathFactory) -> Iterator[St
     shop = subprocess.Popen([sys.executable, "-m", "http.server", str(shop_port), "--bind", "127.0.0.1",
                              "--directory", str(site)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
-        wait_for_health(web_url, stack, "web-webchat")
+        stack.wait_healthy("web-webchat", f"{web_url}/health")
         yield Store(shop_url, web_url)
     finally:
         shop.terminate()

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import time
 import urllib.error
 import urllib.request
 import uuid
@@ -52,16 +51,7 @@ def guarded_web(stack: Stack) -> Iterator[str]:
                                       "AISLE_COOKIE_SECURE": "1", "AISLE_WIDGET_ORIGINS": SHOP})
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if http_json("GET", f"{url}/health", timeout=5)[0] == 200:
-                    break
-            except OSError:
-                pass
-            if time.monotonic() > deadline:
-                raise RuntimeError(stack.log_tail("web-guarded"))
-            time.sleep(0.5)
+        stack.wait_healthy("web-guarded", f"{url}/health")
         yield url
     finally:
         stack.stop("web-guarded")
