@@ -39,6 +39,10 @@ COMPATIBLE_TOP = 10  # a stated value is a filter when one of the query's top pr
 # A message naming no product is about a category when its affinity reaches this (chosen on the hardware
 # store's needs and CLINC150 val by ``python -m catalog.bench.needs``; reported on the demo store's).
 NEED_THRESHOLD = 0.35
+SOFT_ONLY = ("materials", "attrs")  # never filter when read from a query's free text
+# A product type right after one of these is the context of a need ("for working at a desk", "plug into my
+# laptop"), not the thing asked for.
+CONTEXT_BEFORE_TYPE = set("for with at into onto to on off from by of my our your his her their".split())
 RELAX_ORDER = ("attrs", "colors", "sizes", "materials", "brands", "price", "category", "categories", "in_stock")
 WORD = re.compile(r"[A-Za-z]+")
 IN_STOCK = re.compile(r"\b(?:in[- ]stock|available (?:now|today)|ships? (?:today|now)|available right now)\b", re.I)
@@ -420,7 +424,7 @@ class CatalogSearch:
             sizes=_unique(str(v) for v in values.get("size", [])),
             materials=_unique(values.get("material", [])),
             brands=_unique(values.get("brand", [])),
-            category=self._known_type(values.get("product_type", [])),
+            category=self._known_type(sought_types(query, found)),
             in_stock=bool(IN_STOCK.search(query)),
             exclude_brands=_unique(excluded.get("brand", [])),
             exclude_colors=_unique(excluded.get("color", [])),
@@ -494,15 +498,17 @@ class CatalogSearch:
 
     def _hard_and_soft(self, stated: Constraints, dense: list[tuple[int, float]]) -> tuple[Constraints, Constraints]:
         """Split the query's constraints: prices, "in stock" and exclusions are always hard; a brand,
-        colour, size, material or product type is hard when one of the products the query is most
-        about (its dense top ``COMPATIBLE_TOP``) has it, and otherwise only lifts products that do."""
+        colour, size or sought product type is hard when one of the products the query is most about
+        (its dense top ``COMPATIBLE_TOP``) has it. Materials and other attributes only lift products
+        that have them: in free text they are too often context, not a wish ("wood glue", "6 ft" of a
+        ladder or of a cord)."""
         top = [self.views[i] for i, _ in dense[:COMPATIBLE_TOP] if i in self.views]
         hard, soft = stated, Constraints()
         for name in ("colors", "sizes", "materials", "brands", "attrs", "category"):
             if not getattr(stated, name):
                 continue
             alone = _only(stated, name)
-            if not any(alone.allows(v) for v in top):
+            if name in SOFT_ONLY or not any(alone.allows(v) for v in top):
                 hard = hard.without(name)
                 soft = dataclasses.replace(soft, **{name: getattr(stated, name)})
         return hard, soft
@@ -584,6 +590,12 @@ def category_affinity(dense: list[tuple[int, float]], category_of: Callable[[int
         if len(got) < CATEGORY_TOP:
             got.append(s)
     return {c: float(np.mean(s)) for c, s in best.items()}
+
+
+def sought_types(query: str, found: Sequence[dict[str, Any]]) -> list[str]:
+    """The product types a query asks for: those not named as the context of a need."""
+    return [str(e["value"]) for e in found if e["entity"] == "product_type" and e.get("role") != "excluded"
+            and not CONTEXT_BEFORE_TYPE & set(tokens(query[:e["start"]])[-2:])]
 
 
 def _only(c: Constraints, name: str) -> Constraints:

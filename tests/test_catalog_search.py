@@ -118,6 +118,18 @@ def test_a_word_that_is_a_catalog_value_filters_only_when_the_query_is_about_suc
     assert engine.search("black running shoes").constraints.colors == ("black",)
 
 
+def test_a_material_in_free_text_lifts_but_does_not_filter(engine):
+    # Only one leather boot exists; the other hiking boots stay on the list, after it.
+    response = engine.search("leather hiking boots")
+    assert skus(response)[:2] == ["HB-600", "HB-601"] and not response.constraints.materials
+
+
+def test_a_product_type_named_as_context_is_not_a_filter(engine):
+    # The shopper wants something for the headphones, not headphones: "headphones" after "my" is context.
+    assert engine.search("something to hang my headphones on").constraints.category is None
+    assert engine.search("headphones for the gym").constraints.category == "headphone"
+
+
 @pytest.mark.parametrize("query, excluded", [
     ("kettle but not from Kaffeo", lambda item: item["brand"] == "Kaffeo"),
     ("running shoes, anything but black", lambda item: item["sku"] == "RS-501"),

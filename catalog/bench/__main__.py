@@ -50,7 +50,7 @@ REPORTS = REPO_ROOT / "reports"
 SYSTEMS = ("lexical", "dense", "served")
 NAMES = {"lexical": "BM25 only (FTS5, no filters)", "dense": "dense only (MiniLM + exact FAISS, no filters)",
          "served": "served ranking"}
-GRID = {"lexical": (0.0, 0.2, 0.4, 0.8), "category": (0.0, 1.0, 2.0, 4.0, 8.0), "soft": (0.0, 0.05)}
+GRID = {"lexical": (0.0, 0.2, 0.4, 0.8), "category": (0.0, 1.0, 2.0, 4.0, 8.0), "soft": (0.0, 0.05, 0.1, 0.2)}
 
 
 @dataclass
