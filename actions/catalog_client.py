@@ -5,6 +5,7 @@ time would break rasa-sdk's Sanic start-up).
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
 from functools import lru_cache
 
 from sqlalchemy import select
@@ -28,8 +29,9 @@ def warm_up() -> None:
     engine().encode(["warm up"])
 
 
-def search(query: str, limit: int, offset: int = 0, context: Constraints | None = None) -> SearchResponse:
-    return engine().search(query, limit=limit, offset=offset, context=context)
+def search(query: str, limit: int, offset: int = 0, context: Constraints | None = None,
+           newest: Sequence[str] = ()) -> SearchResponse:
+    return engine().search(query, limit=limit, offset=offset, context=context, newest=newest)
 
 
 def similar(sku: str, limit: int, context: Constraints | None = None) -> SearchResponse:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import dataclasses
 import re
 from statistics import median
+from collections.abc import Sequence
 from typing import Any
 
 from rasa_sdk import Action, Tracker
@@ -42,11 +43,14 @@ RELAXED_NAMES = {"attrs": "feature", "colors": "colour", "sizes": "size", "mater
                  "price": "price", "category": "product type", "categories": "product type", "in_stock": "in-stock"}
 
 
-def relaxed_note(relaxed: list[str]) -> str:
+def relaxed_note(relaxed: list[str], newest: Sequence[str] = ()) -> str:
     if not relaxed:
         return ""
-    names = list(dict.fromkeys(RELAXED_NAMES[r] for r in relaxed))
-    return f"Nothing matched exactly, so I ignored the {', '.join(names)} you asked for. "
+    names = ", ".join(dict.fromkeys(RELAXED_NAMES[r] for r in relaxed))
+    if newest and not set(relaxed) & set(newest):  # the latest wish won over an earlier one
+        wanted = ", ".join(dict.fromkeys(RELAXED_NAMES[n] for n in newest if n in RELAXED_NAMES))
+        return f"Nothing matched both, so I kept the {wanted} you just asked for and dropped the earlier {names}. "
+    return f"Nothing matched exactly, so I ignored the {names} you asked for. "
 
 
 def sort_of(text: str) -> str | None:
@@ -58,10 +62,13 @@ def sort_of(text: str) -> str | None:
 
 
 def run_search(dispatcher: CollectingDispatcher, query: str, context: Constraints, offset: int = 0,
-               sort: str | None = None, new: bool = False, heading: str | None = None) -> list[dict[str, Any]]:
-    """``new``: a fresh search, whose page decides the kinds of product that refinements keep to."""
+               sort: str | None = None, new: bool = False, heading: str | None = None,
+               newest: Sequence[str] = ()) -> list[dict[str, Any]]:
+    """``new``: a fresh search, whose page decides the kinds of product that refinements keep to.
+    ``newest``: the constraints this message stated, which win over older ones when not all can hold."""
     window = SORT_WINDOW if sort else PAGE
-    response = catalog_client.search(query, limit=window, offset=0 if sort else offset, context=context)
+    response = catalog_client.search(query, limit=window, offset=0 if sort else offset, context=context,
+                                     newest=newest)
     items = response.items
     if sort == "price":
         items = sorted(items, key=lambda d: d["price"])
@@ -85,7 +92,7 @@ def run_search(dispatcher: CollectingDispatcher, query: str, context: Constraint
         else:
             dispatcher.utter_message(text="I couldn't find anything matching that. Could you describe it differently?")
         return events
-    note = relaxed_note(response.relaxed)
+    note = relaxed_note(response.relaxed, newest)
     total = response.total
     heading = heading or ("Here's what I found" if not offset else "Here are more")
     counter = f" ({offset + 1}-{offset + len(page)} of {total})" if total > len(page) else ""
@@ -154,7 +161,9 @@ class ActionRefineSearch(Action):
         paging = not (CHEAPER.search(text) or PRICIER.search(text) or stated.active() or _excludes(stated))
         if sort is None and MORE.search(text) and paging:
             offset = int(tracker.get_slot("search_offset") or 0) + PAGE
-        return run_search(dispatcher, previous_query, context.merged(stated), offset=offset, sort=sort)
+        newest = stated.active() + (["price"] if CHEAPER.search(text) or PRICIER.search(text) else [])
+        return run_search(dispatcher, previous_query, context.merged(stated), offset=offset, sort=sort,
+                          newest=newest)
 
 
 def _excludes(c: Constraints) -> bool:

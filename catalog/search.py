@@ -455,10 +455,11 @@ class CatalogSearch:
         close = difflib.get_close_matches(word, candidates, n=1, cutoff=0.8)
         return close[0] if close else word
 
-    def search(self, query: str, limit: int = 10, offset: int = 0,
-               context: Constraints | None = None, mode: str = "hybrid") -> SearchResponse:
+    def search(self, query: str, limit: int = 10, offset: int = 0, context: Constraints | None = None,
+               mode: str = "hybrid", newest: Sequence[str] = ()) -> SearchResponse:
         """``mode`` "dense" or "lexical" ranks by one list alone, with no filters (the benchmark's
-        baselines); "hybrid" is what shoppers get."""
+        baselines); "hybrid" is what shoppers get. ``newest``: the constraints the shopper has just
+        stated; when nothing meets them all, older ones are dropped first."""
         self.refresh()
         if not self.views:
             return SearchResponse([], context or Constraints())
@@ -480,7 +481,7 @@ class CatalogSearch:
         for i in scores:
             scores[i] += self.weights.soft * _soft_matches(self.views[i], soft)
         ranked = sorted(scores.items(), key=lambda kv: -kv[1])
-        hits, current, relaxed = self._filter_relaxing(ranked, constraints)
+        hits, current, relaxed = self._filter_relaxing(ranked, constraints, newest)
         top = [self.views[i] for i, _ in hits[:max(limit, 1)]]
         # A stated value that filters nothing is "ignored" for the shopper when the top results lack it.
         relaxed += [name for name in soft.active()
@@ -513,14 +514,16 @@ class CatalogSearch:
                 soft = dataclasses.replace(soft, **{name: getattr(stated, name)})
         return hard, soft
 
-    def _filter_relaxing(self, ranked: list[tuple[int, float]], constraints: Constraints
+    def _filter_relaxing(self, ranked: list[tuple[int, float]], constraints: Constraints, newest: Sequence[str] = ()
                          ) -> tuple[list[tuple[int, float]], Constraints, list[str]]:
         """The ranked hits that meet the constraints; while there are none, drop one constraint at a
-        time in RELAX_ORDER. Returns the hits, the constraints that held, and what was dropped."""
+        time in RELAX_ORDER, the ``newest`` ones last. Returns the hits, the constraints that held, and
+        what was dropped."""
         relaxed: list[str] = []
+        order = sorted(RELAX_ORDER, key=lambda c: c in newest)
         while True:
             hits = [(i, s) for i, s in ranked if i in self.views and constraints.allows(self.views[i])]
-            remaining = [c for c in RELAX_ORDER if c in constraints.active()]
+            remaining = [c for c in order if c in constraints.active()]
             if hits or not remaining:
                 return hits, constraints, relaxed
             relaxed.append(remaining[0])

@@ -75,6 +75,17 @@ async def test_refine_cheaper_in_black_and_more():
     assert cards(black) == ["RS-501"] and s3["search_constraints"]["colors"] == ["black"]
 
 
+async def test_the_newest_constraint_wins_over_an_older_price_bound():
+    _, s1 = await run(ActionSearchProducts(), "kettle", "search_product")
+    _, s2 = await run(ActionRefineSearch(), "any cheaper ones?", "refine_search", slots=s1)
+    # The only black kettle costs more than the "cheaper" bound: the bound goes, the colour stays.
+    black, s3 = await run(ActionRefineSearch(), "in black", "refine_search", slots=s2,
+                          entities=[{"entity": "color", "value": "black"}])
+    assert cards(black) == ["KET-102"] and s3["search_constraints"]["colors"] == ["black"]
+    assert "kept the colour you just asked for and dropped the earlier price" in black[0]["text"]
+    assert s3["search_constraints"].get("price_max") is None
+
+
 async def test_show_more_pages_through_results():
     first, s1 = await run(ActionSearchProducts(), "kitchen", "search_product")
     more, s2 = await run(ActionRefineSearch(), "show me more", "refine_search", slots=s1)
