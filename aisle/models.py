@@ -382,6 +382,17 @@ class MessageCorrection(Base):
     merged_at: Mapped[datetime | None]
 
 
+class CannedReply(Timestamped, Base):
+    """A prepared answer that agents insert into a live chat by its shortcut ("/returns"); admins keep them."""
+
+    __tablename__ = "canned_replies"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    shortcut: Mapped[str] = mapped_column(String(40), unique=True)
+    text: Mapped[str] = mapped_column(Text)
+    updated_by: Mapped[str] = mapped_column(String(64))
+
+
 class ReturnStatus(str, enum.Enum):
     requested = "requested"  # label sent, waiting for the parcel
     received = "received"  # in the warehouse, being checked

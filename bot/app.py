@@ -20,6 +20,7 @@ from aisle.db import engine_for, session_factory
 from bot.api_keys import ApiKeys
 from bot.appkeys import API_KEYS, GATEWAY, HANDOFFS, INTERNAL_SECRET, SESSION, SETTINGS, TOKENS
 from bot.chat_http import ERROR_STATUS, authenticated_json, json_error
+from bot.agent import canned_admin
 from bot.agent import views as agent_views
 from bot.agent.retention import purge
 from bot.console import api_keys_admin, auth_views, faq_admin
@@ -171,5 +172,6 @@ def create_app(settings: Settings) -> web.Application:
     faq_admin.add_routes(app)
     api_keys_admin.add_routes(app)
     agent_views.add_routes(app, settings.data_dir)
+    canned_admin.add_routes(app)
     app.router.add_static("/static", HERE / "static")
     return app

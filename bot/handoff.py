@@ -21,6 +21,7 @@ from bot.transcripts import Transcripts, iso
 log = logging.getLogger(__name__)
 WAIT_SAMPLE = 20  # recent handoffs the expected wait is averaged over
 WAIT_WINDOW = timedelta(days=7)
+MAX_AGENT_MESSAGE = 4000  # characters in one agent message (and so in one canned reply)
 
 NOTICE_REQUESTED = "I've asked a person from our team to join. You can keep typing; they'll see everything."
 # {agent} is the staff member's display name: shoppers never see logins (bot/console/accounts.py).
@@ -73,6 +74,20 @@ class Handoffs:
                      "requested_at": iso(c.handoff_requested_at),
                      "wait_s": round((now - as_utc(c.handoff_requested_at)).total_seconds())}
                     for c in rows]
+
+    def inbox(self) -> list[dict[str, Any]]:
+        """Open conversations for the agent inbox: the waiting ones, longest wait first, then those an
+        agent has, longest open first. ``wait_s`` counts from the request while waiting, from the agent
+        joining after that."""
+        now = datetime.now(timezone.utc)
+        with self.transcripts.sessions() as s:
+            rows = s.scalars(select(Conversation).where(
+                Conversation.mode.in_((ConversationMode.waiting, ConversationMode.agent)))).all()
+            since = {c.id: as_utc(c.handoff_requested_at if c.mode is ConversationMode.waiting else c.agent_joined_at)
+                     or now for c in rows}
+            rows = sorted(rows, key=lambda c: (c.mode is not ConversationMode.waiting, since[c.id]))
+            return [{"conversation_id": c.id, "mode": c.mode.value, "agent": c.agent, "reason": c.handoff_reason,
+                     "wait_s": round((now - since[c.id]).total_seconds())} for c in rows]
 
     def _transition(self, conversation_id: str, allowed: tuple[ConversationMode, ...], owner: str | None,
                     **values: Any) -> bool:

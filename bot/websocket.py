@@ -5,6 +5,7 @@ Client → server
                                       conversation, anything else (none, forged, ended, idle for
                                       AISLE_WIDGET_IDLE_MINUTES) starts a new one and says nothing more
   {"type": "message", "text": "...", "payload": "/intent{...}"?, "client_id": "..."?}
+  {"type": "typing", "on": bool}                   the shopper is typing (shown to the agent)
   {"type": "cancel_handoff"}                        while waiting for a person: back to the bot
   {"type": "end"}                                   the shopper ends the chat: it is never resumed
   {"type": "ping"}
@@ -12,7 +13,7 @@ Server → client
   {"type": "welcome", "conversation_id", "token", "idle_expiry_s", "history": [message...], "mode": {...},
    "max_message_chars"}
   {"type": "message", "message": {id, author, text, created_at, client_id, buttons?, cards?, notice?}}
-  {"type": "typing", "on": bool}
+  {"type": "typing", "on": bool, "author"?: "agent", "agent"?: display name}   the bot or the agent
   {"type": "mode", "mode": "bot"|"waiting"|"agent", "queue_position"?, "expected_wait_s"?, "agent"?}
   {"type": "error", "code", "message", "client_id"?}
   {"type": "ended"}                                 the chat was ended (from this or another tab)
@@ -26,6 +27,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -43,6 +45,7 @@ MAX_FRAME_BYTES = 16 * 1024  # the agent console's socket; the widget's is sized
 HELLO_TIMEOUT_S = 10
 HEARTBEAT_S = 25
 MAX_BAD_FRAMES = 20  # a client that keeps sending garbage is disconnected
+TYPING_GAP_S = 1.0  # the widget repeats "typing" every 3 s; faster frames are dropped
 NOTICE_ENDED = "The shopper ended the chat."
 
 
@@ -92,14 +95,29 @@ async def read_frame(ws: web.WebSocketResponse, timeout: float | None = None) ->
     return frame
 
 
+def typing_event(author: str, on: Any, **extra: Any) -> dict[str, Any]:
+    """Someone in a live chat started or stopped typing (the others' sockets show it)."""
+    return {"type": "typing", "on": bool(on), "author": author, **extra}
+
+
+def not_from(author: str) -> Callable[[dict[str, Any]], dict[str, Any] | None]:
+    """A ``forward`` view that drops this author's own typing events (nobody sees themselves type)."""
+    def view(event: dict[str, Any]) -> dict[str, Any] | None:
+        return None if event.get("type") == "typing" and event.get("author") == author else event
+    return view
+
+
 async def forward(ws: web.WebSocketResponse, hub: Hub, topic: str,
-                  view: Callable[[dict[str, Any]], dict[str, Any]] | None = None) -> None:
-    """Everything published on the topic goes to this socket, in order (``view`` may reshape it)."""
+                  view: Callable[[dict[str, Any]], dict[str, Any] | None] | None = None) -> None:
+    """Everything published on the topic goes to this socket, in order (``view`` may reshape it, or
+    drop it by returning None)."""
     try:
         async with hub.subscribe(topic) as subscription:
             while not ws.closed:
                 event = await subscription.next()
-                await send_json(ws, view(event) if view else event)
+                shown = view(event) if view else event
+                if shown is not None:
+                    await send_json(ws, shown)
     except SubscriberTooSlow:
         await ws.close(code=1013, message=b"too far behind; reconnect")
 
@@ -121,13 +139,14 @@ async def websocket_handler(request: web.Request, gateway: Gateway, handoffs: Ha
         return ws
     conversation = gateway.transcripts.open(tokens.verify(hello.get("token")), idle_s=idle_s)
     cid = conversation.id
-    forwarder = asyncio.create_task(forward(ws, gateway.transcripts.hub, cid))
+    forwarder = asyncio.create_task(forward(ws, gateway.transcripts.hub, cid, not_from("shopper")))
     await asyncio.sleep(0)  # subscribed before the history is read: nothing falls in between
     await send_json(ws, {"type": "welcome", "conversation_id": cid, "token": tokens.issue(cid),
                          "idle_expiry_s": idle_s, "history": gateway.transcripts.history(cid),
                          "mode": handoffs.status(cid), "max_message_chars": gateway.max_message_chars})
     pending: set[asyncio.Task[Any]] = set()
     bad_frames = 0
+    typing_at = 0.0  # when this socket last said "typing": a client sending more often is ignored
     try:
         while not ws.closed:
             try:
@@ -140,6 +159,10 @@ async def websocket_handler(request: web.Request, gateway: Gateway, handoffs: Ha
                     task = asyncio.create_task(deliver(ws, gateway, cid, ip, frame))
                     pending.add(task)
                     task.add_done_callback(pending.discard)
+                elif kind == "typing":
+                    if not frame.get("on") or time.monotonic() - typing_at >= TYPING_GAP_S:
+                        typing_at = time.monotonic() if frame.get("on") else 0.0
+                        gateway.transcripts.hub.publish(cid, typing_event("shopper", frame.get("on")))
                 elif kind == "cancel_handoff":
                     handoffs.cancel(cid)
                 elif kind == "end":

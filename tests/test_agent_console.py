@@ -311,3 +311,165 @@ def test_postcodes_are_masked_but_order_numbers_stay():
     assert mask("my zip code is 94107-1234, order #10482") == "my zip code is [postcode hidden], order #10482"
     assert mask("deliver to SW1A 1AA") == "deliver to [postcode hidden]"
     assert mask("size 10 boots under 100 for order 10482") == "size 10 boots under 100 for order 10482"
+
+
+# ---- the inbox (issue #17 item 4) ---------------------------------------------------------------
+def test_form_answers_are_not_fallbacks(world):
+    """An email the order form took is an answer, even when the NLU called it a fallback."""
+    _, db, _ = world
+    t = Transcripts(db, Hub())
+    cid = t.ensure("conv-form-5", "web").id
+    say(t, cid, "jo@example.com", nlu("nlu_fallback", 0.3, [("email", "jo@example.com")]),
+        ["order_form", "action_listen"], {"order_email": "jo@example.com", "requested_slot": None})
+    say(t, cid, "94107", nlu("nlu_fallback", 0.2), ["order_form"], {"order_postcode": None})  # a wrong one too
+    say(t, cid, "asdfgh", nlu("nlu_fallback", 0.1), ["action_default_fallback"])  # still a fallback
+    today = datetime.now(timezone.utc).date()
+    with db() as s:
+        data = analytics.report(s, today, today)
+    assert data["form_answers"] == 2
+    assert dict(data["top_intents"])["nlu_fallback"] == 2  # "blorp fnargle" and "asdfgh"
+    assert data["fallback_rate"] == pytest.approx(2 / 4)
+    assert [m["text"] for m in data["lowest_confidence"][:2]] == ["asdfgh", "blorp fnargle"]
+    assert analytics.form_answer({"actions": ["order_form"], "slots": {"order_number": "10482"}})
+    assert not analytics.form_answer({"actions": ["action_search_products"], "slots": {"order_number": "1"}})
+    assert not analytics.form_answer(None)
+
+
+def test_readable_waits():
+    from bot.agent.inbox import readable
+
+    assert [readable(s) for s in (0, 59.4, 61, 1068, 3600, 3725, 49 * 3600)] == [
+        "0 s", "59 s", "1 min", "17 min", "1 h", "1 h 2 min", "2 days"]
+
+
+async def test_inbox_rows_read_like_sentences_and_show_who_has_what(client, world):
+    _, db, _ = world
+    handoffs = client.server.app[HANDOFFS]
+    for cid, reason in (("conv-a", "requested"), ("conv-b", "repeated_fallback")):
+        handoffs.transcripts.ensure(cid, "web")
+        handoffs.request(cid, reason)
+    with db() as s:
+        s.execute(update(Conversation).where(Conversation.id == "conv-a").values(
+            handoff_requested_at=datetime.now(timezone.utc) - timedelta(seconds=1068)))
+        s.commit()
+    handoffs.take("conv-b", "kim")
+    await login(client, "sam")
+    page = await (await client.get("/agent/queue")).text()
+    rows = re.findall(r'<li class="row (\w+)[^"]*" data-id="([^"]+)"', page)
+    assert rows == [("waiting", "conv-a"), ("agent", "conv-b")]  # waiting first
+    assert "waiting 17 min" in page and "1068 s" not in page and "asked for a person" in page
+    assert "the bot did not understand, three times" in page and "kim" in page and "unassigned" in page
+    fragment = await (await client.get("/agent/queue/rows?current=conv-b")).text()
+    assert 'aria-current="page"' in fragment and "<html" not in fragment
+    assert [r["wait_text"] for r in (await (await client.get("/agent/queue.json")).json())["inbox"]][0] == \
+        "waiting 17 min"
+
+
+def test_customer_panel_from_the_transcript_cart_and_orders(world):
+    from decimal import Decimal
+
+    from aisle.models import Customer, Order, Product
+    from bot.agent.customer import Verification, panel
+    from catalog import cart
+
+    _, db, _ = world
+    with db() as s:
+        boots, kettle = (Product(sku=sku, title=title, description="", category="c", price=Decimal(price), stock=5)
+                         for sku, title, price in (("B1", "Trail boots", "89.00"), ("K1", "Kettle", "30.00")))
+        jo = Customer(email="jo@example.com", name="Jo")
+        s.add_all([boots, kettle, jo])
+        s.flush()
+        placed = datetime(2026, 11, 1, tzinfo=timezone.utc)
+        s.add_all([Order(number="10482", customer_id=jo.id, total=Decimal("89.00"), placed_at=placed),
+                   Order(number="10483", customer_id=jo.id, total=Decimal("12.00"), placed_at=placed + timedelta(1))])
+        s.commit()
+    t = Transcripts(db, Hub())
+    cid = t.ensure("conv-panel-1", "web").id
+    assert panel(db, cid, 1800).verification is Verification.none
+    message = say(t, cid, "boots", nlu("search_product", 0.9), ["action_search_products"])
+    t.record_turn(cid, message, TurnTrace(0, None, [], {}),
+                  replies=[("Here you go", {"cards": [{"sku": "B1"}, {"sku": "K1"}, {"sku": "GONE"}]})])
+    say(t, cid, "details of the kettle", nlu("product_details", 0.9), [], {"focus_sku": "K1"})
+    now = datetime.now(timezone.utc)
+    say(t, cid, "10482 jo@example.com 94107", nlu("order_status", 0.9), ["order_form"],
+        {"verified_email": "jo@example.com", "verified_orders": ["10482"], "verified_at": now.timestamp()})
+    cart.add(db, cid, "B1", 2)
+
+    got = panel(db, cid, 1800, now=now)
+    assert (got.verification, got.email) == (Verification.verified, "j•••@example.com")
+    assert [(o.number, o.unlocked) for o in got.orders] == [("10483", False), ("10482", True)]  # newest first
+    assert [(p.sku, p.opened) for p in got.products] == [("K1", True), ("B1", False)]  # newest first, once
+    assert (got.cart.items, got.cart.total) == (2, Decimal("178.00"))
+    assert panel(db, cid, 1800, now=now + timedelta(hours=1)).verification is Verification.expired
+
+
+async def test_canned_replies_are_admin_only_validated_and_audited(client, world):
+    _, db, _ = world
+    await login(client, "sam")
+    token = token_in(await (await client.get("/agent/queue")).text())
+    assert (await client.get("/admin/canned")).status == 403
+    assert (await client.post("/admin/canned", data={"csrf_token": token, "shortcut": "x", "text": "y"})).status == 403
+    await client.post("/logout", data={"csrf_token": token})
+    await login(client, "ada")
+    token = token_in(await (await client.get("/admin/canned")).text())
+    resp = await client.post("/admin/canned", data={"csrf_token": token, "shortcut": "/Returns",
+                                                    "text": "You have 30 days.\r\n- free labels"})
+    assert "Saved /returns." in await resp.text()
+    resp = await client.post("/admin/canned", data={"csrf_token": token, "shortcut": "returns", "text": "again"})
+    body = await resp.text()
+    assert resp.status == 400 and "already a reply with the shortcut /returns" in body and ">again</textarea>" in body
+    resp = await client.post("/admin/canned", data={"csrf_token": token, "shortcut": "bad shortcut!", "text": "t"})
+    assert resp.status == 400 and "A shortcut is" in await resp.text()
+    from bot.agent.canned import CannedReplies
+
+    [reply] = CannedReplies(db).all()
+    assert reply.text == "You have 30 days.\n- free labels"
+    await client.post(f"/admin/canned/{reply.id}", data={"csrf_token": token, "shortcut": "returns-30",
+                                                         "text": "30 days."})
+    assert [(r.shortcut, r.text) for r in CannedReplies(db).all()] == [("returns-30", "30 days.")]
+    await client.post(f"/admin/canned/{reply.id}/delete", data={"csrf_token": token})
+    resp = await client.post(f"/admin/canned/{reply.id}/delete", data={"csrf_token": token})
+    assert "No such canned reply" in await resp.text()
+    with db() as s:
+        events = s.execute(select(AuditEvent.action, AuditEvent.target).where(
+            AuditEvent.action.like("canned.%")).order_by(AuditEvent.id)).all()
+    assert [tuple(e) for e in events] == [("canned.create", "returns"), ("canned.update", "returns-30"),
+                                          ("canned.delete", "returns-30")]
+
+
+async def test_the_live_page_has_three_panes_and_typing_goes_both_ways(client, world):
+    from bot.agent.canned import CannedReplies
+
+    CannedReplies(world[1]).create("hello", "Hi <there>, how can I help?", "ada")
+    handoffs = client.server.app[HANDOFFS]
+    handoffs.transcripts.ensure("conv-type-1", "web")
+    handoffs.request("conv-type-1", "requested")
+    await login(client, "sam")
+    handoffs.take("conv-type-1", "sam")
+    page = await (await client.get("/agent/live/conv-type-1")).text()
+    for pane in ('class="pane inbox-list"', 'class="pane inbox-chat"', 'class="pane inbox-customer"'):
+        assert pane in page
+    assert "Hi \\u003cthere\\u003e" in page  # canned replies for the picker, escaped inside the script tag
+    assert "not verified" in (await (await client.get("/agent/live/conv-type-1/customer")).text())
+
+    origin = str(client.make_url("")).rstrip("/")
+    shopper = await client.ws_connect("/ws")
+    await shopper.send_json({"type": "hello", "token": client.server.app[TOKENS].issue("conv-type-1")})
+    await shopper.receive_json(timeout=5)
+    agent = await client.ws_connect("/agent/ws/conv-type-1", headers={"Origin": origin})
+    await agent.send_json({"type": "typing", "on": True})
+    assert await shopper.receive_json(timeout=5) == {"type": "typing", "on": True, "author": "agent",
+                                                     "agent": "Customer support"}
+    await shopper.send_json({"type": "typing", "on": True})
+    await shopper.send_json({"type": "typing", "on": True})  # too soon: dropped
+    await shopper.send_json({"type": "typing", "on": False})
+    assert await agent.receive_json(timeout=5) == {"type": "typing", "on": True, "author": "shopper"}
+    assert await agent.receive_json(timeout=5) == {"type": "typing", "on": False, "author": "shopper"}
+    await shopper.send_json({"type": "ping"})
+    assert (await shopper.receive_json(timeout=5))["type"] == "pong"  # no echo of its own typing before it
+
+    handoffs.hand_back("conv-type-1", "sam")
+    while (await agent.receive_json(timeout=5))["type"] != "mode":
+        pass
+    await agent.send_json({"type": "typing", "on": True})  # no longer theirs: refused
+    assert (await agent.receive_json(timeout=5))["type"] == "error"

@@ -1,5 +1,9 @@
 """The numbers on the analytics page, for a date range: volume, containment, fallbacks, handoffs and
-waits, intents, low-confidence messages, searches that found nothing, FAQ feedback."""
+waits, intents, low-confidence messages, searches that found nothing, FAQ feedback.
+
+An answer to the order form's question (an email, an order number, a postcode) is no request the NLU
+could name, so it often comes back as a fallback; the form took it, so it is counted as a form
+answer, not as a fallback."""
 from __future__ import annotations
 
 from collections import Counter
@@ -16,6 +20,20 @@ from aisle.models import as_utc
 
 SEARCH_ACTIONS = {"action_search_products", "action_refine_search"}
 LOWEST_SHOWN = 15
+FALLBACK = "nlu_fallback"
+ORDER_FORM = "order_form"
+ORDER_FORM_SLOTS = {"order_number", "order_email", "order_postcode"}
+FORM_ANSWER = "order form answer"  # how a form answer is counted among the intents
+
+
+def form_answer(turn: dict[str, Any] | None) -> bool:
+    """The order form ran on this message and took one of its slots from it (valid or not)."""
+    return bool(turn) and ORDER_FORM in turn.get("actions", []) and bool(ORDER_FORM_SLOTS & set(turn.get("slots", {})))
+
+
+def counted_intent(nlu: dict[str, Any], turn: dict[str, Any] | None) -> str | None:
+    intent = nlu.get("intent")
+    return FORM_ANSWER if intent == FALLBACK and form_answer(turn) else intent
 
 
 def day_range(start: date, end: date) -> tuple[datetime, datetime]:
@@ -40,9 +58,10 @@ def report(session: Session, start: date, end: date) -> dict[str, Any]:
         select(Message.id, Message.conversation_id, Message.text, Message.nlu, Message.turn, Message.created_at)
         .where(Message.conversation_id.in_(ids), Message.author == Author.shopper)).all() if ids else []
     understood = [m for m in shopper if m.nlu]
-    intents = Counter(m.nlu.get("intent") for m in understood)
-    fallback_conversations = {m.conversation_id for m in understood if m.nlu.get("intent") == "nlu_fallback"}
-    lowest = sorted((m for m in understood if m.nlu.get("confidence") is not None),
+    intents = Counter(counted_intent(m.nlu, m.turn) for m in understood)
+    fallback_conversations = {m.conversation_id for m in understood if counted_intent(m.nlu, m.turn) == FALLBACK}
+    lowest = sorted((m for m in understood if m.nlu.get("confidence") is not None
+                     and counted_intent(m.nlu, m.turn) != FORM_ANSWER),
                     key=lambda m: m.nlu["confidence"])[:LOWEST_SHOWN]
     no_results = [m for m in shopper if m.turn and SEARCH_ACTIONS & set(m.turn.get("actions", []))
                   and m.turn.get("slots", {}).get("shown_skus") == []]
@@ -63,7 +82,8 @@ def report(session: Session, start: date, end: date) -> dict[str, Any]:
         "containment_rate": (total - len(handed)) / total if total else None,
         "handoff_rate": len(handed) / total if total else None,
         "fallback_rate": len(fallback_conversations) / total if total else None,
-        "fallback_message_rate": intents.get("nlu_fallback", 0) / len(understood) if understood else None,
+        "fallback_message_rate": intents.get(FALLBACK, 0) / len(understood) if understood else None,
+        "form_answers": intents.get(FORM_ANSWER, 0),
         "wait_s": {"answered": len(waits), "median": median(waits) if waits else None,
                    "max": max(waits) if waits else None},
         "top_intents": intents.most_common(12),

@@ -65,6 +65,13 @@ def search_text(text: str) -> str:
     return mask(text).lower()
 
 
+def partly_hidden(email: str) -> str:
+    """A verified email for the customer panel: the first letter and the domain ("a•••@example.com"),
+    enough to tell the shopper which address it was, not enough to write to it."""
+    local, at, domain = email.partition("@")
+    return f"{local[:1]}•••@{domain}" if at and local else EMAIL_HIDDEN
+
+
 def mask_value(name: str, value: Any) -> Any:
     """A slot's or entity's value for an agent: hidden whole when the name says it is personal data."""
     if value is None:

@@ -16,21 +16,21 @@ from yarl import URL
 
 from aisle import audit
 from aisle.config import REPO_ROOT
-from aisle.models import Role
-from bot.agent import analytics
+from aisle.models import ConversationMode, Role
+from bot.agent import analytics, customer, inbox
+from bot.agent.canned import CannedReplies
 from bot.agent.masking import mask, mask_message
 from bot.agent.retrain import NluRetraining, RetrainError
 from bot.agent.review import Review, ReviewError, parse_entities
 from bot.agent.transcripts_query import PAGE_SIZE, Filters, rows, to_csv
-from bot.appkeys import HANDOFFS
+from bot.appkeys import HANDOFFS, SETTINGS
 from bot.console.security import DB, current_user, render, requires, username
-from bot.handoff import HandoffError
+from bot.handoff import MAX_AGENT_MESSAGE, HandoffError, Handoffs
 from bot.hub import QUEUE_TOPIC
-from bot.websocket import MAX_FRAME_BYTES, forward, own_origin, send_json
+from bot.websocket import MAX_FRAME_BYTES, forward, not_from, own_origin, send_json, typing_event
 
 log = logging.getLogger(__name__)
 STAFF = (Role.admin, Role.agent)
-MAX_AGENT_MESSAGE = 4000
 ANALYTICS_DAYS = 30
 RETRAINING: web.AppKey[NluRetraining] = web.AppKey("nlu_retraining", NluRetraining)
 
@@ -205,15 +205,28 @@ async def promote(request: web.Request) -> web.StreamResponse:
 
 
 # ---- live queue and takeover --------------------------------------------------------------------
+def canned(request: web.Request) -> CannedReplies:
+    return CannedReplies(request.app[DB])
+
+
 @requires(*STAFF)
 async def queue_page(request: web.Request) -> web.Response:
-    return await render(request, "agent/queue.html", {"queue": request.app[HANDOFFS].queue(),
-                                                      "error": request.query.get("error", "")})
+    """The inbox with no conversation open: the list, and a hint to pick one."""
+    return await render(request, "agent/inbox.html", {"rows": inbox.rows(request.app[HANDOFFS]),
+                                                      "conversation": None, "error": request.query.get("error", "")})
+
+
+@requires(*STAFF)
+async def queue_rows(request: web.Request) -> web.Response:
+    """The list's rows alone: the inbox reloads them when the queue changes, and every few seconds."""
+    return await render(request, "agent/inbox_rows.html", {"rows": inbox.rows(request.app[HANDOFFS]),
+                                                           "current": request.query.get("current", "")})
 
 
 @requires(*STAFF)
 async def queue_json(request: web.Request) -> web.Response:
-    return web.json_response({"queue": request.app[HANDOFFS].queue()})
+    handoffs = request.app[HANDOFFS]
+    return web.json_response({"queue": handoffs.queue(), "inbox": inbox.rows(handoffs)})
 
 
 @requires(*STAFF)
@@ -224,15 +237,31 @@ async def take(request: web.Request) -> web.StreamResponse:
                            "no longer waiting.".replace(" ", "+"))
 
 
+def customer_panel(request: web.Request, conversation_id: str) -> customer.CustomerPanel:
+    return customer.panel(request.app[DB], conversation_id, request.app[SETTINGS].order_verification_idle_s)
+
+
 @requires(*STAFF)
 async def live_page(request: web.Request) -> web.Response:
+    """The inbox with one conversation open: list, conversation and reply box, customer panel."""
     handoffs = request.app[HANDOFFS]
     conversation = handoffs.transcripts.get(cid(request))
     if conversation is None:
         raise web.HTTPNotFound(text="No such conversation.")
     history = [mask_message(m) for m in handoffs.transcripts.history(conversation.id)]
-    return await render(request, "agent/live.html", {"conversation": conversation, "messages": history,
-                                                     "mine": conversation.agent == await username(request)})
+    return await render(request, "agent/inbox.html", {
+        "rows": inbox.rows(handoffs), "conversation": conversation, "messages": history,
+        "mine": conversation.agent == await username(request), "customer": customer_panel(request, conversation.id),
+        "canned": [{"shortcut": c.shortcut, "text": c.text} for c in canned(request).all()],
+        "error": request.query.get("error", "")})
+
+
+@requires(*STAFF)
+async def live_customer(request: web.Request) -> web.Response:
+    """The customer panel alone: the inbox reloads it when the conversation moves on."""
+    if request.app[HANDOFFS].transcripts.get(cid(request)) is None:
+        raise web.HTTPNotFound(text="No such conversation.")
+    return await render(request, "agent/customer.html", {"customer": customer_panel(request, cid(request))})
 
 
 @requires(*STAFF)
@@ -277,18 +306,27 @@ async def agent_socket(request: web.Request) -> web.WebSocketResponse:
     ws = web.WebSocketResponse(heartbeat=25, max_msg_size=MAX_FRAME_BYTES)
     await ws.prepare(request)
 
-    def masked(event: dict[str, Any]) -> dict[str, Any]:
-        return {**event, "message": mask_message(event["message"])} if event.get("type") == "message" else event
+    own_typing = not_from("agent")
+
+    def masked(event: dict[str, Any]) -> dict[str, Any] | None:
+        return {**event, "message": mask_message(event["message"])} if event.get("type") == "message" \
+            else own_typing(event)
 
     forwarder = asyncio.create_task(forward(ws, handoffs.transcripts.hub,
                                             QUEUE_TOPIC if topic == "queue" else topic, masked))
+    shown_name = handoffs.shown_name(agent)
     try:
         async for msg in ws:
             if msg.type is not WSMsgType.TEXT or topic == "queue":
                 continue
             try:
                 frame = json.loads(msg.data)
-                text = str(frame.get("text", "")).strip() if isinstance(frame, dict) else ""
+                if not isinstance(frame, dict):
+                    raise ValueError("a frame is a JSON object")
+                if frame.get("type") == "typing":
+                    agent_typing(handoffs, topic, agent, shown_name, frame.get("on"))
+                    continue
+                text = str(frame.get("text", "")).strip()
                 if text:
                     handoffs.agent_message(topic, agent, text[:MAX_AGENT_MESSAGE])
             except (ValueError, HandoffError) as exc:
@@ -296,6 +334,14 @@ async def agent_socket(request: web.Request) -> web.WebSocketResponse:
     finally:
         forwarder.cancel()
     return ws
+
+
+def agent_typing(handoffs: Handoffs, conversation_id: str, agent: str, shown_name: str, on: Any) -> None:
+    """The shopper sees "<display name> is typing" only from the agent who has the conversation."""
+    conversation = handoffs.transcripts.get(conversation_id)
+    if conversation is None or conversation.mode is not ConversationMode.agent or conversation.agent != agent:
+        raise HandoffError("only the agent who took this conversation can write in it")
+    handoffs.transcripts.hub.publish(conversation_id, typing_event("agent", on, agent=shown_name))
 
 
 @requires(*STAFF)
@@ -337,8 +383,10 @@ def add_routes(app: web.Application, data_dir: Path) -> None:
     r.add_post("/admin/nlu/promote", promote)
     r.add_get("/agent/queue", queue_page)
     r.add_get("/agent/queue.json", queue_json)
+    r.add_get("/agent/queue/rows", queue_rows)
     r.add_post("/agent/queue/{conversation_id}/take", take)
     r.add_get("/agent/live/{conversation_id}", live_page)
+    r.add_get("/agent/live/{conversation_id}/customer", live_customer)
     r.add_post("/agent/live/{conversation_id}/send", live_send)
     r.add_post("/agent/live/{conversation_id}/handback", hand_back)
     r.add_get("/agent/ws/{topic}", agent_socket)

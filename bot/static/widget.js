@@ -386,8 +386,9 @@
         show(frame.message);
         if (panel.hidden && frame.message.author !== "shopper") setUnread(unread + 1);
         break;
-      case "typing":
+      case "typing": // the bot's, or the agent's (with their display name)
         typing.hidden = !frame.on;
+        typing.setAttribute("aria-label", `${frame.agent || "Aisle"} is typing`);
         break;
       case "mode":
         setMode(frame);
@@ -496,6 +497,24 @@
     send(input.value);
     input.value = "";
   });
+
+  // ---- Typing indicator for the agent: only while a person has the chat, at most every few seconds
+  const TYPING_REPEAT_MS = 3000;
+  const TYPING_IDLE_MS = 4000;
+  let typingSentAt = 0;
+  let typingStop = null;
+  function tellTyping(on) {
+    if (connected && panel.dataset.mode === "agent") socket.send(JSON.stringify({ type: "typing", on }));
+  }
+  input.addEventListener("input", () => {
+    if (Date.now() - typingSentAt > TYPING_REPEAT_MS) {
+      typingSentAt = Date.now();
+      tellTyping(true);
+    }
+    clearTimeout(typingStop);
+    typingStop = setTimeout(() => { typingSentAt = 0; tellTyping(false); }, TYPING_IDLE_MS);
+  });
+  form.addEventListener("submit", () => { clearTimeout(typingStop); typingSentAt = 0; });
 
   window.AisleWidget = {
     open,
