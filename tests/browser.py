@@ -35,16 +35,21 @@ def browser():
         browser.close()
 
 
+def agent_logs_in(agent, web_url: str, next_path: str = "/agent/queue") -> None:
+    """The e2e stack's agent logs in to the console."""
+    from tests.e2e_stack import AGENT, STAFF_PASSWORD
+
+    agent.goto(f"{web_url}/login?next={next_path}")
+    agent.get_by_label("Username").fill(AGENT)
+    agent.get_by_label("Password").fill(STAFF_PASSWORD)
+    agent.get_by_role("button", name="Log in").click()
+
+
 def agent_takes_over(agent, web_url: str, conversation_id: str) -> None:
     """The e2e stack's agent logs in to the console and takes the waiting conversation."""
     from playwright.sync_api import expect
 
-    from tests.e2e_stack import AGENT, STAFF_PASSWORD
-
-    agent.goto(web_url + "/login?next=/agent/queue")
-    agent.get_by_label("Username").fill(AGENT)
-    agent.get_by_label("Password").fill(STAFF_PASSWORD)
-    agent.get_by_role("button", name="Log in").click()
+    agent_logs_in(agent, web_url)
     take = agent.locator(f'form[action="/agent/queue/{conversation_id}/take"] button')
     expect(take).to_be_visible()
     take.click()

@@ -347,6 +347,8 @@ async def test_inbox_rows_read_like_sentences_and_show_who_has_what(client, worl
     handoffs = client.server.app[HANDOFFS]
     for cid, reason in (("conv-a", "requested"), ("conv-b", "repeated_fallback")):
         handoffs.transcripts.ensure(cid, "web")
+        handoffs.transcripts.post(cid, Author.shopper, "first")
+        handoffs.transcripts.post(cid, Author.shopper, f"mail {cid}@example.com please")
         handoffs.request(cid, reason)
     with db() as s:
         s.execute(update(Conversation).where(Conversation.id == "conv-a").values(
@@ -359,6 +361,7 @@ async def test_inbox_rows_read_like_sentences_and_show_who_has_what(client, worl
     assert rows == [("waiting", "conv-a"), ("agent", "conv-b")]  # waiting first
     assert "waiting 17 min" in page and "1068 s" not in page and "asked for a person" in page
     assert "the bot did not understand, three times" in page and "kim" in page and "unassigned" in page
+    assert "mail [email hidden] please" in page and "conv-a@example.com" not in page  # the latest, masked
     fragment = await (await client.get("/agent/queue/rows?current=conv-b")).text()
     assert 'aria-current="page"' in fragment and "<html" not in fragment
     assert [r["wait_text"] for r in (await (await client.get("/agent/queue.json")).json())["inbox"]][0] == \
