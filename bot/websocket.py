@@ -146,7 +146,7 @@ async def websocket_handler(request: web.Request, gateway: Gateway, handoffs: Ha
                          "mode": handoffs.status(cid), "max_message_chars": gateway.max_message_chars})
     pending: set[asyncio.Task[Any]] = set()
     bad_frames = 0
-    typing_at = 0.0  # when this socket last said "typing": a client sending more often is ignored
+    typing_at, typing_on = 0.0, False  # when this socket last said "typing", and whether it still is
     try:
         while not ws.closed:
             try:
@@ -160,9 +160,11 @@ async def websocket_handler(request: web.Request, gateway: Gateway, handoffs: Ha
                     pending.add(task)
                     task.add_done_callback(pending.discard)
                 elif kind == "typing":
-                    if not frame.get("on") or time.monotonic() - typing_at >= TYPING_GAP_S:
-                        typing_at = time.monotonic() if frame.get("on") else 0.0
-                        gateway.transcripts.hub.publish(cid, typing_event("shopper", frame.get("on")))
+                    # At most one "typing" a second, and one "stopped" after each: a flood goes nowhere.
+                    on = bool(frame.get("on"))
+                    if (on and time.monotonic() - typing_at >= TYPING_GAP_S) or (not on and typing_on):
+                        typing_at, typing_on = (time.monotonic() if on else typing_at), on
+                        gateway.transcripts.hub.publish(cid, typing_event("shopper", on))
                 elif kind == "cancel_handoff":
                     handoffs.cancel(cid)
                 elif kind == "end":

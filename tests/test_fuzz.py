@@ -237,7 +237,7 @@ def test_masking_and_order_parsing_take_any_text(text):
 
 FIELDS = ["question", "answer", "category", "status", "alternatives", "tags", "do", "version", "tag", "note",
           "reviewed", "intent", "text", "entities", "q", "mode", "channel", "intent_filter", "since", "until",
-          "page", "action", "reason"]
+          "page", "action", "reason", "shortcut", "current"]
 ids = st.one_of(st.sampled_from(["1", "2", "0", "-1", "999999999999", "c-unknown", "%2e%2e"]), st.text(
     st.characters(whitelist_categories=("L", "N")), min_size=1, max_size=12))
 console_requests = st.tuples(
@@ -249,6 +249,8 @@ console_requests = st.tuples(
         ("POST", "/agent/conversations/{id}/notes"), ("POST", "/agent/conversations/{id}/reviewed"),
         ("POST", "/agent/messages/{id}/correction"), ("POST", "/agent/queue/{id}/take"),
         ("POST", "/agent/live/{id}/send"), ("POST", "/agent/live/{id}/handback"), ("GET", "/agent/analytics"),
+        ("GET", "/agent/queue/rows"), ("GET", "/agent/live/{id}/customer"), ("POST", "/admin/canned"),
+        ("POST", "/admin/canned/{id}"), ("POST", "/admin/canned/{id}/delete"),
     ]),
     ids,
     st.dictionaries(st.sampled_from(FIELDS), st.text(max_size=300), max_size=6),

@@ -54,10 +54,6 @@ class CannedReplies:
         with self.sessions() as s:
             return [_view(r) for r in s.scalars(select(CannedReply).order_by(CannedReply.shortcut))]
 
-    def get(self, reply_id: int) -> Canned:
-        with self.sessions() as s:
-            return _view(self._row(s, reply_id))
-
     @staticmethod
     def _row(s: Session, reply_id: int) -> CannedReply:
         row = s.get(CannedReply, reply_id)
