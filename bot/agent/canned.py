@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from aisle import audit
 from aisle.models import CannedReply
 from bot.handoff import MAX_AGENT_MESSAGE
+from knowledge.records import normalise_newlines
 
 SHORTCUT = re.compile(r"^[a-z0-9][a-z0-9_-]{0,39}$")
 
@@ -36,7 +37,7 @@ def _view(row: CannedReply) -> Canned:
 
 def _clean(shortcut: str, text: str) -> tuple[str, str]:
     shortcut = shortcut.strip().lstrip("/").lower()
-    text = text.replace("\r\n", "\n").replace("\r", "\n").strip()
+    text = normalise_newlines(text).strip()
     if not SHORTCUT.match(shortcut):
         raise CannedError("A shortcut is 1-40 lowercase letters, digits, '-' or '_', starting with a letter or digit.")
     if not text:

@@ -126,7 +126,8 @@ function cannedReplies(input) {
       return item;
     }));
     menu.hidden = !shown.length;
-    input.setAttribute("aria-activedescendant", shown.length ? `canned-${active}` : "");
+    if (shown.length) input.setAttribute("aria-activedescendant", `canned-${active}`);
+    else input.removeAttribute("aria-activedescendant");
   }
   input.addEventListener("input", () => {
     const slash = input.value.match(/(?:^|\s)\/([\w-]*)$/);
