@@ -37,6 +37,7 @@ function beep() {
   const Context = window.AudioContext || window.webkitAudioContext;
   if (!Context) return;
   const audio = beep.context || (beep.context = new Context());
+  if (audio.state === "suspended") audio.resume(); // after a reload, sound waits for the next click anywhere
   const tone = audio.createOscillator();
   const gain = audio.createGain();
   tone.frequency.value = 880;
@@ -57,7 +58,6 @@ function inboxList(list) {
   function showButton() {
     button.hidden = false;
     button.textContent = alertsOn ? "Turn off alerts" : "Turn on alerts";
-    button.setAttribute("aria-pressed", String(alertsOn));
   }
   // Browsers allow sound and the permission prompt only after a click: both start here.
   button.addEventListener("click", async () => {
