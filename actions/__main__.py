@@ -1,13 +1,21 @@
 """``python -m actions``: the rasa-sdk action server on Aisle's internal host and port.
 
 Only Rasa (and the web app's "try a question" and similar-entry check) may call it: every route but
-``GET /health`` needs ``Authorization: Bearer <AISLE_INTERNAL_SECRET>``.
+the probes (``GET /health``, ``/livez``, ``/readyz``) and ``/metrics`` (its own check, aisle.observability)
+needs ``Authorization: Bearer <AISLE_INTERNAL_SECRET>``.
 """
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
+from rasa_sdk.executor import ActionExecutor
+from rasa_sdk.interfaces import (ActionExecutionRejection, ActionMissingDomainException,
+                                 ActionNotFoundException)
+
+from aisle import observability as obs
 from aisle.config import settings
+from aisle.db import database_reachable
 from aisle.internal_auth import is_authorized
 from aisle.logs import configure_logging
 
@@ -51,7 +59,48 @@ async def faq_similar(request):  # type: ignore[no-untyped-def]
     return json_response({"threshold": DUPLICATE_AT, "matches": [m.__dict__ for m in matches]})
 
 
-OPEN_PATHS = {"/health"}  # rasa-sdk's liveness probe: {"status": "ok"}, nothing else
+OPEN_PATHS = {"/health", *obs.PROBE_PATHS}  # rasa-sdk's {"status": "ok"}, the probes and /metrics
+# What rasa-sdk answers with a 4xx of its own: a bad call from Rasa, not an action that broke.
+REFUSED_CALLS = (ActionExecutionRejection, ActionMissingDomainException, ActionNotFoundException)
+
+
+class TimedExecutor(ActionExecutor):
+    """rasa-sdk's executor, timing every action run and counting the ones that raise."""
+
+    async def run(self, action_call: dict[str, Any]) -> Any:
+        try:
+            with obs.STAGE_SECONDS.labels("action").time():
+                return await super().run(action_call)
+        except REFUSED_CALLS:
+            raise
+        except Exception:
+            obs.FAILURES.labels("action_failed").inc()
+            raise
+
+
+def add_probe_routes(app: Any, token: str | None, database_url: str) -> None:
+    """``/metrics``, ``/livez`` and ``/readyz`` on the Sanic app (the aiohttp services get the same from
+    aisle.observability). The models are loaded before the server listens; readiness adds the database."""
+    from sanic.response import json as json_response, raw
+
+    async def metrics(request):  # type: ignore[no-untyped-def]
+        # request.ip is the socket's peer (Sanic reads forwarding headers only into remote_addr)
+        refused = obs.may_scrape(request.headers.get("Authorization"), request.ip, request.headers, token)
+        if refused is not None:
+            return json_response({"error": obs.REFUSALS[refused]}, status=refused)
+        return raw(await asyncio.to_thread(obs.exposition), content_type=obs.CONTENT_TYPE_LATEST)
+
+    async def livez(request):  # type: ignore[no-untyped-def]
+        return json_response(obs.LIVE)
+
+    async def readyz(request):  # type: ignore[no-untyped-def]
+        reachable = await asyncio.to_thread(database_reachable, database_url)
+        status, body = obs.readiness_body([] if reachable else ["database"])
+        return json_response(body, status=status)
+
+    app.add_route(metrics, "/metrics", methods=["GET"])
+    app.add_route(livez, "/livez", methods=["GET"])
+    app.add_route(readyz, "/readyz", methods=["GET"])
 
 
 def require_secret(app: Any, secret: str) -> None:
@@ -68,11 +117,10 @@ def require_secret(app: Any, secret: str) -> None:
 
 def main() -> None:
     from rasa_sdk.endpoint import create_app
-    from rasa_sdk.executor import ActionExecutor
 
     cfg = settings()
-    configure_logging(cfg.log_level)
-    executor = ActionExecutor()
+    configure_logging(cfg.log_level, cfg.log_format)
+    executor = TimedExecutor()
     executor.register_package("actions")
     from actions import catalog_client, knowledge_client, recommend_client
 
@@ -83,6 +131,8 @@ def main() -> None:
     require_secret(app, cfg.internal_secret())
     app.add_route(faq_answer, "/faq/answer", methods=["POST"])
     app.add_route(faq_similar, "/faq/similar", methods=["POST"])
+    obs.declare("actions", stages=("action", "search"))
+    add_probe_routes(app, cfg.metrics_token, cfg.database_url)
     # One process: Sanic's worker-process mode doubles memory and dies noisily on Ctrl-C.
     app.run(host=cfg.internal_host, port=cfg.action_port, single_process=True, access_log=False, motd=False)
 

@@ -10,6 +10,7 @@ from functools import lru_cache
 
 from sqlalchemy import select
 
+from aisle import observability as obs
 from aisle.config import settings
 from aisle.db import session_factory
 from aisle.models import Product
@@ -31,7 +32,8 @@ def warm_up() -> None:
 
 def search(query: str, limit: int, offset: int = 0, context: Constraints | None = None,
            newest: Sequence[str] = ()) -> SearchResponse:
-    return engine().search(query, limit=limit, offset=offset, context=context, newest=newest)
+    with obs.STAGE_SECONDS.labels("search").time():
+        return engine().search(query, limit=limit, offset=offset, context=context, newest=newest)
 
 
 def similar(sku: str, limit: int, context: Constraints | None = None) -> SearchResponse:

@@ -15,7 +15,7 @@ def main() -> None:
     rev = sub.add_parser("revision", help="autogenerate a migration from aisle/models.py")
     rev.add_argument("-m", "--message", required=True)
     args = parser.parse_args()
-    configure_logging(settings().log_level)
+    configure_logging(settings().log_level, settings().log_format)
     if args.command == "migrate":
         migrate.upgrade(settings().database_url)
     else:

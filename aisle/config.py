@@ -18,6 +18,7 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 PRECISIONS = ("int8", "fp32")
 DEFAULT_NLU_PRECISION = "fp32"  # int8 lost 0.33 points on the held-out NLU set (bound: 0.3)
 DEFAULT_ENCODER_PRECISION = "int8"  # NDCG@10 within 0.003 of torch on both search benchmarks
+LOG_FORMATS = ("text", "json")
 
 
 class ConfigError(ValueError):
@@ -114,6 +115,7 @@ class Settings:
     action_url: str
     nlu_url: str
     log_level: str
+    log_format: str  # "text" (timestamped lines) or "json" (one JSON object a line, for log shippers)
     max_message_chars: int  # longest shopper message the gateway accepts
     rate_per_conversation: str  # "N/second|minute|hour" (limits' syntax), per conversation
     rate_per_ip: str  # the same, per client IP address
@@ -137,6 +139,8 @@ class Settings:
     nlu_precision: str
     encoder_precision: str
     store_url: str | None  # the shop's own site (AISLE_STORE_URL): imported products link to pages under it
+    # Bearer token Prometheus sends to /metrics; None: /metrics answers only direct loopback callers.
+    metrics_token: str | None
 
     @property
     def internal_secret_file(self) -> Path:
@@ -217,6 +221,12 @@ class Settings:
         threshold = _float(env, "AISLE_NLU_THRESHOLD", 0.0) if env.get("AISLE_NLU_THRESHOLD", "").strip() else None
         if threshold is not None and not 0.0 <= threshold <= 1.0:
             raise ConfigError(f"AISLE_NLU_THRESHOLD must be between 0 and 1, got {threshold}")
+        log_format = (env.get("AISLE_LOG_FORMAT") or "text").strip().lower()
+        if log_format not in LOG_FORMATS:
+            raise ConfigError(f"AISLE_LOG_FORMAT must be one of {', '.join(LOG_FORMATS)}, got {log_format!r}")
+        metrics_token = env.get("AISLE_METRICS_TOKEN", "").strip() or None
+        if metrics_token is not None and len(metrics_token) < MIN_SECRET_CHARS:
+            raise ConfigError(f"AISLE_METRICS_TOKEN must be at least {MIN_SECRET_CHARS} characters")
         proxy_headers = (env.get("AISLE_PROXY_HEADERS") or "x-forwarded").strip().lower()
         if proxy_headers not in PROXY_HEADERS:
             raise ConfigError(f"AISLE_PROXY_HEADERS must be one of {', '.join(PROXY_HEADERS)}, "
@@ -242,6 +252,7 @@ class Settings:
             action_url=env.get("AISLE_ACTION_URL") or f"http://{internal_host}:{action_port}/webhook",
             nlu_url=env.get("AISLE_NLU_URL") or f"http://{internal_host}:{nlu_port}",
             log_level=(env.get("AISLE_LOG_LEVEL") or "INFO").upper(),
+            log_format=log_format,
             max_message_chars=_int(env, "AISLE_MAX_MESSAGE_CHARS", 2000),
             rate_per_conversation=env.get("AISLE_RATE_PER_CONVERSATION") or "30/minute",
             rate_per_ip=env.get("AISLE_RATE_PER_IP") or "300/minute",
@@ -261,6 +272,7 @@ class Settings:
             nlu_precision=precisions["AISLE_NLU_PRECISION"],
             encoder_precision=precisions["AISLE_ENCODER_PRECISION"],
             store_url=store_url,
+            metrics_token=metrics_token,
         )
 
 

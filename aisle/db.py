@@ -4,9 +4,9 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 
-from sqlalchemy import Engine, create_engine, event, func, select
+from sqlalchemy import Engine, create_engine, event, func, select, text
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import OperationalError, ProgrammingError
+from sqlalchemy.exc import OperationalError, ProgrammingError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from aisle.config import settings
@@ -60,3 +60,13 @@ def products_signature(url: str) -> tuple | None:
             return tuple(conn.execute(select(func.count(Product.id), func.max(Product.updated_at))).one())
     except (OperationalError, ProgrammingError):
         return None
+
+
+def database_reachable(url: str) -> bool:
+    """Whether the database answers a trivial query now (the readiness probes)."""
+    try:
+        with engine_for(url).connect() as conn:
+            conn.execute(text("SELECT 1"))
+        return True
+    except SQLAlchemyError:
+        return False

@@ -7,6 +7,10 @@
 - Rasa 3.6's HTTP NLU client ignores ``headers:`` under ``nlu:`` in endpoints.yml (it posts with a bare
   session); the patch makes it send them, so the NLU server gets the same bearer as the action server.
 - Rasa compares its auth token with ``==``; the patch compares in constant time.
+- Probes: ``/livez`` (200 while the server answers) and ``/readyz`` (200 once a model and the tracker
+  store are loaded), beside Rasa's own ``/``, with the same bodies as the other services. No ``/metrics``:
+  prometheus-client is not in .venv-rasa (locks/rasa.lock); the web app measures the Rasa round trip
+  and Rasa's failures instead.
 """
 from __future__ import annotations
 
@@ -63,6 +67,25 @@ def _interpreter_init(self: RasaNLUHttpInterpreter, endpoint_config: EndpointCon
     self.session = aiohttp.ClientSession(headers=self.endpoint_config.headers)
 
 
+_rasa_add_root_route = rasa.server.add_root_route
+
+
+def add_root_route(app: Any) -> None:
+    """Rasa's ``/`` and the probes (rasa.server.create_app calls this for every app it builds)."""
+    _rasa_add_root_route(app)
+
+    @app.get("/livez")
+    async def livez(request: Request) -> response.HTTPResponse:
+        return response.json({"status": "live"})
+
+    @app.get("/readyz")
+    async def readyz(request: Request) -> response.HTTPResponse:
+        agent = getattr(request.app.ctx, "agent", None)
+        if agent is None or not agent.is_ready():
+            return response.json({"status": "not ready", "failing": ["rasa_model"]}, status=503)
+        return response.json({"status": "ready"})
+
+
 _rasa_requires_auth = rasa.server.requires_auth
 
 
@@ -89,3 +112,4 @@ def requires_auth(app: Any, token: str | None = None) -> Callable[[Any], Any]:
 def install() -> None:
     RasaNLUHttpInterpreter.__init__ = _interpreter_init  # type: ignore[method-assign]
     rasa.server.requires_auth = requires_auth
+    rasa.server.add_root_route = add_root_route

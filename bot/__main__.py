@@ -70,7 +70,7 @@ def main() -> None:
     rename.add_argument("--username", required=True)
     rename.add_argument("--display-name", help=shown + "; leave out to go back to the default")
     args = parser.parse_args()
-    configure_logging(cfg.log_level)
+    configure_logging(cfg.log_level, cfg.log_format)
     if args.command == "create-admin":
         create_account(args.username, Role.admin, args.display_name)
     elif args.command == "create-user":

@@ -15,8 +15,9 @@ import redis.asyncio as aioredis
 from aiohttp import web
 from aiohttp_session import session_middleware
 
+from aisle import observability as obs
 from aisle.config import Settings
-from aisle.db import engine_for, session_factory
+from aisle.db import database_reachable, engine_for, session_factory
 from bot.api_keys import ApiKeys
 from bot.appkeys import API_KEYS, GATEWAY, HANDOFFS, INTERNAL_SECRET, SESSION, SETTINGS, TOKENS
 from bot.chat_http import ERROR_STATUS, authenticated_json, json_error
@@ -30,7 +31,7 @@ from bot.conversation_tokens import ConversationTokens
 from bot.coordination import RedisHub, TurnLocks, limits_storage_uri
 from bot.gateway import Gateway, GatewayError, RateLimits
 from bot.handoff import Handoffs
-from bot.health import check_all
+from bot.health import check_all, probe, service_urls
 from bot.hub import Hub
 from bot import rest_webhook, socketio_channel
 from bot.rasa_client import RasaClient
@@ -86,6 +87,20 @@ async def health(request: web.Request) -> web.StreamResponse:
         return web.json_response({"ok": ok, "services": services}, status=status)
     return aiohttp_jinja2.render_template("health.html", request, {"services": services, "ok": ok},
                                           status=status)
+
+
+def readiness(app: web.Application) -> obs.Ready:
+    """Ready to take chats: the database answers, and so does at least one Rasa server (the NLU and
+    action servers have their own probes; /health reports all of them)."""
+
+    async def failing() -> list[str]:
+        settings = app[SETTINGS]
+        rasa = [url for name, url in service_urls(settings).items() if name.startswith("rasa")]
+        database, *servers = await asyncio.gather(asyncio.to_thread(database_reachable, settings.database_url),
+                                                  *(probe(app[SESSION], "rasa", url) for url in rasa))
+        return ([] if database else ["database"]) + ([] if any(s.ok for s in servers) else ["rasa"])
+
+    return failing
 
 
 async def announce_when_ready(app: web.Application) -> None:
@@ -168,6 +183,9 @@ def create_app(settings: Settings) -> web.Application:
     rest_webhook.add_routes(app)
     socketio_channel.attach(app, settings)
     app.router.add_get("/health", health)
+    obs.declare("web", stages=("gateway", "rasa"), turns=obs.CHANNELS)
+    obs.AGENT_QUEUE.set_function(app[HANDOFFS].queue_length)
+    obs.add_aiohttp_routes(app, settings.metrics_token, readiness(app))
     auth_views.add_routes(app)
     faq_admin.add_routes(app)
     api_keys_admin.add_routes(app)

@@ -17,6 +17,7 @@ from limits.storage import storage_from_string
 from limits.strategies import MovingWindowRateLimiter
 from sqlalchemy import Engine
 
+from aisle import observability as obs
 from aisle.models import Author, ConversationMode
 from bot.coordination import TurnBusy, TurnLocks
 from bot.handoff import Handoffs
@@ -138,13 +139,20 @@ class Gateway:
         self.limits.check(conversation_id, ip)
         if channel:
             self.transcripts.ensure(conversation_id, channel)
+        obs.TURNS.labels(obs.bounded(channel or "widget", obs.CHANNELS)).inc()
         try:
-            async with self.turns.hold(conversation_id):
-                return await self._take_turn(conversation_id, text, payload, client_id, ip)
+            with obs.STAGE_SECONDS.labels("gateway").time():
+                async with self.turns.hold(conversation_id):
+                    return await self._take_turn(conversation_id, text, payload, client_id, ip)
         except TurnBusy as exc:
             log.warning("%s", exc)
             raise GatewayError("busy", "Still working on your previous message. Please send this one again "
                                        "in a moment.") from None
+        except GatewayError:
+            raise
+        except Exception:  # the channel logs it and tells the shopper; counted here once for all channels
+            obs.FAILURES.labels("internal").inc()
+            raise
 
     async def _take_turn(self, conversation_id: str, text: str, payload: str | None,
                          client_id: str | None, ip: str) -> list[dict[str, Any]]:
@@ -168,24 +176,27 @@ class Gateway:
         try:
             # The client address goes along so the order actions can slow a guessing client down
             # however many conversations it opens (actions/orders.py).
-            answer = await self.rasa.send(conversation_id, text, metadata={"client": ip})
+            with obs.STAGE_SECONDS.labels("rasa").time():
+                answer = await self.rasa.send(conversation_id, text, metadata={"client": ip})
         except RasaUnavailable as exc:
             log.warning("conversation %s: %s", conversation_id, exc)
+            obs.FAILURES.labels(exc.kind).inc()
             return [self.transcripts.post(conversation_id, Author.system,
                                           SLOW_NOTICE if exc.timed_out else UNAVAILABLE_NOTICE, payload=NOTICE_PAYLOAD)]
         trace = await asyncio.to_thread(read_turn, self.engine, conversation_id, after_event_id)
         trace.server = answer.server
-        problem = None
+        problem = kind = None
         if trace.nlu is not None and not trace.nlu.get("intent"):
             # Rasa parses to an empty intent when it cannot reach the NLU server; its fallback reply
             # ("could you tell me again?") would blame the shopper for our outage.
-            problem = "Rasa could not reach the NLU server"
+            problem, kind = "Rasa could not reach the NLU server", "nlu_unreachable"
         elif not answer.replies:
             # Every rule answers something; Rasa drops a custom action's replies when the action server
             # is down, which would leave the shopper in silence.
-            problem = "the bot said nothing (is the action server down?)"
+            problem, kind = "the bot said nothing (is the action server down?)", "bot_silent"
         if problem:
             log.warning("conversation %s: %s", conversation_id, problem)
+            obs.FAILURES.labels(kind).inc()
             return self.transcripts.record_turn(conversation_id, message_id, trace, Author.system,
                                                 [(UNAVAILABLE_NOTICE, NOTICE_PAYLOAD)])
         turn = BotTurn.from_replies(answer.replies)

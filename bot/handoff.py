@@ -13,6 +13,7 @@ from typing import Any
 
 from sqlalchemy import case, func, select, update
 
+from aisle import observability as obs
 from aisle.models import Author, Conversation, ConversationMode, as_utc
 from bot.console.accounts import display_names
 from bot.hub import QUEUE_TOPIC
@@ -63,6 +64,11 @@ class Handoffs:
         ).order_by(Conversation.agent_joined_at.desc()).limit(WAIT_SAMPLE)).all()
         waits = [(as_utc(joined) - as_utc(asked)).total_seconds() for asked, joined in rows]
         return round(sum(waits) / len(waits)) if waits else None
+
+    def queue_length(self) -> int:
+        with self.transcripts.sessions() as s:
+            return int(s.scalar(select(func.count()).select_from(Conversation).where(
+                Conversation.mode == ConversationMode.waiting)) or 0)
 
     def queue(self) -> list[dict[str, Any]]:
         """Conversations waiting for a person, longest wait first."""
@@ -118,6 +124,7 @@ class Handoffs:
                                 agent=None, agent_joined_at=None):
             return False
         log.info("conversation %s handed off (%s)", conversation_id, reason)
+        obs.HANDOFFS.inc()
         self._announce(conversation_id, NOTICE_REQUESTED, "handoff_requested")
         return True
 

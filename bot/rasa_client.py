@@ -41,9 +41,15 @@ RASA_EVENTS = Table(
 class RasaUnavailable(RuntimeError):
     """No Rasa server could be reached, one answered with an error, or the answer took too long."""
 
-    def __init__(self, message: str, timed_out: bool = False) -> None:
+    def __init__(self, message: str, timed_out: bool = False, refused: bool = False) -> None:
         super().__init__(message)
         self.timed_out = timed_out
+        self.refused = refused  # no server took the connection
+
+    @property
+    def kind(self) -> str:
+        """The error kind the web app's metrics count it under."""
+        return "rasa_timeout" if self.timed_out else "rasa_unreachable" if self.refused else "rasa_error"
 
 
 @dataclass
@@ -87,7 +93,7 @@ class RasaClient:
                 return RasaAnswer(base, await self._post(base, sender, text, metadata))
             except aiohttp.ClientConnectorError as exc:  # never delivered, so another server may take it
                 refused.append(f"{base}: {exc.__class__.__name__}")
-        raise RasaUnavailable("cannot reach Rasa: " + "; ".join(refused))
+        raise RasaUnavailable("cannot reach Rasa: " + "; ".join(refused), refused=True)
 
     async def _post(self, base: str, sender: str, text: str,
                     metadata: dict[str, Any] | None) -> list[dict[str, Any]]:

@@ -136,7 +136,7 @@ def main(argv: list[str] | None = None) -> int:
     search.add_argument("--limit", type=int, default=10)
     search.add_argument("--json", action="store_true", help="print JSON")
     args = parser.parse_args(argv)
-    configure_logging(settings().log_level)
+    configure_logging(settings().log_level, settings().log_format)
     if args.command == "import":
         return cmd_import(args.file, index=not args.no_index, fmt=args.format, store_url=args.store_url,
                           currency=args.currency)

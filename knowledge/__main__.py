@@ -27,7 +27,7 @@ def main() -> None:
     ask.add_argument("question")
     args = parser.parse_args()
     cfg = settings()
-    configure_logging(cfg.log_level)
+    configure_logging(cfg.log_level, cfg.log_format)
     kb = KnowledgeBase(session_factory(cfg.database_url))
     author = f"cli:{getpass.getuser()}"
     if args.command == "seed-demo":

@@ -20,7 +20,7 @@ def main(argv: list[str] | None = None) -> int:
     serve.add_argument("--host", default=cfg.internal_host)
     serve.add_argument("--port", type=int, default=cfg.nlu_port)
     args = parser.parse_args(argv)
-    configure_logging(cfg.log_level)
+    configure_logging(cfg.log_level, cfg.log_format)
 
     if args.command == "train":
         from pathlib import Path

@@ -446,7 +446,7 @@ def main() -> None:
         logging.disable(logging.WARNING)
         print(json.dumps(worker(*args.worker.split(":"))))
         return
-    configure_logging(settings().log_level)
+    configure_logging(settings().log_level, settings().log_format)
     path = args.out / "onnx.json"
     if args.render:
         (args.out / "onnx.md").write_text(markdown(json.loads(path.read_text())))

@@ -17,6 +17,7 @@ from typing import Any
 
 from aiohttp import web
 
+from aisle import observability as obs
 from aisle.config import Settings
 from aisle.internal_auth import is_authorized
 from nlu_models.intent_model import IntentModel, read_meta
@@ -66,8 +67,9 @@ class NluService:
 
     async def parse(self, text: str) -> dict[str, Any]:
         future: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
-        await self.queue.put((text, future))
-        return await future
+        with obs.STAGE_SECONDS.labels("nlu_parse").time():  # what the caller waits: queue and batch
+            await self.queue.put((text, future))
+            return await future
 
     async def run_batches(self) -> None:
         while True:
@@ -80,11 +82,15 @@ class NluService:
                 results = await asyncio.to_thread(parser.parse_many, [text for text, _ in batch])
             except Exception as exc:  # one bad batch must not kill the worker
                 log.exception("parsing a batch of %d failed", len(batch))
+                obs.FAILURES.labels("parse_failed").inc(len(batch))
                 for _, future in batch:
                     if not future.done():
                         future.set_exception(exc)
                 continue
             for (_, future), result in zip(batch, results):
+                if "fallback_reason" in result:
+                    reason = obs.bounded(result["fallback_reason"], obs.FALLBACK_REASONS)
+                    obs.NLU_FALLBACKS.labels(reason).inc()
                 if not future.done():
                     future.set_result(result)
 
@@ -109,7 +115,8 @@ class NluService:
 
 SERVICE: web.AppKey[NluService] = web.AppKey("service", NluService)
 SECRET: web.AppKey[str] = web.AppKey("internal_secret", str)
-OPEN_PATHS = {"/health"}  # the liveness probe; it tells an anonymous caller nothing but the status
+# The probes tell an anonymous caller nothing but the status; /metrics makes its own check (observability).
+OPEN_PATHS = {"/health", *obs.PROBE_PATHS}
 
 
 def error(status: int, message: str) -> web.Response:
@@ -162,6 +169,12 @@ def create_app(settings: Settings, parser: Parser | None = None) -> web.Applicat
     app[SECRET] = settings.internal_secret()
     app.router.add_post("/model/parse", parse)
     app.router.add_get("/health", health)
+    obs.declare("nlu", stages=("nlu_parse",), fallbacks=obs.FALLBACK_REASONS)
+
+    async def ready() -> list[str]:
+        return [] if service.parser is not None else ["nlu_model"]
+
+    obs.add_aiohttp_routes(app, settings.metrics_token, ready)
 
     async def background(app: web.Application):  # type: ignore[no-untyped-def]
         if service.parser is None:

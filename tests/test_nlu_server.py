@@ -159,6 +159,45 @@ async def test_anonymous_health_tells_only_the_status(anonymous):
     assert await resp.json() == {"status": "ok"}
 
 
+def scraped(text: str, name: str, **labels: str) -> float:
+    from prometheus_client.parser import text_string_to_metric_families
+
+    return sum(s.value for f in text_string_to_metric_families(text) for s in f.samples
+               if s.name == name and s.labels == labels)
+
+
+async def test_metrics_count_parses_and_fallbacks_for_a_local_scraper(client, anonymous):
+    """The test client connects over loopback, as Prometheus on the same host would."""
+    before = await (await anonymous.get("/metrics")).text()
+    assert (await parse(client, {"text": "qwxz vbnm plkj"}))[1]["intent"]["name"] == "nlu_fallback"
+    resp = await anonymous.get("/metrics")
+    assert resp.status == 200 and resp.content_type == "text/plain"
+    after = await resp.text()
+    count = "aisle_stage_duration_seconds_count"
+    assert scraped(after, count, stage="nlu_parse") == scraped(before, count, stage="nlu_parse") + 1
+    fallbacks = "aisle_nlu_fallbacks_total"
+    assert sum(scraped(after, fallbacks, reason=r) - scraped(before, fallbacks, reason=r)
+               for r in ("noise", "low_confidence", "no_words")) == 1
+    assert "qwxz" not in after  # no shopper text in any label
+
+
+async def test_metrics_refuse_a_proxied_caller_and_need_the_token_once_set(parser, settings, anonymous):
+    resp = await anonymous.get("/metrics", headers={"X-Forwarded-For": "203.0.113.9"})
+    assert resp.status == 403 and "AISLE_METRICS_TOKEN" in (await resp.json())["error"]
+    token = "nlu-metrics-token-0123456789"
+    app = create_app(dataclasses.replace(settings, metrics_token=token), parser=parser)
+    async with TestClient(TestServer(app)) as c:
+        assert (await c.get("/metrics")).status == 401
+        assert (await c.get("/metrics", headers=bearer_headers(settings.internal_secret()))).status == 401
+        assert (await c.get("/metrics", headers=bearer_headers(token))).status == 200
+
+
+async def test_liveness_and_readiness_probes(anonymous):
+    assert await (await anonymous.get("/livez")).json() == {"status": "live"}
+    resp = await anonymous.get("/readyz")
+    assert resp.status == 200 and await resp.json() == {"status": "ready"}
+
+
 async def test_threshold_decides_the_fallback(parser):
     strict = dataclasses.replace(parser, threshold=1.0)
     result = strict.parse("hello")

@@ -157,3 +157,50 @@ async def test_hsts_when_served_over_https(tmp_path):
     assert over_tls.headers["Strict-Transport-Security"] == "max-age=31536000"
     behind_proxy = make_mocked_request("GET", "/", app=create_app(web_settings(tmp_path, AISLE_COOKIE_SECURE="1")))
     assert (await site_headers(behind_proxy, handler)).headers["Strict-Transport-Security"] == "max-age=31536000"
+
+
+def scraped(text: str, name: str, **labels: str) -> float:
+    from prometheus_client.parser import text_string_to_metric_families
+
+    return sum(s.value for f in text_string_to_metric_families(text) for s in f.samples
+               if s.name == name and s.labels == labels)
+
+
+async def test_metrics_count_turns_stages_and_rasa_failures(client):
+    before = await (await client.get("/metrics")).text()
+    await client.post("/api/messages", json={"sender": "web-12345678", "message": "hi"}, headers=AUTH)
+    resp = await client.get("/metrics")
+    assert resp.status == 200
+    after = await resp.text()
+    for name, labels in (("aisle_turns_total", {"channel": "api"}),
+                         ("aisle_stage_duration_seconds_count", {"stage": "gateway"}),
+                         ("aisle_stage_duration_seconds_count", {"stage": "rasa"}),
+                         ("aisle_errors_total", {"kind": "rasa_unreachable"})):
+        assert scraped(after, name, **labels) == scraped(before, name, **labels) + 1, (name, labels)
+    assert "web-12345678" not in after and conversation_of(client, "web-12345678") not in after
+
+
+async def test_metrics_count_handoffs_and_read_the_queue(tmp_path, rasa):
+    async with TestClient(TestServer(create_app(web_settings(tmp_path, rasa.url, AISLE_API_KEYS=API_KEY)))) as c:
+        before = await (await c.get("/metrics")).text()
+        resp = await c.post("/api/messages", json={"sender": "web-87654321", "message": "a human please"},
+                            headers=AUTH)
+        assert (await resp.json())["mode"] == "waiting"
+        after = await (await c.get("/metrics")).text()
+    assert scraped(after, "aisle_handoffs_total") == scraped(before, "aisle_handoffs_total") + 1
+    assert scraped(after, "aisle_agent_queue_length") == 1
+
+
+async def test_probes_and_metrics_access(client):
+    assert (await client.get("/livez")).status == 200
+    resp = await client.get("/readyz")  # the database is there, no Rasa server is
+    assert resp.status == 503 and await resp.json() == {"status": "not ready", "failing": ["rasa"]}
+    proxied = await client.get("/metrics", headers={"X-Forwarded-For": "203.0.113.9"})
+    assert proxied.status == 403
+
+
+
+async def test_readiness_once_rasa_answers(tmp_path, rasa):
+    async with TestClient(TestServer(create_app(web_settings(tmp_path, rasa.url)))) as c:
+        resp = await c.get("/readyz")
+        assert resp.status == 200 and await resp.json() == {"status": "ready"}

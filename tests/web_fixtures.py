@@ -62,7 +62,11 @@ class EchoRasa:
             replies.append({"recipient_id": body["sender"], "custom": {"type": "handoff", "reason": "requested"}})
         return web.json_response(replies)
 
+    async def hello(self, request: web.Request) -> web.Response:
+        return web.Response(text="Hello from Rasa: (stand-in)")  # what the health probes ask
+
     def server(self) -> TestServer:
         app = web.Application()
         app.router.add_post("/webhooks/rest/webhook", self.webhook)
+        app.router.add_get("/", self.hello)
         return TestServer(app)
