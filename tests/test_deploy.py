@@ -152,9 +152,12 @@ def test_a_deployment_and_service_per_procfile_service_with_probes_and_resources
         for probe in ("startupProbe", "readinessProbe", "livenessProbe"):
             assert main[probe]["httpGet"]["port"] == "http", (service, probe)
         port = main["ports"][0]["containerPort"]
-        variable, default, live_path = healthcheck.PROBES[service]
+        variable, default = healthcheck.PORTS[service]
         assert port == default  # the port the service listens on by default (AISLE_*_PORT)
-        assert main["livenessProbe"]["httpGet"]["path"] == live_path
+        # Restarts only when the process itself stops answering; traffic only when it is ready.
+        assert main["startupProbe"]["httpGet"]["path"] == healthcheck.LIVE_PATH
+        assert main["livenessProbe"]["httpGet"]["path"] == healthcheck.LIVE_PATH
+        assert main["readinessProbe"]["httpGet"]["path"] == healthcheck.READY_PATH
         selector = deployment["spec"]["selector"]["matchLabels"]
         assert deployment["spec"]["template"]["metadata"]["labels"].items() >= selector.items()
         svc = services[f"aisle-{service}"]
@@ -177,7 +180,8 @@ def test_configuration_keys_are_aisle_variables_and_secrets_are_separate() -> No
     config_source = (REPO_ROOT / "aisle" / "config.py").read_text()
     config = by_kind("ConfigMap")["aisle-config"]["data"]
     secret = by_kind("Secret")["aisle-secrets"]["stringData"]
-    secret_keys = {"AISLE_DATABASE_URL", "AISLE_REDIS_URL", "AISLE_INTERNAL_SECRET", "AISLE_WIDGET_SECRET"}
+    secret_keys = {"AISLE_DATABASE_URL", "AISLE_REDIS_URL", "AISLE_INTERNAL_SECRET", "AISLE_WIDGET_SECRET",
+                   "AISLE_METRICS_TOKEN"}
     assert secret_keys <= set(secret)
     assert not set(config) & set(secret)
     for key in (*config, *secret):
@@ -210,6 +214,51 @@ def test_migration_job_runs_the_migrate_command() -> None:
     assert "pre-install" in job["metadata"]["annotations"]["helm.sh/hook"]
 
 
+# --- metrics: every service with /metrics is scraped, with the token --------------------------------------
+
+SCRAPED = ("web", "nlu", "actions")  # Rasa's venv has no prometheus-client (aisle/rasa_internal.py)
+
+
+def test_compose_prometheus_scrapes_every_metrics_service_with_the_token() -> None:
+    config = yaml.safe_load((DEPLOY / "prometheus.yml").read_text())
+    services = compose()["services"]
+    targets = {}
+    for job in config["scrape_configs"]:
+        assert job["authorization"]["credentials_file"] == "/run/secrets/metrics-token", job["job_name"]
+        for static in job["static_configs"]:
+            for target in static["targets"]:
+                host, port = target.split(":")
+                targets[host] = int(port)
+    assert targets == {s: healthcheck.PORTS[s][1] for s in SCRAPED}
+    assert all(s in services for s in targets)
+    prometheus = services["prometheus"]
+    assert "./prometheus.yml:/etc/prometheus/prometheus.yml:ro" in prometheus["volumes"]
+    assert prometheus["secrets"] == ["metrics-token"]
+    assert compose()["secrets"]["metrics-token"] == {"environment": "AISLE_METRICS_TOKEN"}
+    assert "AISLE_METRICS_TOKEN" in services["web"]["environment"]
+
+
+def test_kubernetes_pods_with_metrics_are_annotated_for_the_scrape_job() -> None:
+    (job,) = yaml.safe_load((DEPLOY / "prometheus-kubernetes.yml").read_text())["scrape_configs"]
+    assert job["kubernetes_sd_configs"][0]["namespaces"]["names"] == [kustomization()["namespace"]]
+    assert job["authorization"]["type"] == "Bearer"
+    keep = job["relabel_configs"][0]
+    assert keep == {"source_labels": ["__meta_kubernetes_pod_annotation_prometheus_io_scrape"],
+                    "action": "keep", "regex": "true"}
+    for name, deployment in by_kind("Deployment").items():
+        annotations = deployment["spec"]["template"]["metadata"].get("annotations", {})
+        service = name.removeprefix("aisle-")
+        if service not in SCRAPED:
+            assert "prometheus.io/scrape" not in annotations, name
+            continue
+        assert annotations["prometheus.io/scrape"] == "true"
+        assert annotations["prometheus.io/path"] == "/metrics"
+        assert int(annotations["prometheus.io/port"]) == container(deployment)["ports"][0]["containerPort"]
+    (policy,) = by_kind("NetworkPolicy").values()
+    sources = [peer for rule in policy["spec"]["ingress"] for peer in rule["from"]]
+    assert {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "monitoring"}}} in sources
+
+
 # --- compose ---------------------------------------------------------------------------------------------
 
 def compose() -> dict[str, Any]:
@@ -225,7 +274,12 @@ def test_compose_references_only_services_and_volumes_that_exist() -> None:
             assert dependency in services, f"{name} depends on unknown {dependency}"
         for volume in service.get("volumes", []):
             source = volume.split(":")[0]
-            assert source in spec["volumes"], f"{name} mounts undeclared volume {source}"
+            if source.startswith("./"):  # a file of the repository, relative to the compose file
+                assert (DEPLOY / source).is_file(), f"{name} mounts missing {source}"
+            else:
+                assert source in spec["volumes"], f"{name} mounts undeclared volume {source}"
+        for secret in service.get("secrets", []):
+            assert secret in spec["secrets"], f"{name} uses undeclared secret {secret}"
 
 
 def test_compose_runs_aisle_services_by_their_procfile_names_and_publishes_only_web() -> None:
@@ -245,7 +299,9 @@ def test_compose_runs_aisle_services_by_their_procfile_names_and_publishes_only_
         for variable in ("AISLE_RASA_URL", "AISLE_ACTION_URL", "AISLE_NLU_URL"):
             host = re.match(r"http://([a-z]+):", env[variable]).group(1)
             assert host in services, (name, variable)
-    assert [n for n, s in services.items() if s.get("ports")] == ["web"]
+    published = {n: s["ports"] for n, s in services.items() if s.get("ports")}
+    assert published.keys() == {"web", "prometheus"}
+    assert all(p.startswith("127.0.0.1:") for p in published["prometheus"])  # metrics stay on the host
     assert services["web"]["depends_on"]["migrate"]["condition"] == "service_completed_successfully"
 
 
