@@ -29,7 +29,7 @@ FALLBACK_REASONS = ("empty", "emoji", "no_words", "not_english", "noise", "low_c
 ERRORS = {
     "web": ("rasa_unreachable", "rasa_timeout", "rasa_error", "nlu_unreachable", "bot_silent", "internal"),
     "nlu": ("parse_failed",),
-    "actions": ("action_failed", "internal"),
+    "actions": ("action_failed",),
 }
 # Seconds: a search is milliseconds, a turn that waits for a slow Rasa reaches AISLE_TURN_TIMEOUT_S (15).
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 15.0, 30.0)

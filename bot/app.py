@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import re
+from collections.abc import Callable
 from pathlib import Path
 
 import aiohttp
@@ -14,6 +16,7 @@ import jinja2
 import redis.asyncio as aioredis
 from aiohttp import web
 from aiohttp_session import session_middleware
+from sqlalchemy.exc import SQLAlchemyError
 
 from aisle import observability as obs
 from aisle.config import Settings
@@ -87,6 +90,19 @@ async def health(request: web.Request) -> web.StreamResponse:
         return web.json_response({"ok": ok, "services": services}, status=status)
     return aiohttp_jinja2.render_template("health.html", request, {"services": services, "ok": ok},
                                           status=status)
+
+
+def queue_length(handoffs: Handoffs) -> Callable[[], float]:
+    """The agent queue gauge's reading: NaN (unknown) while the database does not answer, so /metrics
+    keeps working through a database outage, when it is needed most."""
+
+    def read() -> float:
+        try:
+            return handoffs.queue_length()
+        except SQLAlchemyError:
+            return math.nan
+
+    return read
 
 
 def readiness(app: web.Application) -> obs.Ready:
@@ -184,7 +200,7 @@ def create_app(settings: Settings) -> web.Application:
     socketio_channel.attach(app, settings)
     app.router.add_get("/health", health)
     obs.declare("web", stages=("gateway", "rasa"), turns=obs.CHANNELS)
-    obs.AGENT_QUEUE.set_function(app[HANDOFFS].queue_length)
+    obs.AGENT_QUEUE.set_function(queue_length(app[HANDOFFS]))
     obs.add_aiohttp_routes(app, settings.metrics_token, readiness(app))
     auth_views.add_routes(app)
     faq_admin.add_routes(app)

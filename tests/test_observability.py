@@ -4,20 +4,18 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import re
+import subprocess
 
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from aisle import observability as obs
-from aisle.config import ConfigError, Settings
+from aisle.config import REPO_ROOT, ConfigError, Settings
 from aisle.logs import formatter
 
 TOKEN = "metrics-token-0123456789"
-
-
-def families() -> dict[str, object]:
-    return {f.name: f for f in text_string_to_metric_families(obs.exposition().decode())}
 
 
 def sample_value(name: str, **labels: str) -> float:
@@ -31,7 +29,7 @@ def sample_value(name: str, **labels: str) -> float:
 def test_every_metric_the_issue_names_is_exposed_under_its_name() -> None:
     obs.declare("web", stages=obs.STAGES, turns=obs.CHANNELS)
     obs.declare("nlu", fallbacks=obs.FALLBACK_REASONS)
-    names = families()
+    names = {f.name: f for f in text_string_to_metric_families(obs.exposition().decode())}
     for name in ("aisle_turns", "aisle_stage_duration_seconds", "aisle_nlu_fallbacks", "aisle_handoffs",
                  "aisle_errors", "aisle_agent_queue_length"):
         assert name in names, name
@@ -116,3 +114,14 @@ def test_log_format_is_validated() -> None:
     assert Settings.from_env({"AISLE_LOG_FORMAT": "JSON"}).log_format == "json"
     with pytest.raises(ConfigError, match="AISLE_LOG_FORMAT"):
         Settings.from_env({"AISLE_LOG_FORMAT": "xml"})
+
+
+def test_a_service_command_writes_json_lines_when_asked(tmp_path) -> None:
+    env = {**{k: v for k, v in os.environ.items() if not k.startswith("AISLE_")},
+           "AISLE_DATA_DIR": str(tmp_path), "AISLE_LOG_FORMAT": "json"}
+    done = subprocess.run([str(REPO_ROOT / ".venv/bin/python"), "-m", "aisle", "migrate"], cwd=REPO_ROOT, env=env,
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    lines = [json.loads(line) for line in done.stderr.splitlines()]
+    assert {"time", "level", "logger", "message"} <= lines[0].keys()
+    assert any(line["message"] == "migrating database schema to head" for line in lines)

@@ -7,7 +7,7 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer, make_mocked_request
 
-from aisle.db import session_factory
+from aisle.db import engine_for, session_factory
 from aisle.models import Product
 from bot.app import create_app
 from bot.appkeys import API_KEYS, GATEWAY
@@ -204,3 +204,15 @@ async def test_readiness_once_rasa_answers(tmp_path, rasa):
     async with TestClient(TestServer(create_app(web_settings(tmp_path, rasa.url)))) as c:
         resp = await c.get("/readyz")
         assert resp.status == 200 and await resp.json() == {"status": "ready"}
+
+
+async def test_metrics_still_answer_when_the_database_does_not(tmp_path):
+    settings = web_settings(tmp_path, AISLE_API_KEYS=API_KEY)
+    async with TestClient(TestServer(create_app(settings))) as c:
+        engine_for(settings.database_url).dispose()
+        (tmp_path / "aisle.db").unlink()
+        (tmp_path / "aisle.db").mkdir()  # now nothing can open it
+        resp = await c.get("/metrics")
+        assert resp.status == 200
+        assert "aisle_agent_queue_length NaN" in await resp.text()
+        assert (await c.get("/readyz")).status == 503
