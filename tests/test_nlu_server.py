@@ -10,6 +10,7 @@ from aiohttp.test_utils import TestClient, TestServer
 from aisle.config import Settings
 from aisle.internal_auth import bearer_headers
 from nlu_models.server import create_app, load_parser
+from tests.metrics import value
 
 CONTRACT_KEYS = {"text", "intent", "intent_ranking", "entities"}
 
@@ -159,13 +160,6 @@ async def test_anonymous_health_tells_only_the_status(anonymous):
     assert await resp.json() == {"status": "ok"}
 
 
-def scraped(text: str, name: str, **labels: str) -> float:
-    from prometheus_client.parser import text_string_to_metric_families
-
-    return sum(s.value for f in text_string_to_metric_families(text) for s in f.samples
-               if s.name == name and s.labels == labels)
-
-
 async def test_metrics_count_parses_and_fallbacks_for_a_local_scraper(client, anonymous):
     """The test client connects over loopback, as Prometheus on the same host would."""
     before = await (await anonymous.get("/metrics")).text()
@@ -174,9 +168,9 @@ async def test_metrics_count_parses_and_fallbacks_for_a_local_scraper(client, an
     assert resp.status == 200 and resp.content_type == "text/plain"
     after = await resp.text()
     count = "aisle_stage_duration_seconds_count"
-    assert scraped(after, count, stage="nlu_parse") == scraped(before, count, stage="nlu_parse") + 1
+    assert value(after, count, stage="nlu_parse") == value(before, count, stage="nlu_parse") + 1
     fallbacks = "aisle_nlu_fallbacks_total"
-    assert sum(scraped(after, fallbacks, reason=r) - scraped(before, fallbacks, reason=r)
+    assert sum(value(after, fallbacks, reason=r) - value(before, fallbacks, reason=r)
                for r in ("noise", "low_confidence", "no_words")) == 1
     assert "qwxz" not in after  # no shopper text in any label
 

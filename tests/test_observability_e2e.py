@@ -7,22 +7,20 @@ import urllib.request
 import uuid
 
 import pytest
-from prometheus_client.parser import text_string_to_metric_families
 
 from tests.e2e_stack import http_json
+from tests.metrics import Key, samples
 
 COUNT = "aisle_stage_duration_seconds_count"
 
 
-def scrape(base: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+def scrape(base: str) -> dict[Key, float]:
     with urllib.request.urlopen(f"{base}/metrics", timeout=10) as resp:  # loopback: no token needed
         assert resp.status == 200
-        text = resp.read().decode()
-    return {(s.name, tuple(sorted(s.labels.items()))): s.value
-            for family in text_string_to_metric_families(text) for s in family.samples}
+        return samples(resp.read().decode())
 
 
-def grew(before: dict, after: dict, name: str, **labels: str) -> float:
+def grew(before: dict[Key, float], after: dict[Key, float], name: str, **labels: str) -> float:
     key = (name, tuple(sorted(labels.items())))
     return after.get(key, 0.0) - before.get(key, 0.0)
 

@@ -12,6 +12,7 @@ from aisle.models import Product
 from bot.app import create_app
 from bot.appkeys import API_KEYS, GATEWAY
 from bot.site_headers import site_headers
+from tests.metrics import value
 from tests.web_fixtures import web_settings
 
 API_KEY = "test-key-for-the-chat-api"
@@ -159,13 +160,6 @@ async def test_hsts_when_served_over_https(tmp_path):
     assert (await site_headers(behind_proxy, handler)).headers["Strict-Transport-Security"] == "max-age=31536000"
 
 
-def scraped(text: str, name: str, **labels: str) -> float:
-    from prometheus_client.parser import text_string_to_metric_families
-
-    return sum(s.value for f in text_string_to_metric_families(text) for s in f.samples
-               if s.name == name and s.labels == labels)
-
-
 async def test_metrics_count_turns_stages_and_rasa_failures(client):
     before = await (await client.get("/metrics")).text()
     await client.post("/api/messages", json={"sender": "web-12345678", "message": "hi"}, headers=AUTH)
@@ -176,7 +170,7 @@ async def test_metrics_count_turns_stages_and_rasa_failures(client):
                          ("aisle_stage_duration_seconds_count", {"stage": "gateway"}),
                          ("aisle_stage_duration_seconds_count", {"stage": "rasa"}),
                          ("aisle_errors_total", {"kind": "rasa_unreachable"})):
-        assert scraped(after, name, **labels) == scraped(before, name, **labels) + 1, (name, labels)
+        assert value(after, name, **labels) == value(before, name, **labels) + 1, (name, labels)
     assert "web-12345678" not in after and conversation_of(client, "web-12345678") not in after
 
 
@@ -187,8 +181,8 @@ async def test_metrics_count_handoffs_and_read_the_queue(tmp_path, rasa):
                             headers=AUTH)
         assert (await resp.json())["mode"] == "waiting"
         after = await (await c.get("/metrics")).text()
-    assert scraped(after, "aisle_handoffs_total") == scraped(before, "aisle_handoffs_total") + 1
-    assert scraped(after, "aisle_agent_queue_length") == 1
+    assert value(after, "aisle_handoffs_total") == value(before, "aisle_handoffs_total") + 1
+    assert value(after, "aisle_agent_queue_length") == 1
 
 
 async def test_probes_and_metrics_access(client):
