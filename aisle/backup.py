@@ -105,10 +105,22 @@ class Target:
                     yield path.relative_to(self.data_dir).as_posix(), path
 
 
-def schema_revision(url: str) -> str | None:
+def schema_revision(target: Target, dump: Path) -> str | None:
+    """The Alembic revision of what was backed up: SQLite's from the snapshot itself (opened read-only,
+    so it stays byte for byte what the backup API wrote), PostgreSQL's from the server."""
+    query = "SELECT version_num FROM alembic_version"
+    if target.backend == "sqlite":
+        snapshot = sqlite3.connect(f"file:{dump}?mode=ro", uri=True)
+        try:
+            row = snapshot.execute(query).fetchone()
+        except sqlite3.Error:  # never migrated
+            return None
+        finally:
+            snapshot.close()
+        return row[0] if row else None
     try:
-        with engine_for(url).connect() as conn:
-            return conn.execute(select(text("version_num")).select_from(table("alembic_version"))).scalar()
+        with engine_for(target.database_url).connect() as conn:
+            return conn.execute(text(query)).scalar()
     except SQLAlchemyError:
         return None
 
@@ -181,15 +193,19 @@ def write_mode(path: Path) -> str:
 def backup(target: Target, out: Path) -> dict[str, Any]:
     """Write the archive to ``out`` (atomically: a partial file never has its name); returns the manifest."""
     out = out.resolve()
+    if out.is_relative_to(target.data_dir.resolve()):
+        raise BackupError(f"write the backup outside AISLE_DATA_DIR ({target.data_dir}): each backup would "
+                          "otherwise hold the ones before it")
     out.parent.mkdir(parents=True, exist_ok=True)
     files: dict[str, dict[str, Any]] = {}
-    revision = schema_revision(target.database_url)
     partial = out.with_name(f".{out.name}.{secrets.token_hex(4)}.partial")
     fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     try:
         with tempfile.TemporaryDirectory(dir=out.parent, prefix=".aisle-backup-") as scratch, \
                 os.fdopen(fd, "wb") as raw, tarfile.open(fileobj=raw, mode=write_mode(out)) as tar:
-            members = [(DATABASE_MEMBERS[target.backend], dump_database(target, Path(scratch)))]
+            dump = dump_database(target, Path(scratch))
+            revision = schema_revision(target, dump)
+            members = [(DATABASE_MEMBERS[target.backend], dump)]
             members += [(f"data/{rel}", path) for rel, path in target.data_files()]
             for name, path in members:
                 info = tarfile.TarInfo(name)
@@ -305,7 +321,8 @@ def conflicts(target: Target, manifest: dict[str, Any]) -> list[str]:
     for name, want in manifest["files"].items():
         if name.startswith("data/"):
             existing = target.data_dir / name.removeprefix("data/")
-            if existing.exists() and (existing.stat().st_size != want["size"] or sha256_of(existing) != want["sha256"]):
+            if existing.exists() and (existing.stat().st_size != want["size"]
+                                      or sha256_of(existing) != want["sha256"]):
                 found.append(str(existing))
     return found
 

@@ -84,6 +84,8 @@ def test_sqlite_backup_wipe_restore_loses_nothing(tmp_path: Path) -> None:
     manifest = backup(target, tmp_path / "backup.tar.gz")
     assert oct((tmp_path / "backup.tar.gz").stat().st_mode & 0o777) == "0o600"  # it holds every conversation
     assert set(manifest["files"]) == {"database/aisle.db", *(f"data/{rel}" for rel in DATA_FILES)}
+    (revision,), = rows["alembic_version"]
+    assert manifest["database"] == {"backend": "sqlite", "revision": revision}
     wipe_sqlite(target)
     restore(target, tmp_path / "backup.tar.gz")
     assert snapshot(target.database_url) == rows
@@ -147,6 +149,17 @@ def test_damaged_or_incompatible_archives_are_refused_before_anything_changes(tm
     with pytest.raises(BackupError, match=message):
         restore(target, damaged)
     assert not (target.data_dir / "aisle.db").exists() and list(target.data_dir.iterdir()) == []
+
+
+def test_backup_refuses_what_it_cannot_do_well(tmp_path: Path) -> None:
+    target = target_for(tmp_path / "data")
+    with pytest.raises(BackupError, match="no database at"):
+        backup(target, tmp_path / "backup.tar")
+    assert not (target.data_dir / "aisle.db").exists()
+    seed(target)
+    with pytest.raises(BackupError, match="outside AISLE_DATA_DIR"):
+        backup(target, target.data_dir / "backup.tar")
+    assert not list(tmp_path.glob("*.tar")) and not list(target.data_dir.glob("*.tar"))
 
 
 def test_a_truncated_archive_is_refused(tmp_path: Path) -> None:
