@@ -5,7 +5,7 @@ upgrades the database schema; anything else (``.venv/bin/python -m catalog impor
 The Procfile is read at start, so the image always runs exactly what ``make run`` runs, minus
 ``aisle.keepalive``: in a container the orchestrator restarts a crashed service (with its own back-off
 and visible restart counts), so a second restart loop inside would only hide crashes from it.
-Stdlib only.
+Stdlib only, besides aisle.logs: its start-up lines look like the service's (AISLE_LOG_FORMAT=json too).
 """
 from __future__ import annotations
 
@@ -16,6 +16,10 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))  # run as a script from deploy/
+
+from aisle.logs import configure_logging  # noqa: E402
+
 PROCFILE = ROOT / "Procfile"
 KEEPALIVE = "aisle.keepalive"
 # Outside the Procfile: one-shot jobs the deployment runs (compose's migrate service, the Kubernetes Job).
@@ -54,8 +58,9 @@ def placeholders(env: dict[str, str]) -> list[str]:
 
 
 def main(argv: list[str]) -> int:
-    logging.basicConfig(level=os.environ.get("AISLE_LOG_LEVEL", "INFO").upper(),
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    # Read here, not through aisle.config: a bad value must still let this say why it refuses to start.
+    configure_logging(os.environ.get("AISLE_LOG_LEVEL", "INFO").upper(),
+                      "json" if os.environ.get("AISLE_LOG_FORMAT", "").strip().lower() == "json" else "text")
     if not argv:
         log.error("usage: entrypoint.py SERVICE (one of %s) or a command", ", ".join(service_commands()))
         return 2
