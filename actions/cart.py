@@ -1,6 +1,8 @@
-"""add_to_cart and view_cart: a cart per conversation, kept in the database."""
+"""add_to_cart and view_cart: a cart per conversation, kept in the database, handed to the store's
+own cart by a link when AISLE_CART_LINK_TEMPLATE is set (aisle/cart_link.py)."""
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from rasa_sdk import Action, Tracker
@@ -8,26 +10,61 @@ from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions import catalog_client, recommend_client
+from actions.orders import verification
 from actions.presenters import money, results_message
 from actions.references import entity_values, products_or_ask
-from catalog.cart import CartError, CartSummary
+from aisle.cart_link import CartItem, CartLinkTemplate
+from aisle.config import settings
+from aisle.models import InteractionKind
+from catalog.cart import CartError, CartLine, CartSummary
+from catalog.interactions import Seen
 
-
+logger = logging.getLogger(__name__)
 TOGETHER = 2
 
 
-def cart_text(cart: CartSummary) -> str:
+def _item(line: CartLine) -> CartItem:
+    return CartItem(line.sku, line.variant_id, line.quantity)
+
+
+def store_links(cart: CartSummary, link: CartLinkTemplate | None) -> tuple[str | None, list[str | None]]:
+    """The link that hands the whole cart to the store, and, for stores whose link takes one item
+    (each visit adds it to the store's cart), a link per line. None where an item lacks the store's
+    variant id. A Shopify permalink starts a new cart, so it never comes per item."""
+    if link is None or not cart.lines:
+        return None, [None] * len(cart.lines)
+    each = [link.render_each(_item(line)) for line in cart.lines]
+    missing = [line.sku for line, url in zip(cart.lines, each) if url is None]
+    if missing:
+        logger.warning("no store variant id for %s: the cart stays in Aisle (import the catalog with the "
+                       "store's variant ids)", ", ".join(missing))
+    whole = link.render(_item(line) for line in cart.lines)
+    return whole, ([None] * len(each) if link.join is not None else each)
+
+
+def present(cart: CartSummary, link: CartLinkTemplate | None) -> tuple[str, dict[str, Any]]:
+    """The cart as text for every channel and as the widget's cart card. With the store's cart link
+    configured, ``checkout_url`` hands the whole cart to the store when one link can carry it; stores
+    whose link takes one item get a link per item instead. Without it the cart is Aisle's own."""
     if not cart.lines:
-        return "Your cart is empty."
-    lines = [f"- {line.quantity} x {line.title}: {money(float(line.total), line.currency)}" for line in cart.lines]
-    return "\n".join([f"Your cart ({cart.items} item{'s' if cart.items != 1 else ''}):", *lines,
-                      f"Total: {money(float(cart.total), cart.currency)}"])
-
-
-def cart_payload(cart: CartSummary) -> dict[str, Any]:
-    return {"type": "cart", "items": [{"sku": l.sku, "title": l.title, "quantity": l.quantity,
-                                       "unit_price": float(l.unit_price)} for l in cart.lines],
-            "total": float(cart.total), "currency": cart.currency}
+        return "Your cart is empty.", {"type": "cart", "items": [], "total": 0.0, "currency": cart.currency}
+    whole, each = store_links(cart, link)
+    text = [f"Your cart ({cart.items} item{'s' if cart.items != 1 else ''}):",
+            *(f"- {line.quantity} x {line.title}: {money(float(line.total), line.currency)}" for line in cart.lines),
+            f"Total: {money(float(cart.total), cart.currency)}"]
+    if whole:
+        text.append(f"Go to checkout: {whole}")
+    elif any(each):
+        text.append("Add them to the store's cart one by one:")
+        text += [f"- {line.title}: {url}" for line, url in zip(cart.lines, each) if url]
+    payload: dict[str, Any] = {
+        "type": "cart",
+        "items": [{"sku": l.sku, "title": l.title, "quantity": l.quantity, "unit_price": float(l.unit_price),
+                   **({"checkout_url": url} if url else {})} for l, url in zip(cart.lines, each)],
+        "total": float(cart.total), "currency": cart.currency}
+    if whole:
+        payload["checkout_url"] = whole
+    return "\n".join(text), payload
 
 
 class ActionAddToCart(Action):
@@ -52,9 +89,11 @@ class ActionAddToCart(Action):
                 continue
             added.append(product)
         if added:
+            catalog_client.record(InteractionKind.cart, [Seen(p.sku, quantity) for p in added], tracker.sender_id,
+                                  verification(tracker)[0])
             names = " and ".join(p.title for p in added)
-            dispatcher.utter_message(text=f"Added {quantity} x {names} to your cart.\n{cart_text(cart)}",
-                                     json_message=cart_payload(cart))
+            text, payload = present(cart, settings().cart_link)
+            dispatcher.utter_message(text=f"Added {quantity} x {names} to your cart.\n{text}", json_message=payload)
             together = recommend_client.recommender().bought_together(
                 added[-1].sku, TOGETHER, exclude=[line.sku for line in cart.lines])
             if together:
@@ -73,5 +112,6 @@ class ActionViewCart(Action):
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                   domain: dict[str, Any]) -> list[dict[str, Any]]:
         cart = catalog_client.cart_summary(tracker.sender_id)
-        dispatcher.utter_message(text=cart_text(cart), json_message=cart_payload(cart))
+        text, payload = present(cart, settings().cart_link)
+        dispatcher.utter_message(text=text, json_message=payload)
         return []

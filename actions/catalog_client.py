@@ -1,22 +1,27 @@
-"""The catalog as the actions see it: search, products by sku, the conversation's cart.
+"""The catalog as the actions see it: search, products by sku, the conversation's cart, what the
+shopper did with products (interactions for the recommender).
 
 One search engine per action-server process, created on first use (loading the encoder at import
 time would break rasa-sdk's Sanic start-up).
 """
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from functools import lru_cache
 
 from sqlalchemy import select
+from sqlalchemy.exc import SQLAlchemyError
 
 from aisle import observability as obs
 from aisle.config import settings
 from aisle.db import session_factory
-from aisle.models import Product
-from catalog import cart
+from aisle.models import InteractionKind, Product
+from catalog import cart, interactions
 from catalog.documents import ProductView, view_of
 from catalog.search import CatalogSearch, Constraints, SearchResponse
+
+logger = logging.getLogger(__name__)
 
 
 @lru_cache(maxsize=1)
@@ -55,3 +60,20 @@ def add_to_cart(conversation_id: str, sku: str, quantity: int) -> cart.CartSumma
 
 def cart_summary(conversation_id: str) -> cart.CartSummary:
     return cart.summary(session_factory(), conversation_id)
+
+
+def record(kind: InteractionKind, items: list[interactions.Seen], conversation_id: str, email: str | None) -> None:
+    """Note what the shopper did for the recommender. A failed write is logged, never shown: the
+    shopper's answer does not depend on it."""
+    try:
+        interactions.record(session_factory(), kind, items, conversation_id, email)
+    except SQLAlchemyError:
+        logger.exception("could not record %s interactions for conversation %s", kind.value, conversation_id)
+
+
+def attribute_interactions(conversation_id: str, email: str) -> None:
+    """The shopper proved ``email``: the conversation's earlier interactions are that customer's."""
+    try:
+        interactions.attribute(session_factory(), conversation_id, email)
+    except SQLAlchemyError:
+        logger.exception("could not attribute the interactions of conversation %s", conversation_id)

@@ -10,8 +10,11 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from actions import catalog_client
 from actions.presenters import card, money
+from actions.orders import verification
 from actions.references import products_or_ask, referenced_products, shown
+from aisle.models import InteractionKind
 from catalog.documents import ProductView
+from catalog.interactions import Seen
 
 # topic -> (words in the question, attribute keys that answer it)
 TOPICS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
@@ -102,6 +105,7 @@ class ActionProductDetails(Action):
             product = products[0]
         answer = answer_about(product, text)
         dispatcher.utter_message(text=answer, json_message={"type": "product_cards", "products": [card(product)]})
+        catalog_client.record(InteractionKind.view, [Seen(product.sku)], tracker.sender_id, verification(tracker)[0])
         return [SlotSet("focus_sku", product.sku), SlotSet("shown_skus", [product.sku])]
 
 

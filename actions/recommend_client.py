@@ -50,8 +50,11 @@ def build() -> Recommender:
     items = [Item(v.sku, v.title, v.category_leaf, v.brand, v.rating, v.rating_count, v.stock > 0) for v in views]
     vectors = np.stack([engine.dense.index.reconstruct(v.id) for v in views]) if views else None
     with session_factory()() as s:
-        interactions = [(f"c{customer}", sku, kind.value) for customer, sku, kind in s.execute(
-            select(Interaction.customer_id, Product.sku, Interaction.kind).join(Product, Product.id == Interaction.product_id))]
+        # A conversation whose shopper never proved who they are is a user of its own.
+        interactions = [(f"c{customer}" if customer is not None else f"s{conversation}", sku, kind.value)
+                        for customer, conversation, sku, kind in s.execute(
+            select(Interaction.customer_id, Interaction.conversation_id, Product.sku, Interaction.kind)
+            .join(Product, Product.id == Interaction.product_id))]
         baskets: dict[int, list[str]] = defaultdict(list)
         for order_id, sku in s.execute(select(OrderLine.order_id, Product.sku).join(Product)):
             baskets[order_id].append(sku)

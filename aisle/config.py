@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
+from aisle.cart_link import CartLinkTemplate
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
 PRECISIONS = ("int8", "fp32")
 DEFAULT_NLU_PRECISION = "fp32"  # int8 lost 0.33 points on the held-out NLU set (bound: 0.3)
@@ -141,6 +143,10 @@ class Settings:
     store_url: str | None  # the shop's own site (AISLE_STORE_URL): imported products link to pages under it
     # Bearer token Prometheus sends to /metrics; None: /metrics answers only direct loopback callers.
     metrics_token: str | None
+    cart_link: CartLinkTemplate | None  # AISLE_CART_LINK_TEMPLATE (+ _JOIN): the store's cart; None: Aisle's own
+    # AISLE_SHOPIFY_WEBHOOK_SECRET: signs Shopify's order webhooks; None: the webhook routes are off (404)
+    shopify_webhook_secret: str | None
+    webhook_max_age_s: float  # a webhook triggered longer ago than this is refused as a replay
 
     @property
     def internal_secret_file(self) -> Path:
@@ -218,6 +224,20 @@ class Settings:
         store_url = (env.get("AISLE_STORE_URL") or "").strip().rstrip("/") or None
         if store_url is not None and not re.match(r"^https?://[^/\s]+", store_url):
             raise ConfigError(f"AISLE_STORE_URL must be an http(s) URL, got {store_url!r}")
+        cart_link = None
+        if (env.get("AISLE_CART_LINK_TEMPLATE") or "").strip():
+            try:
+                cart_link = CartLinkTemplate.parse(env["AISLE_CART_LINK_TEMPLATE"],
+                                                   env.get("AISLE_CART_LINK_JOIN") or None)
+            except ValueError as exc:
+                raise ConfigError(f"AISLE_CART_LINK_TEMPLATE: {exc}") from None
+        webhook_secret = (env.get("AISLE_SHOPIFY_WEBHOOK_SECRET") or "").strip() or None
+        if webhook_secret is not None and len(webhook_secret) < MIN_SECRET_CHARS:
+            raise ConfigError(f"AISLE_SHOPIFY_WEBHOOK_SECRET must be at least {MIN_SECRET_CHARS} characters")
+        # Shopify retries a delivery for 4 hours, with the time it was first triggered.
+        webhook_max_age = _float(env, "AISLE_WEBHOOK_MAX_AGE_MINUTES", 300.0)
+        if webhook_max_age <= 0:
+            raise ConfigError(f"AISLE_WEBHOOK_MAX_AGE_MINUTES must be positive, got {webhook_max_age}")
         threshold = _float(env, "AISLE_NLU_THRESHOLD", 0.0) if env.get("AISLE_NLU_THRESHOLD", "").strip() else None
         if threshold is not None and not 0.0 <= threshold <= 1.0:
             raise ConfigError(f"AISLE_NLU_THRESHOLD must be between 0 and 1, got {threshold}")
@@ -273,6 +293,9 @@ class Settings:
             encoder_precision=precisions["AISLE_ENCODER_PRECISION"],
             store_url=store_url,
             metrics_token=metrics_token,
+            cart_link=cart_link,
+            shopify_webhook_secret=webhook_secret,
+            webhook_max_age_s=webhook_max_age * 60,
         )
 
 

@@ -56,6 +56,9 @@ class Product(Timestamped, Base):
     # Variants of one model (a Shopify handle, a WooCommerce parent, a Merchant Center item_group_id)
     # share this key, so results can show one card per model.
     group_key: Mapped[str | None] = mapped_column(String(200), index=True)
+    # The store's own id for this variant (Shopify variant id, WooCommerce product/variation ID): what
+    # its cart links take (AISLE_CART_LINK_TEMPLATE's {variant_id}).
+    variant_id: Mapped[str | None] = mapped_column(String(64))
 
 
 class Customer(Timestamped, Base):
@@ -96,6 +99,10 @@ class Order(Timestamped, Base):
     currency: Mapped[str] = mapped_column(String(3), default="USD")
     # The second factor for an order's details and changes: only the customer knows where it ships.
     shipping_postcode: Mapped[str | None] = mapped_column(String(16))
+    # "aisle" (Aisle's own orders, the demo) or the store it came from by webhook ("shopify"), whose
+    # own id for it (fulfillment webhooks name the order by it) is external_id.
+    source: Mapped[str] = mapped_column(String(16), default="aisle", server_default="aisle")
+    external_id: Mapped[str | None] = mapped_column(String(64), index=True)
 
     customer: Mapped[Customer] = relationship(back_populates="orders")
     returns: Mapped[list["ReturnRequest"]] = relationship(back_populates="order", order_by="ReturnRequest.id")
@@ -109,12 +116,23 @@ class OrderLine(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     order_id: Mapped[int] = mapped_column(ForeignKey("orders.id", ondelete="CASCADE"), index=True)
-    product_id: Mapped[int] = mapped_column(ForeignKey("products.id"))
+    # None for an item of a store order that the catalog does not have: sku and title say what it was.
+    product_id: Mapped[int | None] = mapped_column(ForeignKey("products.id"))
     quantity: Mapped[int] = mapped_column(default=1)
     unit_price: Mapped[Decimal] = mapped_column(Numeric(12, 2))
+    sku: Mapped[str | None] = mapped_column(String(64))
+    title: Mapped[str | None] = mapped_column(String(300))
 
     order: Mapped[Order] = relationship(back_populates="lines")
-    product: Mapped[Product] = relationship()
+    product: Mapped[Product | None] = relationship()
+
+    @property
+    def item_sku(self) -> str:
+        return self.product.sku if self.product is not None else self.sku or ""
+
+    @property
+    def item_title(self) -> str:
+        return self.product.title if self.product is not None else self.title or self.sku or "item"
 
 
 class FaqStatus(str, enum.Enum):
@@ -199,6 +217,17 @@ class Interaction(Base):
     quantity: Mapped[int] = mapped_column(default=1)
     created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
 
+
+
+class WebhookDelivery(Base):
+    """A store webhook delivery already taken: the same delivery id again is a replay."""
+
+    __tablename__ = "webhook_deliveries"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    delivery_id: Mapped[str] = mapped_column(String(128), unique=True)
+    topic: Mapped[str] = mapped_column(String(64))
+    received_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
 
 
 class Cart(Timestamped, Base):

@@ -23,6 +23,7 @@ class CartLine:
     quantity: int
     unit_price: Decimal
     currency: str
+    variant_id: str | None = None  # the store's id, for its cart link
 
     @property
     def total(self) -> Decimal:
@@ -56,8 +57,8 @@ def _load(session: Session, conversation_id: str) -> Cart | None:
 def _summary(cart: Cart | None) -> CartSummary:
     if cart is None:
         return CartSummary()
-    return CartSummary([CartLine(i.product.sku, i.product.title, i.quantity, i.product.price, i.product.currency)
-                        for i in cart.items])
+    return CartSummary([CartLine(i.product.sku, i.product.title, i.quantity, i.product.price, i.product.currency,
+                                 i.product.variant_id) for i in cart.items])
 
 
 def add(factory: sessionmaker[Session], conversation_id: str, sku: str, quantity: int = 1) -> CartSummary:

@@ -15,10 +15,10 @@ from catalog.formats.common import ImportFileError as ImportFileError  # where c
 
 KNOWN_FIELDS = {"sku", "title", "description", "category", "brand", "price", "currency", "attributes",
                 "tags", "rating", "rating_count", "stock", "image_url", "images", "url", "group_key",
-                "compare_at_price"}
+                "compare_at_price", "variant_id"}
 CURRENCY = re.compile(r"^[A-Z]{3}$")
 MAX_TEXT = {"sku": 64, "title": 300, "category": 200, "brand": 120, "image_url": 1000, "url": 1000,
-            "group_key": 200}
+            "group_key": 200, "variant_id": 64}
 MAX_DESCRIPTION = 20_000
 MAX_IMAGES = 30
 # Links shown to shoppers: web pages or paths on Aisle's own site, never javascript: or data: URLs.
@@ -43,6 +43,7 @@ class ProductRecord:
     images: list[str] = field(default_factory=list)
     url: str | None = None
     group_key: str | None = None
+    variant_id: str | None = None  # the store's id for its cart links
 
     def as_row(self) -> dict[str, Any]:
         return {k: getattr(self, k) for k in self.__dataclass_fields__}
@@ -108,6 +109,7 @@ def validate(row: dict[str, Any]) -> tuple[ProductRecord | None, list[str]]:
     image_url = _link(row, "image_url", errors)
     url = _link(row, "url", errors)
     group_key = _text(row, "group_key", errors, False)
+    variant_id = _text(row, "variant_id", errors, False)
     images = row.get("images") or []
     if not isinstance(images, list) or not all(isinstance(u, str) and LINK.match(u) for u in images):
         errors.append("images must be a list of http(s) URLs")
@@ -148,7 +150,7 @@ def validate(row: dict[str, Any]) -> tuple[ProductRecord | None, list[str]]:
         price=price, brand=brand, currency=currency, attributes={**extras, **attributes},
         tags=[t.strip() for t in tags if t.strip()], rating=float(rating) if rating is not None else None,
         rating_count=rating_count, stock=stock or 0, image_url=image_url, images=list(images), url=url,
-        group_key=group_key,
+        group_key=group_key, variant_id=variant_id,
     ), []
 
 

@@ -263,3 +263,27 @@ def test_variants_share_a_model_by_their_group_key():
     sweaters = {model_name(view_of(Row(records[s], i))) for i, s in enumerate(("NK-MCS-NV-M", "NK-MCS-CH-M"))}
     assert sweaters == {"group:merino-crew-sweater"}
     assert model_name(view_of(Row(records["RO-MUG-350"], 9))) == "group:enamel-camp-mug"
+
+
+def test_the_stores_variant_ids_are_kept_for_its_cart_links(tmp_path):
+    with SHOPIFY.open(encoding="utf-8", newline="") as f:
+        reader = csv.DictReader(f)
+        columns, rows = [*(reader.fieldnames or ()), "Variant ID"], list(reader)
+    for n, row in enumerate(rows):  # a bulk-export app's file: Shopify's own export has no ids
+        row["Variant ID"] = str(44_000 + n) if row.get("Variant SKU") else ""
+    with_ids = tmp_path / "shopify_with_ids.csv"
+    with with_ids.open("w", encoding="utf-8", newline="") as f:
+        writer = csv.DictWriter(f, columns)
+        writer.writeheader()
+        writer.writerows(rows)
+    shopify = validate_file(with_ids)
+    assert shopify.ok and "Variant ID" not in shopify.unknown_columns, shopify.errors
+    expected = {row["Variant SKU"]: row["Variant ID"] for row in rows if row.get("Variant SKU")}
+    assert {r.sku: r.variant_id for r in shopify.records} == {s: expected[s] for s in (r.sku for r in shopify.records)}
+    woo = {r.sku: r.variant_id for r in validate_file(WOO).records}
+    assert woo == {"HOOD-01-BLUE": "102", "HOOD-01-GREY": "103", "BOTTLE-750": "110"}  # a variation's own ID
+    feed = tmp_path / "google_channel.tsv"
+    feed.write_text("id\ttitle\tdescription\tlink\tavailability\tprice\n"
+                    "shopify_US_8123_44017\tMug\tA mug\thttps://s.example/mug\tin stock\t12.00 USD\n"
+                    "MUG-2\tMug 2\tA mug\thttps://s.example/mug2\tin stock\t12.00 USD\n", encoding="utf-8")
+    assert [r.variant_id for r in validate_file(feed).records] == ["44017", None]

@@ -6,6 +6,8 @@ from pathlib import Path
 
 import pytest
 from rasa_sdk.executor import CollectingDispatcher
+from sqlalchemy import select
+from sqlalchemy.exc import OperationalError
 
 from aisle import config, migrate
 from aisle.db import session_factory
@@ -17,6 +19,8 @@ from actions.needs import ActionOutOfScope
 from actions.recommend import ActionRecommend
 from actions.search import ActionRefineSearch, ActionSearchProducts
 from actions.similar import ActionSimilarProducts
+from aisle.models import Customer, Interaction, InteractionKind, Product
+from catalog import interactions
 from catalog.importer import upsert
 from catalog.records import validate_file
 from tests.conftest import tracker_for, user_event
@@ -249,3 +253,85 @@ async def test_not_understood_but_a_clear_need_gets_products_while_a_service_req
     assert cards(messages) and all(sku.startswith("HB-") for sku in cards(messages))
     messages, _ = await run(ActionFallback(), "can you engrave my name on the hiking boots", "nlu_fallback")
     assert not cards(messages) and messages[0]["text"] == CANNOT
+
+# What shoppers do in chat is written to ``interactions`` for the recommender (catalog/interactions.py).
+ALEX = "alex.morgan@example.com"
+
+
+def seen(conversation: str | None = None) -> list[tuple[str, str, int, str | None]]:
+    """(kind, sku, quantity, customer email) written, oldest first."""
+    with session_factory()() as s:
+        rows = s.execute(select(Interaction.kind, Product.sku, Interaction.quantity, Customer.email)
+                         .join(Product, Product.id == Interaction.product_id)
+                         .outerjoin(Customer, Customer.id == Interaction.customer_id)
+                         .where(Interaction.conversation_id == conversation if conversation else True)
+                         .order_by(Interaction.id)).all()
+    return [(kind.value, sku, quantity, email) for kind, sku, quantity, email in rows]
+
+
+def verified(email: str = ALEX) -> dict:
+    """Slots of a conversation whose shopper proved ``email`` (an order's number and email) just now."""
+    with session_factory().begin() as s:
+        if s.scalar(select(Customer.id).where(Customer.email == email)) is None:
+            s.add(Customer(email=email, name="Alex Morgan"))
+    return {"verified_email": email, "verified_orders": [], "verified_at": time.time()}
+
+
+async def test_details_shown_are_a_view_of_the_conversation():
+    messages, _ = await run(ActionProductDetails(), '/product_details{"sku": "KET-100"}', "product_details",
+                            entities=[{"entity": "sku", "value": "KET-100"}], sender="conv-view")
+    assert "Stainless Steel Electric Kettle" in messages[0]["text"]
+    assert seen("conv-view") == [("view", "KET-100", 1, None)]
+
+
+async def test_cart_additions_carry_the_quantity_and_the_verified_customer():
+    await run(ActionAddToCart(), "I'll take two", "add_to_cart", slots={"shown_skus": ["KET-100"], **verified()},
+              entities=[{"entity": "quantity", "value": 2}], sender="conv-cart")
+    assert seen("conv-cart") == [("cart", "KET-100", 2, ALEX)]
+    await run(ActionAddToCart(), "add the glass one", "add_to_cart", sender="conv-cart",
+              entities=[{"entity": "sku", "value": "KET-101"}])  # out of stock: not added, not written
+    assert seen("conv-cart") == [("cart", "KET-100", 2, ALEX)]
+
+
+async def test_an_expired_verification_writes_no_customer():
+    stale = {**verified(), "verified_at": time.time() - config.settings().order_verification_idle_s - 1}
+    await run(ActionProductDetails(), "details", "product_details", slots=stale, sender="conv-stale",
+              entities=[{"entity": "sku", "value": "KET-100"}])
+    assert seen("conv-stale") == [("view", "KET-100", 1, None)]
+
+
+def test_what_came_before_the_proof_is_attributed_to_the_customer():
+    verified()
+    factory = session_factory()
+    interactions.record(factory, InteractionKind.view, [interactions.Seen("KET-100"), interactions.Seen("NOPE")],
+                        "conv-before")
+    interactions.record(factory, InteractionKind.view, [interactions.Seen("KET-100")], "someone-else")
+    assert interactions.attribute(factory, "conv-before", ALEX) == 1
+    assert interactions.attribute(factory, "conv-before", "stranger@example.com") == 0
+    assert seen("conv-before") == [("view", "KET-100", 1, ALEX)]  # the unknown sku was skipped
+    assert seen("someone-else") == [("view", "KET-100", 1, None)]
+
+
+async def test_a_failed_write_is_logged_and_the_shopper_still_gets_the_answer(monkeypatch, caplog):
+    def broken(*args, **kwargs):
+        raise OperationalError("INSERT", {}, Exception("database is locked"))
+
+    monkeypatch.setattr(interactions, "record", broken)
+    messages, _ = await run(ActionProductDetails(), "details", "product_details", sender="conv-broken",
+                            entities=[{"entity": "sku", "value": "KET-100"}])
+    assert "Stainless Steel Electric Kettle" in messages[0]["text"]
+    assert "could not record view interactions for conversation conv-broken" in caplog.text
+
+
+def test_anonymous_conversations_are_separate_users_for_the_recommender(monkeypatch):
+    factory = session_factory()
+    for conversation in ("anon-1", "anon-2"):
+        interactions.record(factory, InteractionKind.cart, [interactions.Seen("KET-100")], conversation)
+    captured = {}
+
+    def recommender(items, interactions_seen, *args):
+        captured["users"] = {user for user, _, _ in interactions_seen}
+
+    monkeypatch.setattr(recommend_client, "Recommender", recommender)
+    recommend_client.build()
+    assert {"sanon-1", "sanon-2"} <= captured["users"] and "cNone" not in captured["users"]

@@ -35,6 +35,7 @@ KNOWN = {
 KNOWN_PATTERNS = (re.compile(r"^custom_label_[0-4]$"),)
 ATTRIBUTES = ("color", "size", "material", "pattern", "gender", "age_group", "condition", "gtin", "mpn")
 DETECT = {"id", "title", "price"}
+SHOPIFY_ITEM_ID = re.compile(r"^shopify_[A-Z]{2}_\d+_(\d+)$")
 PRICE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([A-Za-z]{3})?\s*$")
 IN_STOCK = {"in_stock", "in stock"}
 MAX_XML_DEPTH = 16
@@ -163,7 +164,14 @@ def _product(fields: dict[str, Any], options: Options) -> dict[str, Any]:
         "images": images,
         "url": fields.get("link") or None,
         "group_key": fields.get("item_group_id") or None,
+        "variant_id": _shopify_variant(str(fields.get("id", ""))),
     }
+
+
+def _shopify_variant(item_id: str) -> str | None:
+    """Shopify's Google channel names items shopify_<country>_<product id>_<variant id>."""
+    match = SHOPIFY_ITEM_ID.match(item_id)
+    return match.group(1) if match else None
 
 
 def _price(raw: str, default_currency: str) -> tuple[str, str]:

@@ -23,6 +23,7 @@ KNOWN = {
     "Image Src", "Image Position", "Image Alt Text", "Gift Card", "SEO Title", "SEO Description", "Variant Image",
     "Variant Weight Unit", "Variant Tax Code", "Cost per item", "Unit Price Total Measure",
     "Unit Price Total Measure Unit", "Unit Price Base Measure", "Unit Price Base Measure Unit",
+    "Variant ID",  # not in Shopify's own export; bulk-export apps (Matrixify) add it: cart links need it
 }
 KNOWN_PATTERNS = (re.compile(r"^Google Shopping / "), re.compile(r"^(Included|Price|Compare At Price) / "))
 DETECT = {"Handle", "Variant Price"}
@@ -125,6 +126,7 @@ def _variants(product: _Product, options: Options, counted: bool) -> list[Source
             "images": [u for u in images if u != image],
             "url": f"{options.store_url}/products/{product.handle}" if options.store_url else None,
             "group_key": product.handle,
+            "variant_id": row.get("Variant ID") or None,
         }
         rows.append(SourceRow(line, out))
     return rows

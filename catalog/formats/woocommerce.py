@@ -111,6 +111,7 @@ def _product(row: dict[str, str], parent: dict[str, str] | None, slots: list[int
         "images": images[1:],
         "url": url,
         "group_key": (base.get("SKU") or f"id:{base.get('ID')}") if parent is not None else None,
+        "variant_id": row.get("ID") or None,  # what ?add-to-cart= takes, for a variation too
     }
 
 
