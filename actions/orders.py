@@ -20,7 +20,7 @@ from rasa_sdk.events import ActionExecuted, EventType, SessionStarted, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
-from actions import orders_client
+from actions import catalog_client, orders_client
 from actions.presenters import money
 from actions.references import entity_values
 from aisle.config import settings
@@ -43,6 +43,9 @@ THROTTLED = ("For your security I can't look up orders from here for the next {w
              "tries. I can bring in a person from our team if you like.")
 DETAILS_HINT = ("For the items, the tracking number or changes, ask me for the order's details: I'll also need the "
                 "postcode it ships to.")
+STORE_CHANGE = ("I can't {change} order {number} from here: our store handles that. A person from our team can "
+                "do it for you. Shall I bring someone in?")
+PERSON_BUTTONS = [{"title": "Yes, a person please", "payload": "/affirm"}, {"title": "No thanks", "payload": "/deny"}]
 YES_NO = [{"title": "Yes, cancel it", "payload": "/affirm"}, {"title": "No, keep it", "payload": "/deny"}]
 RESOLUTIONS = {"refund": ("refund", "money back", "reimburse"), "exchange": ("exchange", "swap", "replace",
                                                                              "different size", "another")}
@@ -122,12 +125,20 @@ def items_text(order: OrderView) -> str:
                      for line in order.lines)
 
 
+def expected(order: OrderView) -> str:
+    return f", expected {day(order.expected_delivery)}" if order.expected_delivery else ""
+
+
+def carrier(order: OrderView) -> str:
+    return f" with {order.carrier}" if order.carrier else ""
+
+
 def public_status_text(order: OrderView) -> str:
     """What the number and email alone show: state, carrier and dates, no items or tracking number."""
     state = {
         "placed": "is confirmed and will be packed soon",
         "packed": "is packed and waiting for the carrier",
-        "shipped": f"has shipped with {order.carrier} and is in transit, expected {day(order.expected_delivery)}",
+        "shipped": f"has shipped{carrier(order)} and is in transit{expected(order)}",
         "delivered": f"was delivered on {day(order.delivered_at)}",
         "cancelled": "was cancelled; any payment was released to your card",
         "returned": "was returned",
@@ -141,8 +152,8 @@ def status_text(order: OrderView) -> str:
     state = {
         "placed": "is confirmed and will be packed soon",
         "packed": "is packed and waiting for the carrier",
-        "shipped": f"has shipped with {order.carrier}, tracking number {order.tracking_number}, expected "
-                   f"{day(order.expected_delivery)}",
+        "shipped": f"has shipped{carrier(order)}"
+                   + (f", tracking number {order.tracking_number}" if order.tracking_number else "") + expected(order),
         "delivered": f"was delivered on {day(order.delivered_at)}",
         "cancelled": "was cancelled; any payment was released to your card",
         "returned": "was returned",
@@ -276,8 +287,8 @@ class ValidateOrderForm(FormValidationAction):
                                     domain: DomainDict) -> dict[str, Any]:
         number = normalize_number(value)
         if number is None:
-            dispatcher.utter_message(text="That doesn't look like an order number: it's the 5-digit number in "
-                                          "your confirmation email, like 10482.")
+            dispatcher.utter_message(text="That doesn't look like an order number: it's the number in your order "
+                                          "confirmation email, like 10482 or #1001.")
         return {"order_number": number}
 
     async def validate_order_email(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,
@@ -322,6 +333,7 @@ class ValidateOrderForm(FormValidationAction):
             return {"order_action": "details" if action == "status" else action}
         if access.outcome is Outcome.full:
             kept = [*kept, number] if number not in kept else kept
+        catalog_client.attribute_interactions(tracker.sender_id, email)
         proved = {e["name"]: e["value"] for e in verified_now(email, kept)}
         if access.outcome is Outcome.wrong_postcode:
             dispatcher.utter_message(text=WRONG_POSTCODE)
@@ -340,9 +352,7 @@ class ActionOrderNext(Action):
         action = tracker.get_slot("order_action")
         if action == "blocked":
             wait = orders_client.caller_wait(caller_of(tracker)) or 1
-            dispatcher.utter_message(text=THROTTLED.format(wait=wait_text(wait)),
-                                     buttons=[{"title": "Yes, a person please", "payload": "/affirm"},
-                                              {"title": "No thanks", "payload": "/deny"}])
+            dispatcher.utter_message(text=THROTTLED.format(wait=wait_text(wait)), buttons=PERSON_BUTTONS)
             return [SlotSet("order_action", None), SlotSet("human_offered", True)]
         order = order_of(tracker)
         if order is None:  # cannot happen after the form, unless the order vanished meanwhile
@@ -353,6 +363,11 @@ class ActionOrderNext(Action):
         if order.number not in unlocked:  # the number and email only: the status tier
             dispatcher.utter_message(text=public_status_text(order))
             return still
+        if action in ("cancel", "return") and order.from_store:
+            # The store holds the order: a change made only in Aisle's copy would not happen there.
+            dispatcher.utter_message(text=STORE_CHANGE.format(change="cancel" if action == "cancel" else "return items "
+                                                              "from", number=order.number), buttons=PERSON_BUTTONS)
+            return [*still, SlotSet("human_offered", True)]
         if action == "cancel":
             if not order.cancellable:
                 reason = ("it has already shipped" if order.status.value in ("shipped", "delivered")

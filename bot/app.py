@@ -36,7 +36,7 @@ from bot.gateway import Gateway, GatewayError, RateLimits
 from bot.handoff import Handoffs
 from bot.health import check_all, probe, service_urls
 from bot.hub import Hub
-from bot import rest_webhook, socketio_channel
+from bot import rest_webhook, shopify_webhook, socketio_channel
 from bot.rasa_client import RasaClient
 from bot.site_headers import site_headers
 from bot.store_page import store_page
@@ -197,6 +197,7 @@ def create_app(settings: Settings) -> web.Application:
     app.router.add_get("/ws", websocket)
     app.router.add_post("/api/messages", post_message)
     rest_webhook.add_routes(app)
+    shopify_webhook.add_routes(app, settings)
     socketio_channel.attach(app, settings)
     app.router.add_get("/health", health)
     obs.declare("web", stages=("gateway", "rasa"), turns=obs.CHANNELS)

@@ -24,7 +24,9 @@ from sqlalchemy.orm import Session, selectinload, sessionmaker
 
 from aisle.models import Order, OrderLine, OrderStatus, ReturnRequest, VerificationFailure, as_utc
 
-NUMBER = re.compile(r"^\d{5,8}$")
+# Order numbers as stores write them: digits ("10482", Shopify's "#1001" without its "#"), or a
+# letter prefix and digit groups ("SO-2026-00042"); at least three digits, upper case.
+NUMBER = re.compile(r"^(?=(?:\D*\d){3})(?:\d{3,12}|[A-Z]{1,8}[-_/.]?\d{1,12}(?:[-_/.]\d{1,12}){0,3})$")
 EMAIL = re.compile(r"^[\w.+-]+@[\w-]+(\.[\w-]+)+$")
 POSTCODE = re.compile(r"^(?=.*\d)[A-Z0-9]{3,10}$")
 ZIP_PLUS_FOUR = re.compile(r"^(\d{5})-?\d{4}$", re.ASCII)
@@ -42,9 +44,10 @@ class OrderError(ValueError):
 
 
 def normalize_number(text: object) -> str | None:
-    """"#10482", "order 10482", " 10482 " → "10482"; anything else → None."""
-    digits = re.sub(r"(?i)^\s*(order\s*(number|no\.?)?\s*)?#?\s*", "", str(text or "")).strip()
-    return digits if NUMBER.match(digits) else None
+    """"#10482", "order 10482", " 10482 " → "10482"; "so-2026-00042" → "SO-2026-00042"; anything
+    else → None."""
+    number = re.sub(r"(?i)^\s*(order\s*(number|no\.?)?\s*)?#?\s*", "", str(text or "")).strip().upper()
+    return number if NUMBER.match(number) else None
 
 
 def normalize_email(text: object) -> str | None:
@@ -114,6 +117,11 @@ class OrderView:
     expected_delivery: date | None = None
     delivered_at: datetime | None = None
     returns: list[ReturnView] = field(default_factory=list)
+    source: str = "aisle"  # "aisle", or the store it came from by webhook (changed there, not here)
+
+    @property
+    def from_store(self) -> bool:
+        return self.source != "aisle"
 
     @property
     def cancellable(self) -> bool:
@@ -138,10 +146,11 @@ def view(order: Order) -> OrderView:
     return OrderView(
         number=order.number, email=order.customer.email, status=order.status, placed_at=as_utc(order.placed_at),
         total=order.total, currency=order.currency,
-        lines=[LineView(line.product.sku, line.product.title, line.quantity, line.unit_price) for line in order.lines],
+        lines=[LineView(line.item_sku, line.item_title, line.quantity, line.unit_price) for line in order.lines],
         carrier=order.carrier, tracking_number=order.tracking_number, expected_delivery=order.expected_delivery,
         delivered_at=as_utc(order.delivered_at),
         returns=[ReturnView(r.number, r.status.value, r.resolution, list(r.skus)) for r in order.returns],
+        source=order.source,
     )
 
 
@@ -234,7 +243,7 @@ class Orders:
             problem = view(order).return_problem()
             if problem:
                 raise OrderError(problem)
-            owned = {line.product.sku for line in order.lines}
+            owned = {line.item_sku for line in order.lines}
             if not skus or not set(skus) <= owned:
                 raise OrderError("those items are not in this order")
             if resolution not in ("refund", "exchange"):

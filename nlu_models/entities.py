@@ -60,10 +60,13 @@ PRICE_BARE = _patterns(  # "$50 headphones", "50 dollars": an amount with a curr
     AMOUNT.format(n="a") + r"(?P<aword>\s?(?:dollars?|bucks|usd|euros?|pounds?))\b",
 )
 EMAIL = re.compile(r"\b[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}\b")
+# A store's order number with a letter prefix ("SO-2026-00042", "INV/10482"): catalog/orders.py NUMBER.
+PREFIXED_ORDER = r"[A-Z]{1,8}[-_/]?(?:\d{1,12}[-_/]){0,3}\d{3,12}"
 ORDER_ID = re.compile(
-    r"(?:\b(?:order|ord|purchase)\s*(?:number|no\.?|num|nr|id)?\s*[:#]?\s*#?\s*(?P<a>\d{4,12})\b)"
-    r"|(?:#\s?(?P<b>\d{4,12})\b)"
-    r"|(?:(?<![\d$£€.,])(?P<c>\d{5,12})\b(?![.,]\d))",
+    rf"(?:\b(?:order|ord|purchase)\s*(?:number|no\.?|num|nr|id)?\s*[:#]?\s*#?\s*(?P<a>{PREFIXED_ORDER}|\d{{4,12}})\b)"
+    rf"|(?:#\s?(?P<b>{PREFIXED_ORDER}|\d{{4,12}})\b)"
+    r"|(?:(?<![\d$£€.,])(?P<c>\d{5,12})\b(?![.,]\d))"
+    r"|(?:\b(?P<d>[A-Z]{1,8}-(?:\d{1,12}-){0,3}\d{3,12})\b)",  # bare, only with its hyphen: not "mp3"
     re.IGNORECASE,
 )
 QUANTITY_WORDS = "|".join(sorted((re.escape(w) for w in NUMBER_WORDS), key=len, reverse=True))
@@ -186,7 +189,7 @@ def emails(text: str) -> list[Entity]:
 def order_ids(text: str) -> list[Entity]:
     out = []
     for m in ORDER_ID.finditer(text):
-        group = next(g for g in ("a", "b", "c") if m.group(g))
+        group = next(g for g in ("a", "b", "c", "d") if m.group(g))
         out.append(Entity("order_id", m.group(group), m.start(group), m.end(group), "rules"))
     return out
 

@@ -20,6 +20,7 @@ import psutil
 from aisle.config import REPO_ROOT, Settings
 from aisle.internal_auth import bearer_headers
 from bot.api_keys import env_integration
+from tests.shopify_payloads import WEBHOOK_SECRET
 
 START_TIMEOUT_S = 180
 ADMIN, AGENT = "e2e-admin", "e2e-agent"
@@ -28,6 +29,8 @@ STAFF_PASSWORD = "e2e password, long enough"
 CATALOG = REPO_ROOT / "tests" / "fixtures" / "catalog_small.jsonl"
 API_KEY = "e2e-chat-api-key-not-secret-0123456789"  # in AISLE_API_KEYS of every stack started here
 API_AUTH = {"Authorization": f"Bearer {API_KEY}"}
+# The store integration is on in every stack started here: Shopify's order webhooks and its cart link.
+STORE_CART_LINK = "https://shop.example.com/cart/{variant_id}:{quantity}"
 
 
 def api_conversation_id(sender: str) -> str:
@@ -83,7 +86,8 @@ class Stack:
             "AISLE_DATA_DIR": str(data_dir), "AISLE_RASA_PORT": str(free_port()),
             "AISLE_ACTION_PORT": str(free_port()), "AISLE_NLU_PORT": str(free_port()),
             "AISLE_WEB_PORT": str(free_port()), "RASA_TELEMETRY_ENABLED": "false", "AISLE_API_KEYS": API_KEY,
-            **(extra_env or {}),
+            "AISLE_SHOPIFY_WEBHOOK_SECRET": WEBHOOK_SECRET, "AISLE_CART_LINK_TEMPLATE": STORE_CART_LINK,
+            "AISLE_CART_LINK_JOIN": ",", **(extra_env or {}),
         })
         stack = cls(data_dir, env, Settings.from_env(env))
         python = str(REPO_ROOT / ".venv/bin/python")

@@ -23,7 +23,7 @@ from bot.agent.masking import EMAIL, mask
 from bot.app import create_app
 from bot.gateway import BotTurn, GatewayError, validate
 from actions.orders import postcode_in
-from catalog.orders import normalize_email, normalize_number, normalize_postcode
+from catalog.orders import NUMBER, normalize_email, normalize_number, normalize_postcode
 from catalog.records import validate_file
 from knowledge.records import ImportRejected, entry_from_mapping, parse
 from tests.web_fixtures import web_settings
@@ -229,7 +229,7 @@ def test_the_entry_form_refuses_clearly(values):
 def test_masking_and_order_parsing_take_any_text(text):
     assert not EMAIL.search(mask(text))
     number, email = normalize_number(text), normalize_email(text)
-    assert number is None or number.isdigit()
+    assert number is None or (NUMBER.match(number) is not None and number == number.upper())
     assert email is None or "@" in email
     for postcode in (normalize_postcode(text), postcode_in(text)):  # what the order form stores and compares
         assert postcode is None or (postcode.isalnum() and postcode.isupper() or postcode.isdigit())

@@ -19,7 +19,9 @@ from catalog.orders import Caller, Orders, Outcome
 from catalog.demo.behaviour import backfill_postcodes, seed_database
 from catalog.importer import upsert
 from catalog.records import validate_file
+from catalog.store_orders import StoreOrders
 from tests.conftest import tracker_for, user_event
+from tests.shopify_payloads import order as store_order
 
 FIXTURE = Path(__file__).parent / "fixtures" / "catalog_small.jsonl"
 ALEX, SAM = "alex.morgan@example.com", "sam.lee@example.com"
@@ -368,3 +370,25 @@ def test_demo_orders_ship_to_their_customers_postcode_and_older_databases_are_ba
     assert backfill_postcodes(session_factory()) == 0
     with session_factory()() as s:
         assert dict(s.execute(select(Order.number, Order.shipping_postcode)).all()) == postcodes
+
+
+async def test_a_store_order_with_a_prefixed_number_is_answered_and_changed_only_by_a_person():
+    """An order from the store's webhook (catalog/store_orders.py): any number format, an item the catalog
+    lacks, no expected date; cancelling or returning it is the store's job, so a person is offered."""
+    payload = store_order(777, "SO-2026-00042", ALEX, fulfillments=[{"status": "success", "tracking_company": "USPS",
+                                                                 "tracking_number": "9400", "shipment_status": None}])
+    StoreOrders(session_factory(), timedelta(hours=5)).apply("orders/create", payload, "delivery-1")
+    dispatcher = CollectingDispatcher()
+    events = await ValidateOrderForm().run(dispatcher, tracker("where is so-2026-00042?", "order_status", {
+        "requested_slot": "order_number", "order_action": "status"},
+        entities=[{"entity": "order_id", "value": "so-2026-00042"}, {"entity": "email", "value": ALEX}]),
+        {"forms": {"order_form": {"required_slots": DOMAIN_SLOTS}}})
+    assert slots(events)["order_number"] == "SO-2026-00042" and slots(events)["verified_email"] == ALEX
+    _, text = await next_step("status", "SO-2026-00042")
+    assert "Order SO-2026-00042" in text and "has shipped with USPS, tracking number 9400." in text
+    assert "1 x Gift wrapping ($14.99)" in text and "expected" not in text
+    for action, change in (("cancel", "cancel"), ("return", "return items from")):
+        events, text = await next_step(action, "SO-2026-00042")
+        assert f"I can't {change} order SO-2026-00042 from here" in text and events["human_offered"] is True
+    with session_factory()() as s:
+        assert s.scalars(select(Order.status).where(Order.number == "SO-2026-00042")).one() is OrderStatus.shipped
