@@ -6,7 +6,7 @@ may name an item the catalog does not have, so a line keeps its own sku and titl
 delivery id is kept, so a replayed delivery is refused.
 
 Revision ID: 8c41d2e7f5a0
-Revises: 5b7e1f3a2c90
+Revises: c4a7e2d91f30
 Create Date: 2026-11-30 23:10:00.000000
 
 """
@@ -18,7 +18,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision: str = '8c41d2e7f5a0'
-down_revision: Union[str, Sequence[str], None] = '5b7e1f3a2c90'
+down_revision: Union[str, Sequence[str], None] = 'c4a7e2d91f30'
 branch_labels: Union[str, Sequence[str], None] = None
 depends_on: Union[str, Sequence[str], None] = None
 
