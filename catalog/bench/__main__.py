@@ -45,7 +45,11 @@ HERE = Path(__file__).resolve().parent
 CATALOGS = {
     "demo": (DEMO, [HERE / "devset.jsonl", HERE / "demo_blind.jsonl"]),
     "hardware": (HERE / "hardware" / "products.jsonl", [HERE / "hardware" / "queries.jsonl"]),
+    "petbaby": (HERE / "petbaby" / "products.jsonl", [HERE / "petbaby" / "queries.jsonl"]),
 }
+# Weights are tuned on these two, each reported with the other's; the rest are held out from every
+# choice (weights, rules, thresholds) and served with the shipped defaults.
+TUNING = ("demo", "hardware")
 REPORTS = REPO_ROOT / "reports"
 SYSTEMS = ("lexical", "dense", "served")
 NAMES = {"lexical": "BM25 only (FTS5, no filters)", "dense": "dense only (MiniLM + exact FAISS, no filters)",
@@ -192,22 +196,26 @@ def run(sizes: list[int]) -> dict[str, Any]:
         queries = {name: load_queries(paths) for name, (_, paths) in CATALOGS.items()}
         tuned = {name: tune(engines[name], queries[name]) for name in CATALOGS}
         for name, engine in engines.items():
-            other = next(n for n in CATALOGS if n != name)
+            held_out = name not in TUNING
+            other = next(n for n in TUNING if n != name)
+            # A held-out catalog gets what the shipped defaults are: the demo catalog's choice.
+            served_weights = tuned["demo" if held_out else other][0]
             engine._encode = encode  # latency as served: no cache
             rows = {}
             for system in ("lexical", "dense"):
                 rows[system] = evaluate(engine, queries[name], system)
-            engine.weights = tuned[other][0]
+            engine.weights = served_weights
             rows["served"] = evaluate(engine, queries[name], "served")
-            engine.weights = Weights()
-            rows["served_default"] = evaluate(engine, queries[name], "served")
+            if not held_out:
+                engine.weights = Weights()
+                rows["served_default"] = evaluate(engine, queries[name], "served")
             engine.weights = tuned[name][0]
             rows["served_tuned_here"] = evaluate(engine, queries[name], "served")["summary"]
             report["catalogs"][name] = {
                 "products": len(engine.views), "queries": len(queries[name]),
-                "query_files": [str(p.relative_to(REPO_ROOT)) for p in CATALOGS[name][1]],
-                "weights_from": other, "weights": asdict(tuned[other][0]), "tuned_here": asdict(tuned[name][0]),
-                "grid_ndcg10": tuned[name][1], "quality": rows}
+                "query_files": [str(p.relative_to(REPO_ROOT)) for p in CATALOGS[name][1]], "held_out": held_out,
+                "weights_from": "demo" if held_out else other, "weights": asdict(served_weights),
+                "tuned_here": asdict(tuned[name][0]), "grid_ndcg10": tuned[name][1], "quality": rows}
         if sizes:
             from catalog.bench.scale import bench_scale
 
@@ -230,6 +238,11 @@ def targets(report: dict[str, Any]) -> list[tuple[str, str, bool]]:
              hw["served"]["ndcg10"] >= hw["dense"]["ndcg10"] + 0.02),
             ("demo NDCG@10 ≥ 0.88", str(demo["served"]["ndcg10"]), demo["served"]["ndcg10"] >= 0.88)]
     for name, q in c.items():
+        if report["catalogs"][name].get("held_out"):
+            rows += [(f"{name} (held out) NDCG@10 ≥ 0.93", str(q["served"]["ndcg10"]), q["served"]["ndcg10"] >= 0.93),
+                     (f"{name} (held out) NDCG@10 ≥ dense-only + 0.02",
+                      f"{q['served']['ndcg10']} vs {q['dense']['ndcg10']}",
+                      q["served"]["ndcg10"] >= q["dense"]["ndcg10"] + 0.02)]
         rows.append((f"{name}: served ≥ dense-only and ≥ BM25-only",
                      f"{q['served']['ndcg10']} vs {q['dense']['ndcg10']} / {q['lexical']['ndcg10']}",
                      q["served"]["ndcg10"] >= max(q["dense"]["ndcg10"], q["lexical"]["ndcg10"])))
@@ -249,10 +262,12 @@ def markdown(report: dict[str, Any]) -> str:
              f"torch {m['torch']} ({m['torch_threads']} thread), faiss {m['faiss']}"
              + (f", query encoder: ONNX Runtime {m['onnxruntime']} {m['encoder_precision']}" if "onnxruntime" in m else "")
              + ".", "",
-             "The served ranking on each catalog uses the weights chosen on the *other* catalog "
-             "(grid in search.json); `served, tuned here` shows what tuning on the reported set would add "
-             f"(optimistic, not a result). Weights shipped as defaults: {report['default_weights']}, chosen on the "
-             "demo catalog's grid (so the hardware rows are out of sample for them too).", ""]
+             "Weights are tuned on demo and hardware: the served ranking on each of them uses the weights chosen "
+             "on the *other* one (grid in search.json). The pet & baby catalog (`petbaby`, written blind after "
+             "every rule of the current ranking was fixed) is held out from all tuning and served with the "
+             "demo catalog's choice, as the shipped defaults are. `served, tuned here` shows what tuning on "
+             "the reported set would add (optimistic, not a result). Weights shipped as defaults: "
+             f"{report['default_weights']}.", ""]
     for name, r in report["catalogs"].items():
         q = r["quality"]
         lines += [f"## {name}: {r['products']} products, {r['queries']} queries ({', '.join(r['query_files'])})", "",
@@ -260,7 +275,7 @@ def markdown(report: dict[str, Any]) -> str:
                   "|---|---|---|---|---|---|"]
         labels = {**NAMES, "served": f"served, weights from {r['weights_from']} {r['weights']}",
                   "served_default": "served, shipped default weights"}
-        for system in ("lexical", "dense", "served", "served_default"):
+        for system in [s for s in ("lexical", "dense", "served", "served_default") if s in q]:
             s = q[system]["summary"]
             lines.append(f"| {labels[system]} | {s['ndcg10']} | {s['recall50']} | {s['mrr']} | "
                          f"{s['constraint_precision']} | {s['latency_ms']['p50']} / {s['latency_ms']['p95']} |")
