@@ -1,34 +1,43 @@
 """The recommendation scorer: one scoring function with parts you can read.
 
-score(item) = w_collab · co-occurrence with the context items (item–item cosine over shoppers'
-              weighted interactions: view 1, like 2, cart 3, purchase 5; each item's 50 strongest
-              neighbours; scaled to 0..1 per request)
+score(item) = w_collab · learnt taste (implicit-feedback ALS from the ``implicit`` library; the
+              conversation's own products are folded in as a new shopper in closed form, so an
+              anonymous chat gets a taste vector from what it viewed, carted and asked about)
+            + w_neighbours · item–item cosine with the context items (each item's strongest neighbours,
+              also the source of "often bought with X")
             + w_content · embedding similarity to the context items
             + w_need · similarity to what the shopper asked for ("a gift for a 10-year-old who likes science")
             + w_popularity · popularity prior + w_rating · rating prior (Bayesian average)
-then business rules: only available items, never one already bought or the one asked about, and
-diversity (each further item from the same subcategory or brand is discounted). The context is the
-conversation's own products (the one asked about, carted, liked, shown) and the verified customer's
-purchase history. Every result says why, from its largest part: "often bought with X", "similar to Y
-you looked at", "matches what you asked for", "popular in Z", "rated 4.8/5".
+Interactions are weighted by kind (view 1, like 2, cart 3, purchase 5) and log-damped. The learnt and
+neighbour parts are scaled to 0..1 per request. Then business rules: only available items, never one
+already bought or the one asked about, the conversation's constraints, and diversity (each further item
+from the same subcategory or brand is discounted). Every result says why, from its largest part.
 
-Generic over item keys, so the benchmark runs it unchanged on MovieLens. The item–item matrix is dense:
-fine for the few thousand items of a store's catalog; a catalog of 100k+ items would keep top-k
-neighbours instead.
+Memory grows with interactions and items, never items²: item factors (items × factors), a sparse
+neighbour list (items × neighbours), sparse baskets. Generic over item keys, so the benchmark runs it
+unchanged on MovieLens.
 """
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+import warnings
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
+from implicit.als import AlternatingLeastSquares
+from implicit.nearest_neighbours import CosineRecommender
+from implicit.utils import ParameterWarning
 from scipy import sparse
+from threadpoolctl import threadpool_limits
 
 KIND_WEIGHTS = {"view": 1.0, "like": 2.0, "cart": 3.0, "purchase": 5.0}
+# How each part of a conversation's context counts, as the interaction kind it stands for: the product
+# asked about is as strong a signal as a cart line.
+CONTEXT_KINDS = {"anchors": "cart", "carted": "cart", "liked": "like", "history": "purchase", "viewed": "view"}
 CONTEXT_WEIGHTS = {"anchors": 1.0, "carted": 0.8, "liked": 0.6, "history": 0.5, "viewed": 0.4}
 PRIOR_RATING, PRIOR_COUNT = 3.5, 10
 SHORTLIST = 60
-NEIGHBOURS = 50
 
 
 @dataclass(frozen=True)
@@ -42,19 +51,33 @@ class Item:
     available: bool = True
 
 
+@dataclass(frozen=True)
+class Model:
+    """Hyper-parameters of the learnt parts (chosen on validation splits by catalog.recbench)."""
+    factors: int = 64
+    regularization: float = 0.1
+    alpha: float = 10.0  # confidence per unit of (log-damped) interaction weight
+    iterations: int = 15
+    neighbours: int = 50
+    threads: int = 1
+    seed: int = 0
+
+
 @dataclass
 class Weights:
     collab: float = 1.0
-    content: float = 0.35
+    neighbours: float = 0.5
+    content: float = 0.2
     need: float = 1.0
-    popularity: float = 0.25
+    popularity: float = 0.1
     rating: float = 0.05
     same_group: float = 0.8  # score multiplier per already chosen item of the same subcategory
     same_brand: float = 0.9
 
 
+PARTS = ("collab", "neighbours", "content", "need", "popularity", "rating")
 # Alternatives to one product: what it is like matters most, then what people also considered.
-SIMILAR_WEIGHTS = Weights(collab=0.3, content=1.0, need=0.0, popularity=0.1, rating=0.1)
+SIMILAR_WEIGHTS = Weights(collab=0.2, neighbours=0.3, content=1.0, need=0.0, popularity=0.1, rating=0.1)
 
 
 @dataclass
@@ -70,10 +93,19 @@ class Context:
     exclude: Sequence[str] = ()
 
     def weighted(self) -> dict[str, float]:
+        """Each context item's weight for explanations and the content part (its strongest role)."""
         out: dict[str, float] = {}
         for name, weight in CONTEXT_WEIGHTS.items():
             for key in getattr(self, name):
                 out[key] = max(out.get(key, 0.0), weight)
+        return out
+
+    def signal(self) -> dict[str, float]:
+        """Interaction weight per item as training counts it (kinds summed, repeats included)."""
+        out: dict[str, float] = defaultdict(float)
+        for name, kind in CONTEXT_KINDS.items():
+            for key in getattr(self, name):
+                out[key] += KIND_WEIGHTS[kind]
         return out
 
 
@@ -85,83 +117,155 @@ class Scored:
     reason: str = ""
 
 
+def interaction_matrix(interactions: Iterable[tuple[str, str, str]], index: dict[str, int],
+                       n_items: int) -> sparse.csr_matrix:
+    """Users × items, kind-weighted and log-damped: repeated views count, with diminishing returns."""
+    users: dict[str, int] = {}
+    rows, cols, vals = [], [], []
+    for user, key, kind in interactions:
+        i = index.get(key)
+        if i is not None:
+            rows.append(users.setdefault(user, len(users)))
+            cols.append(i)
+            vals.append(KIND_WEIGHTS.get(kind, 1.0))
+    matrix = sparse.csr_matrix((np.array(vals, dtype=np.float32), (rows, cols)),
+                               shape=(max(len(users), 1), n_items), dtype=np.float32)
+    matrix.sum_duplicates()
+    matrix.data = np.log1p(matrix.data)
+    return matrix
+
+
 class Recommender:
     def __init__(self, items: Sequence[Item], interactions: Iterable[tuple[str, str, str]],
                  vectors: np.ndarray | None = None, baskets: Iterable[Sequence[str]] = (),
-                 weights: Weights | None = None) -> None:
+                 weights: Weights | None = None, model: Model | None = None) -> None:
         """``interactions``: (user, item key, kind); ``vectors``: unit rows aligned with ``items``;
         ``baskets``: item keys bought together in one order."""
         self.items = list(items)
         self.index = {item.key: i for i, item in enumerate(self.items)}
         self.weights = weights or Weights()
-        self.vectors = vectors
+        self.model = model or Model()
+        self.vectors = None if vectors is None else np.ascontiguousarray(vectors, dtype=np.float32)
         n = len(self.items)
-        users: dict[str, int] = {}
-        rows, cols, vals = [], [], []
-        for user, key, kind in interactions:
-            if key in self.index:
-                rows.append(users.setdefault(user, len(users)))
-                cols.append(self.index[key])
-                vals.append(KIND_WEIGHTS.get(kind, 1.0))
-        matrix = sparse.csr_matrix((vals, (rows, cols)), shape=(max(len(users), 1), n), dtype=np.float32)
-        matrix.data = np.log1p(matrix.data)  # repeated views count, but with diminishing returns
-        gram = (matrix.T @ matrix).toarray()
-        norms = np.sqrt(np.maximum(np.diag(gram), 1e-9))
-        self.similarity = gram / norms[:, None] / norms[None, :]
-        np.fill_diagonal(self.similarity, 0.0)
-        if n > NEIGHBOURS:  # keep each item's strongest neighbours only: the rest is mostly noise
-            cutoff = np.partition(self.similarity, n - NEIGHBOURS, axis=1)[:, n - NEIGHBOURS][:, None]
-            self.similarity = np.where(self.similarity >= cutoff, self.similarity, 0.0)
-        together = np.zeros((n, n), dtype=np.float32)
-        for basket in baskets:
-            ids = [self.index[k] for k in set(basket) if k in self.index]
-            for a in ids:
-                for b in ids:
-                    if a != b:
-                        together[a, b] += 1
-        self.together = together
+        matrix = interaction_matrix(interactions, self.index, n)
+        self.item_factors = np.zeros((n, self.model.factors), dtype=np.float32)
+        self.neighbours = sparse.csr_matrix((n, n), dtype=np.float32)
+        if matrix.nnz:
+            self.item_factors, similarity = self._fit(matrix)
+            similarity = similarity.astype(np.float32)
+            similarity.setdiag(0.0)  # an item is not its own neighbour
+            similarity.eliminate_zeros()
+            self.neighbours = similarity
+        # The fold-in's fixed part (YᵀY + λI), once, so a request only adds its own few items.
+        self.gram = (self.item_factors.T @ self.item_factors
+                     + self.model.regularization * np.eye(self.model.factors, dtype=np.float32))
+        self.together = self._baskets(baskets, n)
         activity = np.asarray(matrix.sum(axis=0)).ravel()
-        self.popularity = np.log1p(activity) / max(float(np.log1p(activity).max(initial=0.0)), 1e-9)
+        self.popularity = (np.log1p(activity) / max(float(np.log1p(activity).max(initial=0.0)), 1e-9)
+                           ).astype(np.float32)
         ratings = np.array([item.rating if item.rating is not None else PRIOR_RATING for item in self.items])
         counts = np.array([item.rating_count or 0 for item in self.items], dtype=float)
         bayes = (ratings * counts + PRIOR_RATING * PRIOR_COUNT) / (counts + PRIOR_COUNT)
-        self.rating_prior = np.clip((bayes - 1) / 4, 0, 1)
-        self.available = np.array([item.available for item in self.items])
+        self.rating_prior = np.clip((bayes - 1) / 4, 0, 1).astype(np.float32)
+        self.available = np.array([item.available for item in self.items], dtype=bool)
+        groups: dict[str, list[int]] = defaultdict(list)
+        for i, item in enumerate(self.items):
+            groups[item.group].append(i)
+        self.groups = {g: np.array(ids) for g, ids in groups.items()}
 
-    def _parts(self, context: Context) -> tuple[dict[str, np.ndarray], dict[str, float]]:
+    def _fit(self, matrix: sparse.csr_matrix) -> tuple[np.ndarray, sparse.csr_matrix]:
+        # implicit runs its own threads; BLAS threads on top of them only contend (implicit warns).
+        with threadpool_limits(1, "blas"), warnings.catch_warnings():
+            warnings.simplefilter("ignore", ParameterWarning)  # its k-NN converts its own transpose to CSR
+            als = AlternatingLeastSquares(factors=self.model.factors, regularization=self.model.regularization,
+                                          alpha=self.model.alpha, iterations=self.model.iterations,
+                                          num_threads=self.model.threads, random_state=self.model.seed)
+            als.fit(matrix, show_progress=False)
+            knn = CosineRecommender(K=self.model.neighbours + 1, num_threads=self.model.threads)
+            knn.fit(matrix, show_progress=False)
+        return np.ascontiguousarray(als.item_factors, dtype=np.float32), knn.similarity.tocsr()
+
+    def _baskets(self, baskets: Iterable[Sequence[str]], n: int) -> sparse.csr_matrix:
+        rows, cols = [], []
+        for b, basket in enumerate(baskets):
+            for key in set(basket):
+                if key in self.index:
+                    rows.append(b)
+                    cols.append(self.index[key])
+        orders = sparse.csr_matrix((np.ones(len(rows), dtype=np.float32), (rows, cols)),
+                                   shape=(max(rows, default=0) + 1, n))
+        together = (orders.T @ orders).tocsr()
+        together.setdiag(0.0)
+        together.eliminate_zeros()
+        return together
+
+    def taste(self, signal: dict[str, float]) -> np.ndarray:
+        """The context as a new shopper's factors: implicit's ALS user step, solved for this one row."""
+        ids = np.array([self.index[k] for k in signal], dtype=np.int64)
+        confidence = self.model.alpha * np.log1p(np.array(list(signal.values()), dtype=np.float32))
+        y = self.item_factors[ids]
+        a = self.gram + (y.T * (confidence - 1.0)) @ y
+        b = confidence @ y
+        return np.linalg.solve(a, b).astype(np.float32)
+
+    def parts(self, context: Context) -> tuple[dict[str, np.ndarray], dict[str, float]]:
+        """Every part's score for every item (0..1), and the context items with their weights."""
         weighted = {k: w for k, w in context.weighted().items() if k in self.index}
         n = len(self.items)
-        parts = {name: np.zeros(n) for name in ("collab", "content", "need")}
-        if weighted:
+        zeros = np.zeros(n, dtype=np.float32)
+        parts = {"collab": zeros, "neighbours": zeros, "content": zeros, "need": zeros,
+                 "popularity": self.popularity, "rating": self.rating_prior}
+        signal = {k: v for k, v in context.signal().items() if k in self.index}
+        if signal and n:
+            collab = np.maximum(self.item_factors @ self.taste(signal), 0.0)
+            parts["collab"] = collab / max(float(collab.max()), 1e-9)
+            ids = np.array([self.index[k] for k in signal])
+            row = sparse.csr_matrix((np.log1p(np.array(list(signal.values()), dtype=np.float32)),
+                                     (np.zeros(len(ids), dtype=np.int64), ids)), shape=(1, n))
+            near = (row @ self.neighbours).toarray().ravel()
+            parts["neighbours"] = near / max(float(near.max()), 1e-9)
+        if weighted and self.vectors is not None:
             ids = np.array([self.index[k] for k in weighted])
-            w = np.array(list(weighted.values()))[:, None]
-            collab = (w * self.similarity[ids]).sum(axis=0)
-            parts["collab"] = collab / max(float(collab.max()), 1e-9)  # 0..1 whatever the history's length
-            if self.vectors is not None:
-                alike = self.vectors[ids] @ self.vectors.T
-                alike[np.arange(len(ids)), ids] = 0.0  # an item is not "similar to itself"
-                parts["content"] = np.clip((w * alike).sum(axis=0) / w.sum(), 0, 1)
+            w = np.array(list(weighted.values()), dtype=np.float32)
+            content = self.vectors @ (w @ self.vectors[ids])
+            np.subtract.at(content, ids, w)  # an item is not "similar to itself" (unit rows: self-similarity w)
+            parts["content"] = np.clip(content / w.sum(), 0, 1)
         if context.need is not None and self.vectors is not None:
-            parts["need"] = np.clip(self.vectors @ context.need, 0, 1)
-        parts["popularity"] = self.popularity
-        parts["rating"] = self.rating_prior
+            parts["need"] = np.clip(self.vectors @ context.need.astype(np.float32), 0, 1)
         return parts, weighted
 
+    @staticmethod
+    def total(parts: dict[str, np.ndarray], w: Weights) -> np.ndarray:
+        return sum(getattr(w, name) * parts[name] for name in PARTS)  # type: ignore[return-value]
+
+    def _candidates(self, total: np.ndarray, blocked: set[str]) -> Iterator[int]:
+        """Available, unblocked items best first; sorts only the head unless rules filter deeply."""
+        score = np.where(self.available, total, -np.inf)
+        for key in blocked:
+            if key in self.index:
+                score[self.index[key]] = -np.inf
+        head = min(len(score), 4 * SHORTLIST)
+        top = np.argpartition(-score, head - 1)[:head] if head < len(score) else np.arange(len(score))
+        top = top[np.argsort(-score[top], kind="stable")]
+        yield from (int(i) for i in top if score[i] > -np.inf)
+        if head < len(score):
+            rest = np.setdiff1d(np.arange(len(score)), top, assume_unique=True)
+            yield from (int(i) for i in rest[np.argsort(-score[rest], kind="stable")] if score[i] > -np.inf)
+
     def recommend(self, context: Context, k: int = 5, weights: Weights | None = None) -> list[Scored]:
-        parts, weighted = self._parts(context)
+        if not self.items:
+            return []
+        parts, weighted = self.parts(context)
         w = weights or self.weights
-        total = (w.collab * parts["collab"] + w.content * parts["content"] + w.need * parts["need"]
-                 + w.popularity * parts["popularity"] + w.rating * parts["rating"])
+        total = self.total(parts, w)
         # What the shopper is asking about and what they own are never suggested; things they only
         # looked at or carted earlier still may be (they are often what gets bought next).
         blocked = set(context.anchors) | set(context.history) | set(context.exclude)
-        order = np.argsort(-total)
         shortlist: list[int] = []
-        for i in order:
-            key = self.items[i].key
-            if key in blocked or not self.available[i] or (context.allowed and not context.allowed(key)):
+        for i in self._candidates(total, blocked):
+            if context.allowed and not context.allowed(self.items[i].key):
                 continue
-            shortlist.append(int(i))
+            shortlist.append(i)
             if len(shortlist) >= max(SHORTLIST, k):
                 break
         chosen = self._diversify(shortlist, total, k, w) if context.diversity else shortlist[:k]
@@ -187,34 +291,34 @@ class Recommender:
 
     def _explain(self, i: int, score: float, parts: dict[str, np.ndarray], weighted: dict[str, float],
                  w: Weights) -> Scored:
-        contributions = {"collab": w.collab * parts["collab"][i], "content": w.content * parts["content"][i],
-                         "need": w.need * parts["need"][i], "popularity": w.popularity * parts["popularity"][i],
-                         "rating": w.rating * parts["rating"][i]}
+        contributions = {name: float(getattr(w, name) * parts[name][i]) for name in PARTS}
         item = self.items[i]
         main = max(contributions, key=contributions.get)  # type: ignore[arg-type]
         reason = f"popular in {item.group}"
-        if main in ("collab", "content") and weighted:
-            ids = [self.index[k] for k in weighted]
-            if main == "collab":
-                j = max(ids, key=lambda x: weighted[self.items[x].key] * self.similarity[x, i])
-                reason = f"often bought with {self.items[j].title}"
-            else:
-                assert self.vectors is not None
-                j = max((x for x in ids if x != i), key=lambda x: float(self.vectors[x] @ self.vectors[i]),
-                        default=ids[0])
-                reason = f"similar to {self.items[j].title} you looked at"
+        ids = [self.index[k] for k in weighted]
+        if main in ("collab", "neighbours") and ids:
+            # Name the context item most often chosen with this one; a learnt taste with no such
+            # neighbour still says whose choices it follows.
+            links = [weighted[self.items[x].key] * float(self.neighbours[x, i]) for x in ids]
+            best = int(np.argmax(links))
+            reason = (f"often bought with {self.items[ids[best]].title}" if links[best] > 0
+                      else "chosen by shoppers with a taste like yours")
+        elif main == "content" and ids and self.vectors is not None:
+            j = max((x for x in ids if x != i), key=lambda x: float(self.vectors[x] @ self.vectors[i]),
+                    default=ids[0])
+            reason = f"similar to {self.items[j].title} you looked at"
         elif main == "need":
             reason = "matches what you asked for"
         elif main == "rating" and item.rating:
             reason = f"rated {item.rating:.1f}/5 by {item.rating_count or 0} shoppers"
-        return Scored(item.key, score, {k: round(float(v), 4) for k, v in contributions.items()}, reason)
+        return Scored(item.key, score, {k: round(v, 4) for k, v in contributions.items()}, reason)
 
     def similar(self, key: str, k: int = 5, allowed: Callable[[str], bool] | None = None) -> list[Scored]:
         """Alternatives to ``key``: the same subcategory, ranked by the scorer with content first."""
         if key not in self.index:
             return []
         group = self.items[self.index[key]].group
-        same_group = {item.key for item in self.items if item.group == group}
+        same_group = {self.items[i].key for i in self.groups[group]}
         return self.recommend(Context(anchors=[key], allowed=lambda k2: k2 in same_group and (
             allowed is None or allowed(k2)), diversity=False), k, SIMILAR_WEIGHTS)
 
@@ -223,13 +327,13 @@ class Recommender:
         if key not in self.index:
             return []
         i = self.index[key]
-        counts = self.together[i]
+        row = self.together.getrow(i)
         blocked = set(exclude) | {key}
         out = []
-        for j in np.argsort(-counts):
-            if counts[j] <= 0 or len(out) >= k:
+        for j, count in sorted(zip(row.indices, row.data), key=lambda p: (-p[1], p[0])):
+            if len(out) >= k:
                 break
             if self.available[j] and self.items[j].key not in blocked:
-                out.append(Scored(self.items[j].key, float(counts[j]), {"together": float(counts[j])},
+                out.append(Scored(self.items[j].key, float(count), {"together": float(count)},
                                   f"often bought with {self.items[i].title}"))
         return out
