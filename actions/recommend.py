@@ -1,8 +1,8 @@
 """recommend: suggestions from the recommendation scorer (catalog/recommend.py), each with its reason.
 
-The context is this conversation's own products (shown, the one in focus, the cart), the verified
-customer's purchase history, and what the shopper asked for ("a gift for a 10-year-old who likes
-science"), with any price or colour they stated applied as a filter.
+The context is this conversation's own products (shown, the one in focus, the cart, the views and likes
+recorded for it), the verified customer's purchase history, and what the shopper asked for ("a gift
+for a 10-year-old who likes science"), with any price or colour they stated applied as a filter.
 """
 from __future__ import annotations
 
@@ -44,10 +44,12 @@ class ActionRecommend(Action):
         need = stated_need(text) if not text.startswith("/") else None
         constraints, _ = engine.parse(need or "")
         focus = tracker.get_slot("focus_sku")
-        # A stated need replaces what happened to be on screen: "for a coffee lover" after headphones.
+        # A stated need replaces what happened to be looked at: "for a coffee lover" after headphones.
         on_screen = [] if need else list(tracker.get_slot("shown_skus") or []) + ([focus] if focus else [])
+        session = {} if need else recommend_client.conversation_items(tracker.sender_id)
         context = Context(
-            viewed=on_screen,
+            viewed=on_screen + session.get("view", []),
+            liked=session.get("like", []),
             carted=[line.sku for line in catalog_client.cart_summary(tracker.sender_id).lines],
             history=recommend_client.purchased(verification(tracker)[0]),  # only while the verification lasts
             need=engine.encode([need])[0] if need else None,

@@ -1,9 +1,13 @@
 """The recommendation scorer as the actions see it: built from the catalog, the search index's
-product embeddings, shoppers' interactions and orders; rebuilt when any of them changes."""
+product embeddings, shoppers' interactions (chat conversations' views, cart additions and purchases
+included) and orders. Built off the request path: a background thread checks every
+AISLE_RECS_REBUILD_SECONDS whether any of them changed, builds a new scorer and swaps it in whole."""
 from __future__ import annotations
 
+import logging
 import threading
 from collections import defaultdict
+from collections.abc import Callable, Hashable
 from functools import lru_cache
 
 import numpy as np
@@ -12,35 +16,73 @@ from sqlalchemy import func, select
 from actions import catalog_client
 from aisle.config import settings
 from aisle.db import products_signature, session_factory
-from aisle.models import Customer, Interaction, Order, OrderLine, Product
+from aisle.models import Customer, Interaction, InteractionKind, Order, OrderLine, Product
 from catalog.recommend import Item, Recommender, Weights
 
+log = logging.getLogger(__name__)
+
 # Popularity as chosen by catalog.recbench on the demo shop's validation split (reports/recs.md); the
-# content part is kept (0.2, the runner-up there) so a conversation with no history still gets
-# "similar to what you looked at".
-SERVED_WEIGHTS = Weights(content=0.2, popularity=0.4)
+# content part is kept so a conversation with no history still gets "similar to what you looked at".
+SERVED_WEIGHTS = Weights(content=0.2, popularity=0.2)
+
+
+def signature() -> tuple:
+    """What the scorer is built from, cheaply: the catalog's signature and the activity counters."""
+    with session_factory()() as s:  # one round trip
+        activity = tuple(s.execute(select(select(func.count(Interaction.id)).scalar_subquery(),
+                                          select(func.max(Interaction.id)).scalar_subquery(),
+                                          select(func.count(Order.id)).scalar_subquery())).one())
+    return (products_signature(settings().database_url), activity)
 
 
 class RecommenderCache:
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._signature: tuple | None = None
-        self._recommender: Recommender | None = None
+    """Serves the last built scorer. Only the very first request waits for a build; afterwards a
+    background thread rebuilds on change and replaces the (signature, scorer) pair in one assignment,
+    so a request sees the old scorer or the new one, never a half-built one."""
 
-    def _signature_now(self) -> tuple:
-        with session_factory()() as s:  # one round trip: this runs on every recommendation
-            activity = tuple(s.execute(select(select(func.count(Interaction.id)).scalar_subquery(),
-                                              select(func.max(Interaction.id)).scalar_subquery(),
-                                              select(func.count(Order.id)).scalar_subquery())).one())
-        return (products_signature(settings().database_url), activity)
+    def __init__(self, build: Callable[[], Recommender], signature: Callable[[], Hashable],
+                 interval_s: float) -> None:
+        self._build, self._signature, self._interval_s = build, signature, interval_s
+        self._current: tuple[Hashable, Recommender] | None = None
+        self._first = threading.Lock()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
 
     def get(self) -> Recommender:
-        signature = self._signature_now()
-        with self._lock:
-            if self._recommender is None or signature != self._signature:
-                self._recommender = build()
-                self._signature = signature
-            return self._recommender
+        current = self._current
+        if current is None:
+            with self._first:
+                if self._current is None:
+                    stamp = self._signature()
+                    self._current = (stamp, self._build())
+                    self._thread = threading.Thread(target=self._watch, name="recommender-rebuild", daemon=True)
+                    self._thread.start()
+                current = self._current
+        return current[1]
+
+    def refresh(self) -> bool:
+        """Rebuild if anything changed since the last build; True when a new scorer was swapped in.
+        A failed rebuild keeps the previous scorer serving."""
+        try:
+            stamp = self._signature()  # read before building: a change during the build triggers the next one
+            if self._current is not None and stamp == self._current[0]:
+                return False
+            recommender = self._build()
+        except Exception:
+            log.exception("recommender rebuild failed; the previous one keeps serving")
+            return False
+        self._current = (stamp, recommender)
+        log.info("recommender rebuilt: %d items", len(recommender.items))
+        return True
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join()
+
+    def _watch(self) -> None:
+        while not self._stop.wait(self._interval_s):
+            self.refresh()
 
 
 def build() -> Recommender:
@@ -63,7 +105,7 @@ def build() -> Recommender:
 
 @lru_cache(maxsize=1)
 def cache() -> RecommenderCache:
-    return RecommenderCache()
+    return RecommenderCache(build, signature, settings().recs_rebuild_s)
 
 
 def recommender() -> Recommender:
@@ -78,3 +120,14 @@ def purchased(email: str | None) -> list[str]:
         return list(s.scalars(select(Product.sku).join(OrderLine, OrderLine.product_id == Product.id)
                               .join(Order, Order.id == OrderLine.order_id).join(Customer)
                               .where(func.lower(Customer.email) == email.lower()).distinct()))
+
+
+def conversation_items(conversation_id: str) -> dict[str, list[str]]:
+    """This conversation's own recorded events (views, likes, cart additions), by kind, oldest first."""
+    with session_factory()() as s:
+        rows = s.execute(select(Interaction.kind, Product.sku).join(Product, Product.id == Interaction.product_id)
+                         .where(Interaction.conversation_id == conversation_id).order_by(Interaction.id))
+        out: dict[str, list[str]] = defaultdict(list)
+        for kind, sku in rows:
+            out[InteractionKind(kind).value].append(sku)
+    return dict(out)

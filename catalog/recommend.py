@@ -118,9 +118,10 @@ class Scored:
 
 
 def interaction_matrix(interactions: Iterable[tuple[str, str, str]], index: dict[str, int],
-                       n_items: int) -> sparse.csr_matrix:
-    """Users × items, kind-weighted and log-damped: repeated views count, with diminishing returns."""
-    users: dict[str, int] = {}
+                       n_items: int, users: dict[str, int] | None = None) -> sparse.csr_matrix:
+    """Users × items, kind-weighted and log-damped: repeated views count, with diminishing returns.
+    ``users`` (user → row) is filled in as users appear."""
+    users = {} if users is None else users
     rows, cols, vals = [], [], []
     for user, key, kind in interactions:
         i = index.get(key)
@@ -258,6 +259,12 @@ class Recommender:
         parts, weighted = self.parts(context)
         w = weights or self.weights
         total = self.total(parts, w)
+        chosen = self.rank(total, context, k, w)
+        links = self._links(weighted, chosen)
+        return [self._explain(i, float(total[i]), parts, weighted, links[:, col], w) for col, i in enumerate(chosen)]
+
+    def rank(self, total: np.ndarray, context: Context, k: int, w: Weights) -> list[int]:
+        """The business rules over a total score: the indices of the ``k`` items to show."""
         # What the shopper is asking about and what they own are never suggested; things they only
         # looked at or carted earlier still may be (they are often what gets bought next).
         blocked = set(context.anchors) | set(context.history) | set(context.exclude)
@@ -268,8 +275,15 @@ class Recommender:
             shortlist.append(i)
             if len(shortlist) >= max(SHORTLIST, k):
                 break
-        chosen = self._diversify(shortlist, total, k, w) if context.diversity else shortlist[:k]
-        return [self._explain(i, float(total[i]), parts, weighted, w) for i in chosen]
+        return self._diversify(shortlist, total, k, w) if context.diversity else shortlist[:k]
+
+    def _links(self, weighted: dict[str, float], chosen: list[int]) -> np.ndarray:
+        """Context item × chosen item: neighbour similarity times the context item's weight (one
+        sparse slice per request, not one lookup per pair)."""
+        ids = [self.index[k] for k in weighted]
+        if not ids or not chosen:
+            return np.zeros((len(ids), len(chosen)), dtype=np.float32)
+        return self.neighbours[ids][:, chosen].toarray() * np.array(list(weighted.values()))[:, None]
 
     def _diversify(self, shortlist: list[int], total: np.ndarray, k: int, w: Weights) -> list[int]:
         chosen: list[int] = []
@@ -290,7 +304,7 @@ class Recommender:
         return chosen
 
     def _explain(self, i: int, score: float, parts: dict[str, np.ndarray], weighted: dict[str, float],
-                 w: Weights) -> Scored:
+                 links: np.ndarray, w: Weights) -> Scored:
         contributions = {name: float(getattr(w, name) * parts[name][i]) for name in PARTS}
         item = self.items[i]
         main = max(contributions, key=contributions.get)  # type: ignore[arg-type]
@@ -299,7 +313,6 @@ class Recommender:
         if main in ("collab", "neighbours") and ids:
             # Name the context item most often chosen with this one; a learnt taste with no such
             # neighbour still says whose choices it follows.
-            links = [weighted[self.items[x].key] * float(self.neighbours[x, i]) for x in ids]
             best = int(np.argmax(links))
             reason = (f"often bought with {self.items[ids[best]].title}" if links[best] > 0
                       else "chosen by shoppers with a taste like yours")

@@ -1,10 +1,15 @@
 """The recommendation scorer's parts on a tiny fixture: each part, the business rules, the reasons."""
 from __future__ import annotations
 
+import threading
+import time
+
 import numpy as np
 import pytest
 
-from catalog.recommend import Context, Item, Recommender, Weights
+from actions.recommend_client import RecommenderCache
+from catalog.recbench import evaluate, recbole_counts
+from catalog.recommend import Context, Item, Model, Recommender, Weights
 
 ITEMS = [
     Item("MAKER", "Drip Coffee Maker", "Coffee Makers", "Kaffeo", 4.5, 300),
@@ -83,3 +88,73 @@ def test_frequently_bought_together(rec):
     together = rec.bought_together("MAKER", 2)
     assert [t.key for t in together] == ["GRIND", "KETTLE"] and together[0].reason == "often bought with Drip Coffee Maker"
     assert [t.key for t in rec.bought_together("MAKER", 2, exclude=["GRIND"])] == ["KETTLE"]
+
+
+def test_learnt_part_folds_in_an_anonymous_conversation(rec):
+    # No user row for this conversation: its views alone give it a taste vector.
+    [top] = rec.recommend(Context(viewed=["GRIND"], exclude=["GRIND"]), k=1,
+                          weights=Weights(neighbours=0, content=0, popularity=0, rating=0))
+    assert top.key == "MAKER" and top.parts["collab"] > 0
+    assert top.reason == "often bought with Burr Grinder"
+
+
+def test_memory_is_sparse_and_bounded_by_the_neighbour_count():
+    items = [Item(f"I{i}", f"Item {i}", f"G{i % 7}") for i in range(300)]
+    rng = np.random.default_rng(0)
+    events = [(f"u{u}", f"I{i}", "view") for u in range(200) for i in rng.choice(300, 15, replace=False)]
+    built = Recommender(items, events, model=Model(factors=8, neighbours=10))
+    assert built.neighbours.nnz <= 300 * 10 and built.item_factors.shape == (300, 8)
+    assert len(built.recommend(Context(viewed=["I1", "I2"]), k=5)) == 5
+
+
+def test_recbole_split_sizes_and_metrics():
+    assert recbole_counts(100) == (80, 10) and recbole_counts(9) == (7, 1) and recbole_counts(5) == (3, 1)
+    scores = evaluate(lambda user: ["a", "x", "b"], {"u": {"b", "c"}})
+    assert scores.recall[0] == 0.5 and scores.mrr[0] == pytest.approx(1 / 3)
+    assert scores.ndcg[0] == pytest.approx((1 / np.log2(4)) / (1 + 1 / np.log2(3)))
+
+
+class Source:
+    """A stand-in for the database: a signature to poll and builds that can be held up or fail."""
+
+    def __init__(self) -> None:
+        self.stamp, self.builds, self.fail = 1, 0, False
+        self.release = threading.Event()
+        self.release.set()
+
+    def build(self) -> Recommender:
+        self.release.wait(5)
+        if self.fail:
+            raise RuntimeError("database gone")
+        self.builds += 1
+        return Recommender(ITEMS, INTERACTIONS[: self.stamp], VECTORS, BASKETS)
+
+
+def test_rebuild_happens_off_the_request_path_and_swaps_whole():
+    source = Source()
+    cache = RecommenderCache(source.build, lambda: source.stamp, interval_s=3600)
+    first = cache.get()
+    assert cache.get() is first and not cache.refresh() and source.builds == 1  # nothing changed
+    source.stamp, source.release = 4, threading.Event()  # new interactions; the rebuild is slow
+    rebuild = threading.Thread(target=cache.refresh)
+    rebuild.start()
+    started = time.perf_counter()
+    assert cache.get() is first and time.perf_counter() - started < 0.5  # requests keep the old scorer
+    source.release.set()
+    rebuild.join()
+    assert cache.get() is not first and source.builds == 2
+    cache.stop()
+
+
+def test_a_failed_rebuild_keeps_the_previous_scorer_and_the_watcher_retries():
+    source = Source()
+    cache = RecommenderCache(source.build, lambda: source.stamp, interval_s=0.01)
+    first = cache.get()
+    source.stamp, source.fail = 2, True
+    assert not cache.refresh() and cache.get() is first
+    source.fail = False
+    deadline = time.monotonic() + 5
+    while cache.get() is first and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert cache.get() is not first  # the background watcher picked the change up
+    cache.stop()
