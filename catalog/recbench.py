@@ -60,8 +60,8 @@ KNN_GRID = [{"K": k} for k in (5, 10, 20, 50, 100, 200, 400, 800, 1600)]
 ALS_GRID = [{"factors": f, "alpha": a, "regularization": 0.1} for f, a in grid((16, 32, 64), (0.5, 2.0, 10.0))]
 BPR_GRID = [{"factors": f, "learning_rate": lr, "regularization": 0.01}
             for f, lr in grid((16, 32, 64), (0.003, 0.01, 0.03))]
-# Aisle's learnt part reuses ALS's chosen hyper-parameters; its own nine are the blend of the parts.
-AISLE_GRID = [{"neighbours": nb, "popularity": pop} for nb, pop in grid((0.0, 0.5, 1.0), (0.0, 0.2, 0.5))]
+# Aisle's learnt parts reuse ALS's and ItemKNN's chosen hyper-parameters; its own nine are the blend.
+AISLE_GRID = [{"neighbours": nb, "popularity": pop} for nb, pop in grid((0.0, 0.5, 1.0), (0.0, 0.3, 1.0))]
 BENCH_WEIGHTS = Weights(content=0.1, need=0.0)
 
 Event = tuple[str, str, str, float]  # user, item, kind, time
@@ -242,9 +242,9 @@ class Harness:
         model.fit(self.matrix, show_progress=False)
         return self.ranker(lambda u: model.item_factors @ model.user_factors[u])
 
-    def recommender(self, als: dict[str, Any]) -> Recommender:
+    def recommender(self, chosen: dict[str, dict[str, Any]]) -> Recommender:
         return Recommender(self.data.items, [(u, i, k) for u, i, k, _ in self.part.train], self.data.vectors,
-                           self.part.baskets, BENCH_WEIGHTS, aisle_model(als))
+                           self.part.baskets, BENCH_WEIGHTS, aisle_model(chosen))
 
     def aisle(self, recommender: Recommender, blend: dict[str, Any]) -> Callable[[str], list[str]]:
         weights = replace(BENCH_WEIGHTS, **blend)
@@ -252,8 +252,10 @@ class Harness:
             context_for(self.profiles.get(user, {}), self.part.masked.get(user, set())), K, weights)]
 
 
-def aisle_model(als: dict[str, Any]) -> Model:
-    return Model(factors=als["factors"], alpha=als["alpha"], regularization=als["regularization"], threads=1)
+def aisle_model(chosen: dict[str, dict[str, Any]]) -> Model:
+    als = chosen["ALS"]
+    return Model(factors=als["factors"], alpha=als["alpha"], regularization=als["regularization"],
+                 neighbours=chosen["ItemKNN"]["K"], threads=1)
 
 
 def tune(valid: Harness, method: str, configs: list[dict[str, Any]]) -> tuple[dict[str, Any], float]:
@@ -266,9 +268,9 @@ def tune(valid: Harness, method: str, configs: list[dict[str, Any]]) -> tuple[di
     return best, best_ndcg
 
 
-def tune_aisle(valid: Harness, als: dict[str, Any]) -> tuple[dict[str, Any], float]:
+def tune_aisle(valid: Harness, chosen: dict[str, dict[str, Any]]) -> tuple[dict[str, Any], float]:
     """Aisle's blend on validation: the parts are computed once per user and reweighted per config."""
-    recommender = valid.recommender(als)
+    recommender = valid.recommender(chosen)
     cached = {}
     for user in valid.part.targets:
         context = context_for(valid.profiles.get(user, {}), valid.part.masked.get(user, set()))
@@ -301,9 +303,9 @@ def run(protocol: str, data: Dataset, valid_split: Split, test_split: Split) -> 
     for name, (method, configs) in BASELINES.items():
         chosen[name], validation[name] = tune(valid, method, configs)
         scores[name] = evaluate(getattr(test, method)(chosen[name]), test.part.targets)
-    chosen["Aisle"], validation["Aisle"] = tune_aisle(valid, chosen["ALS"])
+    chosen["Aisle"], validation["Aisle"] = tune_aisle(valid, chosen)
     start = time.perf_counter()
-    recommender = test.recommender(chosen["ALS"])
+    recommender = test.recommender(chosen)
     build_s = time.perf_counter() - start
     scores["Aisle"] = evaluate(test.aisle(recommender, chosen["Aisle"]), test.part.targets)
     results = {name: summary(s, len(data.items), rng) for name, s in scores.items()}

@@ -38,6 +38,9 @@ CONTEXT_KINDS = {"anchors": "cart", "carted": "cart", "liked": "like", "history"
 CONTEXT_WEIGHTS = {"anchors": 1.0, "carted": 0.8, "liked": 0.6, "history": 0.5, "viewed": 0.4}
 PRIOR_RATING, PRIOR_COUNT = 3.5, 10
 SHORTLIST = 60
+# Embedding floats kept at full width (a 6,000-item catalog at 384-d); a larger catalog keeps its
+# principal axes instead, since every request reads the whole matrix and memory bandwidth sets the latency.
+CONTENT_BUDGET = 6000 * 384
 
 
 @dataclass(frozen=True)
@@ -53,12 +56,14 @@ class Item:
 
 @dataclass(frozen=True)
 class Model:
-    """Hyper-parameters of the learnt parts (chosen on validation splits by catalog.recbench)."""
-    factors: int = 64
+    """Hyper-parameters of the learnt parts; the defaults are what catalog.recbench chose on the demo
+    shop's validation split (reports/recs.md)."""
+    factors: int = 16
     regularization: float = 0.1
-    alpha: float = 10.0  # confidence per unit of (log-damped) interaction weight
+    alpha: float = 0.5  # confidence per unit of (log-damped) interaction weight
     iterations: int = 15
-    neighbours: int = 50
+    neighbours: int = 10
+    content_dims: int = 64  # embedding width kept for catalogs over CONTENT_BUDGET
     threads: int = 1
     seed: int = 0
 
@@ -117,6 +122,18 @@ class Scored:
     reason: str = ""
 
 
+def unit_rows(x: np.ndarray) -> np.ndarray:
+    return (x / np.maximum(np.linalg.norm(x, axis=-1, keepdims=True), 1e-12)).astype(np.float32)
+
+
+def principal_axes(vectors: np.ndarray, dims: int, seed: int, sample: int = 20_000) -> np.ndarray:
+    """The ``dims`` directions that keep most of the embeddings' variance (PCA on a sample)."""
+    rows = np.random.default_rng(seed).choice(len(vectors), min(sample, len(vectors)), replace=False)
+    part = vectors[rows].astype(np.float32)
+    _, _, vt = np.linalg.svd(part - part.mean(axis=0), full_matrices=False)
+    return np.ascontiguousarray(vt[:dims].T)
+
+
 def interaction_matrix(interactions: Iterable[tuple[str, str, str]], index: dict[str, int],
                        n_items: int, users: dict[str, int] | None = None) -> sparse.csr_matrix:
     """Users × items, kind-weighted and log-damped: repeated views count, with diminishing returns.
@@ -146,6 +163,10 @@ class Recommender:
         self.index = {item.key: i for i, item in enumerate(self.items)}
         self.weights = weights or Weights()
         self.model = model or Model()
+        self.projection: np.ndarray | None = None  # embedding space → the kept principal axes
+        if vectors is not None and vectors.size > CONTENT_BUDGET and vectors.shape[1] > self.model.content_dims:
+            self.projection = principal_axes(vectors, self.model.content_dims, self.model.seed)
+            vectors = unit_rows(vectors @ self.projection)
         self.vectors = None if vectors is None else np.ascontiguousarray(vectors, dtype=np.float32)
         n = len(self.items)
         matrix = interaction_matrix(interactions, self.index, n)
@@ -225,14 +246,23 @@ class Recommender:
                                      (np.zeros(len(ids), dtype=np.int64), ids)), shape=(1, n))
             near = (row @ self.neighbours).toarray().ravel()
             parts["neighbours"] = near / max(float(near.max()), 1e-9)
-        if weighted and self.vectors is not None:
+        if self.vectors is None:
+            return parts, weighted
+        # Both embedding parts in one pass over the matrix: its read is the request's largest cost.
+        queries: dict[str, np.ndarray] = {}
+        if weighted:
             ids = np.array([self.index[k] for k in weighted])
             w = np.array(list(weighted.values()), dtype=np.float32)
-            content = self.vectors @ (w @ self.vectors[ids])
-            np.subtract.at(content, ids, w)  # an item is not "similar to itself" (unit rows: self-similarity w)
-            parts["content"] = np.clip(content / w.sum(), 0, 1)
-        if context.need is not None and self.vectors is not None:
-            parts["need"] = np.clip(self.vectors @ context.need.astype(np.float32), 0, 1)
+            queries["content"] = (w @ self.vectors[ids]) / w.sum()
+        if context.need is not None:
+            need = context.need.astype(np.float32)
+            queries["need"] = need if self.projection is None else unit_rows(need @ self.projection)
+        if queries:
+            sims = self.vectors @ np.stack(list(queries.values()), axis=1)
+            if weighted:  # an item is not "similar to itself" (unit rows: its self-similarity is its weight)
+                np.subtract.at(sims[:, 0], ids, w / w.sum())  # content is the first column when present
+            for col, name in enumerate(queries):
+                parts[name] = np.clip(sims[:, col], 0, 1)
         return parts, weighted
 
     @staticmethod
