@@ -20,6 +20,7 @@ import argparse
 import json
 import logging
 import math
+import os
 import platform
 import time
 import warnings
@@ -381,6 +382,7 @@ def movielens_cut(share: float = 0.8) -> float:
 def machine() -> dict[str, Any]:
     cpu = cpu_description()
     return {"cpu": cpu.get("Model name", platform.processor()), "flags_relevant": cpu.get("flags_relevant", []),
+            "cores": os.cpu_count(), "load_average_1m": os.getloadavg()[0],  # the machine is shared
             "threads": 1, "python": platform.python_version(),
             "libraries": {name: version(name) for name in ("implicit", "numpy", "scipy", "threadpoolctl")}}
 
@@ -396,6 +398,11 @@ RECBOLE_PUBLISHED = {
 }
 
 
+def load_note(info: dict[str, Any]) -> str:
+    return (f"Load average {info['load_average_1m']:.1f} on {info['cores']} cores when it started (a shared "
+            "machine: latencies are upper bounds).")
+
+
 def fmt_ci(m: dict[str, Any], name: str) -> str:
     low, high = m[f"{name}_ci95"]
     return f"{m[name]:.4f} [{low:.4f}, {high:.4f}]"
@@ -407,7 +414,8 @@ def write_reports(runs: list[dict[str, Any]], info: dict[str, Any]) -> None:
                                                    "runs": runs}, indent=2) + "\n")
     lines = ["# Recommendation benchmark", "",
              f"`python -m catalog.recbench` on {info['cpu']} ({', '.join(info['flags_relevant'])}), 1 thread; "
-             f"Python {info['python']}, " + ", ".join(f"{k} {v}" for k, v in info["libraries"].items()) + ".", "",
+             f"Python {info['python']}, " + ", ".join(f"{k} {v}" for k, v in info["libraries"].items())
+             + f". {load_note(info)}", "",
              "Every method ranks all items; what the user already bought (time splits) or rated in train / "
              "validation (RecBole) is masked; stock and diversity rules are off (served recommendations use "
              "them). Baselines are `implicit`'s ItemKNN (cosine), ALS and BPR and MostPop, each tuned over nine "
@@ -442,6 +450,7 @@ def main() -> None:
     argparse.ArgumentParser(prog="python -m catalog.recbench", description=__doc__).parse_args()
     configure_logging()
     warnings.filterwarnings("ignore", category=ParameterWarning)  # implicit's k-NN converts its own transpose
+    info = machine()  # first: the load after this is ours
     runs = []
     with threadpool_limits(1):
         demo = demo_dataset()
@@ -454,7 +463,7 @@ def main() -> None:
         # RecBole's random split has no "before": no rating prior, so test ratings cannot leak into it.
         movies = movielens_dataset()
         runs.append(run("RecBole protocol (random 8:1:1 by user, full ranking)", movies, *recbole_splits(movies)))
-    write_reports(runs, machine())
+    write_reports(runs, info)
     print((REPORTS / "recs.md").read_text())
 
 

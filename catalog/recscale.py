@@ -29,7 +29,7 @@ import psutil
 from threadpoolctl import threadpool_limits
 
 from aisle.logs import configure_logging
-from catalog.recbench import REPORTS, machine
+from catalog.recbench import REPORTS, load_note, machine
 from catalog.recommend import Context, Item, Model, Recommender
 
 log = logging.getLogger(__name__)
@@ -124,7 +124,7 @@ def write_reports(result: dict[str, Any]) -> None:
     ok = {"build": result["build_s"] <= 300, "rss": result["serving_rss_mb"] <= 1536, "p95": result["p95_ms"] <= 20}
     lines = ["# Recommender at scale", "",
              f"`python -m catalog.recscale` on {m['cpu']} ({', '.join(m['flags_relevant'])}), 1 thread; "
-             + ", ".join(f"{k} {v}" for k, v in m["libraries"].items()) + ".", "",
+             + ", ".join(f"{k} {v}" for k, v in m["libraries"].items()) + f". {load_note(m)}", "",
              f"Synthetic: {s['items']:,} items in {s['groups']:,} subcategories ({s['dims']}-d embeddings), "
              f"{s['interactions']:,} interactions from {s['users']:,} shoppers, {s['orders']:,} orders; "
              f"{s['requests']:,} requests (1–9 viewed, 0–2 carted items; a stated need on a third, a constraint "
@@ -146,6 +146,7 @@ def main() -> None:
     parser.add_argument("--no-report", action="store_true", help="print the numbers only (smaller trial runs)")
     args = parser.parse_args()
     configure_logging()
+    info = machine()  # first: the load after this is ours
     scale = Scale(items=args.items, interactions=args.interactions,
                   users=max(1, args.interactions // 20), orders=max(1, args.interactions // 25),
                   groups=max(1, args.items // 100))
@@ -160,7 +161,7 @@ def main() -> None:
     rss_mb = psutil.Process().memory_info().rss / 2**20
     with threadpool_limits(1):
         latencies = np.array(requests(recommender, scale))
-    result = {"scale": asdict(scale), "machine": machine(), **built, "serving_rss_mb": rss_mb,
+    result = {"scale": asdict(scale), "machine": info, **built, "serving_rss_mb": rss_mb,
               "p50_ms": float(np.percentile(latencies, 50)), "p95_ms": float(np.percentile(latencies, 95)),
               "p99_ms": float(np.percentile(latencies, 99))}
     print(json.dumps({k: v for k, v in result.items() if k != "machine"}, indent=1))
