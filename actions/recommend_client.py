@@ -1,11 +1,12 @@
 """The recommendation scorer as the actions see it: built from the catalog, the search index's
 product embeddings, shoppers' interactions (chat conversations' views, cart additions and purchases
-included) and orders. Built off the request path: a background thread checks every
-AISLE_RECS_REBUILD_SECONDS whether any of them changed, builds a new scorer and swaps it in whole."""
+included) and orders. Built off the request path: a background thread rebuilds it when any of them
+changed (at most once per AISLE_RECS_REBUILD_SECONDS) and swaps it in whole."""
 from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections import defaultdict
 from collections.abc import Callable, Hashable
 from functools import lru_cache
@@ -38,15 +39,18 @@ def signature() -> tuple:
 
 
 class RecommenderCache:
-    """Serves the last built scorer. Only the very first request waits for a build; afterwards a
-    background thread rebuilds on change and replaces the (signature, scorer) pair in one assignment,
-    so a request sees the old scorer or the new one, never a half-built one."""
+    """Serves the last built scorer. Only the very first request waits for a build. Afterwards a
+    request that sees a changed signature (one cheap query) only wakes the rebuild thread, which also
+    checks on its own every ``interval_s``; it rebuilds at most once per ``interval_s`` (a busy shop
+    changes its interactions on every turn) and replaces the (signature, scorer) pair in one
+    assignment, so a request sees the old scorer or the new one, never a half-built one."""
 
     def __init__(self, build: Callable[[], Recommender], signature: Callable[[], Hashable],
                  interval_s: float) -> None:
         self._build, self._signature, self._interval_s = build, signature, interval_s
         self._current: tuple[Hashable, Recommender] | None = None
         self._first = threading.Lock()
+        self._wake = threading.Event()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -60,6 +64,8 @@ class RecommenderCache:
                     self._thread = threading.Thread(target=self._watch, name="recommender-rebuild", daemon=True)
                     self._thread.start()
                 current = self._current
+        elif self._signature() != current[0]:
+            self._wake.set()
         return current[1]
 
     def refresh(self) -> bool:
@@ -79,12 +85,19 @@ class RecommenderCache:
 
     def stop(self) -> None:
         self._stop.set()
+        self._wake.set()
         if self._thread is not None:
             self._thread.join()
 
     def _watch(self) -> None:
-        while not self._stop.wait(self._interval_s):
-            self.refresh()
+        last = time.monotonic()
+        while not self._stop.is_set():
+            self._wake.wait(self._interval_s)
+            if self._stop.wait(max(0.0, last + self._interval_s - time.monotonic())):
+                return
+            self._wake.clear()
+            if self.refresh():
+                last = time.monotonic()
 
 
 def build() -> Recommender:
@@ -112,6 +125,13 @@ def cache() -> RecommenderCache:
 
 def recommender() -> Recommender:
     return cache().get()
+
+
+def reset() -> None:
+    """Drop the scorer and stop its rebuild thread (tests switching databases)."""
+    if cache.cache_info().currsize:
+        cache().stop()
+    cache.cache_clear()
 
 
 def purchased(email: str | None) -> list[str]:

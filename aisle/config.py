@@ -147,7 +147,7 @@ class Settings:
     # AISLE_SHOPIFY_WEBHOOK_SECRET: signs Shopify's order webhooks; None: the webhook routes are off (404)
     shopify_webhook_secret: str | None
     webhook_max_age_s: float  # a webhook triggered longer ago than this is refused as a replay
-    recs_rebuild_s: float  # how often the action server checks whether the recommender needs a rebuild
+    recs_rebuild_s: float  # the least time between two background rebuilds of the recommender
 
     @property
     def internal_secret_file(self) -> Path:
@@ -239,7 +239,7 @@ class Settings:
         webhook_max_age = _float(env, "AISLE_WEBHOOK_MAX_AGE_MINUTES", 300.0)
         if webhook_max_age <= 0:
             raise ConfigError(f"AISLE_WEBHOOK_MAX_AGE_MINUTES must be positive, got {webhook_max_age}")
-        recs_rebuild_s = _float(env, "AISLE_RECS_REBUILD_SECONDS", 60.0)
+        recs_rebuild_s = _float(env, "AISLE_RECS_REBUILD_SECONDS", 30.0)
         if recs_rebuild_s <= 0:
             raise ConfigError(f"AISLE_RECS_REBUILD_SECONDS must be positive, got {recs_rebuild_s}")
         threshold = _float(env, "AISLE_NLU_THRESHOLD", 0.0) if env.get("AISLE_NLU_THRESHOLD", "").strip() else None

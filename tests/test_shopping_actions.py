@@ -34,14 +34,14 @@ def catalog(tmp_path_factory):
     mp.setenv("AISLE_DATA_DIR", str(tmp_path_factory.mktemp("shop")))
     config.settings.cache_clear()
     catalog_client.engine.cache_clear()
-    recommend_client.cache.cache_clear()
+    recommend_client.reset()
     migrate.upgrade(config.settings().database_url)
     upsert(session_factory(), validate_file(FIXTURE).records)
     yield
     mp.undo()
     config.settings.cache_clear()
     catalog_client.engine.cache_clear()
-    recommend_client.cache.cache_clear()
+    recommend_client.reset()
 
 
 def slots_of(events) -> dict:
