@@ -219,7 +219,7 @@ class Harness:
                 else np.zeros(len(self.keys))
             for key in self.part.masked.get(user, ()):
                 scores[self.index[key]] = -np.inf
-            top = np.argpartition(-scores, K)[:K + 1]
+            top = np.argpartition(-scores, min(K, len(scores) - 1))[:K + 1]
             return [self.keys[i] for i in top[np.argsort(-scores[top], kind="stable")] if scores[i] > -np.inf][:K]
         return rank
 
