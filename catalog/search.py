@@ -64,9 +64,9 @@ class Weights:
     category affinity + soft × each stated-but-not-filtering value the product has. Chosen by
     ``python -m catalog.bench`` on one catalog and reported on the other (reports/search.md)."""
 
-    lexical: float = 0.4
-    category: float = 4.0
-    soft: float = 0.0
+    lexical: float = 0.8
+    category: float = 8.0
+    soft: float = 0.1
 
 
 @dataclass(frozen=True)
