@@ -8,13 +8,16 @@
   session); the patch makes it send them, so the NLU server gets the same bearer as the action server.
 - Rasa compares its auth token with ``==``; the patch compares in constant time.
 - Probes: ``/livez`` (200 while the server answers) and ``/readyz`` (200 once a model and the tracker
-  store are loaded), beside Rasa's own ``/``, with the same bodies as the other services. No ``/metrics``:
-  prometheus-client is not in .venv-rasa (locks/rasa.lock); the web app measures the Rasa round trip
-  and Rasa's failures instead.
+  store are loaded), beside Rasa's own ``/``, with the same bodies as the other services; ``/metrics``
+  under the same scrape rule as the other services (aisle.observability): the time Rasa takes per
+  message on the internal channel, and the process's own CPU and memory.
+- ``AISLE_LOG_FORMAT=json``: Rasa's and Sanic's log lines become JSON lines like every other service's.
 """
 from __future__ import annotations
 
 import hmac
+import logging
+import time
 from functools import wraps
 from http import HTTPStatus
 from inspect import isawaitable
@@ -30,8 +33,10 @@ from rasa.utils.endpoints import EndpointConfig
 from sanic import Blueprint, response
 from sanic.request import Request
 
+from aisle import observability
 from aisle.config import settings
 from aisle.internal_auth import is_authorized
+from aisle.logs import formatter
 
 UNAUTHORIZED = {"error": "send Authorization: Bearer <AISLE_INTERNAL_SECRET>"}
 
@@ -57,7 +62,14 @@ class InternalRestInput(RestInput):
         async def require_secret(request: Request) -> response.HTTPResponse | None:
             if not is_authorized(request.headers.get("Authorization"), self.secret):
                 return response.json(UNAUTHORIZED, status=HTTPStatus.UNAUTHORIZED)
+            request.ctx.started = time.perf_counter()
             return None
+
+        @blueprint.middleware("response")
+        async def measure(request: Request, _: response.HTTPResponse) -> None:
+            started = getattr(request.ctx, "started", None)
+            if started is not None:
+                observability.STAGE_SECONDS.labels("rasa").observe(time.perf_counter() - started)
 
         return blueprint
 
@@ -84,6 +96,20 @@ def add_root_route(app: Any) -> None:
         if agent is None or not agent.is_ready():
             return response.json({"status": "not ready", "failing": ["rasa_model"]}, status=503)
         return response.json({"status": "ready"})
+
+    @app.get("/metrics")
+    async def metrics(request: Request) -> response.HTTPResponse:
+        refused = observability.may_scrape(request.headers.get("Authorization"), request.ip, request.headers,
+                                           settings().metrics_token)
+        if refused is not None:
+            return response.json({"error": observability.REFUSALS[refused]}, status=refused)
+        return response.raw(observability.exposition(), content_type=observability.CONTENT_TYPE_LATEST)
+
+    observability.STAGE_SECONDS.labels("rasa")
+    if settings().log_format == "json":  # Rasa has set up its own handlers by the time it builds the app
+        for name in ("", "rasa", "sanic.root", "sanic.error", "sanic.access"):
+            for handler in logging.getLogger(name).handlers:
+                handler.setFormatter(formatter("json"))
 
 
 _rasa_requires_auth = rasa.server.requires_auth

@@ -216,7 +216,7 @@ def test_migration_job_runs_the_migrate_command() -> None:
 
 # --- metrics: every service with /metrics is scraped, with the token --------------------------------------
 
-SCRAPED = ("web", "nlu", "actions")  # Rasa's venv has no prometheus-client (aisle/rasa_internal.py)
+SCRAPED = ("web", "nlu", "actions", "rasa")
 
 
 def test_compose_prometheus_scrapes_every_metrics_service_with_the_token() -> None:

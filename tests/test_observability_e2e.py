@@ -33,14 +33,15 @@ def bases(stack) -> dict[str, str]:  # type: ignore[no-untyped-def]
 
 def test_a_search_turn_is_counted_on_every_service_it_passes(stack):
     urls = bases(stack)
-    before = {name: scrape(urls[name]) for name in ("web", "nlu", "actions")}
+    before = {name: scrape(urls[name]) for name in urls}
     sender = f"metrics-{uuid.uuid4().hex[:12]}"
     status, body = stack.chat(sender, "show me hiking boots")
     assert status == 200 and body["messages"], body
-    after = {name: scrape(urls[name]) for name in ("web", "nlu", "actions")}
+    after = {name: scrape(urls[name]) for name in urls}
     assert grew(before["web"], after["web"], "aisle_turns_total", channel="api") == 1
     assert grew(before["web"], after["web"], COUNT, stage="gateway") == 1
     assert grew(before["web"], after["web"], COUNT, stage="rasa") == 1
+    assert grew(before["rasa"], after["rasa"], COUNT, stage="rasa") == 1  # Rasa's own side of the round trip
     assert grew(before["nlu"], after["nlu"], COUNT, stage="nlu_parse") >= 1
     assert grew(before["actions"], after["actions"], COUNT, stage="action") >= 1
     assert grew(before["actions"], after["actions"], COUNT, stage="search") >= 1
@@ -56,8 +57,9 @@ def test_every_service_has_liveness_and_readiness(stack):
             assert http_json("GET", f"{base}/health")[0] == 200, name
 
 
-def test_metrics_refuse_a_request_that_came_through_a_proxy(stack):
-    request = urllib.request.Request(f"{stack.web_url}/metrics", headers={"X-Forwarded-For": "203.0.113.9"})
+@pytest.mark.parametrize("service", ["web", "rasa"])
+def test_metrics_refuse_a_request_that_came_through_a_proxy(stack, service):
+    request = urllib.request.Request(f"{bases(stack)[service]}/metrics", headers={"X-Forwarded-For": "203.0.113.9"})
     with pytest.raises(urllib.error.HTTPError) as refused:
         urllib.request.urlopen(request, timeout=10)
     assert refused.value.code == 403
