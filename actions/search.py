@@ -102,6 +102,12 @@ def run_search(dispatcher: CollectingDispatcher, query: str, context: Constraint
     return events + [SlotSet("shown_skus", [d["sku"] for d in page]), SlotSet("focus_sku", None)]
 
 
+def only_qualifies(text: str) -> bool:
+    """The message states a colour, size, material or brand but names no kind of product."""
+    stated, _ = catalog_client.engine().parse(text)
+    return stated.category is None and bool(stated.colors or stated.sizes or stated.materials or stated.brands)
+
+
 class ActionSearchProducts(Action):
     def name(self) -> str:
         return "action_search_products"
@@ -109,9 +115,10 @@ class ActionSearchProducts(Action):
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                   domain: dict[str, Any]) -> list[dict[str, Any]]:
         text = tracker.latest_message.get("text") or ""
-        if ((tracker.get_slot("search_query") or tracker.get_slot("shown_skus")) and sort_of(text)
-                and not entity_values(tracker, "product_type")):
-            # "show the most expensive first" right after a search sorts those results
+        on_screen = tracker.get_slot("search_query") or tracker.get_slot("shown_skus")
+        if on_screen and not entity_values(tracker, "product_type") and (sort_of(text) or only_qualifies(text)):
+            # "show the most expensive first" or "cream would suit my kitchen better" right after a search
+            # is about those results
             return await ActionRefineSearch().run(dispatcher, tracker, domain)
         query, question = split_question(text)  # "a black backpack, also do you ship to Canada?"
         events = run_search(dispatcher, query or text, Constraints(), sort=sort_of(query or text), new=True)

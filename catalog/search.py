@@ -43,6 +43,7 @@ SOFT_ONLY = ("materials", "attrs")  # never filter when read from a query's free
 # A product type right after one of these is the context of a need ("for working at a desk", "plug into my
 # laptop"), not the thing asked for.
 CONTEXT_BEFORE_TYPE = set("for with at into onto to on off from by of my our your his her their".split())
+KINDS = ("category", "categories")
 RELAX_ORDER = ("attrs", "colors", "sizes", "materials", "brands", "price", "category", "categories", "in_stock")
 WORD = re.compile(r"[A-Za-z]+")
 IN_STOCK = re.compile(r"\b(?:in[- ]stock|available (?:now|today)|ships? (?:today|now)|available right now)\b", re.I)
@@ -520,7 +521,9 @@ class CatalogSearch:
         time in RELAX_ORDER, the ``newest`` ones last. Returns the hits, the constraints that held, and
         what was dropped."""
         relaxed: list[str] = []
-        order = sorted(RELAX_ORDER, key=lambda c: c in newest)
+        # The kind of product being talked about goes last even then: "anything under 150?" about chairs
+        # must not turn into anything at all under 150.
+        order = sorted(RELAX_ORDER, key=lambda c: (c in KINDS, c in newest))
         while True:
             hits = [(i, s) for i, s in ranked if i in self.views and constraints.allows(self.views[i])]
             remaining = [c for c in order if c in constraints.active()]

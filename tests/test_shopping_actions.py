@@ -90,6 +90,13 @@ async def test_the_newest_constraint_wins_over_an_older_price_bound():
     assert s3["search_constraints"].get("price_max") is None
 
 
+async def test_a_colour_alone_after_a_search_refines_the_results_on_screen():
+    _, s1 = await run(ActionSearchProducts(), "kettle", "search_product")
+    black, s2 = await run(ActionSearchProducts(), "hmm actually black would suit my kitchen better", "search_product",
+                          slots=s1, entities=[{"entity": "color", "value": "black"}])
+    assert cards(black) == ["KET-102"] and s2["search_query"] == "kettle"
+
+
 async def test_show_more_pages_through_results():
     first, s1 = await run(ActionSearchProducts(), "kitchen", "search_product")
     more, s2 = await run(ActionRefineSearch(), "show me more", "refine_search", slots=s1)
