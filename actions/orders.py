@@ -45,6 +45,8 @@ DETAILS_HINT = ("For the items, the tracking number or changes, ask me for the o
                 "postcode it ships to.")
 STORE_CHANGE = ("I can't {change} order {number} from here: our store handles that. A person from our team can "
                 "do it for you. Shall I bring someone in?")
+DAMAGED_OPTIONS = ("You can return it for a refund or a replacement (say \"return it\"), or a person from our team "
+                   "can sort it out with you: shall I bring someone in?")
 PERSON_BUTTONS = [{"title": "Yes, a person please", "payload": "/affirm"}, {"title": "No thanks", "payload": "/deny"}]
 YES_NO = [{"title": "Yes, cancel it", "payload": "/affirm"}, {"title": "No, keep it", "payload": "/deny"}]
 RESOLUTIONS = {"refund": ("refund", "money back", "reimburse"), "exchange": ("exchange", "swap", "replace",
@@ -52,6 +54,10 @@ RESOLUTIONS = {"refund": ("refund", "money back", "reimburse"), "exchange": ("ex
 ALL_WORDS = ("all", "both", "everything", "whole order", "all of them", "every")
 DETAIL_WORDS = re.compile(r"\b(?:tracking|items?|contents?|details?|address|what did i (?:order|buy)|"
                           r"what(?:'s| is| was)? in (?:it|my order|the order|order))\b", re.IGNORECASE)
+# An order that arrived in a bad state: an apology and the ways to put it right, whatever the status says.
+DAMAGED = re.compile(r"\b(?:damaged|broken|broke|cracked|smashed|shattered|dented|torn|ripped|defective|faulty|"
+                     r"(?:does ?n[o']?t|doesnt|stopped|not) work(?:ing)?|missing (?:a )?(?:parts?|pieces?)|"
+                     r"wrong (?:item|size|colou?r|product))\b", re.IGNORECASE)
 SAME_ORDER = re.compile(r"\b(?:it|that one|this one|(?:that|this|the|same) order)\b", re.IGNORECASE)
 EMAIL_IN_TEXT = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
 POSTCODE_CUE = re.compile(r"\b(?:post\s*code|postal\s*code|zip(?:\s*code)?)\b", re.IGNORECASE)
@@ -202,6 +208,8 @@ class ActionOrderRequest(Action):
         action = ACTIONS_BY_INTENT.get(latest_intent(tracker), "status")
         if action == "status" and DETAIL_WORDS.search(text):
             action = "details"
+        if action in ("status", "details") and DAMAGED.search(text):
+            action = "damaged"
         numbers = [n for n in (normalize_number(v) for v in order_numbers(tracker)) if n]
         emails = [e for e in (normalize_email(v) for v in entity_values(tracker, "email")) if e]
         email, _ = verification(tracker)
@@ -360,6 +368,10 @@ class ActionOrderNext(Action):
             return [SlotSet("order_number", None)]
         _, unlocked = verification(tracker)
         still = verified_now(order.email, unlocked)  # in use: the idle time starts again
+        if action == "damaged":
+            dispatcher.utter_message(text=f"I'm sorry order {order.number} didn't arrive as it should. "
+                                          f"{public_status_text(order)} {DAMAGED_OPTIONS}", buttons=PERSON_BUTTONS)
+            return [*still, SlotSet("human_offered", True)]
         if order.number not in unlocked:  # the number and email only: the status tier
             dispatcher.utter_message(text=public_status_text(order))
             return still

@@ -143,6 +143,16 @@ async def test_a_postcode_glued_to_the_request_is_taken_and_never_the_order_numb
     assert slots(events)["order_postcode"] is None  # a second order number is not a postcode
 
 
+async def test_an_order_that_arrived_damaged_gets_an_apology_and_the_ways_to_put_it_right():
+    text = "my order 10002 arrived damaged, email is alex.morgan@example.com"
+    events = await ActionOrderRequest().run(CollectingDispatcher(), tracker(text, "order_status", entities=[
+        {"entity": "order_id", "value": "10002", "start": 9}, {"entity": "email", "value": ALEX, "start": 45}]), {})
+    assert slots(events)["order_action"] == "damaged"
+    state, said_now = await next_step("damaged", "10002", unlocked=[])
+    assert said_now.startswith("I'm sorry order 10002 didn't arrive as it should.") and "refund or a replacement" in said_now
+    assert "was delivered" in said_now and state["human_offered"] is True
+
+
 async def test_number_and_email_give_the_status_only():
     result, text = await identify("10001", "Alex.Morgan@Example.com ")
     assert result["order_email"] == ALEX and result["verified_email"] == ALEX and result["verified_orders"] == []
