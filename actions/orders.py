@@ -21,6 +21,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 from actions import catalog_client, orders_client
+from actions.compound import answer_side_question, split_question
 from actions.presenters import money
 from actions.references import entity_values
 from aisle.config import settings
@@ -222,6 +223,9 @@ class ActionOrderRequest(Action):
                   SlotSet("order_postcode", postcode_in(text)), SlotSet("cancel_pending", False)]
         if email is None and tracker.get_slot("verified_email"):  # unused for too long
             events += forgotten()
+        _, question = split_question(text)  # "return order 10002 - how long does a refund take?"
+        if question and not SAME_ORDER.search(question):  # "…, when will it arrive?" is the order's own status
+            events += answer_side_question(dispatcher, question)
         return events
 
 

@@ -153,6 +153,26 @@ async def test_an_order_that_arrived_damaged_gets_an_apology_and_the_ways_to_put
     assert "was delivered" in said_now and state["human_offered"] is True
 
 
+async def test_a_policy_question_asked_with_an_order_request_is_answered_too(monkeypatch):
+    from actions import compound
+    from knowledge.retrieval import FaqAnswer, Match
+
+    asked = []
+
+    def answer(question):
+        asked.append(question)
+        return FaqAnswer("answer", 0.9, [Match(1, "How long do refunds take?", "Within 5 business days.", 0.9)])
+
+    monkeypatch.setattr(compound.knowledge_client, "answer", answer)
+    for text in ("I want to return order 10002 - how long does a refund take?",
+                 "where is order 10001, and when will it arrive?"):  # the second asks about the order itself
+        dispatcher = CollectingDispatcher()
+        await ActionOrderRequest().run(dispatcher, tracker(text, "return_request"), {})
+        said_now = said(dispatcher)
+        assert said_now == ("Within 5 business days." if "refund" in text else "")
+    assert asked == ["how long does a refund take?"]
+
+
 async def test_number_and_email_give_the_status_only():
     result, text = await identify("10001", "Alex.Morgan@Example.com ")
     assert result["order_email"] == ALEX and result["verified_email"] == ALEX and result["verified_orders"] == []
