@@ -4,9 +4,11 @@ Only registered when AISLE_SHOPIFY_WEBHOOK_SECRET is set (otherwise 404: off by 
 delivery must carry ``X-Shopify-Hmac-Sha256``, the base64 HMAC-SHA256 of the raw body with that
 secret (compared in constant time), ``X-Shopify-Topic`` and ``X-Shopify-Webhook-Id``. Refusals are
 ``{"error"}``, logged, with nothing written: 401 bad or missing signature, 400 malformed body or
-unhandled topic, 409 a replay (a delivery id seen before, or ``X-Shopify-Triggered-At`` older than
-AISLE_WEBHOOK_MAX_AGE_MINUTES), 422 a fulfillment for an order not received yet (Shopify retries it),
-413 a body over 2 MiB.
+unhandled topic, 409 a replay triggered longer ago than AISLE_WEBHOOK_MAX_AGE_MINUTES, 422 a
+fulfillment for an order not received yet (Shopify retries it), 413 a body over 2 MiB. A delivery id
+seen before is logged and answered 200 ``{"ok": true, "duplicate": true}`` with nothing applied again:
+it is how Shopify retries a delivery whose answer it missed, and a non-2xx answer would make it retry
+for hours and, in the end, drop the subscription.
 """
 from __future__ import annotations
 
@@ -25,7 +27,7 @@ from bot.appkeys import SETTINGS
 from bot.chat_http import json_error, read_limited
 from bot.console.security import DB
 from bot.websocket import client_ip
-from catalog.store_orders import PayloadError, ReplayError, StoreOrders, UnknownOrderError
+from catalog.store_orders import DuplicateDelivery, PayloadError, ReplayError, StoreOrders, UnknownOrderError
 
 log = logging.getLogger(__name__)
 PATH = "/webhooks/shopify"
@@ -71,6 +73,9 @@ async def receive(request: web.Request) -> web.Response:
         number = await asyncio.to_thread(request.app[STORE_ORDERS].apply, topic, payload, delivery,
                                          _triggered_at(request.headers.get("X-Shopify-Triggered-At")))
     except ValueError as exc:  # JSON errors and PayloadError / ReplayError (both ValueErrors)
+        if isinstance(exc, DuplicateDelivery):
+            log.warning("shopify webhook duplicate %s delivery %s: acknowledged, not applied again", who, delivery)
+            return web.json_response({"ok": True, "duplicate": True})
         if isinstance(exc, ReplayError):
             log.warning("shopify webhook replay refused %s delivery %s: %s", who, delivery, exc)
             return json_error(409, f"replay refused: {exc}")

@@ -39,6 +39,10 @@ class ReplayError(ValueError):
     """This delivery was taken before (or is too old to tell): nothing is applied again."""
 
 
+class DuplicateDelivery(ReplayError):
+    """A delivery id taken before: Shopify's retry of one whose answer it did not see, or a replay."""
+
+
 class UnknownOrderError(LookupError):
     """A fulfillment for an order Aisle has not received yet (the store retries it later)."""
 
@@ -240,7 +244,7 @@ class StoreOrders:
             raise ReplayError(f"triggered at {triggered_at.isoformat()}, outside the accepted "
                               f"{int(self.max_age.total_seconds() // 60)} minutes")
         if s.scalar(select(WebhookDelivery.id).where(WebhookDelivery.delivery_id == delivery_id)) is not None:
-            raise ReplayError(f"delivery {delivery_id} was received before")
+            raise DuplicateDelivery(f"delivery {delivery_id} was received before")
         # Ids older than the accepted age are refused by their time anyway: no need to keep them.
         s.execute(delete(WebhookDelivery).where(WebhookDelivery.received_at < now - self.max_age - timedelta(days=1)))
         s.add(WebhookDelivery(delivery_id=delivery_id, topic=topic, received_at=now))
@@ -256,7 +260,7 @@ class StoreOrders:
                 self._take(s, delivery_id, topic, triggered_at)
                 return self._upsert(s, parsed) if isinstance(parsed, StoreOrder) else self._fulfil(s, parsed)
         except IntegrityError:  # the same delivery taken at the same moment by another app instance
-            raise ReplayError(f"delivery {delivery_id} was received before") from None
+            raise DuplicateDelivery(f"delivery {delivery_id} was received before") from None
 
     def _fulfil(self, s: Session, fulfillment: StoreFulfillment) -> str:
         order_id = fulfillment.order_external_id

@@ -29,7 +29,7 @@ earlier turns') in, a list of ``Failure`` out, so ``tests/test_conversations.py`
 stack.
 
 ``python -m tests.conversations [--file F] [--only ID ...]`` starts the stack, runs the set, prints
-progress, writes ``reports/conversations.json`` and ``reports/conversations.md`` and exits 0 (2 for a
+progress, writes ``reports/conversations.json`` and ``.md`` (``--name`` for another file name) and exits 0 (2 for a
 file that is missing or not in the format above).
 """
 from __future__ import annotations
@@ -818,9 +818,9 @@ def markdown(report: dict[str, Any]) -> str:
     return "\n".join(out) + "\n"
 
 
-def write_reports(report: dict[str, Any], folder: Path = REPORTS) -> tuple[Path, Path]:
+def write_reports(report: dict[str, Any], folder: Path = REPORTS, name: str = "conversations") -> tuple[Path, Path]:
     folder.mkdir(parents=True, exist_ok=True)
-    json_path, md_path = folder / "conversations.json", folder / "conversations.md"
+    json_path, md_path = folder / f"{name}.json", folder / f"{name}.md"
     json_path.write_text(json.dumps(report, indent=1, ensure_ascii=False, default=str) + "\n")
     md_path.write_text(markdown(report))
     return json_path, md_path
@@ -856,7 +856,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--only", nargs="+", metavar="ID", help="run only these conversations")
     parser.add_argument("--workers", type=int, default=DEFAULT_WORKERS,
                         help=f"conversations at a time (default {DEFAULT_WORKERS}; 1: one after another)")
-    parser.add_argument("--reports", type=Path, default=REPORTS, help="folder for conversations.{json,md}")
+    parser.add_argument("--reports", type=Path, default=REPORTS, help="folder for the reports")
+    parser.add_argument("--name", default="conversations",
+                        help="the reports' file name, without .json / .md (default: conversations)")
     args = parser.parse_args(argv)
     try:
         if not args.file.exists():
@@ -885,7 +887,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ValueError:
         source = str(args.file)
     report = summarise(records, source, seconds)
-    json_path, md_path = write_reports(report, args.reports)
+    json_path, md_path = write_reports(report, args.reports, args.name)
     o = report["overall"]
     print(f"{o['passed']}/{o['total']} conversations passed ({100 * (o['rate'] or 0):.1f} %) "
           f"in {seconds:.0f} s; "

@@ -111,18 +111,18 @@ async def test_signed_with_another_secret_is_refused(shop):
     assert counts(db) == before
 
 
-async def test_replays_are_refused_and_logged(shop, caplog):
+async def test_replays_are_not_applied_and_logged(shop, caplog):
     client, db = shop
     payload = order(5006, "#1006", BUYER)
     assert (await send(client, "orders/create", payload, delivery_id="d-1"))[0] == 200
     before = counts(db)
     status, reply = await send(client, "orders/updated", dict(payload, cancelled_at="2026-11-30T08:00:00Z"),
                                delivery_id="d-1")
-    assert status == 409 and "received before" in reply["error"]
+    assert status == 200 and reply == {"ok": True, "duplicate": True}  # acknowledged, so Shopify stops retrying
     status, reply = await send(client, "orders/updated", payload, triggered_at=datetime.now(timezone.utc) - timedelta(hours=6))
     assert status == 409 and "outside the accepted 300 minutes" in reply["error"]
     assert counts(db) == before and stored(db, "1006").status is OrderStatus.placed
-    assert "replay refused" in caplog.text
+    assert "replay refused" in caplog.text and "acknowledged, not applied again" in caplog.text
 
 
 @pytest.mark.parametrize("topic, payload, problem", [
