@@ -11,7 +11,7 @@ RASA_MODEL := $(DATA_DIR)/models/dialogue.tar.gz
 RASA_INPUTS := domain.yml config.yml $(shell find data/rules data/stories -name '*.yml' 2>/dev/null)
 export RASA_TELEMETRY_ENABLED := false
 
-.PHONY: help setup venvs browser servers webchat production-check run-production train train-nlu train-dialogue migrate catalog knowledge run test screenshots lock-app lock-rasa
+.PHONY: help setup venvs browser servers webchat production-check run-production train train-nlu train-dialogue migrate catalog knowledge run test screenshots axe lock-app lock-rasa
 
 help:
 	@echo "make run    set up what is missing, train what is stale, start every service"
@@ -70,7 +70,10 @@ servers:
 webchat:
 	@scripts/ensure_webchat.sh
 
-test: setup browser servers webchat train
+axe:
+	@scripts/ensure_axe.sh
+
+test: setup browser servers webchat axe train
 	@$(PY) -m pytest
 
 # Widget and agent inbox screenshots for the README (docs/), taken by the browser tests against the real services.

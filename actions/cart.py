@@ -57,11 +57,14 @@ def present(cart: CartSummary, link: CartLinkTemplate | None) -> tuple[str, dict
     elif any(each):
         text.append("Add them to the store's cart one by one:")
         text += [f"- {line.title}: {url}" for line, url in zip(cart.lines, each) if url]
+    views = {v.sku: v for v in catalog_client.products([line.sku for line in cart.lines])}  # pictures, pages
     payload: dict[str, Any] = {
         "type": "cart",
         "items": [{"sku": l.sku, "title": l.title, "quantity": l.quantity, "unit_price": float(l.unit_price),
+                   "line_total": float(l.total), "image_url": views[l.sku].image_url if l.sku in views else None,
+                   "url": views[l.sku].url if l.sku in views else None,
                    **({"checkout_url": url} if url else {})} for l, url in zip(cart.lines, each)],
-        "total": float(cart.total), "currency": cart.currency}
+        "total": float(cart.total), "currency": cart.currency, "count": cart.items}
     if whole:
         payload["checkout_url"] = whole
     return "\n".join(text), payload

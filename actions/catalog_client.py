@@ -37,8 +37,10 @@ def warm_up() -> None:
 
 def search(query: str, limit: int, offset: int = 0, context: Constraints | None = None,
            newest: Sequence[str] = ()) -> SearchResponse:
+    """One result per model, with its colour/size variants as choices on its card."""
     with obs.STAGE_SECONDS.labels("search").time():
-        return engine().search(query, limit=limit, offset=offset, context=context, newest=newest)
+        return engine().search(query, limit=limit, offset=offset, context=context, newest=newest,
+                               one_per_model=True)
 
 
 def similar(sku: str, limit: int, context: Constraints | None = None) -> SearchResponse:

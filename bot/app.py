@@ -36,10 +36,9 @@ from bot.gateway import Gateway, GatewayError, RateLimits
 from bot.handoff import Handoffs
 from bot.health import check_all, probe, service_urls
 from bot.hub import Hub
-from bot import rest_webhook, shopify_webhook, socketio_channel
+from bot import rest_webhook, shopify_webhook, socketio_channel, store_page
 from bot.rasa_client import RasaClient
 from bot.site_headers import site_headers
-from bot.store_page import store_page
 from bot.transcripts import Transcripts
 from bot.proxy import trusted_proxies
 from bot.websocket import allowed_origin, client_ip, websocket_handler
@@ -193,7 +192,7 @@ def create_app(settings: Settings) -> web.Application:
     app.cleanup_ctx.append(retention_watch)
     aiohttp_jinja2.setup(app, loader=jinja2.FileSystemLoader(HERE / "templates"),
                          autoescape=jinja2.select_autoescape(default=True))
-    app.router.add_get("/", store_page)
+    store_page.add_routes(app)
     app.router.add_get("/ws", websocket)
     app.router.add_post("/api/messages", post_message)
     rest_webhook.add_routes(app)

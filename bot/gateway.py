@@ -78,10 +78,15 @@ class BotTurn:
             if custom and custom.get("type") == "handoff":
                 turn.handoff_reason = str(custom.get("reason") or "requested")
                 continue
-            if custom and custom.get("type") == "product_cards" and turn.messages:
+            # Rasa sends utter_message(text=..., json_message=...) as two replies; the payload belongs
+            # with its text (a message of its own would be an empty bubble in text-first clients).
+            if custom and turn.messages and not reply.get("text"):
                 last = turn.messages[-1][1]
-                if "cards" not in last:
-                    last.update(cards=custom.get("products") or [], intro=custom.get("intro"))
+                if "cards" not in last and "custom" not in last:
+                    if custom.get("type") == "product_cards":
+                        last.update(cards=custom.get("products") or [], intro=custom.get("intro"))
+                    else:
+                        last["custom"] = custom
                     continue
             payload: dict[str, Any] = {}
             if reply.get("buttons"):

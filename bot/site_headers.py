@@ -17,6 +17,7 @@ from bot.appkeys import SETTINGS
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 HSTS = "max-age=31536000"  # a year; no includeSubDomains: the shop's other hosts are not ours to commit
 WIDGET_FILES = ("/static/widget.js", "/static/widget.css")
+STORE_PAGES = ("/products/", "/demo-art/")
 
 
 def frame_ancestors(settings: Settings) -> str:
@@ -24,7 +25,7 @@ def frame_ancestors(settings: Settings) -> str:
 
 
 def store_csp(settings: Settings) -> str:
-    """The demo store page: only Aisle's own scripts, styles and socket; product images from anywhere
+    """The demo store's pages: only Aisle's own scripts, styles and socket; product images from anywhere
     over HTTPS (a catalog's image_url)."""
     return ("default-src 'self'; img-src 'self' data: https:; style-src 'self'; script-src 'self'; "
             "connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; "
@@ -47,11 +48,12 @@ async def site_headers(request: web.Request, handler: Handler) -> web.StreamResp
     if served_over_https(request, settings):
         # Browsers ignore HSTS over plain HTTP, so loopback development over http:// is unaffected.
         response.headers.setdefault("Strict-Transport-Security", HSTS)
-    if request.path == "/":
+    store_page = request.path == "/" or request.path.startswith(STORE_PAGES)
+    if store_page:
         response.headers.setdefault("Content-Security-Policy", store_csp(settings))
     elif request.path in WIDGET_FILES:
         response.headers.setdefault("Content-Security-Policy", widget_csp(settings))
-    if request.path == "/" or request.path in WIDGET_FILES:
+    if store_page or request.path in WIDGET_FILES:
         response.headers.setdefault("X-Content-Type-Options", "nosniff")
         response.headers.setdefault("Referrer-Policy", "strict-origin-when-cross-origin")
     return response

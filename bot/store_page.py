@@ -1,4 +1,5 @@
-"""The demo store's product listing at ``/``: the catalog as a shop page, with the chat widget on it."""
+"""The demo store: the catalog as a shop page at ``/``, a page per product at ``/products/SKU`` and the
+demo catalog's generated pictures at ``/demo-art/NAME.svg``, with the chat widget on every page."""
 from __future__ import annotations
 
 from typing import Any
@@ -11,6 +12,7 @@ from sqlalchemy.exc import OperationalError, ProgrammingError
 from aisle.db import session_factory
 from aisle.models import Product
 from bot.appkeys import SETTINGS
+from catalog.demo import art
 
 PAGE_SIZE = 24
 
@@ -43,3 +45,35 @@ async def store_page(request: web.Request) -> dict[str, Any]:
         "pages": max(1, -(-total // PAGE_SIZE)),
         "categories": sorted({top_category(p) for p in paths}),
     }
+
+
+@aiohttp_jinja2.template("product.html")
+async def product_page(request: web.Request) -> dict[str, Any]:
+    sku = request.match_info["sku"]
+    try:
+        with session_factory(request.app[SETTINGS].database_url)() as s:
+            product = s.scalar(select(Product).where(Product.sku == sku))
+            variants = s.scalars(select(Product).where(Product.group_key == product.group_key)
+                                 .order_by(Product.sku)).all() if product and product.group_key else []
+    except (OperationalError, ProgrammingError):
+        product = None
+    if product is None:
+        raise web.HTTPNotFound(text="No such product in this store.")
+    return {"p": product, "variants": [v for v in variants if v.sku != sku]}
+
+
+async def demo_picture(request: web.Request) -> web.Response:
+    found = art.parse(request.match_info["name"])
+    if found is None:
+        raise web.HTTPNotFound(text="No such demo picture.")
+    return web.Response(text=art.svg(*found), content_type="image/svg+xml", headers={
+        "Cache-Control": "public, max-age=86400",
+        # Shown with <img> (no scripts run there); opened on its own, it may load nothing either.
+        "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'",
+    })
+
+
+def add_routes(app: web.Application) -> None:
+    app.router.add_get("/", store_page)
+    app.router.add_get("/products/{sku}", product_page)
+    app.router.add_get("/demo-art/{name}.svg", demo_picture)

@@ -25,7 +25,7 @@ from sqlalchemy import select
 from aisle.config import Settings
 from aisle.db import products_signature, session_factory
 from aisle.models import Product
-from catalog.documents import ProductView, view_of
+from catalog.documents import UNSEARCHED_ATTRIBUTES, ProductView, view_of
 from catalog.index import DenseIndex, LexicalIndex, tokens
 from nlu_models.entities import extract, negated_spans
 from nlu_models.language import blank_spans, english_words
@@ -351,6 +351,7 @@ class CatalogSearch:
         self.lexical = LexicalIndex(folder)
         self.views: dict[int, ProductView] = {}
         self.by_sku: dict[str, ProductView] = {}
+        self.models: dict[str, list[ProductView]] = {}  # model_name → its variants, by sku
         self.tables = static_tables()
         self.vocabulary: dict[str, list[str]] = {}
         self.known_words: set[str] = set()
@@ -381,6 +382,9 @@ class CatalogSearch:
             changed_lexical = self.lexical.sync(views)
             self.views = {v.id: v for v in views}
             self.by_sku = {v.sku: v for v in views}
+            self.models = {}
+            for v in sorted(views, key=lambda v: v.sku):
+                self.models.setdefault(model_name(v), []).append(v)
             # The catalog's own spelling wins over a static synonym ("steel" stays steel, "gray" gray).
             self.tables = tables_from_products((v.brand, v.category, v.attributes) for v in views).merged(
                 static_tables())
@@ -457,10 +461,12 @@ class CatalogSearch:
         return close[0] if close else word
 
     def search(self, query: str, limit: int = 10, offset: int = 0, context: Constraints | None = None,
-               mode: str = "hybrid", newest: Sequence[str] = ()) -> SearchResponse:
+               mode: str = "hybrid", newest: Sequence[str] = (), one_per_model: bool = False) -> SearchResponse:
         """``mode`` "dense" or "lexical" ranks by one list alone, with no filters (the benchmark's
         baselines); "hybrid" is what shoppers get. ``newest``: the constraints the shopper has just
-        stated; when nothing meets them all, older ones are dropped first."""
+        stated; when nothing meets them all, older ones are dropped first. ``one_per_model``: each
+        model's best-ranked variant only, with all of the model's variants as ``variants`` (a shopper's
+        page is not three colours of one model; the choices are on its card)."""
         self.refresh()
         if not self.views:
             return SearchResponse([], context or Constraints())
@@ -483,11 +489,29 @@ class CatalogSearch:
             scores[i] += self.weights.soft * _soft_matches(self.views[i], soft)
         ranked = sorted(scores.items(), key=lambda kv: -kv[1])
         hits, current, relaxed = self._filter_relaxing(ranked, constraints, newest)
+        if one_per_model:
+            best: dict[str, tuple[int, float]] = {}
+            for i, score in hits:
+                best.setdefault(model_name(self.views[i]), (i, score))
+            hits = list(best.values())  # dicts keep insertion order: still ranked
         top = [self.views[i] for i, _ in hits[:max(limit, 1)]]
         # A stated value that filters nothing is "ignored" for the shopper when the top results lack it.
         relaxed += [name for name in soft.active()
                     if name != "category" and not any(_only(soft, name).allows(v) for v in top)]
-        return self._page(hits, current, relaxed, limit, offset)
+        response = self._page(hits, current, relaxed, limit, offset)
+        if one_per_model:
+            for item in response.items:
+                item["variants"] = self.variants(item["sku"])
+        return response
+
+    def variants(self, sku: str) -> list[dict[str, Any]]:
+        """The choices of this product's model (itself included), labelled by what tells them apart
+        ("Black", "Size M"); empty when the model has no other variant."""
+        source = self.by_sku.get(sku)
+        siblings = self.models.get(model_name(source), []) if source else []
+        if len(siblings) < 2:
+            return []
+        return [dict(v.as_result(0.0), label=label) for v, label in zip(siblings, variant_labels(siblings))]
 
     def _page(self, hits: list[tuple[int, float]], constraints: Constraints, relaxed: list[str],
               limit: int, offset: int) -> SearchResponse:
@@ -621,6 +645,25 @@ def model_name(view: ProductView) -> str:
     """Variants of one model: the group key a shop export gave them (handle, parent, item group), else
     everything before the comma in their titles (the demo catalog's colour and size variants)."""
     return f"group:{view.group_key}" if view.group_key else view.title.split(",")[0].strip().lower()
+
+
+def variant_labels(variants: Sequence[ProductView]) -> list[str]:
+    """What tells variants of one model apart: the single-valued attributes whose values differ
+    ("Black", "Size M", "Black / M"); else what follows the comma in their titles; else the sku."""
+    def single(v: ProductView, key: str) -> str | None:
+        value = v.attributes.get(key)
+        return str(value) if isinstance(value, (str, int, float)) and not isinstance(value, bool) else None
+
+    keys = sorted({k for v in variants for k in v.attributes if k not in UNSEARCHED_ATTRIBUTES})
+    differing = [k for k in keys if len({single(v, k) for v in variants}) > 1]
+    labels = []
+    for v in variants:
+        parts = [value for k in differing if (value := single(v, k))]
+        if differing == ["size"] and parts:
+            parts = [f"Size {parts[0]}"]
+        label = " / ".join(p[:1].upper() + p[1:] for p in parts)
+        labels.append(label or v.title.partition(",")[2].strip() or v.sku)
+    return labels
 
 
 def _vocabulary(views: Sequence[ProductView]) -> dict[str, list[str]]:

@@ -16,7 +16,8 @@ from catalog.__main__ import main as catalog_cli
 from catalog.importer import upsert
 from catalog.index import DenseIndex
 from catalog.records import validate_file
-from catalog.search import CatalogSearch, Constraints, Weights, category_affinity, combine_scores
+from catalog.documents import ProductView
+from catalog.search import CatalogSearch, Constraints, Weights, category_affinity, combine_scores, variant_labels
 from nlu_models.encoder import encode
 
 FIXTURE = Path(__file__).parent / "fixtures" / "catalog_small.jsonl"
@@ -240,3 +241,29 @@ def test_lexical_search_gives_up_past_its_budget(tmp_path):
     assert len(fts_search(lexical.conn, ["kettle", "tea"], 50, budget_ms=1000)) == 50
     assert fts_search(lexical.conn, ["kettle", "tea"], 50, budget_ms=0) == []
     assert fts_search(lexical.conn, ["model"], 10, budget_ms=1000)  # the handler was removed again
+
+
+def test_one_result_per_model_with_its_variants_as_choices(engine):
+    # RS-500 and RS-501 are one model (same title) in blue and black.
+    plain = skus(engine.search("running shoes", limit=5))
+    assert {"RS-500", "RS-501"} <= set(plain)
+    grouped = engine.search("running shoes", limit=5, one_per_model=True)
+    assert len({"RS-500", "RS-501"} & set(skus(grouped))) == 1
+    item = next(i for i in grouped.items if i["sku"] in ("RS-500", "RS-501"))
+    assert [(v["sku"], v["label"]) for v in item["variants"]] == [("RS-500", "Blue"), ("RS-501", "Black")]
+    assert all(not i["variants"] for i in grouped.items if i is not item)  # models of one product: no choices
+    in_black = engine.search("running shoes in black", limit=5, one_per_model=True)
+    assert "RS-501" in skus(in_black) and "RS-500" not in skus(in_black)  # the variant that matches
+
+
+def test_variant_labels_name_what_differs():
+    def view(sku, title, **attributes):
+        return ProductView(id=0, sku=sku, title=title, description="", category="Shoes", brand=None, price=1.0,
+                           currency="USD", attributes=attributes, tags=(), rating=None, rating_count=None,
+                           stock=1, image_url=None)
+
+    assert variant_labels([view("A", "Tee, S", color="red", size="S"), view("B", "Tee, M", color="red", size="M")]) \
+        == ["Size S", "Size M"]
+    assert variant_labels([view("A", "Tee", color="red", size="S"), view("B", "Tee", color="blue", size="M")]) \
+        == ["Red / S", "Blue / M"]
+    assert variant_labels([view("A", "Mug, Large"), view("B", "Mug, Small")]) == ["Large", "Small"]

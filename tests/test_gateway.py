@@ -276,6 +276,21 @@ def test_bot_turn_folds_rasa_replies():
     assert turn.handoff_reason == "repeated_fallback"
 
 
+def test_a_cart_or_comparison_payload_joins_its_text_instead_of_an_empty_message():
+    cart = {"type": "cart", "items": [{"sku": "A", "title": "Kettle", "quantity": 1, "unit_price": 30.0}],
+            "total": 30.0, "currency": "USD"}
+    turn = BotTurn.from_replies([
+        {"text": "Your cart (1 item):"}, {"custom": cart},
+        {"text": "A vs B"}, {"custom": {"type": "comparison", "products": [], "rows": []}},
+        {"custom": {"type": "something_new", "value": 1}},  # no text before it of its own: kept, not lost
+    ])
+    assert turn.messages == [
+        ("Your cart (1 item):", {"custom": cart}),
+        ("A vs B", {"custom": {"type": "comparison", "products": [], "rows": []}}),
+        ("", {"custom": {"type": "something_new", "value": 1}}),
+    ]
+
+
 def test_rate_limits_are_per_ip_too():
     limits = RateLimits("100/minute", "2/minute")
     limits.check("c1", "10.0.0.1")

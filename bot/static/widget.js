@@ -18,14 +18,22 @@
   const RETRY_MAX_MS = 8000;
   const DEFAULT_IDLE_MS = 30 * 60 * 1000;
   const IDLE_CHECK_MS = 30 * 1000;
+  // What the panel says when it opens on no conversation; a store can set its own with data-greeting
+  // and data-starters="First question|Second question|..." on the script tag.
+  const GREETING = (script && script.dataset.greeting) ||
+    "Hi! I'm Aisle, this shop's assistant. I can find products, compare them, check an order or answer " +
+    "questions about delivery and returns.";
+  const STARTERS = ((script && script.dataset.starters) ||
+    "Show me hiking boots|Wireless headphones under $100|Where is my order?|What's your return policy?")
+    .split("|").map((t) => t.trim()).filter(Boolean).slice(0, 4);
+  const FULL_SCREEN = window.matchMedia("(max-width: 480px)");
+  const INTERACTIVE = "a[href], button, input, select, textarea, summary, [role=button], [role=link], [tabindex]";
 
   let maxChars = 2000;
   let socket = null;
   let connected = false;
   let retryMs = 500;
   let unread = 0;
-  let restarting = false; // the socket is closed on purpose, to start a new conversation
-  let endedNotice = false;
   // Messages sent but not yet seen back from the server; resent after a reconnect or a reload.
   const outbox = new Map(JSON.parse(localStorage.getItem(OUTBOX_KEY) || "[]"));
 
@@ -37,20 +45,26 @@
     return node;
   }
 
-  function chatIcon() {
+  function icon(d, size) {
     const NS = "http://www.w3.org/2000/svg";
     const svg = document.createElementNS(NS, "svg");
     svg.setAttribute("viewBox", "0 0 24 24");
-    svg.setAttribute("width", "28");
-    svg.setAttribute("height", "28");
+    svg.setAttribute("width", String(size));
+    svg.setAttribute("height", String(size));
     svg.setAttribute("aria-hidden", "true");
     const path = document.createElementNS(NS, "path");
     path.setAttribute("fill", "currentColor");
-    path.setAttribute("d", "M4 3h16a2 2 0 0 1 2 2v11a2 2 0 0 1-2 2H9l-5 4v-4a2 2 0 0 1-2-2V5a2 2 0 0 1 2-2zm3 6.5a1.5 " +
-      "1.5 0 1 0 0 3 1.5 1.5 0 0 0 0-3zm5 0a1.5 1.5 0 1 0 0 3 1.5 1.5 0 0 0 0-3zm5 0a1.5 1.5 0 1 0 0 3 1.5 1.5 0 0 0 0-3z");
+    path.setAttribute("d", d);
     svg.append(path);
     return svg;
   }
+
+  const chatIcon = () => icon("M4 3h16a2 2 0 0 1 2 2v11a2 2 0 0 1-2 2H9l-5 4v-4a2 2 0 0 1-2-2V5a2 2 0 0 1 2-2zm3 " +
+    "6.5a1.5 1.5 0 1 0 0 3 1.5 1.5 0 0 0 0-3zm5 0a1.5 1.5 0 1 0 0 3 1.5 1.5 0 0 0 0-3zm5 0a1.5 1.5 0 1 0 0 3 1.5 " +
+    "1.5 0 0 0 0-3z", 28);
+  // A product without a picture: a neutral frame-and-mountain glyph.
+  const imageIcon = () => icon("M5 4h14a2 2 0 0 1 2 2v12a2 2 0 0 1-2 2H5a2 2 0 0 1-2-2V6a2 2 0 0 1 2-2zm0 2v9.6l3.3-3.3a1 " +
+    "1 0 0 1 1.4 0l2.3 2.3 4.3-4.3a1 1 0 0 1 1.4 0L19 11.6V6H5zm4 1.5a1.5 1.5 0 1 1 0 3 1.5 1.5 0 0 1 0-3z", 40);
 
   const host = el("div");
   host.id = "aisle-widget";
@@ -194,6 +208,95 @@
     return b;
   }
 
+  // Image and page links from a catalog: absolute http(s) URLs, or paths on Aisle's own site (the demo
+  // catalog's pictures and pages). Nothing else (javascript:, data:) reaches an attribute.
+  function link(url) {
+    if (typeof url !== "string" || !/^(https?:\/\/|\/(?!\/))/i.test(url)) return null;
+    try {
+      return new URL(url, ORIGIN).href;
+    } catch (err) {
+      return null;
+    }
+  }
+
+  function picture(url, className) {
+    const src = link(url);
+    if (!src) {
+      const placeholder = el("div", "placeholder " + (className || ""));
+      placeholder.setAttribute("aria-hidden", "true");
+      placeholder.append(imageIcon());
+      return placeholder;
+    }
+    const img = el("img", className || "");
+    img.src = src;
+    img.alt = "";
+    img.loading = "lazy";
+    img.decoding = "async";
+    // A picture that fails to load becomes the neutral placeholder, not a broken-image icon.
+    img.addEventListener("error", () => img.replaceWith(picture(null, className)), { once: true });
+    return img;
+  }
+
+  function titleLink(text, url, tag) {
+    const heading = el(tag || "h3");
+    const href = link(url);
+    if (!href) {
+      heading.textContent = text;
+      return heading;
+    }
+    const a = el("a", "", text);
+    a.href = href;
+    if (new URL(href).origin !== location.origin) {
+      a.target = "_blank";
+      a.rel = "noopener";
+    }
+    heading.append(a);
+    return heading;
+  }
+
+  // One card per model; its colour/size variants are choices that switch the picture, price, stock and
+  // what the buttons act on, without a round trip.
+  function fillCard(card, p, choices) {
+    card.replaceChildren();
+    card.dataset.sku = p.sku;
+    card.append(picture(p.image_url), titleLink(p.title, p.url));
+    const meta = el("p", "meta");
+    meta.append(el("span", "price", money(p.price, p.currency)));
+    if (p.rating) {
+      const rating = el("span", "rating", "★ " + Number(p.rating).toFixed(1));
+      rating.setAttribute("aria-label", `Rated ${Number(p.rating).toFixed(1)} out of 5`);
+      meta.append(rating);
+    }
+    if (p.in_stock === false) meta.append(el("span", "oos", "Out of stock"));
+    else if (p.stock_left) meta.append(el("span", "low", `Only ${p.stock_left} left`));
+    else meta.append(el("span", "in-stock", "In stock"));
+    card.append(meta);
+    if (choices.length > 1) {
+      const group = el("div", "variants");
+      group.setAttribute("role", "group");
+      group.setAttribute("aria-label", "Options for " + p.title.split(",")[0]);
+      for (const v of choices) {
+        const chip = actionButton("variant", v.label, () => {
+          fillCard(card, v, choices);
+          const again = card.querySelector(`.variant[data-sku="${CSS.escape(v.sku)}"]`);
+          if (again) again.focus();
+        });
+        chip.dataset.sku = v.sku;
+        chip.setAttribute("aria-pressed", String(v.sku === p.sku));
+        if (v.in_stock === false) chip.classList.add("unavailable");
+        group.append(chip);
+      }
+      card.append(group);
+    }
+    if (p.reason) card.append(el("p", "reason", p.reason));
+    const actions = el("div", "card-actions");
+    for (const b of p.buttons || []) {
+      actions.append(actionButton("card-button" + (/cart/i.test(b.payload || "") ? " primary" : ""), b.title,
+                                  () => send(b.title + ": " + p.title, b.payload), b.title + ": " + p.title));
+    }
+    card.append(actions);
+  }
+
   function carousel(cards) {
     const strip = el("div", "carousel");
     strip.setAttribute("role", "list");
@@ -201,34 +304,94 @@
     for (const p of cards) {
       const card = el("article", "card");
       card.setAttribute("role", "listitem");
-      card.dataset.sku = p.sku;
-      if (typeof p.image_url === "string" && /^https?:\/\//.test(p.image_url)) {
-        const img = el("img");
-        img.src = p.image_url;
-        img.alt = "";
-        img.loading = "lazy";
-        card.append(img);
-      } else {
-        const placeholder = el("div", "placeholder", (p.title || "?").slice(0, 1));
-        placeholder.setAttribute("aria-hidden", "true");
-        card.append(placeholder);
-      }
-      card.append(el("h3", "", p.title));
-      const meta = el("p", "meta");
-      meta.append(el("span", "price", money(p.price, p.currency)));
-      if (p.rating) meta.append(el("span", "rating", "★ " + Number(p.rating).toFixed(1)));
-      if (p.in_stock === false) meta.append(el("span", "oos", "Out of stock"));
-      card.append(meta);
-      if (p.reason) card.append(el("p", "reason", p.reason));
-      const actions = el("div", "card-actions");
-      for (const b of p.buttons || []) {
-        actions.append(actionButton("card-button", b.title, () => send(b.title + ": " + p.title, b.payload),
-                                    b.title + ": " + p.title));
-      }
-      card.append(actions);
+      const choices = Array.isArray(p.variants) ? p.variants.filter((v) => v && v.sku && v.label) : [];
+      fillCard(card, p, choices);
       strip.append(card);
     }
     return strip;
+  }
+
+  // The cart as a list of lines (picture, title, quantity × price, line total), the total, and the
+  // store's checkout when the shop configured one (checkout_url); Aisle's own demo cart has none.
+  function cartView(cart) {
+    const box = el("section", "cart");
+    box.setAttribute("aria-label", "Your cart");
+    const items = Array.isArray(cart.items) ? cart.items : [];
+    if (!items.length) {
+      box.append(el("p", "cart-empty", "Your cart is empty."));
+      return box;
+    }
+    const list = el("ul", "cart-lines");
+    for (const line of items) {
+      const row = el("li", "cart-line");
+      row.dataset.sku = line.sku;
+      row.append(picture(line.image_url, "thumb"));
+      const what = el("div", "cart-what");
+      what.append(titleLink(line.title, line.url, "p"));
+      what.append(el("p", "cart-qty", `${line.quantity} × ${money(line.unit_price, cart.currency)}`));
+      row.append(what, el("p", "cart-line-total", money(line.line_total ?? line.unit_price * line.quantity, cart.currency)));
+      list.append(row);
+    }
+    const total = el("p", "cart-total");
+    total.append(el("span", "", "Total"), el("strong", "", money(cart.total, cart.currency)));
+    box.append(list, total);
+    const checkout = link(cart.checkout_url);
+    if (checkout) {
+      const a = el("a", "checkout", "Go to checkout");
+      a.href = checkout;
+      a.target = "_blank";
+      a.rel = "noopener";
+      box.append(a);
+    }
+    return box;
+  }
+
+  function comparisonView(c) {
+    const products = Array.isArray(c.products) ? c.products : [];
+    const rows = Array.isArray(c.rows) ? c.rows : [];
+    const wrap = el("div", "comparison");
+    const table = el("table");
+    const caption = el("caption", "sr-only", "Comparison");
+    const head = el("tr");
+    head.append(el("td"));
+    for (const p of products) {
+      const th = el("th");
+      th.scope = "col";
+      th.append(titleLink(p.title, p.url, "span"));
+      head.append(th);
+    }
+    const thead = el("thead");
+    thead.append(head);
+    const tbody = el("tbody");
+    for (const r of rows) {
+      const tr = el("tr");
+      const th = el("th", "", String(r.attribute));
+      th.scope = "row";
+      tr.append(th);
+      for (const v of r.values || []) tr.append(el("td", "", String(v)));
+      tbody.append(tr);
+    }
+    table.append(caption, thead, tbody);
+    wrap.append(table);
+    return wrap;
+  }
+
+  // A custom payload this widget has no view of: its plain fields, as text.
+  function dataView(custom) {
+    const fields = Object.entries(custom).filter(([k, v]) => k !== "type" && v !== null &&
+      ["string", "number", "boolean"].includes(typeof v));
+    if (!fields.length) return null;
+    const dl = el("dl", "data");
+    for (const [k, v] of fields) dl.append(el("dt", "", k.replace(/_/g, " ")), el("dd", "", String(v)));
+    return dl;
+  }
+
+  function customView(custom) {
+    if (!custom || typeof custom !== "object") return null;
+    if (custom.type === "cart") return cartView(custom);
+    if (custom.type === "comparison") return comparisonView(custom);
+    if (custom.type === "product_cards" && Array.isArray(custom.products)) return carousel(custom.products);
+    return dataView(custom);
   }
 
   function quickReplies(buttons) {
@@ -242,6 +405,17 @@
     return group;
   }
 
+  // The words of a bot or agent message: the intro alone when a view below shows the details (the
+  // numbered lines and cart lines in the text are for text-only channels).
+  function shownText(m, view) {
+    const text = m.text || "";
+    if (m.cards && m.cards.length) return m.intro || text.split("\n")[0];
+    if (view && m.custom && ["cart", "comparison", "product_cards"].includes(m.custom.type)) {
+      return m.custom.intro || text.split("\n")[0];
+    }
+    return text;
+  }
+
   function messageItem(m) {
     const item = el("li", "msg " + m.author);
     if (m.id) item.dataset.id = m.id;
@@ -251,13 +425,29 @@
       item.append(el("p", "notice", m.text), clock(m.created_at));
       return item;
     }
-    const bubble = el("div", "bubble");
-    if (m.author === "agent") bubble.append(el("span", "who", (m.agent || "Agent") + " · our team"));
-    if (m.author === "shopper") bubble.append(el("p", "", m.text));
-    else bubble.append(markdown(m.cards && m.cards.length ? (m.intro || m.text.split("\n")[0]) : m.text));
-    item.append(bubble);
-    if (m.cards && m.cards.length) item.append(carousel(m.cards));
+    const views = [];
+    if (m.cards && m.cards.length) views.push(carousel(m.cards));
+    const custom = customView(m.custom);
+    if (custom) views.push(custom);
+    const image = link(m.image);
+    if (image) {
+      const img = el("img", "picture");
+      img.src = image;
+      img.alt = "";
+      img.loading = "lazy";
+      views.push(img);
+    }
+    const text = m.author === "shopper" ? (m.text || "") : shownText(m, custom).trim();
+    if (text || m.author === "agent") {
+      const bubble = el("div", "bubble");
+      if (m.author === "agent") bubble.append(el("span", "who", (m.agent || "Agent") + " · our team"));
+      if (m.author === "shopper") bubble.append(el("p", "", text));
+      else bubble.append(markdown(text));
+      item.append(bubble);
+    }
+    item.append(...views);
     if (m.buttons && m.buttons.length) item.append(quickReplies(m.buttons));
+    if (!item.childElementCount) return null; // nothing to show: never an empty bubble
     item.append(clock(m.created_at));
     return item;
   }
@@ -266,13 +456,35 @@
     const existing = (m.id && log.querySelector(`li[data-id="${m.id}"]`)) ||
       (m.client_id && log.querySelector(`li[data-client-id="${CSS.escape(m.client_id)}"]`));
     const item = messageItem(m);
+    if (!item) return;
     if (existing) existing.replaceWith(item);
     else log.append(item);
     log.scrollTop = log.scrollHeight;
   }
 
+  // A notice from this widget itself (not the server's): kept when the server's history arrives.
   function notice(text) {
-    show({ author: "system", text, created_at: new Date().toISOString() });
+    const item = messageItem({ author: "system", text, created_at: new Date().toISOString() });
+    item.classList.add("local");
+    log.append(item);
+    log.scrollTop = log.scrollHeight;
+  }
+
+  // The greeting and a few questions to start with, when there is no conversation yet (not stored:
+  // nothing is on the server until the shopper writes).
+  function greet(withStarters = true) {
+    if (log.querySelector("li.greeting")) return;
+    const item = el("li", "msg bot greeting");
+    const bubble = el("div", "bubble");
+    bubble.append(markdown(GREETING));
+    item.append(bubble);
+    if (withStarters && STARTERS.length) {
+      const starters = quickReplies(STARTERS.map((title) => ({ title })));
+      starters.classList.add("starters");
+      starters.setAttribute("aria-label", "Suggested questions");
+      item.append(starters);
+    }
+    log.prepend(item);
   }
 
   function setUnread(count) {
@@ -321,26 +533,28 @@
     if (entry) localStorage.setItem(CONVERSATION_KEY, JSON.stringify({ ...entry, at: Date.now() }));
   }
 
-  // Forget this browser's conversation and open a new one (after "End chat" or the idle expiry).
-  function restart() {
+  // Forget this browser's conversation (after "End chat" or the idle expiry); the next one starts
+  // when the shopper writes again.
+  function restart(ended) {
     localStorage.removeItem(CONVERSATION_KEY);
     outbox.clear();
     saveOutbox();
+    const old = socket;
+    socket = null;
+    connected = false;
+    if (old) old.close();
+    banner.hidden = true;
+    typing.hidden = true;
     log.replaceChildren();
     setMode({ mode: "bot" });
     setUnread(0);
-    if (socket && socket.readyState <= WebSocket.OPEN) {
-      restarting = true;
-      socket.close();
-    } else if (!socket) {
-      connect();
-    }
+    if (ended) notice("You ended the chat, and this device no longer keeps it. Ask anything to start again.");
+    greet();
   }
 
   function endChat() {
     if (connected) socket.send(JSON.stringify({ type: "end" }));
-    endedNotice = true;
-    restart();
+    restart(true);
   }
 
   function transmit(clientId) {
@@ -363,15 +577,13 @@
           idleMs: (frame.idle_expiry_s || DEFAULT_IDLE_MS / 1000) * 1000,
         }));
         maxChars = frame.max_message_chars || maxChars;
-        log.replaceChildren();
+        const notices = [...log.querySelectorAll("li.msg.system.local")];
+        log.replaceChildren(...notices);
         for (const m of frame.history) {
           outbox.delete(m.client_id);
           show(m);
         }
-        if (endedNotice) {
-          endedNotice = false;
-          notice("You ended the chat, and this device no longer keeps it. Ask anything to start again.");
-        }
+        if (!frame.history.length) greet(outbox.size === 0);
         saveOutbox();
         setMode(frame.mode);
         for (const [clientId, entry] of outbox) {
@@ -394,8 +606,7 @@
         setMode(frame);
         break;
       case "ended": // ended in this tab or another one
-        endedNotice = true;
-        restart();
+        restart(true);
         break;
       case "error":
         if (frame.client_id && outbox.delete(frame.client_id)) {
@@ -410,33 +621,38 @@
     }
   }
 
+  // The socket (and with it a conversation) exists only once the shopper opens the panel or sends,
+  // or when this browser already has a conversation to resume: a page view alone creates nothing.
   function connect() {
-    socket = new WebSocket(WS_URL);
-    socket.addEventListener("open", () => {
+    const ws = new WebSocket(WS_URL);
+    socket = ws;
+    ws.addEventListener("open", () => {
+      if (ws !== socket) return;
       const entry = stored();
       if (entry && expired(entry)) localStorage.removeItem(CONVERSATION_KEY);
-      socket.send(JSON.stringify({ type: "hello", token: entry && !expired(entry) ? entry.token : null }));
+      ws.send(JSON.stringify({ type: "hello", token: entry && !expired(entry) ? entry.token : null }));
     });
-    socket.addEventListener("message", (event) => {
+    ws.addEventListener("message", (event) => {
+      if (ws !== socket) return; // a socket closed on purpose (end of chat) says nothing more
       try {
         handle(JSON.parse(event.data));
       } catch (err) {
         console.error("aisle widget: bad frame", err);
       }
     });
-    socket.addEventListener("close", () => {
+    ws.addEventListener("close", () => {
+      if (ws !== socket) return;
       connected = false;
       typing.hidden = true;
-      if (restarting) {
-        restarting = false;
-        connect();
-        return;
-      }
       banner.textContent = "Connection lost. Reconnecting…";
       banner.hidden = false;
       setTimeout(connect, retryMs);
       retryMs = Math.min(retryMs * 2, RETRY_MAX_MS);
     });
+  }
+
+  function ensureConnected() {
+    if (!socket) connect();
   }
 
   function newClientId() {
@@ -455,6 +671,8 @@
     saveOutbox();
     touch();
     show({ author: "shopper", text, client_id: clientId, created_at: new Date().toISOString() });
+    log.querySelectorAll(".starters").forEach((x) => x.remove());
+    ensureConnected();
     transmit(clientId);
   }
 
@@ -463,7 +681,10 @@
     panel.hidden = false;
     launcher.setAttribute("aria-expanded", "true");
     host.classList.add("open");
+    panel.setAttribute("aria-modal", String(FULL_SCREEN.matches));
     setUnread(0);
+    if (!log.childElementCount && !stored()) greet();
+    ensureConnected();
     log.scrollTop = log.scrollHeight;
     input.focus();
   }
@@ -473,6 +694,7 @@
     launcher.setAttribute("aria-expanded", "false");
     host.classList.remove("open");
     launcher.focus();
+    placeLauncher();
   }
 
   launcher.addEventListener("click", () => (panel.hidden ? open() : close()));
@@ -484,14 +706,53 @@
   // A page left open past the idle expiry does not keep showing (or continue) the old conversation.
   setInterval(() => {
     const entry = stored();
-    if (entry && expired(entry)) restart();
+    if (entry && expired(entry)) restart(false);
   }, IDLE_CHECK_MS);
   cancelHandoff.addEventListener("click", () => {
     if (connected) socket.send(JSON.stringify({ type: "cancel_handoff" }));
   });
+  // Full screen (phones) the panel is modal: Tab and Shift+Tab go round inside it, Escape closes it.
+  function trapFocus(event) {
+    const inside = [...panel.querySelectorAll(INTERACTIVE)].filter((x) =>
+      !x.disabled && x.tabIndex >= 0 && x.getClientRects().length > 0);
+    if (!inside.length) return;
+    const first = inside[0];
+    const last = inside[inside.length - 1];
+    const current = root.activeElement;
+    if (event.shiftKey && (current === first || !panel.contains(current))) {
+      event.preventDefault();
+      last.focus();
+    } else if (!event.shiftKey && (current === last || !panel.contains(current))) {
+      event.preventDefault();
+      first.focus();
+    }
+  }
+
   panel.addEventListener("keydown", (event) => {
     if (event.key === "Escape") close();
+    else if (event.key === "Tab" && FULL_SCREEN.matches) trapFocus(event);
   });
+
+  // The closed launcher steps aside (a small tab at the screen edge) while a link, button or field of
+  // the page lies under it, so it never hides the store's own controls.
+  function underLauncher() {
+    const r = host.getBoundingClientRect();
+    const points = [[0.5, 0.5], [0.15, 0.15], [0.85, 0.15], [0.15, 0.85], [0.85, 0.85]];
+    return points.some(([fx, fy]) => document.elementsFromPoint(r.left + fx * r.width, r.top + fy * r.height)
+      .some((node) => node !== host && !host.contains(node) && node.closest(INTERACTIVE)));
+  }
+
+  let placing = false;
+  function placeLauncher() {
+    if (placing) return;
+    placing = true;
+    requestAnimationFrame(() => {
+      placing = false;
+      launcher.classList.toggle("tucked", panel.hidden && underLauncher());
+    });
+  }
+  window.addEventListener("scroll", placeLauncher, { passive: true });
+  window.addEventListener("resize", placeLauncher);
   form.addEventListener("submit", (event) => {
     event.preventDefault();
     send(input.value);
@@ -525,5 +786,6 @@
     },
   };
   document.body.append(host);
-  connect();
+  placeLauncher();
+  if (stored() && !expired(stored())) connect(); // a conversation to resume (unread agent replies)
 })();

@@ -4,7 +4,8 @@
 
 Each model becomes one product per colour (near-duplicates that differ in one attribute); single-colour
 subcategories with sizes get one product per size instead. Prices, ratings and stock vary per variant,
-and about one product in twelve is out of stock. Fictional demo data.
+and about one product in twelve is out of stock. Variants of a model share a ``group_key``; each product
+has a generated demo picture (catalog/demo/art.py) and a page on the demo store. Fictional demo data.
 """
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ import re
 from pathlib import Path
 from typing import Any, Iterator
 
+from catalog.demo.art import picture_path
 from catalog.demo.specs import SUBS, M, Sub
 
 OUT = Path(__file__).resolve().parent / "products.jsonl"
@@ -71,8 +73,10 @@ def products() -> Iterator[dict[str, Any]]:
                 title_variant = value.title() if kind == "color" else f"Size {value.title()}"
                 noun_word = sub.noun.split()[-1].lower().rstrip("s") if sub.noun else ""
                 name = model.model if noun_word in model.model.lower() else f"{model.model} {sub.noun}"
+                model_key = f"{code(sub.category.split(' > ')[0], 2)}{code(leaf)}-{code(model.brand, 2)}{m_index}"
+                sku = f"{model_key}{v_index:02d}"
                 yield {
-                    "sku": f"{code(sub.category.split(' > ')[0], 2)}{code(leaf)}-{code(model.brand, 2)}{m_index}{v_index:02d}",
+                    "sku": sku,
                     "title": f"{model.brand} {name}, {title_variant}",
                     "description": describe(rng, sub, model, value, kind),
                     "category": sub.category,
@@ -84,7 +88,9 @@ def products() -> Iterator[dict[str, Any]]:
                     "rating": round(min(5.0, max(1.0, base_rating + rng.uniform(-0.15, 0.15))), 1),
                     "rating_count": int(popularity * rng.randint(20, 2500)),
                     "stock": 0 if rng.random() < 1 / 12 else rng.randint(1, 120),
-                    "image_url": None,
+                    "image_url": picture_path(sub.category, attributes["color"]),
+                    "url": f"/products/{sku}",  # the demo store's product page
+                    "group_key": model_key,
                 }
 
 
