@@ -78,7 +78,7 @@ test: setup browser servers webchat axe train
 
 # Widget and agent inbox screenshots for the README (docs/), taken by the browser tests against the real services.
 screenshots: setup browser train
-	@AISLE_SCREENSHOT_DIR=docs $(PY) -m pytest -q tests/test_widget_browser.py -k "cards or phone"
+	@AISLE_SCREENSHOT_DIR=docs $(PY) -m pytest -q tests/test_widget_browser.py -k "greeting_search_cards or phone_layout"
 	@AISLE_SCREENSHOT_DIR=docs $(PY) -m pytest -q tests/test_agent_browser.py -k inbox
 
 # Regenerating the locks (maintainers only; needs network access to PyPI).

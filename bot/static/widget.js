@@ -111,11 +111,14 @@
   cancelHandoff.type = "button";
   cancelHandoff.hidden = true;
 
-  const log = el("ol", "log");
-  log.setAttribute("role", "log");
-  log.setAttribute("aria-live", "polite");
-  log.setAttribute("aria-label", "Conversation");
-  log.tabIndex = 0;
+  // The scrolling live region, and the list of messages inside it (a role=log element is no list).
+  const scroller = el("div", "log");
+  scroller.setAttribute("role", "log");
+  scroller.setAttribute("aria-live", "polite");
+  scroller.setAttribute("aria-label", "Conversation");
+  scroller.tabIndex = 0;
+  const log = el("ol", "messages");
+  scroller.append(log);
   const typing = el("div", "typing");
   typing.hidden = true;
   typing.setAttribute("aria-label", "Aisle is typing");
@@ -132,7 +135,7 @@
   const sendButton = el("button", "send", "Send");
   sendButton.type = "submit";
   form.append(label, input, sendButton);
-  panel.append(header, banner, cancelHandoff, log, typing, form);
+  panel.append(header, banner, cancelHandoff, scroller, typing, form);
   root.append(style, launcher, panel);
 
   // ---- Safe Markdown: **bold**, *italic*, `code`, [links](https://...), lists, paragraphs ---------
@@ -313,14 +316,12 @@
 
   // The cart as a list of lines (picture, title, quantity × price, line total), the total, and the
   // store's checkout when the shop configured one (checkout_url); Aisle's own demo cart has none.
+  // An empty cart has no view: its text says so.
   function cartView(cart) {
+    const items = Array.isArray(cart.items) ? cart.items : [];
+    if (!items.length) return null; // the text says so
     const box = el("section", "cart");
     box.setAttribute("aria-label", "Your cart");
-    const items = Array.isArray(cart.items) ? cart.items : [];
-    if (!items.length) {
-      box.append(el("p", "cart-empty", "Your cart is empty."));
-      return box;
-    }
     const list = el("ul", "cart-lines");
     for (const line of items) {
       const row = el("li", "cart-line");
@@ -459,7 +460,7 @@
     if (!item) return;
     if (existing) existing.replaceWith(item);
     else log.append(item);
-    log.scrollTop = log.scrollHeight;
+    scroller.scrollTop = scroller.scrollHeight;
   }
 
   // A notice from this widget itself (not the server's): kept when the server's history arrives.
@@ -467,7 +468,7 @@
     const item = messageItem({ author: "system", text, created_at: new Date().toISOString() });
     item.classList.add("local");
     log.append(item);
-    log.scrollTop = log.scrollHeight;
+    scroller.scrollTop = scroller.scrollHeight;
   }
 
   // The greeting and a few questions to start with, when there is no conversation yet (not stored:
@@ -481,6 +482,7 @@
     if (withStarters && STARTERS.length) {
       const starters = quickReplies(STARTERS.map((title) => ({ title })));
       starters.classList.add("starters");
+      starters.setAttribute("role", "group");
       starters.setAttribute("aria-label", "Suggested questions");
       item.append(starters);
     }
@@ -685,7 +687,7 @@
     setUnread(0);
     if (!log.childElementCount && !stored()) greet();
     ensureConnected();
-    log.scrollTop = log.scrollHeight;
+    scroller.scrollTop = scroller.scrollHeight;
     input.focus();
   }
 
