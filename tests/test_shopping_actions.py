@@ -156,6 +156,9 @@ async def test_cart_quantities_stock_and_totals():
     assert "Only 25" in messages[0]["text"] and "2 are already in your cart" in messages[0]["text"]
     messages, _ = await run(ActionViewCart(), "what's in my cart", "view_cart", sender=sender)
     assert messages[0]["custom"]["total"] == pytest.approx(79.98)
+    line = messages[0]["custom"]["items"][0]  # what the widget's cart card shows
+    assert line["line_total"] == pytest.approx(79.98) and line["quantity"] == 2
+    assert line["image_url"] == "/demo-art/kettles-silver.svg" and line["url"] == "/products/KET-100"
     assert "Total: $79.98" in messages[0]["text"]
     messages, _ = await run(ActionViewCart(), "cart", "view_cart", sender="someone-else")
     assert messages[0]["text"] == "Your cart is empty."
@@ -342,3 +345,13 @@ def test_anonymous_conversations_are_separate_users_for_the_recommender(monkeypa
     monkeypatch.setattr(recommend_client, "Recommender", recommender)
     recommend_client.build()
     assert {"sanon-1", "sanon-2"} <= captured["users"] and "cNone" not in captured["users"]
+
+
+async def test_a_model_in_two_colours_is_one_card_with_both_as_choices():
+    messages, slots = await run(ActionSearchProducts(), "running shoes", "search_product")
+    shoes = [p for p in messages[0]["custom"]["products"] if p["sku"] in ("RS-500", "RS-501")]
+    assert len(shoes) == 1 and len(slots["shown_skus"]) == len(messages[0]["custom"]["products"])
+    choices = shoes[0]["variants"]
+    assert [(c["sku"], c["label"]) for c in choices] == [("RS-500", "Blue"), ("RS-501", "Black")]
+    assert choices[1]["buttons"][1]["payload"] == '/add_to_cart{"sku": "RS-501"}'  # each choice acts on itself
+    assert "; also in Bl" in messages[0]["text"]  # text-only channels hear of the other colour
