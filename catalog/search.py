@@ -490,10 +490,7 @@ class CatalogSearch:
         ranked = sorted(scores.items(), key=lambda kv: -kv[1])
         hits, current, relaxed = self._filter_relaxing(ranked, constraints, newest)
         if one_per_model:
-            best: dict[str, tuple[int, float]] = {}
-            for i, score in hits:
-                best.setdefault(model_name(self.views[i]), (i, score))
-            hits = list(best.values())  # dicts keep insertion order: still ranked
+            hits = self._one_per_model(hits, offset + limit)
         top = [self.views[i] for i, _ in hits[:max(limit, 1)]]
         # A stated value that filters nothing is "ignored" for the shopper when the top results lack it.
         relaxed += [name for name in soft.active()
@@ -503,6 +500,17 @@ class CatalogSearch:
             for item in response.items:
                 item["variants"] = self.variants(item["sku"])
         return response
+
+    def _one_per_model(self, hits: list[tuple[int, float]], window: int) -> list[tuple[int, float]]:
+        """Each model's best-ranked variant, in rank order. Folding variants away must not pull a weaker
+        kind of product onto the page: only the categories among the first ``window`` hits before
+        folding stay (a shop with three wallet models shows three wallets, not two phone cases more)."""
+        kinds = {self.views[i].category for i, _ in hits[:window]}
+        best: dict[str, tuple[int, float]] = {}
+        for i, score in hits:
+            if self.views[i].category in kinds:
+                best.setdefault(model_name(self.views[i]), (i, score))
+        return list(best.values())  # dicts keep insertion order: still ranked
 
     def variants(self, sku: str) -> list[dict[str, Any]]:
         """The choices of this product's model (itself included), labelled by what tells them apart

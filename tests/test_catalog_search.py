@@ -256,6 +256,13 @@ def test_one_result_per_model_with_its_variants_as_choices(engine):
     assert "RS-501" in skus(in_black) and "RS-500" not in skus(in_black)  # the variant that matches
 
 
+def test_folding_variants_brings_no_other_kind_of_product_onto_the_page(engine):
+    ids = [engine.by_sku[sku].id for sku in ("RS-500", "RS-501", "HB-600", "KET-100")]
+    hits = [(i, 1.0 - n / 10) for n, i in enumerate(ids)]
+    assert [i for i, _ in engine._one_per_model(hits, window=2)] == [ids[0]]  # only shoes were on that page
+    assert [i for i, _ in engine._one_per_model(hits, window=4)] == [ids[0], ids[2], ids[3]]
+
+
 def test_variant_labels_name_what_differs():
     def view(sku, title, **attributes):
         return ProductView(id=0, sku=sku, title=title, description="", category="Shoes", brand=None, price=1.0,
