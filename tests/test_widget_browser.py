@@ -1,13 +1,15 @@
 """The chat widget on the demo store page, in headless Chromium, against every real service."""
 from __future__ import annotations
 
+import json
 import os
+import re
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Page, WebSocketRoute, expect
 
 from sqlalchemy import func, select
 
@@ -125,6 +127,43 @@ def test_every_kind_of_reply_has_a_rendering_and_no_bubble_is_empty(page):
     say(page, "where is my order 10001?")
     expect(page.locator("li.msg.shopper")).to_have_count(6)
     expect(bot_messages(page).last).to_contain_text("order")
+    assert empty_items(page) == []
+
+
+CHECKOUT = "https://shop.example/cart/RS-500:1"
+OTHER_PAYLOAD = {"type": "delivery_estimate", "carrier": "UPS", "days": 3, "levels": [1, 2]}
+
+
+def test_a_store_checkout_link_and_any_other_payload_are_shown(page):
+    """The real stack's frames, with what a store's configuration adds (the cart's checkout_url) and a
+    payload kind this widget has no special view for, added on the way to the page."""
+    def relay(ws: WebSocketRoute) -> None:
+        server = ws.connect_to_server()
+
+        def to_page(raw: str | bytes) -> None:
+            frame = json.loads(raw)
+            custom = frame.get("message", {}).get("custom") or {}
+            if custom.get("type") == "cart":
+                custom["checkout_url"] = CHECKOUT
+            ws.send(json.dumps(frame))
+            if custom.get("type") == "cart":
+                ws.send(json.dumps({"type": "message", "message": {
+                    "id": 10**9, "author": "bot", "text": "", "custom": OTHER_PAYLOAD}}))
+
+        server.on_message(to_page)
+
+    page.route_web_socket(re.compile(r"/ws$"), relay)
+    page.reload()
+    open_widget(page)
+    say(page, "show me running shoes")
+    page.locator("li.msg.bot article.card").first.get_by_role("button", name="Add to cart", exact=False).click()
+    checkout = page.locator("li.msg.bot .cart a.checkout")
+    expect(checkout).to_have_text("Go to checkout")
+    expect(checkout).to_have_attribute("href", CHECKOUT)
+    expect(checkout).to_have_attribute("rel", "noopener")
+    other = page.locator(f'li.msg.bot[data-id="{10**9}"] dl.data')
+    expect(other.locator("dt")).to_have_text(["carrier", "days"])  # its plain fields, as text
+    expect(other.locator("dd")).to_have_text(["UPS", "3"])
     assert empty_items(page) == []
 
 

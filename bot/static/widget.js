@@ -121,8 +121,8 @@
   scroller.append(log);
   const typing = el("div", "typing");
   typing.hidden = true;
-  typing.setAttribute("aria-label", "Aisle is typing");
-  typing.append(el("span"), el("span"), el("span"));
+  typing.setAttribute("role", "status"); // a plain div may not carry a label: the words are for screen readers
+  typing.append(el("em", "sr-only", "Aisle is typing"), el("span"), el("span"), el("span"));
 
   const form = el("form", "composer");
   const label = el("label", "sr-only", "Message");
