@@ -145,6 +145,7 @@ def test_a_store_checkout_link_and_any_other_payload_are_shown(page):
             custom = frame.get("message", {}).get("custom") or {}
             if custom.get("type") == "cart":
                 custom["checkout_url"] = CHECKOUT
+                custom["items"][0]["checkout_url"] = CHECKOUT  # a store whose link takes one item
             ws.send(json.dumps(frame))
             if custom.get("type") == "cart":
                 ws.send(json.dumps({"type": "message", "message": {
@@ -161,6 +162,7 @@ def test_a_store_checkout_link_and_any_other_payload_are_shown(page):
     expect(checkout).to_have_text("Go to checkout")
     expect(checkout).to_have_attribute("href", CHECKOUT)
     expect(checkout).to_have_attribute("rel", "noopener")
+    expect(page.locator("li.msg.bot .cart a.item-checkout")).to_have_attribute("href", CHECKOUT)
     other = page.locator(f'li.msg.bot[data-id="{10**9}"] dl.data')
     expect(other.locator("dt")).to_have_text(["carrier", "days"])  # its plain fields, as text
     expect(other.locator("dd")).to_have_text(["UPS", "3"])

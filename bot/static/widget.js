@@ -315,7 +315,8 @@
   }
 
   // The cart as a list of lines (picture, title, quantity × price, line total), the total, and the
-  // store's checkout when the shop configured one (checkout_url); Aisle's own demo cart has none.
+  // store's checkout when the shop configured a cart link (checkout_url, or one per line for stores
+  // whose link takes one item); Aisle's own demo cart has none.
   // An empty cart has no view: its text says so.
   function cartView(cart) {
     const items = Array.isArray(cart.items) ? cart.items : [];
@@ -330,6 +331,15 @@
       const what = el("div", "cart-what");
       what.append(titleLink(line.title, line.url, "p"));
       what.append(el("p", "cart-qty", `${line.quantity} × ${money(line.unit_price, cart.currency)}`));
+      const itemLink = link(line.checkout_url); // stores whose cart link takes one item at a time
+      if (itemLink) {
+        const a = el("a", "item-checkout", "Add to the store's cart");
+        a.href = itemLink;
+        a.target = "_blank";
+        a.rel = "noopener";
+        a.setAttribute("aria-label", "Add to the store's cart: " + line.title);
+        what.append(a);
+      }
       row.append(what, el("p", "cart-line-total", money(line.line_total ?? line.unit_price * line.quantity, cart.currency)));
       list.append(row);
     }
