@@ -1,6 +1,6 @@
 """Turns shopper messages into Rasa's parse JSON: intent, ranking, entities, with the fallback decision.
 
-After the model's ranking and the confidence threshold, three rules use what the message itself says
+After the model's ranking and the confidence threshold, rules use what the message itself says
 (each reported as ``decision_rule`` for API users):
 
 - ``greeting``: a greeting glued to a request ("hi, do you sell kettles") is the request: when the
@@ -9,6 +9,11 @@ After the model's ranking and the confidence threshold, three rules use what the
 - ``order_lookup``: an order number and an email in one message go to the order intent the model
   ranks highest among order_status / cancel_order / return_request, so the order form is filled in
   that turn.
+- ``exclusion``: a no, a greeting or a complaint that excludes a catalog value ("nothing wool, it makes
+  me itch") is a refinement; ``catalog_type``: so is a greet or goodbye that names a product type but
+  says neither hello nor goodbye ("now gooseneck kettles"); ``wants_person``: "a person, not a bot" is
+  a handoff request; ``policy_question``: an order intent with no order named, asked as a condition or
+  a duration ("if i open them can i still return them?"), is the store's policy (faq).
 - ``catalog_terms``: a message naming a product type, brand, colour, material or size of the
   catalog (the lookup tables) is never refused: instead of ``nlu_fallback`` it gets the best ranked
   shopping intent, or out_of_scope when the model ranks that above every shopping intent ("how do I
@@ -50,6 +55,17 @@ REQUEST_FILLER = set("a an the some any in of with for and or please pls plz sho
                      # a correction: "sorry i meant single", "no, black", "actually make it cream"
                      "no nope sorry actually meant mean rather instead oops oh make it".split())
 CONVERSATIONAL = {"deny", "affirm", "greet", "goodbye", "thank", FALLBACK_INTENT}
+# A greet or goodbye must say hello or goodbye: "now gooseneck kettles" is no farewell.
+SALUTATION = re.compile(r"\b(?:hi|hello|hey|hiya|howdy|yo|morning|afternoon|evening|greetings|bye|goodbye|"
+                        r"cya|see (?:you|ya)|later|farewell|good ?night|that'?s (?:all|it)|done|cheers)\b", re.I)
+# "I want a person, not a bot" asks for a person (human_handoff), it does not ask what the bot is.
+WANTS_PERSON = re.compile(r"\b(?:want|need|get|give|talk|speak|chat|connect|transfer|put)\b.{0,25}"
+                          r"\b(?:person|human|agent|someone|somebody|representative|operator|staff|people)\b", re.I)
+# An order intent with no order named, asked as a condition or a duration, is the store's policy (faq):
+# "if i open them can i still return them?", "how long do i have to send it back".
+POLICY_QUESTION = re.compile(r"^\W*(?:(?:and|but|so|ok|okay|also|hey|hi)\W+)*(?:if|what if|suppose|how long|how many "
+                             r"days|how soon|how much time|is there (?:a|any)|do you (?:offer|do|accept|allow|charge))\b",
+                             re.I)
 
 
 class IntentScorer(Protocol):
@@ -203,9 +219,15 @@ class Parser:
             if shopping:
                 intent = max(shopping, key=lambda n: by_name[n])
                 confidence, reason, rule = by_name[intent], None, "catalog_type"
-        if intent in CONVERSATIONAL and any(e.get("role") == "excluded" for e in found):
-            # "not from Northpeak", "and nothing from Marlowe": a refinement, not a "no".
+        if intent in ("greet", "goodbye") and "product_type" in kinds and not SALUTATION.search(text):
+            intent, confidence, reason, rule = "search_product", by_name.get("search_product", 0.0), None, "catalog_type"
+        if intent in CONVERSATIONAL | {"complain"} and any(e.get("role") == "excluded" for e in found):
+            # "not from Northpeak", "nothing wool, it makes me itch": a refinement, not a "no" or a complaint.
             intent, confidence, reason, rule = "refine_search", by_name.get("refine_search", 0.0), None, "exclusion"
+        if intent == "bot_challenge" and WANTS_PERSON.search(text):
+            intent, confidence, reason, rule = "human_handoff", by_name.get("human_handoff", 0.0), None, "wants_person"
+        if intent in ORDER_INTENTS and not {"order_id", "email"} & kinds and POLICY_QUESTION.search(text):
+            intent, confidence, reason, rule = "faq", by_name.get("faq", 0.0), None, "policy_question"
         if intent == FALLBACK_INTENT:
             # As Rasa's FallbackClassifier: fallback first, the real ranking kept after it.
             return _result(text, FALLBACK_INTENT, round(confidence, 6), ranking, found, reason=reason)

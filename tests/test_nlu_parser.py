@@ -257,3 +257,36 @@ def test_words_nobody_knows_are_noise_not_an_unrelated_request():
     result = p.parse("blorp fnargle wibble")
     assert result["intent"]["name"] == "nlu_fallback" and result["fallback_reason"] == "unknown_words"
     assert p.parse("tell me a joke")["intent"]["name"] == "out_of_scope"
+
+
+def scripted(script: dict[str, dict[str, float]], *extra: str) -> Parser:
+    return Parser(ScriptedModel(script, labels=sorted(set(LABELS) | set(extra))), threshold=0.6, max_chars=500,
+                  lookups=lambda: STATIC)
+
+
+@pytest.mark.parametrize("text, model_says, decided, rule", [
+    # a complaint that excludes something is a refinement (a concrete request, not dissatisfaction)
+    ("nothing wool, it makes me itch", "complain", "refine_search", "exclusion"),
+    # a goodbye that names a product type and says no goodbye
+    ("now gooseneck kettles", "goodbye", "search_product", "catalog_type"),
+    # "a person, not a bot" asks for a person
+    ("honestly i want a person not a bot", "bot_challenge", "human_handoff", "wants_person"),
+    # an order intent with no order named, asked as a condition or duration, is the store's policy
+    ("if i open them can i still return them?", "return_request", "faq", "policy_question"),
+    ("how long do i have to send it back", "return_request", "faq", "policy_question"),
+])
+def test_what_the_message_says_overrides_a_misleading_intent(text, model_says, decided, rule):
+    p = scripted({text: {model_says: 0.9}}, "complain", "goodbye", "bot_challenge", "human_handoff", "refine_search")
+    result = p.parse(text)
+    assert (result["intent"]["name"], result.get("decision_rule")) == (decided, rule)
+
+
+@pytest.mark.parametrize("text, model_says", [
+    ("bye, thanks for the kettle tips", "goodbye"),  # says goodbye
+    ("am i talking to a real person?", "bot_challenge"),  # asks what the bot is
+    ("can i still return it?", "return_request"),  # a request about the order just shown
+    ("how long does my refund take for order 10002?", "return_request"),  # names an order
+])
+def test_those_rules_leave_what_the_model_got_right(text, model_says):
+    p = scripted({text: {model_says: 0.9}}, "goodbye", "bot_challenge")
+    assert p.parse(text)["intent"]["name"] == model_says
