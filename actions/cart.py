@@ -10,6 +10,7 @@ from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions import catalog_client, recommend_client
+from actions.capabilities import declined
 from actions.orders import verification
 from actions.presenters import money, results_message
 from actions.references import entity_values, products_or_ask
@@ -76,6 +77,8 @@ class ActionAddToCart(Action):
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                   domain: dict[str, Any]) -> list[dict[str, Any]]:
+        if declined(dispatcher, tracker.latest_message.get("text") or ""):  # "knock 50% off and I'll take it"
+            return []
         products = products_or_ask(tracker, dispatcher,
                                    "Which product should I add? Say \"the first one\" or tap Add to cart.",
                                    "Tell me what you're looking for and I'll find it first.")

@@ -20,6 +20,8 @@ QUESTION = re.compile(
     re.IGNORECASE,
 )
 MIN_WORDS = 3
+# A side question about the product in question ("…, is it steel?") is that product's, not the store's.
+ABOUT_IT = re.compile(r"\b(?:it|its|it's|they|them|this one|that one)\b", re.I)
 
 
 def split_question(text: str) -> tuple[str, str | None]:

@@ -9,8 +9,10 @@ from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions import catalog_client
-from actions.presenters import card, money
+from actions.capabilities import declined
+from actions.compound import ABOUT_IT, answer_side_question, split_question
 from actions.orders import verification
+from actions.presenters import card, money
 from actions.references import products_or_ask, referenced_products, shown
 from aisle.models import InteractionKind
 from catalog.documents import ProductView
@@ -93,6 +95,13 @@ class ActionProductDetails(Action):
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                   domain: dict[str, Any]) -> list[dict[str, Any]]:
         text = tracker.latest_message.get("text") or ""
+        if declined(dispatcher, text):  # "can you play me a sample of the first one?"
+            return []
+        request, question = split_question(text)  # "how big is the 2nd one and do you do gift wrapping?"
+        if question and not ABOUT_IT.search(question):  # a question about the store, not this product
+            text = request
+        else:
+            question = None
         if not referenced_products(tracker) and named_product(text):
             # "is the Kaffeo gooseneck kettle stainless steel?" with nothing on screen: find it, then answer
             product = named_product(text)
@@ -106,6 +115,8 @@ class ActionProductDetails(Action):
         answer = answer_about(product, text)
         dispatcher.utter_message(text=answer, json_message={"type": "product_cards", "products": [card(product)]})
         catalog_client.record(InteractionKind.view, [Seen(product.sku)], tracker.sender_id, verification(tracker)[0])
+        if question:
+            answer_side_question(dispatcher, question)
         return [SlotSet("focus_sku", product.sku), SlotSet("shown_skus", [product.sku])]
 
 

@@ -16,7 +16,8 @@ from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions import catalog_client
-from actions.compound import answer_side_question, split_question
+from actions.capabilities import declined
+from actions.compound import ABOUT_IT, answer_side_question, split_question
 from actions.presenters import results_message
 from actions.product_info import answer_about
 from actions.references import entity_values
@@ -38,7 +39,6 @@ SORT_RATING = re.compile(r"\b(?:highest[- ]rated|best[- ]reviewed|top[- ]rated|b
 SORT_UNSUPPORTED = re.compile(
     r"\b(?:sort|order|arrange|rank|show)\w*\b.{0,30}\b(?P<key>newest|latest|new arrivals|most recent|release date|"
     r"popular\w*|best[- ]?sell\w*|discount\w*|alphabetical\w*|a to z|name|size|weight|delivery)\b", re.I)
-ABOUT_IT = re.compile(r"\b(?:it|its|it's|they|them|this one|that one)\b", re.I)
 RELAXED_NAMES = {"attrs": "feature", "colors": "colour", "sizes": "size", "materials": "material", "brands": "brand",
                  "price": "price", "category": "product type", "categories": "product type", "in_stock": "in-stock"}
 
@@ -115,6 +115,8 @@ class ActionSearchProducts(Action):
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                   domain: dict[str, Any]) -> list[dict[str, Any]]:
         text = tracker.latest_message.get("text") or ""
+        if declined(dispatcher, text):  # "can u hold one for me until payday"
+            return []
         on_screen = tracker.get_slot("search_query") or tracker.get_slot("shown_skus")
         if on_screen and not entity_values(tracker, "product_type") and (sort_of(text) or only_qualifies(text)):
             # "show the most expensive first" or "cream would suit my kitchen better" right after a search
@@ -139,6 +141,8 @@ class ActionRefineSearch(Action):
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                   domain: dict[str, Any]) -> list[dict[str, Any]]:
         text = tracker.latest_message.get("text") or ""
+        if declined(dispatcher, text):
+            return []
         previous_query = tracker.get_slot("search_query")
         context = Constraints.from_dict(tracker.get_slot("search_constraints"))
         shown = catalog_client.products(list(tracker.get_slot("shown_skus") or []))

@@ -12,7 +12,9 @@ After the model's ranking and the confidence threshold, rules use what the messa
 - ``exclusion``: a no, a greeting or a complaint that excludes a catalog value ("nothing wool, it makes
   me itch") is a refinement; ``catalog_type``: so is a greet or goodbye that names a product type but
   says neither hello nor goodbye ("now gooseneck kettles"); ``wants_person``: "a person, not a bot" is
-  a handoff request; ``policy_question``: an order intent with no order named, asked as a condition or
+  a handoff request; ``qualifier``: "do they come in navy?" read as a comparison is a refinement;
+  ``ranking``: "best rated tents?" read as a recommendation is a search (a refinement without a
+  product type); ``policy_question``: an order intent with no order named, asked as a condition or
   a duration ("if i open them can i still return them?"), is the store's policy (faq).
 - ``catalog_terms``: a message naming a product type, brand, colour, material or size of the
   catalog (the lookup tables) is never refused: instead of ``nlu_fallback`` it gets the best ranked
@@ -61,6 +63,11 @@ SALUTATION = re.compile(r"\b(?:hi|hello|hey|hiya|howdy|yo|morning|afternoon|even
 # "I want a person, not a bot" asks for a person (human_handoff), it does not ask what the bot is.
 WANTS_PERSON = re.compile(r"\b(?:want|need|get|give|talk|speak|chat|connect|transfer|put)\b.{0,25}"
                           r"\b(?:person|human|agent|someone|somebody|representative|operator|staff|people)\b", re.I)
+# Without these words "do they come in navy?" compares nothing: it asks for the ones on screen in navy.
+COMPARING = re.compile(r"\b(?:compare|comparison|vs|versus|difference|differ|better|best|which|or)\b", re.I)
+# "best rated tents?", "which r the best reviewed": a ranking of products, not the assistant's pick.
+RANKED = re.compile(r"\b(?:(?:best|highest|top)[- ]?(?:rated|reviewed)|most (?:stars|reviews)|cheapest|lowest price|"
+                    r"most expensive|priciest)\b", re.I)
 # An order intent with no order named, asked as a condition or a duration, is the store's policy (faq):
 # "if i open them can i still return them?", "how long do i have to send it back".
 POLICY_QUESTION = re.compile(r"^\W*(?:(?:and|but|so|ok|okay|also|hey|hi)\W+)*(?:if|what if|suppose|how long|how many "
@@ -224,6 +231,12 @@ class Parser:
         if intent in CONVERSATIONAL | {"complain"} and any(e.get("role") == "excluded" for e in found):
             # "not from Northpeak", "nothing wool, it makes me itch": a refinement, not a "no" or a complaint.
             intent, confidence, reason, rule = "refine_search", by_name.get("refine_search", 0.0), None, "exclusion"
+        qualifiers = {"color", "size", "material", "brand"} & {e["entity"] for e in found if e.get("role") != "excluded"}
+        if intent == "compare_products" and qualifiers and "product_type" not in kinds and not COMPARING.search(text):
+            intent, confidence, reason, rule = "refine_search", by_name.get("refine_search", 0.0), None, "qualifier"
+        if intent == "recommend" and RANKED.search(text):
+            intent = "search_product" if "product_type" in kinds else "refine_search"
+            confidence, reason, rule = by_name.get(intent, 0.0), None, "ranking"
         if intent == "bot_challenge" and WANTS_PERSON.search(text):
             intent, confidence, reason, rule = "human_handoff", by_name.get("human_handoff", 0.0), None, "wants_person"
         if intent in ORDER_INTENTS and not {"order_id", "email"} & kinds and POLICY_QUESTION.search(text):

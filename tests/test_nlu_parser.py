@@ -290,3 +290,24 @@ def test_what_the_message_says_overrides_a_misleading_intent(text, model_says, d
 def test_those_rules_leave_what_the_model_got_right(text, model_says):
     p = scripted({text: {model_says: 0.9}}, "goodbye", "bot_challenge")
     assert p.parse(text)["intent"]["name"] == model_says
+
+
+@pytest.mark.parametrize("text, model_says, decided, rule", [
+    ("do they come in navy?", "compare_products", "refine_search", "qualifier"),
+    ("best rated tents?", "recommend", "search_product", "ranking"),
+    ("which r the best reviewed", "recommend", "refine_search", "ranking"),
+])
+def test_a_comparison_or_a_recommendation_that_asks_for_something_else(text, model_says, decided, rule):
+    tables = STATIC.merged(type(STATIC)({"product_type": {"tents": "tent"}}))
+    p = scripted({text: {model_says: 0.9}}, "compare_products", "refine_search")
+    p.lookups = lambda: tables
+    result = p.parse(text)
+    assert (result["intent"]["name"], result.get("decision_rule")) == (decided, rule)
+
+
+@pytest.mark.parametrize("text, model_says", [
+    ("navy or black, which is better?", "compare_products"),
+    ("what would you recommend for a beginner runner?", "recommend"),
+])
+def test_real_comparisons_and_recommendations_stay(text, model_says):
+    assert scripted({text: {model_says: 0.9}}, "compare_products").parse(text)["intent"]["name"] == model_says

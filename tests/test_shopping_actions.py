@@ -231,6 +231,19 @@ async def test_a_search_with_a_policy_question_answers_both(monkeypatch):
     assert cards(messages) == ["BP-800"] and messages[-1]["text"] == "Yes, to Canada too."
 
 
+async def test_a_details_question_with_a_policy_question_answers_both(monkeypatch):
+    from actions import compound
+    from knowledge.retrieval import FaqAnswer, Match
+
+    monkeypatch.setattr(compound.knowledge_client, "answer", lambda question: FaqAnswer(
+        "answer", 0.9, [Match(1, "Do you gift wrap?", f"Gift wrapping is $4.99 ({question}).", 0.9)]))
+    _, s1 = await run(ActionSearchProducts(), "kettle", "search_product")
+    messages, _ = await run(ActionProductDetails(), "how big is the 2nd one and do you do gift wrapping?",
+                            "product_details", slots=s1, entities=[{"entity": "ordinal", "value": 2}])
+    assert messages[-1]["text"] == "Gift wrapping is $4.99 (do you do gift wrapping?)."
+    assert s1["shown_skus"][1] in str(messages[0].get("custom"))
+
+
 async def test_details_of_a_named_product_with_nothing_on_screen_finds_it():
     messages, slots = await run(ActionProductDetails(), "is the gooseneck kettle made of stainless steel?",
                                 "product_details")
