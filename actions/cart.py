@@ -3,6 +3,7 @@ own cart by a link when AISLE_CART_LINK_TEMPLATE is set (aisle/cart_link.py)."""
 from __future__ import annotations
 
 import logging
+import re
 from typing import Any
 
 from rasa_sdk import Action, Tracker
@@ -71,6 +72,11 @@ def present(cart: CartSummary, link: CartLinkTemplate | None) -> tuple[str, dict
     return "\n".join(text), payload
 
 
+# "actually make that 3": the quantity of what is in the cart becomes 3, it does not grow by 3.
+SET_QUANTITY = re.compile(r"\b(?:make (?:it|that|them|those|this)|change (?:it|that|the quantity) to|i meant|meant|"
+                          r"actually|instead|in total|total of|only want|just want)\b", re.IGNORECASE)
+
+
 class ActionAddToCart(Action):
     def name(self) -> str:
         return "action_add_to_cart"
@@ -86,10 +92,13 @@ class ActionAddToCart(Action):
             return []
         quantities = [q for q in entity_values(tracker, "quantity") if isinstance(q, (int, float))]
         quantity = int(quantities[0]) if quantities else 1
+        in_cart = {line.sku for line in catalog_client.cart_summary(tracker.sender_id).lines}
+        replace = bool(quantities) and SET_QUANTITY.search(tracker.latest_message.get("text") or "") is not None
         added = []
         for product in products:
             try:
-                cart = catalog_client.add_to_cart(tracker.sender_id, product.sku, quantity)
+                cart = catalog_client.add_to_cart(tracker.sender_id, product.sku, quantity,
+                                                  replace=replace and product.sku in in_cart)
             except CartError as exc:
                 dispatcher.utter_message(text=str(exc))
                 continue
@@ -99,7 +108,9 @@ class ActionAddToCart(Action):
                                   verification(tracker)[0])
             names = " and ".join(p.title for p in added)
             text, payload = present(cart, settings().cart_link)
-            dispatcher.utter_message(text=f"Added {quantity} x {names} to your cart.\n{text}", json_message=payload)
+            done = (f"Your cart now has {quantity} x {names}." if replace and all(p.sku in in_cart for p in added)
+                    else f"Added {quantity} x {names} to your cart.")
+            dispatcher.utter_message(text=f"{done}\n{text}", json_message=payload)
             together = recommend_client.recommender().bought_together(
                 added[-1].sku, TOGETHER, exclude=[line.sku for line in cart.lines])
             if together:

@@ -56,8 +56,8 @@ def products(skus: list[str]) -> list[ProductView]:
     return [found[s] for s in skus if s in found]
 
 
-def add_to_cart(conversation_id: str, sku: str, quantity: int) -> cart.CartSummary:
-    return cart.add(session_factory(), conversation_id, sku, quantity)
+def add_to_cart(conversation_id: str, sku: str, quantity: int, replace: bool = False) -> cart.CartSummary:
+    return cart.add(session_factory(), conversation_id, sku, quantity, replace=replace)
 
 
 def cart_summary(conversation_id: str) -> cart.CartSummary:

@@ -117,7 +117,11 @@ class ActionProductDetails(Action):
         catalog_client.record(InteractionKind.view, [Seen(product.sku)], tracker.sender_id, verification(tracker)[0])
         if question:
             answer_side_question(dispatcher, question)
-        return [SlotSet("focus_sku", product.sku), SlotSet("shown_skus", [product.sku])]
+        # A product picked from the list leaves the list on screen: after "is the second one leather?",
+        # "I'll take the first one" still means the list's first.
+        listed = shown(tracker)
+        return [SlotSet("focus_sku", product.sku),
+                SlotSet("shown_skus", listed if product.sku in listed else [product.sku])]
 
 
 def named_product(text: str) -> ProductView | None:

@@ -61,7 +61,9 @@ def _summary(cart: Cart | None) -> CartSummary:
                                  i.product.variant_id) for i in cart.items])
 
 
-def add(factory: sessionmaker[Session], conversation_id: str, sku: str, quantity: int = 1) -> CartSummary:
+def add(factory: sessionmaker[Session], conversation_id: str, sku: str, quantity: int = 1,
+        replace: bool = False) -> CartSummary:
+    """Add ``quantity`` of a product; ``replace``: make its quantity that many ("make that 3")."""
     if not 1 <= quantity <= MAX_QUANTITY:
         raise CartError(f"I can add between 1 and {MAX_QUANTITY} of an item at a time.")
     with factory.begin() as session:
@@ -73,12 +75,12 @@ def add(factory: sessionmaker[Session], conversation_id: str, sku: str, quantity
             cart = Cart(conversation_id=conversation_id)
             session.add(cart)
         item = next((i for i in cart.items if i.product_id == product.id), None)
-        wanted = quantity + (item.quantity if item else 0)
+        wanted = quantity + (item.quantity if item and not replace else 0)
         if product.stock <= 0:
             raise CartError(f"Sorry, the {product.title} is out of stock right now.")
         if wanted > product.stock:
             raise CartError(f"Only {product.stock} of the {product.title} are in stock"
-                            + (f" and {item.quantity} are already in your cart." if item else "."))
+                            + (f" and {item.quantity} are already in your cart." if item and not replace else "."))
         if item:
             item.quantity = wanted
         else:

@@ -143,6 +143,20 @@ async def test_compare_lists_what_differs():
     assert "brand" not in rows  # the same for both: not a difference
 
 
+async def test_make_that_three_sets_the_quantity_instead_of_adding_three():
+    _, s1 = await run(ActionSearchProducts(), "kettle", "search_product", sender="cart-fix")
+    await run(ActionAddToCart(), "add the second one", "add_to_cart", slots=s1, sender="cart-fix",
+              entities=[{"entity": "ordinal", "value": 2}])
+    sku = s1["shown_skus"][1]
+    changed, _ = await run(ActionAddToCart(), "actually make that 3 of them", "add_to_cart", sender="cart-fix",
+                           slots={**s1, "focus_sku": sku}, entities=[{"entity": "quantity", "value": 3}])
+    assert changed[0]["text"].startswith("Your cart now has 3 x")
+    more, _ = await run(ActionAddToCart(), "add 2 more", "add_to_cart", sender="cart-fix",
+                        slots={**s1, "focus_sku": sku}, entities=[{"entity": "quantity", "value": 2}])
+    assert more[0]["text"].startswith("Added 2 x")
+    assert [(line.sku, line.quantity) for line in catalog_client.cart_summary("cart-fix").lines] == [(sku, 5)]
+
+
 async def test_cart_quantities_stock_and_totals():
     sender = "cart-test"
     messages, s = await run(ActionAddToCart(), "I'll take two of those", "add_to_cart", sender=sender,
@@ -242,6 +256,16 @@ async def test_a_details_question_with_a_policy_question_answers_both(monkeypatc
                             "product_details", slots=s1, entities=[{"entity": "ordinal", "value": 2}])
     assert messages[-1]["text"] == "Gift wrapping is $4.99 (do you do gift wrapping?)."
     assert s1["shown_skus"][1] in str(messages[0].get("custom"))
+
+
+async def test_after_details_of_one_product_the_list_is_still_the_one_ordinals_count_in():
+    _, s1 = await run(ActionSearchProducts(), "kettle", "search_product")
+    _, s2 = await run(ActionProductDetails(), "is the second one glass?", "product_details", slots=s1,
+                      entities=[{"entity": "ordinal", "value": 2}])
+    assert s2["shown_skus"] == s1["shown_skus"] and s2["focus_sku"] == s1["shown_skus"][1]
+    first, _ = await run(ActionProductDetails(), "and the first one?", "product_details", slots={**s1, **s2},
+                         entities=[{"entity": "ordinal", "value": 1}])
+    assert cards(first) == [s1["shown_skus"][0]]
 
 
 async def test_details_of_a_named_product_with_nothing_on_screen_finds_it():
