@@ -164,8 +164,10 @@ class Constraints:
 
 
 def _is_type(p: ProductView, product_type: str) -> bool:
+    """In the product's category path, or a word of its title: an overcoat is no "coat" by its title."""
     t = product_type.lower()
-    return singular(p.category_leaf) == t or t in p.category.lower() or t in p.title.lower()
+    return (singular(p.category_leaf) == t or t in p.category.lower()
+            or re.search(rf"\b{re.escape(t)}(?:e?s)?\b", p.title.lower()) is not None)
 
 
 def _values(p: ProductView, keys: Sequence[str]) -> set[str]:
