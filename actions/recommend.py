@@ -17,6 +17,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from actions import catalog_client, recommend_client
 from actions.orders import verification
 from actions.presenters import results_message
+from actions.search import ActionRefineSearch, only_qualifies
 from catalog.recommend import Context
 
 COUNT = 5
@@ -40,6 +41,9 @@ class ActionRecommend(Action):
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                   domain: dict[str, Any]) -> list[dict[str, Any]]:
         text = tracker.latest_message.get("text") or ""
+        if (tracker.get_slot("search_query") or tracker.get_slot("shown_skus")) and only_qualifies(text):
+            # "actually cream would suit my kitchen better" after kettles: those kettles in cream
+            return await ActionRefineSearch().run(dispatcher, tracker, domain)
         engine = catalog_client.engine()
         need = stated_need(text) if not text.startswith("/") else None
         constraints, _ = engine.parse(need or "")

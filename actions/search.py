@@ -103,7 +103,8 @@ def run_search(dispatcher: CollectingDispatcher, query: str, context: Constraint
 
 
 def only_qualifies(text: str) -> bool:
-    """The message states a colour, size, material or brand but names no kind of product."""
+    """The message states a colour, size, material or brand but names no kind of product (read as a
+    search or a recommendation, it is about the results on screen)."""
     stated, _ = catalog_client.engine().parse(text)
     return stated.category is None and bool(stated.colors or stated.sizes or stated.materials or stated.brands)
 

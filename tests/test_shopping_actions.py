@@ -95,6 +95,10 @@ async def test_a_colour_alone_after_a_search_refines_the_results_on_screen():
     black, s2 = await run(ActionSearchProducts(), "hmm actually black would suit my kitchen better", "search_product",
                           slots=s1, entities=[{"entity": "color", "value": "black"}])
     assert cards(black) == ["KET-102"] and s2["search_query"] == "kettle"
+    # the same message read as a recommendation ("would suit") is the same refinement
+    again, _ = await run(ActionRecommend(), "hmm actually black would suit my kitchen better", "recommend",
+                         slots=s1, entities=[{"entity": "color", "value": "black"}])
+    assert cards(again) == ["KET-102"]
 
 
 async def test_show_more_pages_through_results():
