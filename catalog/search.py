@@ -42,7 +42,7 @@ NEED_THRESHOLD = 0.35
 SOFT_ONLY = ("materials", "attrs")  # never filter when read from a query's free text
 # A product type right after one of these is the context of a need ("for working at a desk", "plug into my
 # laptop"), not the thing asked for.
-CONTEXT_BEFORE_TYPE = set("for with at into onto to on off from by of my our your his her their".split())
+CONTEXT_BEFORE_TYPE = set("for with at into onto on off from by of my our your his her their".split())
 KINDS = ("category", "categories")
 RELAX_ORDER = ("attrs", "colors", "sizes", "materials", "brands", "price", "category", "categories", "in_stock")
 WORD = re.compile(r"[A-Za-z]+")

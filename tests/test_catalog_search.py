@@ -129,6 +129,7 @@ def test_a_product_type_named_as_context_is_not_a_filter(engine):
     # The shopper wants something for the headphones, not headphones: "headphones" after "my" is context.
     assert engine.search("something to hang my headphones on").constraints.category is None
     assert engine.search("headphones for the gym").constraints.category == "headphone"
+    assert engine.search("ok, back to the kettles - got black ones?").constraints.category == "kettle"
 
 
 @pytest.mark.parametrize("query, excluded", [
