@@ -10,9 +10,10 @@ After the model's ranking and the confidence threshold, rules use what the messa
   ranks highest among order_status / cancel_order / return_request, so the order form is filled in
   that turn.
 - ``exclusion``: a no, a greeting or a complaint that excludes a catalog value ("nothing wool, it makes
-  me itch") is a refinement; ``catalog_type``: so is a greet or goodbye that names a product type but
-  says neither hello nor goodbye ("now gooseneck kettles"); ``wants_person``: "a person, not a bot" is
-  a handoff request; ``qualifier``: "do they come in navy?" read as a comparison is a refinement;
+  me itch") is a refinement; ``catalog_type``: a greet, goodbye or complaint that names a product type
+  but says neither hello, goodbye nor what went wrong ("now gooseneck kettles") is a product request; ``wants_person``: "a person, not a bot" is
+  a handoff request; ``qualifier``: "do they come in navy?" read as a comparison, or "got a clear one?" read as
+  adding to the cart, is a refinement;
   ``ranking``: "best rated tents?" read as a recommendation is a search (a refinement without a
   product type); ``policy_question``: an order intent with no order named, asked as a condition or
   a duration ("if i open them can i still return them?"), is the store's policy (faq).
@@ -60,11 +61,18 @@ CONVERSATIONAL = {"deny", "affirm", "greet", "goodbye", "thank", FALLBACK_INTENT
 # A greet or goodbye must say hello or goodbye: "now gooseneck kettles" is no farewell.
 SALUTATION = re.compile(r"\b(?:hi|hello|hey|hiya|howdy|yo|morning|afternoon|evening|greetings|bye|goodbye|"
                         r"cya|see (?:you|ya)|later|farewell|good ?night|that'?s (?:all|it)|done|cheers)\b", re.I)
+# A complaint says what went wrong; "now gooseneck kettles" says nothing of the kind.
+GRIEVANCE = re.compile(r"\b(?:sorry|broke|broken|damaged|crushed|defective|faulty|wrong|missing|late|delay\w*|never|"
+                       r"still|terrible|awful|horrible|worst|bad|poor|unacceptable|disappoint\w*|angry|upset|annoy\w*|"
+                       r"frustrat\w*|ridiculous|rude|hate|useless|complain\w*|refund|scam|ripped off|waste)\b", re.I)
 # "I want a person, not a bot" asks for a person (human_handoff), it does not ask what the bot is.
 WANTS_PERSON = re.compile(r"\b(?:want|need|get|give|talk|speak|chat|connect|transfer|put)\b.{0,25}"
                           r"\b(?:person|human|agent|someone|somebody|representative|operator|staff|people)\b", re.I)
 # Without these words "do they come in navy?" compares nothing: it asks for the ones on screen in navy.
 COMPARING = re.compile(r"\b(?:compare|comparison|vs|versus|difference|differ|better|best|which|or)\b", re.I)
+# Without a word of putting something in the cart, "got a clear one?" asks for the clear ones.
+CARTING = re.compile(r"\b(?:add|adding|cart|basket|bag|take|buy|purchase|order|put|throw|grab|get me|i'?ll have|"
+                     r"i want|gimme|give me)\b", re.I)
 # "best rated tents?", "which r the best reviewed": a ranking of products, not the assistant's pick.
 RANKED = re.compile(r"\b(?:(?:best|highest|top)[- ]?(?:rated|reviewed)|most (?:stars|reviews)|cheapest|lowest price|"
                     r"most expensive|priciest)\b", re.I)
@@ -226,13 +234,16 @@ class Parser:
             if shopping:
                 intent = max(shopping, key=lambda n: by_name[n])
                 confidence, reason, rule = by_name[intent], None, "catalog_type"
-        if intent in ("greet", "goodbye") and "product_type" in kinds and not SALUTATION.search(text):
+        if "product_type" in kinds and (intent in ("greet", "goodbye") and not SALUTATION.search(text)
+                                        or intent == "complain" and not GRIEVANCE.search(text)):
             intent, confidence, reason, rule = "search_product", by_name.get("search_product", 0.0), None, "catalog_type"
         if intent in CONVERSATIONAL | {"complain"} and any(e.get("role") == "excluded" for e in found):
             # "not from Northpeak", "nothing wool, it makes me itch": a refinement, not a "no" or a complaint.
             intent, confidence, reason, rule = "refine_search", by_name.get("refine_search", 0.0), None, "exclusion"
         qualifiers = {"color", "size", "material", "brand"} & {e["entity"] for e in found if e.get("role") != "excluded"}
-        if intent == "compare_products" and qualifiers and "product_type" not in kinds and not COMPARING.search(text):
+        if qualifiers and "product_type" not in kinds and (
+                intent == "compare_products" and not COMPARING.search(text)
+                or intent == "add_to_cart" and not CARTING.search(text)):
             intent, confidence, reason, rule = "refine_search", by_name.get("refine_search", 0.0), None, "qualifier"
         if intent == "recommend" and RANKED.search(text):
             intent = "search_product" if "product_type" in kinds else "refine_search"

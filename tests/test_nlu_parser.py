@@ -269,6 +269,7 @@ def scripted(script: dict[str, dict[str, float]], *extra: str) -> Parser:
     ("nothing wool, it makes me itch", "complain", "refine_search", "exclusion"),
     # a goodbye that names a product type and says no goodbye
     ("now gooseneck kettles", "goodbye", "search_product", "catalog_type"),
+    ("now gooseneck kettles", "complain", "search_product", "catalog_type"),
     # "a person, not a bot" asks for a person
     ("honestly i want a person not a bot", "bot_challenge", "human_handoff", "wants_person"),
     # an order intent with no order named, asked as a condition or duration, is the store's policy
@@ -283,23 +284,25 @@ def test_what_the_message_says_overrides_a_misleading_intent(text, model_says, d
 
 @pytest.mark.parametrize("text, model_says", [
     ("bye, thanks for the kettle tips", "goodbye"),  # says goodbye
+    ("the kettle arrived broken and nobody answers", "complain"),  # says what went wrong
     ("am i talking to a real person?", "bot_challenge"),  # asks what the bot is
     ("can i still return it?", "return_request"),  # a request about the order just shown
     ("how long does my refund take for order 10002?", "return_request"),  # names an order
 ])
 def test_those_rules_leave_what_the_model_got_right(text, model_says):
-    p = scripted({text: {model_says: 0.9}}, "goodbye", "bot_challenge")
+    p = scripted({text: {model_says: 0.9}}, "goodbye", "bot_challenge", "complain")
     assert p.parse(text)["intent"]["name"] == model_says
 
 
 @pytest.mark.parametrize("text, model_says, decided, rule", [
     ("do they come in navy?", "compare_products", "refine_search", "qualifier"),
+    ("got a clear one?", "add_to_cart", "refine_search", "qualifier"),
     ("best rated tents?", "recommend", "search_product", "ranking"),
     ("which r the best reviewed", "recommend", "refine_search", "ranking"),
 ])
 def test_a_comparison_or_a_recommendation_that_asks_for_something_else(text, model_says, decided, rule):
     tables = STATIC.merged(type(STATIC)({"product_type": {"tents": "tent"}}))
-    p = scripted({text: {model_says: 0.9}}, "compare_products", "refine_search")
+    p = scripted({text: {model_says: 0.9}}, "compare_products", "refine_search", "add_to_cart")
     p.lookups = lambda: tables
     result = p.parse(text)
     assert (result["intent"]["name"], result.get("decision_rule")) == (decided, rule)
@@ -307,7 +310,8 @@ def test_a_comparison_or_a_recommendation_that_asks_for_something_else(text, mod
 
 @pytest.mark.parametrize("text, model_says", [
     ("navy or black, which is better?", "compare_products"),
+    ("add the black one", "add_to_cart"),
     ("what would you recommend for a beginner runner?", "recommend"),
 ])
 def test_real_comparisons_and_recommendations_stay(text, model_says):
-    assert scripted({text: {model_says: 0.9}}, "compare_products").parse(text)["intent"]["name"] == model_says
+    assert scripted({text: {model_says: 0.9}}, "compare_products", "add_to_cart").parse(text)["intent"]["name"] == model_says
