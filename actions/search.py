@@ -36,9 +36,11 @@ SORT_PRICE = re.compile(r"\b(?:che?a?pe?st|lowest price|low(?:est)? to high(?:es
                         r"price,? (?:low|ascending)|(?:sort|order|arrange|rank)\w*(?: \w+){0,3} by price|by price)\b", re.I)
 SORT_RATING = re.compile(r"\b(?:highest[- ]rated|best[- ]reviewed|top[- ]rated|best[- ]rated|most stars|"
                          r"(?:sort|order|rank)\w*(?: \w+){0,3} by (?:rating|ratings|reviews|stars)|by (?:rating|reviews))\b", re.I)
-SORT_UNSUPPORTED = re.compile(
-    r"\b(?:sort|order|arrange|rank|show)\w*\b.{0,30}\b(?P<key>newest|latest|new arrivals|most recent|release date|"
-    r"popular\w*|best[- ]?sell\w*|discount\w*|alphabetical\w*|a to z|name|size|weight|delivery)\b", re.I)
+# "sort by size" or "show them by newest" asks for an order; "show me those in brown, size 10" states a size.
+SORT_KEYS = (r"newest|latest|new arrivals|most recent|release date|popular\w*|best[- ]?sell\w*|discount\w*|"
+             r"alphabetical\w*|a to z|name|size|weight|delivery")
+SORT_UNSUPPORTED = re.compile(rf"\b(?:(?:sort|order|arrange|rank)\w*\b.{{0,30}}\b|show\w*\b.{{0,30}}\bby\s+)(?P<key>{SORT_KEYS})\b",
+                              re.I)
 RELAXED_NAMES = {"attrs": "feature", "colors": "colour", "sizes": "size", "materials": "material", "brands": "brand",
                  "price": "price", "category": "product type", "categories": "product type", "in_stock": "in-stock"}
 

@@ -15,7 +15,9 @@ After the model's ranking and the confidence threshold, rules use what the messa
   a handoff request; ``qualifier``: "do they come in navy?" read as a comparison, or "got a clear one?" read as
   adding to the cart, is a refinement;
   ``ranking``: "best rated tents?" read as a recommendation is a search (a refinement without a
-  product type); ``policy_question``: an order intent with no order named, asked as a condition or
+  product type; also when the model could not place it); ``not_an_order``: an order intent for a
+  message that names products and no order of one's own ("bit pricey. got a cheaper kettle?") is the
+  best ranked shopping intent; ``policy_question``: an order intent with no order named, asked as a condition or
   a duration ("if i open them can i still return them?"), is the store's policy (faq).
 - ``catalog_terms``: a message naming a product type, brand, colour, material or size of the
   catalog (the lookup tables) is never refused: instead of ``nlu_fallback`` it gets the best ranked
@@ -68,6 +70,12 @@ GRIEVANCE = re.compile(r"\b(?:sorry|broke|broken|damaged|crushed|defective|fault
 # "I want a person, not a bot" asks for a person (human_handoff), it does not ask what the bot is.
 WANTS_PERSON = re.compile(r"\b(?:want|need|get|give|talk|speak|chat|connect|transfer|put)\b.{0,25}"
                           r"\b(?:person|human|agent|someone|somebody|representative|operator|staff|people)\b", re.I)
+# Words of an order of one's own: without them (and without an order number or email), an order intent
+# for a message that names products ("bit pricey. got a cheaper kettle?") is shopping.
+ORDER_WORDS = re.compile(r"\b(?:my|our|orders?|ordered|package|parcel|deliver\w*|shipp\w*|arriv\w*|track\w*|refund\w*|"
+                         r"broken|damaged|defective|faulty|wrong|missing|"
+                         r"return\w*|exchang\w*|cancel\w*|bought|purchased?|received?|got it|sent|send (?:it|them) back)\b",
+                         re.I)
 # Without these words "do they come in navy?" compares nothing: it asks for the ones on screen in navy.
 COMPARING = re.compile(r"\b(?:compare|comparison|vs|versus|difference|differ|better|best|which|or)\b", re.I)
 # Without a word of putting something in the cart, "got a clear one?" asks for the clear ones.
@@ -140,7 +148,7 @@ class Parser:
                 if edits:
                     found = _with_corrected_entities(found, norm, edits, tables)
                 rest_row = next(rest_probs).tolist() if rest else None
-                results[i] = self._decide(texts[i], row.tolist(), found, rest_row)
+                results[i] = self._decide(texts[i], row.tolist(), found, rest_row, wording=norm)
                 if edits:  # for the actions' own lookups (help articles), which do not correct spelling
                     results[i]["normalised_text"] = norm
                 if (self.rules and results[i]["intent"]["name"] == OUT_OF_SCOPE and not found
@@ -194,7 +202,10 @@ class Parser:
 
     def _decide(
         self, text: str, probs: list[float], found: list[dict[str, Any]], rest_probs: list[float] | None = None,
+        wording: str | None = None,
     ) -> dict[str, Any]:
+        """``wording``: the text with its typos normalised, for the rules that look for words."""
+        said = wording or text
         scored = sorted(zip(self.model.labels, probs), key=lambda lp: -lp[1])
         ranking = [{"name": name, "confidence": round(p, 6)} for name, p in scored
                    if name != FALLBACK_INTENT][:RANKING_SIZE]
@@ -234,23 +245,29 @@ class Parser:
             if shopping:
                 intent = max(shopping, key=lambda n: by_name[n])
                 confidence, reason, rule = by_name[intent], None, "catalog_type"
-        if "product_type" in kinds and (intent in ("greet", "goodbye") and not SALUTATION.search(text)
-                                        or intent == "complain" and not GRIEVANCE.search(text)):
+        if "product_type" in kinds and (intent in ("greet", "goodbye") and not SALUTATION.search(said)
+                                        or intent == "complain" and not GRIEVANCE.search(said)):
             intent, confidence, reason, rule = "search_product", by_name.get("search_product", 0.0), None, "catalog_type"
         if intent in CONVERSATIONAL | {"complain"} and any(e.get("role") == "excluded" for e in found):
             # "not from Northpeak", "nothing wool, it makes me itch": a refinement, not a "no" or a complaint.
             intent, confidence, reason, rule = "refine_search", by_name.get("refine_search", 0.0), None, "exclusion"
         qualifiers = {"color", "size", "material", "brand"} & {e["entity"] for e in found if e.get("role") != "excluded"}
         if qualifiers and "product_type" not in kinds and (
-                intent == "compare_products" and not COMPARING.search(text)
-                or intent == "add_to_cart" and not CARTING.search(text)):
+                intent == "compare_products" and not COMPARING.search(said)
+                or intent == "add_to_cart" and not CARTING.search(said)):
             intent, confidence, reason, rule = "refine_search", by_name.get("refine_search", 0.0), None, "qualifier"
-        if intent == "recommend" and RANKED.search(text):
+        if intent in ORDER_INTENTS and not {"order_id", "email"} & kinds and not ORDER_WORDS.search(said) and (
+                names_catalog_terms(found)):
+            shopping = [n for n in self.model.labels if n not in NOT_SHOPPING and n not in ORDER_INTENTS]
+            if shopping:
+                intent = max(shopping, key=lambda n: by_name[n])
+                confidence, reason, rule = by_name[intent], None, "not_an_order"
+        if intent in ("recommend", FALLBACK_INTENT) and RANKED.search(said):
             intent = "search_product" if "product_type" in kinds else "refine_search"
             confidence, reason, rule = by_name.get(intent, 0.0), None, "ranking"
-        if intent == "bot_challenge" and WANTS_PERSON.search(text):
+        if intent in ("bot_challenge", FALLBACK_INTENT, OUT_OF_SCOPE) and WANTS_PERSON.search(said):
             intent, confidence, reason, rule = "human_handoff", by_name.get("human_handoff", 0.0), None, "wants_person"
-        if intent in ORDER_INTENTS and not {"order_id", "email"} & kinds and POLICY_QUESTION.search(text):
+        if intent in ORDER_INTENTS and not {"order_id", "email"} & kinds and POLICY_QUESTION.search(said):
             intent, confidence, reason, rule = "faq", by_name.get("faq", 0.0), None, "policy_question"
         if intent == FALLBACK_INTENT:
             # As Rasa's FallbackClassifier: fallback first, the real ranking kept after it.
