@@ -45,6 +45,13 @@ def _float(env: dict[str, str], name: str, default: float) -> float:
     return float(_number(env, name, default, float, "a number"))
 
 
+def _positive(env: dict[str, str], name: str, default: float) -> float:
+    value = _float(env, name, default)
+    if value <= 0:
+        raise ConfigError(f"{name} must be positive, got {value}")
+    return value
+
+
 def _origin(raw: str) -> str:
     """An origin as browsers send it: scheme://host[:port], lower case, no path."""
     value = raw.strip().rstrip("/").lower()
@@ -216,12 +223,8 @@ class Settings:
                               "is what keeps one conversation's turns in order")
         if redis_url and not redis_url.startswith(("redis://", "rediss://")):
             raise ConfigError(f"AISLE_REDIS_URL must be a redis:// URL, got {redis_url!r}")
-        turn_timeout = _float(env, "AISLE_TURN_TIMEOUT_S", 15.0)
-        if turn_timeout <= 0:
-            raise ConfigError(f"AISLE_TURN_TIMEOUT_S must be positive, got {turn_timeout}")
-        verification_idle = _float(env, "AISLE_ORDER_VERIFICATION_IDLE_MINUTES", 30.0)
-        if verification_idle <= 0:
-            raise ConfigError(f"AISLE_ORDER_VERIFICATION_IDLE_MINUTES must be positive, got {verification_idle}")
+        turn_timeout = _positive(env, "AISLE_TURN_TIMEOUT_S", 15.0)
+        verification_idle = _positive(env, "AISLE_ORDER_VERIFICATION_IDLE_MINUTES", 30.0)
         store_url = (env.get("AISLE_STORE_URL") or "").strip().rstrip("/") or None
         if store_url is not None and not re.match(r"^https?://[^/\s]+", store_url):
             raise ConfigError(f"AISLE_STORE_URL must be an http(s) URL, got {store_url!r}")
@@ -236,12 +239,8 @@ class Settings:
         if webhook_secret is not None and len(webhook_secret) < MIN_SECRET_CHARS:
             raise ConfigError(f"AISLE_SHOPIFY_WEBHOOK_SECRET must be at least {MIN_SECRET_CHARS} characters")
         # Shopify retries a delivery for 4 hours, with the time it was first triggered.
-        webhook_max_age = _float(env, "AISLE_WEBHOOK_MAX_AGE_MINUTES", 300.0)
-        if webhook_max_age <= 0:
-            raise ConfigError(f"AISLE_WEBHOOK_MAX_AGE_MINUTES must be positive, got {webhook_max_age}")
-        recs_rebuild_s = _float(env, "AISLE_RECS_REBUILD_SECONDS", 30.0)
-        if recs_rebuild_s <= 0:
-            raise ConfigError(f"AISLE_RECS_REBUILD_SECONDS must be positive, got {recs_rebuild_s}")
+        webhook_max_age = _positive(env, "AISLE_WEBHOOK_MAX_AGE_MINUTES", 300.0)
+        recs_rebuild_s = _positive(env, "AISLE_RECS_REBUILD_SECONDS", 30.0)
         threshold = _float(env, "AISLE_NLU_THRESHOLD", 0.0) if env.get("AISLE_NLU_THRESHOLD", "").strip() else None
         if threshold is not None and not 0.0 <= threshold <= 1.0:
             raise ConfigError(f"AISLE_NLU_THRESHOLD must be between 0 and 1, got {threshold}")
