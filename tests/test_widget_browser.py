@@ -411,3 +411,58 @@ def test_every_console_page_an_admin_reaches_has_no_serious_accessibility_violat
     assert len(seen) >= 8, seen
     assert found == {}
     context.close()
+
+
+SHOPIFY_EXPORT = Path(__file__).parent / "fixtures" / "shopify_products.csv"
+SHOP = "https://shop.example.com"
+# The smallest PNG (1x1): what the stand-in for Shopify's image CDN serves (no network here).
+PIXEL = bytes.fromhex("89504e470d0a1a0a0000000d4948445200000001000000010806000000"
+                      "1f15c4890000000d49444154789c6360000002000154a24f5d0000000049454e44ae426082")
+
+
+@pytest.fixture(scope="module")
+def shopify_stack(tmp_path_factory):
+    """Every service over a store whose whole catalog came from a Shopify product export."""
+    if os.environ.get("AISLE_SKIP_E2E") == "1":
+        pytest.skip("AISLE_SKIP_E2E=1")
+    from tests.e2e_stack import Stack
+
+    stack = Stack.create(tmp_path_factory.mktemp("shopify-store"), catalog=SHOPIFY_EXPORT,
+                         extra_env={"AISLE_STORE_URL": SHOP})
+    try:
+        stack.start_all()
+        yield stack
+    finally:
+        stack.stop_all()
+
+
+def test_a_catalog_imported_from_a_shopify_export_is_searchable_with_pictures_and_product_links(
+        browser, shopify_stack):  # noqa: F811
+    context = browser.new_context(viewport={"width": 1280, "height": 800})
+    page = context.new_page()
+    page.set_default_timeout(WAIT_MS)
+    requested: list[str] = []
+
+    def cdn(route):  # noqa: ANN001
+        requested.append(route.request.url)
+        route.fulfill(status=200, content_type="image/png", body=PIXEL)
+
+    page.route("https://cdn.shopify.com/**", cdn)
+    try:
+        page.goto(shopify_stack.web_url + "/")
+        open_widget(page)
+        say(page, "a merino sweater")
+        card = page.locator("li.msg.bot .carousel article.card").first
+        expect(card.locator("h3")).to_contain_text("Merino Crew Sweater")
+        # The product page of the store (its handle), and the export's own picture, loaded.
+        expect(card.locator("h3 a")).to_have_attribute("href", f"{SHOP}/products/merino-crew-sweater")
+        picture = card.locator("img")
+        expect(picture).to_have_attribute("src", re.compile(r"^https://cdn\.shopify\.com/.+\.jpg$"))
+        picture.scroll_into_view_if_needed()
+        page.wait_for_function("() => [...document.querySelector('#aisle-widget').shadowRoot"
+                               ".querySelectorAll('article.card img')].every(i => i.complete && i.naturalWidth > 0)")
+        assert requested and all(url.startswith("https://cdn.shopify.com/") for url in requested)
+        # Its variants are choices on one card, not three cards of one sweater.
+        expect(page.locator("li.msg.bot .carousel article.card h3", has_text="Merino Crew Sweater")).to_have_count(1)
+    finally:
+        context.close()
