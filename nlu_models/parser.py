@@ -73,7 +73,8 @@ WANTS_PERSON = re.compile(r"\b(?:want|need|get|give|talk|speak|chat|connect|tran
 # Words of an order of one's own: without them (and without an order number or email), an order intent
 # for a message that names products ("bit pricey. got a cheaper kettle?") is shopping.
 ORDER_WORDS = re.compile(r"\b(?:my|our|orders?|ordered|package|parcel|deliver\w*|shipp\w*|arriv\w*|track\w*|refund\w*|"
-                         r"broken|damaged|defective|faulty|wrong|missing|"
+                         r"broken|damaged|defective|faulty|wrong|missing|(?:send|take|give)\w*\b.{0,25}\bback|money back|"
+                         r"do(?:es)?n'?t fit|too (?:small|big|large|tight|loose)|"
                          r"return\w*|exchang\w*|cancel\w*|bought|purchased?|received?|got it|sent|send (?:it|them) back)\b",
                          re.I)
 # Without these words "do they come in navy?" compares nothing: it asks for the ones on screen in navy.
