@@ -10,15 +10,18 @@ After the model's ranking and the confidence threshold, rules use what the messa
   ranks highest among order_status / cancel_order / return_request, so the order form is filled in
   that turn.
 - ``exclusion``: a no, a greeting or a complaint that excludes a catalog value ("nothing wool, it makes
-  me itch") is a refinement; ``catalog_type``: a greet, goodbye or complaint that names a product type
-  but says neither hello, goodbye nor what went wrong ("now gooseneck kettles") is a product request; ``wants_person``: "a person, not a bot" is
-  a handoff request; ``qualifier``: "do they come in navy?" read as a comparison, or "got a clear one?" read as
-  adding to the cart, is a refinement;
-  ``ranking``: "best rated tents?" read as a recommendation is a search (a refinement without a
-  product type; also when the model could not place it); ``not_an_order``: an order intent for a
-  message that names products and no order of one's own ("bit pricey. got a cheaper kettle?") is the
-  best ranked shopping intent; ``policy_question``: an order intent with no order named, asked as a condition or
-  a duration ("if i open them can i still return them?"), is the store's policy (faq).
+  me itch") is a refinement.
+- ``catalog_type`` (also below): a greet, goodbye or complaint that names a product type but says neither
+  hello, goodbye nor what went wrong ("now gooseneck kettles") is a product request.
+- ``qualifier``: "do they come in navy?" read as a comparison, or "got a clear one?" read as adding to
+  the cart, is a refinement.
+- ``not_an_order``: an order intent for a message that names products and no order of one's own ("bit
+  pricey. got a cheaper kettle?") is the best ranked shopping intent.
+- ``ranking``: "best rated tents?" read as a recommendation, or not placed at all, is a search (a
+  refinement without a product type).
+- ``wants_person``: "a person, not a bot" is a handoff request.
+- ``policy_question``: an order intent with no order named, asked as a condition or a duration ("if i
+  open them can i still return them?"), is the store's policy (faq).
 - ``catalog_terms``: a message naming a product type, brand, colour, material or size of the
   catalog (the lookup tables) is never refused: instead of ``nlu_fallback`` it gets the best ranked
   shopping intent, or out_of_scope when the model ranks that above every shopping intent ("how do I
@@ -75,7 +78,7 @@ WANTS_PERSON = re.compile(r"\b(?:want|need|get|give|talk|speak|chat|connect|tran
 ORDER_WORDS = re.compile(r"\b(?:my|our|orders?|ordered|package|parcel|deliver\w*|shipp\w*|arriv\w*|track\w*|refund\w*|"
                          r"broken|damaged|defective|faulty|wrong|missing|(?:send|take|give)\w*\b.{0,25}\bback|money back|"
                          r"do(?:es)?n'?t fit|too (?:small|big|large|tight|loose)|"
-                         r"return\w*|exchang\w*|cancel\w*|bought|purchased?|received?|got it|sent|send (?:it|them) back)\b",
+                         r"return\w*|exchang\w*|cancel\w*|bought|purchased?|received?|got it|sent)\b",
                          re.I)
 # Without these words "do they come in navy?" compares nothing: it asks for the ones on screen in navy.
 COMPARING = re.compile(r"\b(?:compare|comparison|vs|versus|difference|differ|better|best|which|or)\b", re.I)
@@ -266,7 +269,7 @@ class Parser:
         if intent in ("recommend", FALLBACK_INTENT) and RANKED.search(said):
             intent = "search_product" if "product_type" in kinds else "refine_search"
             confidence, reason, rule = by_name.get(intent, 0.0), None, "ranking"
-        if intent in ("bot_challenge", FALLBACK_INTENT, OUT_OF_SCOPE) and WANTS_PERSON.search(said):
+        if intent in ("bot_challenge", FALLBACK_INTENT) and WANTS_PERSON.search(said):
             intent, confidence, reason, rule = "human_handoff", by_name.get("human_handoff", 0.0), None, "wants_person"
         if intent in ORDER_INTENTS and not {"order_id", "email"} & kinds and POLICY_QUESTION.search(said):
             intent, confidence, reason, rule = "faq", by_name.get("faq", 0.0), None, "policy_question"
