@@ -5,13 +5,28 @@ from decimal import Decimal
 
 import pytest
 
+from actions import catalog_client
 from actions.cart import present
+from aisle import config, migrate
 from aisle.cart_link import CartItem, CartLinkTemplate
 from aisle.config import ConfigError, Settings
 from catalog.cart import CartLine, CartSummary
 
 SHOPIFY = "https://shop.example.com/cart/{variant_id}:{quantity}"
 WOO = "https://shop.example.com/?add-to-cart={variant_id}&quantity={quantity}"
+
+
+@pytest.fixture(autouse=True)
+def empty_shop(tmp_path, monkeypatch):
+    """present() looks up the lines' pictures and pages: a migrated, empty database of this test's own
+    (not whatever ./var holds when the suite gets here)."""
+    monkeypatch.setenv("AISLE_DATA_DIR", str(tmp_path))
+    config.settings.cache_clear()
+    catalog_client.engine.cache_clear()
+    migrate.upgrade(config.settings().database_url)
+    yield
+    config.settings.cache_clear()
+    catalog_client.engine.cache_clear()
 
 
 def line(sku: str, quantity: int, variant: str | None) -> CartLine:
