@@ -92,8 +92,9 @@ class ActionAddToCart(Action):
             return []
         quantities = [q for q in entity_values(tracker, "quantity") if isinstance(q, (int, float))]
         quantity = int(quantities[0]) if quantities else 1
-        in_cart = {line.sku for line in catalog_client.cart_summary(tracker.sender_id).lines}
         replace = bool(quantities) and SET_QUANTITY.search(tracker.latest_message.get("text") or "") is not None
+        # Only a correction of the quantity needs to know what the cart holds already.
+        in_cart = {line.sku for line in catalog_client.cart_summary(tracker.sender_id).lines} if replace else set()
         added = []
         for product in products:
             try:
