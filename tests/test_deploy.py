@@ -402,16 +402,21 @@ def test_the_images_entrypoint_and_health_check_run_the_real_stack(tmp_path: Pat
                                                stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
         deadline = time.monotonic() + 240
         pending = set(SERVICES)
+        last_check: dict[str, str] = {}
         while pending and time.monotonic() < deadline:
             for name in sorted(pending):
                 log_tail = (tmp_path / f"{name}.container.log").read_text()[-3000:]
                 assert processes[name].poll() is None, log_tail
                 done = subprocess.run([PYTHON, str(DEPLOY / "healthcheck.py"), name], env=env,
                                       capture_output=True, text=True, timeout=30)
+                last_check[name] = (done.stdout + done.stderr).strip()
                 if done.returncode == 0:
                     pending.discard(name)
             time.sleep(2)
-        assert not pending, f"not healthy: {pending}"
+        # What the probe last said (a 503 body names what is missing) and each log's end, to diagnose.
+        assert not pending, {name: {"probe": last_check.get(name),
+                                    "log": (tmp_path / f"{name}.container.log").read_text()[-2000:]}
+                             for name in pending}
         # The processes are the services themselves (exec), not a wrapper that would hide a crash.
         assert all("aisle.keepalive" not in " ".join(psutil_cmdline(p.pid)) for p in processes.values())
         status, body = stack.chat("deploy-test", "hello")
