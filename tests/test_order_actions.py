@@ -317,6 +317,21 @@ async def test_malformed_email_is_refused():
     assert result == {"order_email": None} and "email address" in said(dispatcher)
 
 
+async def test_the_email_answer_with_a_postcode_keeps_the_order_number():
+    """Asked for the email of order 10002, "alex@…, 94107" gives the email and the postcode, not a new order."""
+    form = ValidateOrderForm()
+    known = {"requested_slot": "order_email", "order_number": "10002"}
+    for text in (f"{ALEX}, 94107", f"its {ALEX} and zip 94107"):
+        answer = tracker(text, "inform", known, entities=[
+            {"entity": "email", "value": ALEX, "start": text.index(ALEX)},
+            {"entity": "order_id", "value": "94107", "start": text.index("94107")}])
+        assert await form.extract_order_number(CollectingDispatcher(), answer, {}) == {}
+        assert await form.extract_order_postcode(CollectingDispatcher(), answer, {}) == {"order_postcode": "94107"}
+    first = tracker(f"{ALEX} 10002", "inform", {"requested_slot": "order_number"},
+                    entities=[{"entity": "order_id", "value": "10002", "start": len(ALEX) + 1}])
+    assert await form.extract_order_number(CollectingDispatcher(), first, {}) == {"order_number": "10002"}
+
+
 async def test_a_topic_change_is_not_taken_as_an_answer():
     form = ValidateOrderForm()
     dispatcher = CollectingDispatcher()
