@@ -154,7 +154,7 @@ class ActionCompareProducts(Action):
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                   domain: dict[str, Any]) -> list[dict[str, Any]]:
-        products = referenced_products(tracker)
+        products = referenced_products(tracker, every_match=True)  # "compare the sonora headphones"
         if len(products) < 2:
             products = catalog_client.products(shown(tracker)[:2]) if len(products) == 0 else (
                 products + [p for p in catalog_client.products(shown(tracker)) if p.sku != products[0].sku][:1])

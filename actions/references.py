@@ -1,6 +1,7 @@
 """Which product(s) a message refers to: "the second one", "it", "the blue one", a button's sku."""
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from rasa_sdk import Tracker
@@ -11,6 +12,10 @@ from catalog.documents import ProductView
 from catalog.search import model_name
 
 
+# Words that point at several products at once ("the sonora ones", "both of the black ones").
+PLURAL = re.compile(r"\b(?:ones|both|all|them|those|these|each|every)\b", re.IGNORECASE)
+
+
 def entity_values(tracker: Tracker, name: str) -> list[Any]:
     return [e.get("value") for e in tracker.latest_message.get("entities", []) if e.get("entity") == name]
 
@@ -19,8 +24,9 @@ def shown(tracker: Tracker) -> list[str]:
     return list(tracker.get_slot("shown_skus") or [])
 
 
-def referenced_products(tracker: Tracker) -> list[ProductView]:
-    """Products the latest message points at, most explicit signal first; [] when it points at none."""
+def referenced_products(tracker: Tracker, every_match: bool = False) -> list[ProductView]:
+    """Products the latest message points at, most explicit signal first; [] when it points at none.
+    "The navy one" is the first navy card on screen; "the navy ones" (or ``every_match``) all of them."""
     skus = [str(s) for s in entity_values(tracker, "sku")]
     listed = shown(tracker)
     if not skus and listed:
@@ -34,12 +40,14 @@ def referenced_products(tracker: Tracker) -> list[ProductView]:
                 skus.append(listed[position])
     if not skus and listed:
         views = catalog_client.products(listed)
+        several = every_match or PLURAL.search(tracker.latest_message.get("text") or "") is not None
         for name in ("brand", "product", "color"):
             wanted = [str(v).lower() for v in entity_values(tracker, name)]
-            if wanted:
-                skus += [v.sku for v in views if any(_mentions(v, w) for w in wanted)]
-                if skus:
-                    break
+            for word in wanted:
+                matches = [v.sku for v in views if _mentions(v, word)]
+                skus += matches if several else matches[:1]
+            if skus:
+                break
         colors = [str(v).lower() for v in entity_values(tracker, "color")]
         if not skus and colors:  # "the black one" of a model shown in another colour
             skus += [v.sku for v in colour_variants(views, colors)]
