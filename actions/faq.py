@@ -7,6 +7,7 @@ remember the question for the admins, and offer a person.
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 from rasa_sdk import Action, Tracker
@@ -16,9 +17,10 @@ from rasa_sdk.executor import CollectingDispatcher
 from actions import catalog_client, knowledge_client
 from actions.compound import answer_side_question, split_question
 from actions.needs import CAPABILITY_REQUEST, answer_need
-from actions.references import entity_values
+from actions.references import entity_values, shown
 from actions.search import run_search
 from catalog.search import Constraints
+from knowledge.retrieval import FaqAnswer
 
 ASK_FEEDBACK = "Did that answer your question?"
 FEEDBACK_BUTTONS = [{"title": "Yes, thanks", "payload": "/affirm"}, {"title": "No", "payload": "/deny"}]
@@ -28,6 +30,9 @@ DID_YOU_MEAN = "I'm not sure I understood. Did you mean one of these?"
 CANNOT_PROMISE = "Sorry, I can't promise that here. These help articles may answer it:"
 WHICH_ONE = "I have more than one answer that could fit. Which one do you mean?"
 OFFER_BUTTONS = [{"title": "Yes, a person please", "payload": "/affirm"}, {"title": "No thanks", "payload": "/deny"}]
+# "if i open them can i still send them back?" with earbuds on screen: a policy question about the
+# products in view, which the knowledge base can only match once their kind is named.
+ABOUT_PRODUCTS = re.compile(r"\b(?:it|its|them|they|these|those|this one|that one|the ones?)\b", re.IGNORECASE)
 
 
 def give_answer(dispatcher: CollectingDispatcher, entry_id: int, answer: str) -> list[dict[str, Any]]:
@@ -37,11 +42,30 @@ def give_answer(dispatcher: CollectingDispatcher, entry_id: int, answer: str) ->
             SlotSet("human_offered", False)]
 
 
+def answer_in_context(tracker: Tracker, question: str) -> FaqAnswer:
+    """The knowledge base's answer, asked also with the kind of product in view when the question
+    points at it; whichever matches an article better."""
+    result = knowledge_client.answer(question)
+    in_view = [tracker.get_slot("focus_sku")] if tracker.get_slot("focus_sku") else shown(tracker)[:1]
+    if not in_view or not ABOUT_PRODUCTS.search(question) or catalog_client.engine().parse(question)[0].category:
+        return result
+    products = catalog_client.products(in_view)
+    if not products:
+        return result
+    kind = products[0].category.split(">")[-1].strip().lower()
+    about = knowledge_client.answer(f"{kind}: {question}")
+    return about if best_score(about) > best_score(result) else result
+
+
+def best_score(result: FaqAnswer) -> float:
+    return result.best.score if result.best else 0.0
+
+
 def answer_from_knowledge_base(dispatcher: CollectingDispatcher, tracker: Tracker,
                                only_if_confident: bool = False) -> list[dict[str, Any]] | None:
     """Answer the latest message from the KB; None when ``only_if_confident`` and it is not."""
     question = tracker.latest_message.get("text") or ""
-    result = knowledge_client.answer(tracker.latest_message.get("normalised_text") or question)
+    result = answer_in_context(tracker, tracker.latest_message.get("normalised_text") or question)
     if result.kind == "answer" and result.best:
         return give_answer(dispatcher, result.best.entry_id, result.best.answer)
     if only_if_confident:

@@ -104,3 +104,38 @@ async def test_a_request_for_a_service_no_article_confirms_gets_a_plain_no_befor
     await ActionFaq().run(dispatcher, tracker_for([user_event(question, "faq")]), DOMAIN)
     assert dispatcher.messages[0]["text"] == lead
     assert [b["title"] for b in dispatcher.messages[0]["buttons"]] == ["How long does delivery take?"]
+
+
+async def test_a_policy_question_about_the_products_in_view_is_asked_with_their_kind(dispatcher, tiny_kb,
+                                                                                    monkeypatch):
+    """"can I still send them back if I open them?" with earbuds on screen: the knowledge base is asked
+    about earbuds too, and the better-matching answer is given."""
+    from types import SimpleNamespace
+
+    from actions import faq
+    from catalog.search import Constraints
+
+    asked = []
+    returns = entry_id(tiny_kb, "What is your return policy?")
+
+    def answer(question):
+        asked.append(question)
+        about_earbuds = question.startswith("earbuds: ")
+        score, kind = (ANSWER_AT + 0.05, "answer") if about_earbuds else (ANSWER_AT - 0.3, "none")
+        return FaqAnswer(kind, score, [Match(returns, "Which items can't be returned?", "Not opened earbuds.", score)])
+
+    monkeypatch.setattr(faq.knowledge_client, "answer", answer)
+    monkeypatch.setattr(faq.catalog_client, "products",
+                        lambda skus: [SimpleNamespace(category="Electronics > Earbuds")] if skus else [])
+    monkeypatch.setattr(faq.catalog_client, "engine",
+                        lambda: SimpleNamespace(parse=lambda text: (Constraints(), []), need=lambda text: None))
+    question = "if i open them can i still send them back?"
+    tracker = tracker_for([user_event(question, "faq")], {"shown_skus": ["ELEAR-SO101"]})
+    await ActionFaq().run(dispatcher, tracker, DOMAIN)
+    assert dispatcher.messages[0]["text"] == "Not opened earbuds."
+    assert asked == [question, f"earbuds: {question}"]
+    asked.clear()  # nothing on screen, or no word pointing at it: asked as written only
+    await ActionFaq().run(dispatcher, tracker_for([user_event(question, "faq")]), DOMAIN)
+    await ActionFaq().run(dispatcher, tracker_for([user_event("do you ship to canada?", "faq")],
+                                                  {"shown_skus": ["ELEAR-SO101"]}), DOMAIN)
+    assert asked == [question, "do you ship to canada?"]
