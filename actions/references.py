@@ -9,11 +9,14 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from actions import catalog_client
 from catalog.documents import ProductView
-from catalog.search import model_name
+from catalog.index import tokens
+from catalog.search import NOT_EXCLUDABLE, model_name
 
 
 # Words that point at several products at once ("the sonora ones", "both of the black ones").
 PLURAL = re.compile(r"\b(?:ones|both|all|them|those|these|each|every)\b", re.IGNORECASE)
+# Words that point at the product in focus ("is it waterproof?"), whatever other words the message has.
+IT = re.compile(r"\b(?:it|this|that)\b", re.IGNORECASE)
 
 
 def entity_values(tracker: Tracker, name: str) -> list[Any]:
@@ -29,6 +32,8 @@ def referenced_products(tracker: Tracker, every_match: bool = False) -> list[Pro
     "The navy one" is the first navy card on screen; "the navy ones" (or ``every_match``) all of them."""
     skus = [str(s) for s in entity_values(tracker, "sku")]
     listed = shown(tracker)
+    text = tracker.latest_message.get("text") or ""
+    several = every_match or PLURAL.search(text) is not None
     if not skus and listed:
         for ordinal in entity_values(tracker, "ordinal"):
             try:
@@ -40,7 +45,6 @@ def referenced_products(tracker: Tracker, every_match: bool = False) -> list[Pro
                 skus.append(listed[position])
     if not skus and listed:
         views = catalog_client.products(listed)
-        several = every_match or PLURAL.search(tracker.latest_message.get("text") or "") is not None
         for name in ("brand", "product", "color"):
             wanted = [str(v).lower() for v in entity_values(tracker, name)]
             for word in wanted:
@@ -51,11 +55,25 @@ def referenced_products(tracker: Tracker, every_match: bool = False) -> list[Pro
         colors = [str(v).lower() for v in entity_values(tracker, "color")]
         if not skus and colors:  # "the black one" of a model shown in another colour
             skus += [v.sku for v in colour_variants(views, colors)]
+        if not skus and not IT.search(text):  # "is it waterproof?" asks about the product in focus
+            skus += [v.sku for v in named_on_screen(text, views, several)]
     if not skus and tracker.get_slot("focus_sku"):
         skus.append(tracker.get_slot("focus_sku"))
     if not skus and len(listed) == 1:
         skus = listed
     return catalog_client.products(list(dict.fromkeys(skus)))
+
+
+def named_on_screen(text: str, views: list[ProductView], several: bool) -> list[ProductView]:
+    """"the farm memory one": the product on screen whose title has the most of the message's words that
+    not every title on screen shares; none when two fit equally (all of those when ``several``)."""
+    words = {w for w in tokens(text) if len(w) > 2 and w not in NOT_EXCLUDABLE}
+    titles = {v.sku: set(tokens(v.title)) for v in views}
+    common = set.intersection(*titles.values()) if titles else set()
+    scores = {v.sku: len(words & (titles[v.sku] - common)) for v in views}
+    best = max(scores.values(), default=0)
+    chosen = [v for v in views if best and scores[v.sku] == best]
+    return chosen if several or len(chosen) == 1 else []
 
 
 def products_or_ask(tracker: Tracker, dispatcher: CollectingDispatcher, ask_which: str,

@@ -176,6 +176,19 @@ async def test_the_black_one_is_the_first_black_card_and_the_black_ones_are_all_
     assert [p["sku"] for p in messages[0]["custom"]["products"]] == ["HP-700", "CM-200", "RS-501"]
 
 
+async def test_the_gooseneck_one_is_the_card_whose_title_alone_says_gooseneck():
+    shown = {"shown_skus": ["KET-100", "KET-102"]}
+    messages, _ = await run(ActionAddToCart(), "put the gooseneck one in my cart", "add_to_cart", slots=shown,
+                            sender="cart-named")
+    assert messages[0]["text"].startswith("Added 1 x Gooseneck Pour-Over Kettle to your cart.")
+    messages, _ = await run(ActionAddToCart(), "add the kettle one", "add_to_cart", slots=shown,
+                            sender="cart-named")  # both titles say kettle: which one?
+    assert messages[0]["text"].startswith("Which product should I add?")
+    messages, _ = await run(ActionProductDetails(), "is it stainless steel?", "product_details",
+                            slots={**shown, "focus_sku": "KET-102"})
+    assert "Gooseneck" in messages[0]["text"]  # "it" is the product in focus, not the stainless one
+
+
 async def test_cart_quantities_stock_and_totals():
     sender = "cart-test"
     messages, s = await run(ActionAddToCart(), "I'll take two of those", "add_to_cart", sender=sender,
