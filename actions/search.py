@@ -121,9 +121,10 @@ class ActionSearchProducts(Action):
         if declined(dispatcher, text):  # "can u hold one for me until payday"
             return []
         on_screen = tracker.get_slot("search_query") or tracker.get_slot("shown_skus")
-        if on_screen and not entity_values(tracker, "product_type") and (sort_of(text) or only_qualifies(text)):
-            # "show the most expensive first" or "cream would suit my kitchen better" right after a search
-            # is about those results
+        if on_screen and (CHEAPER.search(text) or PRICIER.search(text) or (
+                not entity_values(tracker, "product_type") and (sort_of(text) or only_qualifies(text)))):
+            # "show the most expensive first", "cream would suit my kitchen better" or "got a cheaper kettle?"
+            # right after a search is about those results (a kind of product not on screen starts a new one)
             return await ActionRefineSearch().run(dispatcher, tracker, domain)
         query, question = split_question(text)  # "a black backpack, also do you ship to Canada?"
         events = run_search(dispatcher, query or text, Constraints(), sort=sort_of(query or text), new=True)
@@ -162,14 +163,18 @@ class ActionRefineSearch(Action):
             return []
         explicit_price = entity_values(tracker, "price_min") or entity_values(tracker, "price_max")
         offset = 0
+        if (CHEAPER.search(text) or PRICIER.search(text)) and not explicit_price and shown:
+            previous_query = catalog_client.engine().without_prices(previous_query)  # the new bound replaces them
         if CHEAPER.search(text) and not explicit_price and shown:
             prices = [p.price for p in shown]
             bound = median(prices) if len(set(prices)) > 1 else min(prices)
-            context = dataclasses.replace(context, price_max=round(bound - 0.01, 2))
+            # "under 200" then "cheaper": a floor set earlier ("over 50") no longer holds
+            context = dataclasses.replace(context, price_max=round(bound - 0.01, 2), price_min=None)
         elif PRICIER.search(text) and not explicit_price and shown:
             prices = [p.price for p in shown]
             bound = median(prices) if len(set(prices)) > 1 else max(prices)
-            context = dataclasses.replace(context, price_min=round(bound + 0.01, 2))
+            # "under 50" then "something pricier": the shopper lifts their own ceiling
+            context = dataclasses.replace(context, price_min=round(bound + 0.01, 2), price_max=None)
         # The refinement's own words (colour, size, price, brand, stock, exclusions) update the kept ones.
         stated, _ = catalog_client.engine().parse(text)
         paging = not (CHEAPER.search(text) or PRICIER.search(text) or stated.active() or _excludes(stated))

@@ -444,6 +444,12 @@ class CatalogSearch:
         words = [w for w in raw if w not in STOPWORDS and not w.isdigit()]
         return ParsedQuery(constraints, words, " ".join(text.split()))
 
+    def without_prices(self, query: str) -> str:
+        """The query with the prices it states taken out ("kettles under 40" → "kettles"), for a
+        refinement that replaces them ("something pricier")."""
+        prices = [(e["start"], e["end"]) for e in extract(query, self.tables) if e["entity"] in ("price_min", "price_max")]
+        return " ".join(blank_spans(query, prices).split())
+
     def _known_type(self, types: Sequence[str]) -> str | None:
         """A product type is a constraint only when the catalog has products of that type; a type the
         catalog does not name ("bluetooth speaker") falls back to its head noun ("speaker")."""

@@ -79,6 +79,17 @@ async def test_refine_cheaper_in_black_and_more():
     assert cards(black) == ["RS-501"] and s3["search_constraints"]["colors"] == ["black"]
 
 
+async def test_a_cheaper_kettle_with_kettles_on_screen_refines_and_pricier_lifts_the_ceiling():
+    kettle = [{"entity": "product_type", "value": "kettle"}]
+    _, s1 = await run(ActionSearchProducts(), "kettles under 40", "search_product", entities=kettle)
+    assert sorted(s1["shown_skus"]) == ["KET-100", "KET-101"]
+    pricier, s2 = await run(ActionRefineSearch(), "something pricier?", "refine_search", slots=s1)
+    assert "KET-102" in cards(pricier) and "price_max" not in s2["search_constraints"]  # 69.00: over 40
+    cheaper, _ = await run(ActionSearchProducts(), "got a cheaper kettle?", "search_product", slots=s2,
+                           entities=kettle)
+    assert cards(cheaper) and all(sku != "KET-102" for sku in cards(cheaper))
+
+
 async def test_the_newest_constraint_wins_over_an_older_price_bound():
     _, s1 = await run(ActionSearchProducts(), "kettle", "search_product")
     _, s2 = await run(ActionRefineSearch(), "any cheaper ones?", "refine_search", slots=s1)
