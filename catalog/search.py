@@ -316,6 +316,8 @@ class ParsedQuery:
     constraints: Constraints
     words: list[str]  # lexical terms, typos snapped to catalog words
     dense_text: str  # the query without prices and negated words, typos corrected
+    # Materials stated as the kind of product wanted ("a cast iron pan", "linen sheets"), not as context.
+    material_modifiers: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -442,7 +444,8 @@ class CatalogSearch:
         raw = tokens(text)
         constraints = dataclasses.replace(constraints, attrs=self.attribute_lexicon.find(text))
         words = [w for w in raw if w not in STOPWORDS and not w.isdigit()]
-        return ParsedQuery(constraints, words, " ".join(text.split()))
+        heads = {singular(t.split()[-1]) for t in self.tables.terms.get("product_type", {})}
+        return ParsedQuery(constraints, words, " ".join(text.split()), material_modifiers(query, found, heads))
 
     def without_prices(self, query: str) -> str:
         """The query with the prices it states taken out ("kettles under 40" → "kettles"), for a
@@ -490,7 +493,7 @@ class CatalogSearch:
         scores = self._scores(dense, self.lexical.search(parsed.words, k))
         if not scores:  # no query text at all: browse by rating within the constraints
             scores = {i: (v.rating or 0) / 100 for i, v in self.views.items()}
-        hard, soft = self._hard_and_soft(parsed.constraints, dense)
+        hard, soft = self._hard_and_soft(parsed.constraints, dense, parsed.material_modifiers)
         # The conversation's constraints (already updated by the latest message) are all hard.
         constraints = hard.merged(context) if context else hard
         for i in scores:
@@ -538,19 +541,21 @@ class CatalogSearch:
         return combine_scores([h for h in dense if h[0] in self.views], [h for h in lexical if h[0] in self.views],
                               lambda i: self.views[i].category, self.weights)
 
-    def _hard_and_soft(self, stated: Constraints, dense: list[tuple[int, float]]) -> tuple[Constraints, Constraints]:
+    def _hard_and_soft(self, stated: Constraints, dense: list[tuple[int, float]], modifiers: Sequence[str] = ()
+                       ) -> tuple[Constraints, Constraints]:
         """Split the query's constraints: prices, "in stock" and exclusions are always hard; a brand,
         colour, size or sought product type is hard when one of the products the query is most about
-        (its dense top ``COMPATIBLE_TOP``) has it. Materials and other attributes only lift products
-        that have them: in free text they are too often context, not a wish ("wood glue", "6 ft" of a
-        ladder or of a cord)."""
+        (its dense top ``COMPATIBLE_TOP``) has it, and so is a material written right before the product
+        type ("cast iron pan"). Other materials and attributes only lift products that have them: in free
+        text they are too often context, not a wish ("staring down at it", "6 ft" of a ladder or a cord)."""
         top = [self.views[i] for i, _ in dense[:COMPATIBLE_TOP] if i in self.views]
         hard, soft = stated, Constraints()
         for name in ("colors", "sizes", "materials", "brands", "attrs", "category"):
             if not getattr(stated, name):
                 continue
             alone = _only(stated, name)
-            if name in SOFT_ONLY or not any(alone.allows(v) for v in top):
+            stated_as_kind = name == "materials" and set(stated.materials) <= set(modifiers)
+            if (name in SOFT_ONLY and not stated_as_kind) or not any(alone.allows(v) for v in top):
                 hard = hard.without(name)
                 soft = dataclasses.replace(soft, **{name: getattr(stated, name)})
         return hard, soft
@@ -636,6 +641,30 @@ def category_affinity(dense: list[tuple[int, float]], category_of: Callable[[int
         if len(got) < CATEGORY_TOP:
             got.append(s)
     return {c: float(np.mean(s)) for c, s in best.items()}
+
+
+def material_modifiers(query: str, found: Sequence[dict[str, Any]], type_heads: set[str]) -> tuple[str, ...]:
+    """Materials written right before the product type or its head noun, at most a colour or another
+    material between ("cast iron pan", "a wool blue rug"): the kind of product asked for."""
+    spans = sorted((e for e in found if e.get("role") != "excluded"), key=lambda e: e["start"])
+    out = []
+    for i, ent in enumerate(spans):
+        if ent["entity"] != "material":
+            continue
+        end = ent["end"]
+        for nxt in [*spans[i + 1:], None]:
+            gap = query[end:nxt["start"] if nxt else len(query)]
+            words = tokens(gap)
+            if words and singular(words[0]) in type_heads:  # "cast iron pan": "pan" heads "frying pan"
+                out.append(str(ent["value"]))
+                break
+            if nxt is None or words or nxt["entity"] not in ("material", "color", "product_type"):
+                break
+            if nxt["entity"] == "product_type":
+                out.append(str(ent["value"]))
+                break
+            end = nxt["end"]
+    return tuple(dict.fromkeys(out))
 
 
 def sought_types(query: str, found: Sequence[dict[str, Any]]) -> list[str]:

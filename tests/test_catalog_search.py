@@ -17,7 +17,8 @@ from catalog.importer import upsert
 from catalog.index import DenseIndex
 from catalog.records import validate_file
 from catalog.documents import ProductView
-from catalog.search import CatalogSearch, Constraints, Weights, category_affinity, combine_scores, variant_labels
+from catalog.search import (CatalogSearch, Constraints, Weights, category_affinity, combine_scores, material_modifiers,
+                            variant_labels)
 from nlu_models.encoder import encode
 
 FIXTURE = Path(__file__).parent / "fixtures" / "catalog_small.jsonl"
@@ -119,10 +120,24 @@ def test_a_word_that_is_a_catalog_value_filters_only_when_the_query_is_about_suc
     assert engine.search("black running shoes").constraints.colors == ("black",)
 
 
-def test_a_material_in_free_text_lifts_but_does_not_filter(engine):
-    # Only one leather boot exists; the other hiking boots stay on the list, after it.
+def test_a_material_filters_only_when_written_as_the_kind_of_product(engine):
+    # "leather hiking boots": leather ones are what is asked for. Elsewhere in the message a material only
+    # lifts the products that have it; the other hiking boots stay on the list, after it.
     response = engine.search("leather hiking boots")
+    assert skus(response) == ["HB-600"] and response.constraints.materials == ("leather",)
+    response = engine.search("hiking boots, ideally leather")
     assert skus(response)[:2] == ["HB-600", "HB-601"] and not response.constraints.materials
+
+
+def test_material_modifiers_are_materials_right_before_the_product_type():
+    found = [{"entity": "material", "value": "cast iron", "start": 2, "end": 11},
+             {"entity": "color", "value": "blue", "start": 12, "end": 16}]
+    assert material_modifiers("a cast iron blue pan", found, {"pan"}) == ("cast iron",)
+    assert material_modifiers("a cast iron blue thing", found, {"pan"}) == ()
+    typed = [{"entity": "material", "value": "wool", "start": 0, "end": 4},
+             {"entity": "product_type", "value": "rug", "start": 5, "end": 9}]
+    assert material_modifiers("wool rugs", typed, set()) == ("wool",)
+    assert material_modifiers("wool for my rugs", [typed[0], {**typed[1], "start": 12, "end": 16}], set()) == ()
 
 
 def test_a_product_type_named_as_context_is_not_a_filter(engine):
