@@ -644,8 +644,8 @@ def category_affinity(dense: list[tuple[int, float]], category_of: Callable[[int
 
 
 def material_modifiers(query: str, found: Sequence[dict[str, Any]], type_heads: set[str]) -> tuple[str, ...]:
-    """Materials written right before the product type or its head noun, at most a colour or another
-    material between ("cast iron pan", "a wool blue rug"): the kind of product asked for."""
+    """Materials written right before the product type, its head noun or "ones", at most a colour or
+    another material between ("cast iron pan", "a wool blue rug", "cast iron ones"): the kind asked for."""
     spans = sorted((e for e in found if e.get("role") != "excluded"), key=lambda e: e["start"])
     out = []
     for i, ent in enumerate(spans):
@@ -655,7 +655,8 @@ def material_modifiers(query: str, found: Sequence[dict[str, Any]], type_heads: 
         for nxt in [*spans[i + 1:], None]:
             gap = query[end:nxt["start"] if nxt else len(query)]
             words = tokens(gap)
-            if words and singular(words[0]) in type_heads:  # "cast iron pan": "pan" heads "frying pan"
+            # "cast iron pan" ("pan" heads "frying pan"); "frying pans, cast iron ones"
+            if words and (singular(words[0]) in type_heads or words[0] in ("one", "ones")):
                 out.append(str(ent["value"]))
                 break
             if nxt is None or words or nxt["entity"] not in ("material", "color", "product_type"):

@@ -134,6 +134,7 @@ def test_material_modifiers_are_materials_right_before_the_product_type():
              {"entity": "color", "value": "blue", "start": 12, "end": 16}]
     assert material_modifiers("a cast iron blue pan", found, {"pan"}) == ("cast iron",)
     assert material_modifiers("a cast iron blue thing", found, {"pan"}) == ()
+    assert material_modifiers("a cast iron blue one", found, set()) == ("cast iron",)
     typed = [{"entity": "material", "value": "wool", "start": 0, "end": 4},
              {"entity": "product_type", "value": "rug", "start": 5, "end": 9}]
     assert material_modifiers("wool rugs", typed, set()) == ("wool",)
