@@ -14,8 +14,10 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import logging
+import math
 import re
 import threading
+import time
 from dataclasses import dataclass, field
 from typing import Any, Callable, Sequence
 
@@ -34,6 +36,7 @@ from nlu_models.lookups import singular, static_tables, tables_from_products
 log = logging.getLogger(__name__)
 Encoder = Callable[[list[str]], np.ndarray]
 MIN_CANDIDATES = 1000
+REFRESH_CHECK_S = 1.0  # a catalog import reaches the searches of a running process within this long
 CATEGORY_TOP = 3  # a category's affinity: the mean of its best few dense similarities
 COMPATIBLE_TOP = 10  # a stated value is a filter when one of the query's top products has it
 # A message naming no product is about a category when its affinity reaches this (chosen on the hardware
@@ -363,6 +366,8 @@ class CatalogSearch:
         self.attribute_lexicon = AttributeLexicon()
         self.weights = weights or Weights()
         self._signature: tuple | None = None
+        self._checked_at = -math.inf
+        self._known_types: dict[str, bool] = {}  # product type → whether some product is of it
         self._lock = threading.Lock()
         self.dense.load()
 
@@ -374,9 +379,15 @@ class CatalogSearch:
             self._encode = encode
         return self._encode
 
+    def _refresh_if_due(self) -> None:
+        """Every query used to ask the database whether the catalog changed; once a second is enough."""
+        if time.monotonic() - self._checked_at >= REFRESH_CHECK_S:
+            self.refresh()
+
     def refresh(self) -> bool:
         """Bring views and indexes up to date with the products table; True when something changed."""
         with self._lock:
+            self._checked_at = time.monotonic()
             signature = products_signature(self.settings.database_url)
             if signature is None or signature == self._signature:
                 return False
@@ -396,6 +407,7 @@ class CatalogSearch:
             self.known_words = {w for words in self.vocabulary.values() for w in words}
             self.attribute_lexicon = AttributeLexicon.of(views)
             self.attribute_words = {w for v in views for w in attribute_words(v)}
+            self._known_types = {}
             self._signature = signature
             log.info("search index: %d products (%d dense, %d lexical updates)",
                      len(views), changed_dense, changed_lexical)
@@ -458,7 +470,9 @@ class CatalogSearch:
         catalog does not name ("bluetooth speaker") falls back to its head noun ("speaker")."""
         for t in types:
             for candidate in (t, t.split()[-1]):
-                if any(_is_type(v, candidate) for v in self.views.values()):
+                if candidate not in self._known_types:  # a scan of the whole catalog: once per type
+                    self._known_types[candidate] = any(_is_type(v, candidate) for v in self.views.values())
+                if self._known_types[candidate]:
                     return candidate
         return None
 
@@ -478,7 +492,7 @@ class CatalogSearch:
         stated; when nothing meets them all, older ones are dropped first. ``one_per_model``: each
         model's best-ranked variant only, with all of the model's variants as ``variants`` (a shopper's
         page is not three colours of one model; the choices are on its card)."""
-        self.refresh()
+        self._refresh_if_due()
         if not self.views:
             return SearchResponse([], context or Constraints())
         parsed = self.understand(query)
@@ -581,7 +595,7 @@ class CatalogSearch:
         """The category a message is most about, by dense similarity alone, with its affinity: how
         strongly a message that names no product ("my cat keeps scratching the sofa") points at one
         kind of product. The caller decides, with ``NEED_THRESHOLD``, whether that is enough."""
-        self.refresh()
+        self._refresh_if_due()
         if not self.views or not text.strip():
             return None
         return self.need_of_vector(self.encode([text])[0])
@@ -596,7 +610,7 @@ class CatalogSearch:
 
     def similar(self, sku: str, limit: int = 5, context: Constraints | None = None) -> SearchResponse:
         """Products closest to this one in embedding space, other models first (not its own variants)."""
-        self.refresh()
+        self._refresh_if_due()
         source = self.by_sku.get(sku)
         constraints = context or Constraints()
         if source is None:
