@@ -8,7 +8,7 @@ RASA := .venv-rasa/bin/python -m aisle.rasa_cli
 # Same default as aisle/config.py: ./var unless AISLE_DATA_DIR says otherwise.
 DATA_DIR := $(or $(AISLE_DATA_DIR),var)
 RASA_MODEL := $(DATA_DIR)/models/dialogue.tar.gz
-RASA_INPUTS := domain.yml config.yml $(shell find data/rules data/stories -name '*.yml' 2>/dev/null)
+RASA_INPUTS := domain.yml config.yml $(shell find data/rules -name '*.yml')
 export RASA_TELEMETRY_ENABLED := false
 
 .PHONY: help setup venvs browser servers webchat production-check run-production train train-nlu train-dialogue migrate catalog knowledge run test screenshots axe lock-app lock-rasa
@@ -34,7 +34,7 @@ train-dialogue: venvs $(RASA_MODEL)
 	@echo "✓ dialogue model $(RASA_MODEL) is up to date"
 
 $(RASA_MODEL): $(RASA_INPUTS)
-	@echo "→ training the dialogue model (domain, rules or stories changed)"
+	@echo "→ training the dialogue model (domain or rules changed)"
 	@$(RASA) train core --out $(DATA_DIR)/models --fixed-model-name dialogue
 	@touch $@
 

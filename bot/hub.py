@@ -53,9 +53,6 @@ class Hub:
             if not self._subscribers[topic]:
                 del self._subscribers[topic]
 
-    def subscriber_count(self, topic: str) -> int:
-        return len(self._subscribers.get(topic, ()))
-
 
 class Subscription:
     def __init__(self, queue: asyncio.Queue[dict[str, Any] | None]) -> None:

@@ -32,7 +32,6 @@ SEED = 7
 CUSTOMERS = 500
 DAYS = 365
 FIRST_ORDER_NUMBER = 10100
-RETURN_WINDOW_DAYS = 30
 ALEX, SAM = "alex.morgan@example.com", "sam.lee@example.com"
 # Fixed by ../shared/contracts/interfaces.md (alex's) and README: the second factor to try the dialogue.
 WELL_KNOWN_POSTCODES = {ALEX: "94107", SAM: "02139"}
