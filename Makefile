@@ -52,7 +52,7 @@ run: setup train catalog knowledge
 	@echo "→ starting Aisle: NLU, actions, Rasa and web (Ctrl-C stops all of them)"
 	@$(PY) -m honcho start -f Procfile
 
-# Production mode: PostgreSQL + Redis, two Rasa servers, two app instances (README: "Production mode").
+# Production mode: PostgreSQL + Redis, two Rasa servers, two app instances (docs/production.md: "Production mode").
 production-check:
 	@[[ $${AISLE_DATABASE_URL:-} == postgresql* ]] || { echo "error: make run-production needs AISLE_DATABASE_URL=postgresql://USER:PASSWORD@HOST/DB" >&2; exit 1; }
 	@[[ $${AISLE_REDIS_URL:-} == redis* ]] || { echo "error: make run-production needs AISLE_REDIS_URL=redis://HOST:6379/0" >&2; exit 1; }

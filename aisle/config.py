@@ -1,7 +1,7 @@
 """All configuration, read once from the environment.
 
 Stdlib only: this module is imported from both virtual environments (the Rasa one runs
-``aisle.rasa_server``). Every variable is documented in README.md.
+``aisle.rasa_server``). Every variable is documented in docs/configuration.md.
 """
 from __future__ import annotations
 

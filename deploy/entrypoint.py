@@ -66,7 +66,7 @@ def main(argv: list[str]) -> int:
         return 2
     unset = placeholders(dict(os.environ))
     if unset:
-        log.error("refusing to start: %s still hold the %s placeholder; set real values (README: "
+        log.error("refusing to start: %s still hold the %s placeholder; set real values (docs/production.md: "
                   "\"Containers and Kubernetes\")", ", ".join(unset), PLACEHOLDER)
         return 78  # EX_CONFIG
     commands = service_commands()

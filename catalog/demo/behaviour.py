@@ -8,7 +8,7 @@ consumables, seasonal categories (tents in summer, duvets and sweaters in winter
 and a long tail of popularity. Orders exist in every state, relative to ``now``: placed, packed,
 shipped (carrier, tracking, expected date), delivered, cancelled and returned.
 
-Two well-known demo shoppers make the order dialogue easy to try (README lists their orders):
+Two well-known demo shoppers make the order dialogue easy to try (docs/dialogue.md lists their orders):
 alex.morgan@example.com (orders 10001-10005, shipping to postcode 94107) and sam.lee@example.com
 (order 10006, postcode 02139). Every order ships to its customer's postcode (``demo_postcode``).
 """
@@ -33,7 +33,7 @@ CUSTOMERS = 500
 DAYS = 365
 FIRST_ORDER_NUMBER = 10100
 ALEX, SAM = "alex.morgan@example.com", "sam.lee@example.com"
-# Fixed by ../shared/contracts/interfaces.md (alex's) and README: the second factor to try the dialogue.
+# Fixed by ../shared/contracts/interfaces.md (alex's) and docs/dialogue.md: the second factor to try the dialogue.
 WELL_KNOWN_POSTCODES = {ALEX: "94107", SAM: "02139"}
 
 PERSONAS: dict[str, dict[str, float]] = {
