@@ -1,4 +1,4 @@
-"""ONNX Runtime vs torch for serving: ``python -m nlu_models.bench_onnx`` writes reports/onnx.{json,md}.
+"""ONNX Runtime vs torch for serving: ``python -m bench.onnx`` writes reports/onnx.{json,md}.
 
 For the intent classifier (the trained model in AISLE_DATA_DIR/nlu) and the sentence encoder (search and
 the knowledge base), each as torch eager (what served before), ONNX fp32 and ONNX dynamic int8:
@@ -33,7 +33,7 @@ from aisle.config import REPO_ROOT, settings
 from aisle.logs import configure_logging
 from nlu_models.data import load_examples
 
-log = logging.getLogger("nlu_models.bench_onnx")
+log = logging.getLogger("bench.onnx")
 REPORTS = REPO_ROOT / "reports"
 VARIANTS = ("torch", "fp32", "int8")
 PARTS = ("intent", "search", "faq", "latency", "services", "reuse")
@@ -60,7 +60,7 @@ def versions() -> dict[str, Any]:
 # ---------------------------------------------------------------- intent quality
 
 def bench_intent() -> dict[str, Any]:
-    from nlu_models.evaluate import DEVSET, HELDOUT, load_shop_parser, parser_predictor, read_jsonl, score
+    from bench.nlu_eval import DEVSET, HELDOUT, load_shop_parser, parser_predictor, read_jsonl, score
 
     folder = settings().nlu_model_dir
     clinc = json.loads((REPO_ROOT.parent / "shared" / "datasets" / "clinc150" / "data_full.json").read_text())
@@ -222,7 +222,7 @@ def worker(model: str, variant: str) -> dict[str, Any]:
 
         torch.set_num_threads(cfg.torch_threads)
     if model == "intent":
-        from nlu_models.evaluate import load_shop_parser
+        from bench.nlu_eval import load_shop_parser
 
         parser = load_shop_parser(cfg.nlu_model_dir, precision=variant)
         out["load_s"] = round(time.perf_counter() - started, 2)
@@ -241,7 +241,7 @@ def worker(model: str, variant: str) -> dict[str, Any]:
 
 
 def run_worker(model: str, variant: str, env: dict[str, str], cpu: int) -> dict[str, Any]:
-    cmd = ["taskset", "-c", str(cpu), sys.executable, "-m", "nlu_models.bench_onnx", "--worker", f"{model}:{variant}"]
+    cmd = ["taskset", "-c", str(cpu), sys.executable, "-m", "bench.onnx", "--worker", f"{model}:{variant}"]
     done = subprocess.run(cmd, cwd=REPO_ROOT, env={**os.environ, **env}, capture_output=True, text=True, check=False)
     if done.returncode != 0:
         raise RuntimeError(f"{' '.join(cmd)} failed:\n{done.stderr[-3000:]}")
@@ -344,7 +344,7 @@ def span(ms: dict[str, float]) -> str:
 def markdown(report: dict[str, Any]) -> str:
     m = report["machine"]
     lines = ["# ONNX Runtime vs torch for serving", "",
-             f"Run {report['finished_at']} by `python -m nlu_models.bench_onnx` on **{m['cpu']}** ({m['cpus']} CPUs, "
+             f"Run {report['finished_at']} by `python -m bench.onnx` on **{m['cpu']}** ({m['cpus']} CPUs, "
              f"{m['hypervisor'] or 'no'} hypervisor; flags {', '.join(m['flags'])}; native bf16 autocast: "
              f"{m['bf16_autocast']}), torch {m['torch']}, onnxruntime {m['onnxruntime']}, Python {m['python']}, "
              f"{m['threads']} intra-op thread. Load average at the start {m['load_average']}: the machine is shared "
@@ -434,7 +434,7 @@ def markdown(report: dict[str, Any]) -> str:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(prog="python -m nlu_models.bench_onnx", description=__doc__,
+    parser = argparse.ArgumentParser(prog="python -m bench.onnx", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--parts", default=",".join(PARTS), help=f"comma-separated subset of {PARTS}")
     parser.add_argument("--baseline-tree", type=Path, help="a checkout from before ONNX serving (its .venv used)")

@@ -1,4 +1,4 @@
-"""NLU benchmark: ``python -m nlu_models.bench`` writes reports/nlu.json and reports/nlu.md.
+"""NLU benchmark: ``python -m bench.nlu`` writes reports/nlu.json and reports/nlu.md.
 
 Side by side in one run: the fine-tuned MiniLM (Aisle), the frozen-MiniLM + logistic-regression
 baseline, and Rasa's default DIET pipeline (in .venv-rasa), on BANKING77 and CLINC150 from
@@ -6,7 +6,7 @@ baseline, and Rasa's default DIET pipeline (in .venv-rasa), on BANKING77 and CLI
 cross-validation on Aisle's own data/nlu and serving latency. Not part of `make test`.
 
 ``--heldout`` runs only the shop model's own evaluations (a few minutes, nothing public retrained):
-the dev set nlu_models/devset.jsonl, the held-out shopper messages tests/unseen/nlu_messages.jsonl
+the dev set bench/nlu_devset.jsonl, the held-out shopper messages tests/unseen/nlu_messages.jsonl
 (never trained on) and CLINC150 through the shop NLU, each for the trained model with the parser's
 rules, the model as it was before issue #14 (its copy in AISLE_DATA_DIR/nlu-before, plain model and
 threshold), and frozen MiniLM + logistic regression trained on the same data/nlu.
@@ -37,7 +37,7 @@ from nlu_models.finetune import FineTuneSettings, fine_tune, predict_logits, str
 from nlu_models.parser import FALLBACK_INTENT
 from nlu_models.training import accepted_confidence
 
-log = logging.getLogger("nlu_models.bench")
+log = logging.getLogger("bench.nlu")
 DATASETS = REPO_ROOT.parent / "shared" / "datasets"
 REPORTS = REPO_ROOT / "reports"
 PARTS = ("banking77", "clinc150", "aisle_cv", "aisle_cv_before", "latency", "train_time", "devset", "heldout",
@@ -81,7 +81,7 @@ def run_diet(train: list[tuple[str, str]], test: list[tuple[str, str]], epochs: 
         src, out = Path(tmp) / "in.json", Path(tmp) / "out.json"
         src.write_text(json.dumps({"train": train, "test": test}))
         env = {**os.environ, "RASA_TELEMETRY_ENABLED": "false", "TF_CPP_MIN_LOG_LEVEL": "2"}
-        subprocess.run([str(REPO_ROOT / ".venv-rasa/bin/python"), "-m", "nlu_models.bench_diet", str(src), str(out),
+        subprocess.run([str(REPO_ROOT / ".venv-rasa/bin/python"), "-m", "bench.nlu_diet", str(src), str(out),
                         str(epochs)],
                        cwd=REPO_ROOT, env=env, check=True, stdout=subprocess.DEVNULL)
         result = json.loads(out.read_text())
@@ -124,7 +124,7 @@ def bench_banking77(quick: bool, diet_epochs: int) -> dict[str, Any]:
         "macro_f1": macro_f1(test_labels, pred), "train_seconds": seconds, "epochs": len(tuned.history)}
     del tuned
 
-    from nlu_models.baseline import EmbeddingLogReg
+    from bench.nlu_baseline import EmbeddingLogReg
 
     started = time.perf_counter()
     lr = EmbeddingLogReg.train(*train, seed=PUBLIC.seed)
@@ -218,7 +218,7 @@ def bench_aisle_cv(quick: bool, folds: int = 5, settings_cv: FineTuneSettings | 
                    rules: bool = True) -> dict[str, Any]:
     from sklearn.model_selection import StratifiedKFold
 
-    from nlu_models.evaluate import demo_lookups, is_right
+    from bench.nlu_eval import demo_lookups, is_right
     from nlu_models.server import parser_for
     from nlu_models.training import train_model, unknown_messages
 
@@ -346,8 +346,8 @@ class ShopSystems:
     def get(self) -> list[Any]:
         if self._systems is not None:
             return self._systems
-        from nlu_models.baseline import EmbeddingLogReg
-        from nlu_models.evaluate import System, load_shop_parser, parser_predictor
+        from bench.nlu_baseline import EmbeddingLogReg
+        from bench.nlu_eval import System, load_shop_parser, parser_predictor
         from nlu_models.training import train_if_stale
 
         cfg = settings()
@@ -365,7 +365,7 @@ class ShopSystems:
 
 
 def bench_labelled(path: Path, systems: ShopSystems) -> dict[str, Any]:
-    from nlu_models.evaluate import evaluate, read_jsonl
+    from bench.nlu_eval import evaluate, read_jsonl
 
     if not path.exists():
         return {"missing": str(path.relative_to(REPO_ROOT))}
@@ -373,7 +373,7 @@ def bench_labelled(path: Path, systems: ShopSystems) -> dict[str, Any]:
 
 
 def bench_shop_clinc(systems: ShopSystems) -> dict[str, Any]:
-    from nlu_models.evaluate import clinc_answers
+    from bench.nlu_eval import clinc_answers
 
     clinc = json.loads((DATASETS / "clinc150" / "data_full.json").read_text())
     return {"rows": {s.name: {split: clinc_answers(s.predict, clinc, split) for split in ("val", "test")}
@@ -442,7 +442,7 @@ def targets(report: dict[str, Any]) -> list[str]:
 
 def markdown(report: dict[str, Any]) -> str:
     out = ["# NLU benchmark", "", f"Run {report['finished_at']} on {report['machine']}. "
-           "Produced by `python -m nlu_models.bench` (`--heldout` for the shop evaluations alone).", ""]
+           "Produced by `python -m bench.nlu` (`--heldout` for the shop evaluations alone).", ""]
     cpu = report.get("cpu")
     if cpu:
         out += [f"CPU (lscpu): {cpu.get('Model name', '?')}, {cpu.get('CPU(s)', '?')} CPUs"
@@ -559,7 +559,7 @@ def markdown(report: dict[str, Any]) -> str:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(prog="python -m nlu_models.bench", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m bench.nlu", description=__doc__)
     parser.add_argument("--render", action="store_true", help="only rewrite nlu.md from an existing nlu.json")
     parser.add_argument("--parts", default=",".join(PARTS), help=f"comma-separated subset of {PARTS}")
     parser.add_argument("--quick", action="store_true", help="every 20th example: a smoke run, not a result")
@@ -584,7 +584,7 @@ def main() -> None:
         parser.error(f"unknown parts {sorted(unknown)}")
     if any(p in parts for p in ("banking77", "clinc150", "shop_clinc")) and not DATASETS.exists():
         parser.error(f"{DATASETS} is missing: the public benchmarks live in ../shared/datasets")
-    from nlu_models.evaluate import DEVSET, HELDOUT
+    from bench.nlu_eval import DEVSET, HELDOUT
 
     shop = ShopSystems(Path(args.before) if args.before else settings().data_dir / "nlu-before")
     benches: dict[str, Callable[[], dict[str, Any]]] = {

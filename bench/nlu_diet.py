@@ -1,6 +1,6 @@
 """Rasa's own DIETClassifier pipeline as the benchmark's peer baseline. Runs in .venv-rasa:
 
-    .venv-rasa/bin/python -m nlu_models.bench_diet IN.json OUT.json [EPOCHS]
+    .venv-rasa/bin/python -m bench.nlu_diet IN.json OUT.json [EPOCHS]
 
 IN.json: {"train": [[text, label], ...], "test": [[text, label], ...]}. OUT.json: predictions, the
 training time and per-message latencies. The pipeline is Rasa 3.6's default NLU config.

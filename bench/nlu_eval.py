@@ -1,6 +1,6 @@
 """Scoring the shop NLU on labelled shopper messages and on CLINC150, as the server decides.
 
-Used by the benchmark (``python -m nlu_models.bench --heldout``, parts ``devset``, ``heldout``,
+Used by the benchmark (``python -m bench.nlu --heldout``, parts ``devset``, ``heldout``,
 ``shop_clinc``). Rules of the count: for gold out_of_scope, out_of_scope and nlu_fallback are both
 right; for every other gold intent ("in scope") nlu_fallback is a refusal and counts as wrong.
 """
@@ -19,7 +19,7 @@ from aisle.config import REPO_ROOT
 from nlu_models.parser import FALLBACK_INTENT, OUT_OF_SCOPE, Parser
 
 DEMO_CATALOG = REPO_ROOT / "catalog" / "demo" / "products.jsonl"
-DEVSET = Path(__file__).resolve().parent / "devset.jsonl"
+DEVSET = Path(__file__).resolve().parent / "nlu_devset.jsonl"
 HELDOUT = REPO_ROOT / "tests" / "unseen" / "nlu_messages.jsonl"
 REFUSED = (OUT_OF_SCOPE, FALLBACK_INTENT)
 

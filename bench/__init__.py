@@ -1,0 +1,1 @@
+"""Offline benchmarks (not part of `make test`, not in the image); run from the repository root."""
