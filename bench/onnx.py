@@ -5,7 +5,7 @@ the knowledge base), each as torch eager (what served before), ONNX fp32 and ONN
 
 - quality: intent accuracy on the dev set and on the held-out shopper messages (aggregates only), the
   shop parser's answers to CLINC150's test messages (agreement with torch, oos recall), and search
-  NDCG@10 on both catalog benchmarks (``catalog.bench``, weights tuned with the encoder under test);
+  NDCG@10 on both catalog benchmarks (``bench.search``, weights tuned with the encoder under test);
 - latency: a single message through the model alone and through ``Parser.parse``, one query through the
   encoder; each variant in its own process pinned to one CPU (taskset) on one intra-op thread, medians of
   many runs. torch rows are repeated limited to AVX2 (``ONEDNN_MAX_CPU_ISA=AVX2
@@ -104,19 +104,19 @@ def encoders() -> dict[str, Callable[[list[str]], np.ndarray]]:
 
 
 def bench_search() -> dict[str, Any]:
-    """``catalog.bench`` (both catalogs, weights tuned on the other one) once per encoder."""
+    """``bench.search`` (both catalogs, weights tuned on the other one) once per encoder."""
     return {"rows": search_rows(encoders()), "note": "NDCG@10 of the dense retriever alone and of the served ranking"}
 
 
 def search_rows(encoders: dict[str, Callable[[list[str]], np.ndarray]]) -> dict[str, Any]:
-    import catalog.bench.__main__ as search_bench
+    import bench.search.__main__ as search_bench
     import nlu_models.encoder as encoder_module
 
     served = encoder_module.encode
     rows: dict[str, Any] = {}
     try:
         for variant, encode in encoders.items():
-            encoder_module.encode = encode  # what catalog.bench imports when it runs
+            encoder_module.encode = encode  # what bench.search imports when it runs
             report = search_bench.run([])
             rows[variant] = {name: {system: (q[system]["summary"] if "summary" in q[system] else q[system])["ndcg10"]
                                     for system in ("dense", "served")}
@@ -373,7 +373,7 @@ def markdown(report: dict[str, Any]) -> str:
     if "search" in report:
         rows = report["search"]["rows"]
         cats = list(rows["torch"])
-        lines += ["## Search quality (NDCG@10, `catalog.bench`)", "",
+        lines += ["## Search quality (NDCG@10, `bench.search`)", "",
                   "| encoder | " + " | ".join(f"{c} dense | {c} served" for c in cats) + " |",
                   "|---|" + "---|---|" * len(cats)]
         for v in VARIANTS:

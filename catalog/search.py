@@ -40,7 +40,7 @@ REFRESH_CHECK_S = 1.0  # a catalog import reaches the searches of a running proc
 CATEGORY_TOP = 3  # a category's affinity: the mean of its best few dense similarities
 COMPATIBLE_TOP = 10  # a stated value is a filter when one of the query's top products has it
 # A message naming no product is about a category when its affinity reaches this (chosen on the hardware
-# store's needs and CLINC150 val by ``python -m catalog.bench.needs``; reported on the demo store's).
+# store's needs and CLINC150 val by ``python -m bench.needs``; reported on the demo store's).
 NEED_THRESHOLD = 0.35
 SOFT_ONLY = ("materials", "attrs")  # never filter when read from a query's free text
 # A product type right after one of these is the context of a need ("for working at a desk", "plug into my
@@ -66,7 +66,7 @@ NOT_EXCLUDABLE = STOPWORDS | set("one ones kind type brand thing things stuff it
 class Weights:
     """How the scores add up: dense cosine + lexical × max-normalised BM25 + category × the product's
     category affinity + soft × each stated-but-not-filtering value the product has. Chosen by
-    ``python -m catalog.bench`` on one catalog and reported on the other (reports/search.md)."""
+    ``python -m bench.search`` on one catalog and reported on the other (reports/search.md)."""
 
     lexical: float = 0.8
     category: float = 8.0

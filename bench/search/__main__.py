@@ -1,4 +1,4 @@
-"""Search quality benchmark on two catalogs: ``python -m catalog.bench`` writes reports/search.{json,md}.
+"""Search quality benchmark on two catalogs: ``python -m bench.search`` writes reports/search.{json,md}.
 
 - demo: the demo store (600 products), ``devset.jsonl`` (written next to the code) and
   ``demo_blind.jsonl`` (written by someone who had not read the search code);
@@ -217,7 +217,7 @@ def run(sizes: list[int]) -> dict[str, Any]:
                 "weights_from": "demo" if held_out else other, "weights": asdict(served_weights),
                 "tuned_here": asdict(tuned[name][0]), "grid_ndcg10": tuned[name][1], "quality": rows}
         if sizes:
-            from catalog.bench.scale import bench_scale
+            from bench.search.scale import bench_scale
 
             demo = engines["demo"]
             texts = [q.query for q in queries["demo"]]
@@ -258,7 +258,7 @@ def targets(report: dict[str, Any]) -> list[tuple[str, str, bool]]:
 def markdown(report: dict[str, Any]) -> str:
     m = report["machine"]
     lines = ["# Search benchmark", "",
-             f"Run {report['finished_at']} by `python -m catalog.bench` on {m['cpu']} ({', '.join(m['flags'])}), "
+             f"Run {report['finished_at']} by `python -m bench.search` on {m['cpu']} ({', '.join(m['flags'])}), "
              f"torch {m['torch']} ({m['torch_threads']} thread), faiss {m['faiss']}"
              + (f", query encoder: ONNX Runtime {m['onnxruntime']} {m['encoder_precision']}" if "onnxruntime" in m else "")
              + ".", "",
@@ -306,7 +306,7 @@ def markdown(report: dict[str, Any]) -> str:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(prog="python -m catalog.bench", description=__doc__,
+    parser = argparse.ArgumentParser(prog="python -m bench.search", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--out", default=str(REPORTS))
     parser.add_argument("--render", action="store_true", help="only rewrite search.md from search.json")

@@ -1,4 +1,4 @@
-"""Needs without product words: ``python -m catalog.bench.needs`` writes reports/needs.{json,md}.
+"""Needs without product words: ``python -m bench.needs`` writes reports/needs.{json,md}.
 
 A shopper often says what is wrong, not what to buy ("my cat keeps scratching up the sofa"). The NLU
 then answers out_of_scope, nlu_fallback or faq, and the assistant used to refuse. The served decision
@@ -6,10 +6,11 @@ now asks the catalog (``CatalogSearch.need``): when one category's dense affinit
 ``NEED_THRESHOLD`` the shopper gets that category's products instead of a refusal.
 
 Sets, written by someone who had read neither the code nor the training data: needs and negatives for
-the hardware store (``hardware/needs.jsonl``, where the threshold is chosen, with CLINC150's *val*
-split as further negatives) and for the demo store (``demo_needs.jsonl``, reported, with CLINC150's
-*test* split). A need counts as answered when products are shown and the first one's category is one
-of its labels; a negative or a CLINC message counts as a false alarm when products are shown.
+the hardware store (``bench/search/hardware/needs.jsonl``, where the threshold is chosen, with
+CLINC150's *val* split as further negatives) and for the demo store (``bench/search/demo_needs.jsonl``,
+reported, with CLINC150's *test* split). A need counts as answered when products are shown and the first
+one's category is one of its labels; a negative or a CLINC message counts as a false alarm when products
+are shown.
 Baseline: the NLU alone (products only for product intents), i.e. the assistant before this stage.
 """
 from __future__ import annotations
@@ -27,11 +28,11 @@ import numpy as np
 from actions.needs import CAPABILITY_REQUEST
 from aisle.config import REPO_ROOT
 from aisle.logs import configure_logging
-from catalog.bench.__main__ import CATALOGS, machine, open_catalog
+from bench.search.__main__ import CATALOGS, machine, open_catalog
 from catalog.search import NEED_THRESHOLD, CatalogSearch
 
-HERE = Path(__file__).resolve().parent
-SETS = {"hardware": HERE / "hardware" / "needs.jsonl", "demo": HERE / "demo_needs.jsonl"}
+DATA = Path(__file__).resolve().parent / "search"  # the labelled catalogs and their needs sets
+SETS = {"hardware": DATA / "hardware" / "needs.jsonl", "demo": DATA / "demo_needs.jsonl"}
 CLINC = REPO_ROOT.parent / "shared" / "datasets" / "clinc150" / "data_full.json"
 REPORTS = REPO_ROOT / "reports"
 PRODUCT_INTENTS = {"search_product", "recommend", "refine_search", "similar_products"}
@@ -136,7 +137,7 @@ def run(clinc_limit: int | None) -> dict[str, Any]:
 def markdown(report: dict[str, Any]) -> str:
     m = report["machine"]
     lines = ["# Needs without product words", "",
-             f"Run {report['finished_at']} by `python -m catalog.bench.needs` on {m['cpu']} "
+             f"Run {report['finished_at']} by `python -m bench.needs` on {m['cpu']} "
              f"({', '.join(m['flags'])}), torch {m['torch']}.", "",
              f"Threshold on the best category's dense affinity: chosen on the hardware store's needs and "
              f"negatives plus CLINC150 val (lowest with ≤ {report['max_false_alarms']:.0%} false alarms on each): "
@@ -153,7 +154,7 @@ def markdown(report: dict[str, Any]) -> str:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(prog="python -m catalog.bench.needs", description=__doc__,
+    parser = argparse.ArgumentParser(prog="python -m bench.needs", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--out", default=str(REPORTS))
     parser.add_argument("--clinc-limit", type=int, default=None, help="use only the first N CLINC messages")

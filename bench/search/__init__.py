@@ -1,0 +1,1 @@
+"""Search quality and scale benchmarks (python -m bench.search)."""

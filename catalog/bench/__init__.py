@@ -1,1 +1,0 @@
-"""Search quality and scale benchmarks (python -m catalog.bench)."""
