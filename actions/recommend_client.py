@@ -22,7 +22,7 @@ from catalog.recommend import Item, Recommender, Weights
 
 log = logging.getLogger(__name__)
 
-# The neighbour part as catalog.recbench chose it on the demo shop's validation split (reports/recs.md).
+# The neighbour part as bench.recs chose it on the demo shop's validation split (reports/recs.md).
 # Popularity stays at 0.4 although validation liked more: served requests also carry a stated need and
 # the cart, which a stronger prior would drown; content is kept so a conversation with no history still
 # gets "similar to what you looked at".

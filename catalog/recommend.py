@@ -56,7 +56,7 @@ class Item:
 
 @dataclass(frozen=True)
 class Model:
-    """Hyper-parameters of the learnt parts; the defaults are what catalog.recbench chose on the demo
+    """Hyper-parameters of the learnt parts; the defaults are what bench.recs chose on the demo
     shop's validation split (reports/recs.md)."""
     factors: int = 16
     regularization: float = 0.1

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from actions.recommend_client import RecommenderCache
-from catalog.recbench import evaluate, recbole_counts
+from bench.recs import evaluate, recbole_counts
 from catalog.recommend import Context, Item, Model, Recommender, Weights
 
 ITEMS = [

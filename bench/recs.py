@@ -1,4 +1,4 @@
-"""``python -m catalog.recbench``: offline recommendation benchmark → reports/recs.json, reports/recs.md.
+"""``python -m bench.recs``: offline recommendation benchmark → reports/recs.json, reports/recs.md.
 
 Three protocols:
 - demo shop, time split: the demo shop's simulated behaviour (catalog/demo/behaviour.py at a fixed date
@@ -413,7 +413,7 @@ def write_reports(runs: list[dict[str, Any]], info: dict[str, Any]) -> None:
     (REPORTS / "recs.json").write_text(json.dumps({"machine": info, "recbole_published": RECBOLE_PUBLISHED,
                                                    "runs": runs}, indent=2) + "\n")
     lines = ["# Recommendation benchmark", "",
-             f"`python -m catalog.recbench` on {info['cpu']} ({', '.join(info['flags_relevant'])}), 1 thread; "
+             f"`python -m bench.recs` on {info['cpu']} ({', '.join(info['flags_relevant'])}), 1 thread; "
              f"Python {info['python']}, " + ", ".join(f"{k} {v}" for k, v in info["libraries"].items())
              + f". {load_note(info)}", "",
              "Every method ranks all items; what the user already bought (time splits) or rated in train / "
@@ -448,7 +448,7 @@ def write_reports(runs: list[dict[str, Any]], info: dict[str, Any]) -> None:
 
 
 def main() -> None:
-    argparse.ArgumentParser(prog="python -m catalog.recbench", description=__doc__).parse_args()
+    argparse.ArgumentParser(prog="python -m bench.recs", description=__doc__).parse_args()
     configure_logging()
     warnings.filterwarnings("ignore", category=ParameterWarning)  # implicit's k-NN converts its own transpose
     info = machine()  # first: the load after this is ours

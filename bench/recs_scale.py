@@ -1,4 +1,4 @@
-"""``python -m catalog.recscale``: the recommender at a mid-size store's scale → reports/recs_scale.json, .md.
+"""``python -m bench.recs_scale``: the recommender at a mid-size store's scale → reports/recs_scale.json, .md.
 
 A synthetic catalog (100,000 items in 1,000 subcategories, 384-d unit embeddings like the search
 index's) and 5,000,000 interactions (250,000 shoppers, each mostly within two subcategories of
@@ -30,7 +30,7 @@ import psutil
 from threadpoolctl import threadpool_limits
 
 from aisle.logs import configure_logging
-from catalog.recbench import REPORTS, load_note, machine
+from bench.recs import REPORTS, load_note, machine
 from catalog.recommend import Context, Item, Model, Recommender
 
 log = logging.getLogger(__name__)
@@ -124,7 +124,7 @@ def write_reports(result: dict[str, Any]) -> None:
     s, m = result["scale"], result["machine"]
     ok = {"build": result["build_s"] <= 300, "rss": result["serving_rss_mb"] <= 1536, "p95": result["p95_ms"] <= 20}
     lines = ["# Recommender at scale", "",
-             f"`python -m catalog.recscale` on {m['cpu']} ({', '.join(m['flags_relevant'])}), 1 thread; "
+             f"`python -m bench.recs_scale` on {m['cpu']} ({', '.join(m['flags_relevant'])}), 1 thread; "
              + ", ".join(f"{k} {v}" for k, v in m["libraries"].items()) + f". {load_note(m)}", "",
              f"Synthetic: {s['items']:,} items in {s['groups']:,} subcategories ({s['dims']}-d embeddings), "
              f"{s['interactions']:,} interactions from {s['users']:,} shoppers, {s['orders']:,} orders; "
@@ -141,7 +141,7 @@ def write_reports(result: dict[str, Any]) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(prog="python -m catalog.recscale", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m bench.recs_scale", description=__doc__)
     parser.add_argument("--items", type=int, default=Scale.items)
     parser.add_argument("--interactions", type=int, default=Scale.interactions)
     parser.add_argument("--no-report", action="store_true", help="print the numbers only (smaller trial runs)")
