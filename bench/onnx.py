@@ -128,14 +128,14 @@ def search_rows(encoders: dict[str, Callable[[list[str]], np.ndarray]]) -> dict[
 
 
 def bench_faq() -> dict[str, Any]:
-    """``knowledge.bench``'s questions against the demo knowledge base, once per encoder (index, calibrator
+    """``bench.faq``'s questions against the demo knowledge base, once per encoder (index, calibrator
     and questions all embedded by the encoder under test)."""
     import yaml
 
     from aisle import migrate
     from aisle.db import session_factory
     from aisle.models import FaqEntry
-    from knowledge.bench import QUESTIONS, evaluate
+    from bench.faq import QUESTIONS, evaluate
     from knowledge.kb import KnowledgeBase
     from knowledge.retrieval import FaqRetriever
 
@@ -153,7 +153,7 @@ def bench_faq() -> dict[str, Any]:
         rows[variant] = {k: round(100 * q[k], 2) for k in ("top1_accuracy", "answered_correct", "answered_wrong",
                                                             "unanswerable_declined")}
         log.info("faq %s: %s", variant, rows[variant])
-    return {"rows": rows, "note": "percent; knowledge/bench questions (answerable paraphrases and unanswerable ones)"}
+    return {"rows": rows, "note": "percent; bench.faq questions (answerable paraphrases and unanswerable ones)"}
 
 
 def intent_model_embedder() -> Callable[[list[str]], np.ndarray]:
@@ -381,7 +381,7 @@ def markdown(report: dict[str, Any]) -> str:
         lines.append("")
     if "faq" in report:
         rows = report["faq"]["rows"]
-        lines += ["## FAQ retrieval (`knowledge.bench` questions, demo knowledge base)", "", report["faq"]["note"] + ".", "",
+        lines += ["## FAQ retrieval (`bench.faq` questions, demo knowledge base)", "", report["faq"]["note"] + ".", "",
                   "| encoder | top-1 accuracy | answered, right | answered, wrong | unanswerable declined |",
                   "|---|---|---|---|---|"]
         for v, r in rows.items():

@@ -1,7 +1,7 @@
-"""``python -m knowledge.bench``: FAQ retrieval quality and speed on the labelled question set.
+"""``python -m bench.faq``: FAQ retrieval quality and speed on the labelled question set.
 
 Loads the demo knowledge base into a scratch database, asks every question in
-knowledge/bench/questions.yml, and writes reports/faq.json and reports/faq.md: top-1 accuracy on
+bench/faq_questions.yml, and writes reports/faq.json and reports/faq.md: top-1 accuracy on
 answerable questions, what the bot would do with them (answer / did-you-mean / decline), the share of
 unanswerable questions declined, per-question latency, and how long a published edit takes to reach
 answers (no restart, no retraining).
@@ -29,7 +29,7 @@ from knowledge.records import entry_from_mapping
 from knowledge.retrieval import AMBIGUOUS_MARGIN, ANSWER_AT, SUGGEST_AT, FaqRetriever
 
 log = logging.getLogger(__name__)
-QUESTIONS = Path(__file__).resolve().parent / "bench" / "questions.yml"
+QUESTIONS = Path(__file__).resolve().parent / "faq_questions.yml"
 REPORTS = REPO_ROOT / "reports"
 
 
@@ -102,7 +102,7 @@ def write_reports(result: dict[str, Any]) -> None:
     q = result["quality"]
     lines = [
         "# FAQ retrieval benchmark", "",
-        f"`python -m knowledge.bench` on {q['answerable']} answerable paraphrases and {q['unanswerable']} "
+        f"`python -m bench.faq` on {q['answerable']} answerable paraphrases and {q['unanswerable']} "
         f"unanswerable questions against the {result['entries']}-entry demo knowledge base. Thresholds: answer at "
         f"calibrated confidence ≥ {ANSWER_AT}, did-you-mean ≥ {SUGGEST_AT}, else decline; a confident answer becomes "
         f"did-you-mean when the runner-up, with a different answer, scores within {AMBIGUOUS_MARGIN} "
@@ -129,7 +129,7 @@ def write_reports(result: dict[str, Any]) -> None:
 
 
 def main() -> None:
-    argparse.ArgumentParser(prog="python -m knowledge.bench", description=__doc__).parse_args()
+    argparse.ArgumentParser(prog="python -m bench.faq", description=__doc__).parse_args()
     configure_logging("WARNING")
     questions = yaml.safe_load(QUESTIONS.read_text())
     with tempfile.TemporaryDirectory() as tmp:
