@@ -1,4 +1,4 @@
-"""``python -m tests.load_faults``: faults injected while shoppers chat (a benchmark run, not a test).
+"""``python -m bench.faults``: faults injected while shoppers chat (a benchmark run, not a test).
 
 Every service runs under its keepalive (the Procfile's commands) with widget-like shoppers (the load
 benchmark's conversations plus asking for a person; they reconnect and resend like the widget). Then,
@@ -26,7 +26,7 @@ from sqlalchemy import func, select, text
 from aisle.db import session_factory
 from aisle.models import CartItem, Conversation, ConversationMode, Message
 from tests.e2e_stack import Stack
-from tests.load import DEMO_CATALOG, REPORTS, SCRIPTS, Tally, shoppers, widget_conversations
+from bench.load import DEMO_CATALOG, REPORTS, SCRIPTS, Tally, shoppers, widget_conversations
 
 EXTRA_SCRIPTS = [["hi", "show me kettles", "I want to talk to a real person"],
                  ["show me hiking boots", "add the first one to my cart", "what's in my cart?"]]
@@ -106,7 +106,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             missing = tally.sent - stored_client_ids(stack)
         finally:
             stack.stop_all()
-    return {"command": "python -m tests.load_faults " + " ".join(sys.argv[1:]), "measured_at": time.strftime("%Y-%m-%d"),
+    return {"command": "python -m bench.faults " + " ".join(sys.argv[1:]), "measured_at": time.strftime("%Y-%m-%d"),
             "shoppers": args.shoppers, "turn_timeout_s": args.turn_timeout, "before_faults": steady,
             "faults": faults, "counts_before": before, "counts_after": after,
             "messages_sent": len(tally.sent), "sent_but_not_stored": len(missing),
@@ -137,7 +137,7 @@ def markdown(r: dict[str, Any]) -> str:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(prog="python -m tests.load_faults", description=__doc__,
+    parser = argparse.ArgumentParser(prog="python -m bench.faults", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--shoppers", type=int, default=15)
     parser.add_argument("--warmup", type=float, default=30, help="seconds of chat before the first fault")

@@ -90,6 +90,6 @@ def start_server(settings: Settings, model: Path, port: int, log_path: Path) -> 
         stdout=open(log_path, "ab"), stderr=subprocess.STDOUT, start_new_session=True)
 
 
-if __name__ == "__main__":  # train (or confirm) the peer model on its own: python -m tests.load_peer
+if __name__ == "__main__":  # train (or confirm) the peer model on its own: python -m bench.load_peer
     logging.basicConfig(level=logging.INFO)
     print(trained_model(Settings.from_env()))

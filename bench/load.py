@@ -1,4 +1,4 @@
-"""``python -m tests.load``: how much shopper traffic Aisle holds on this machine (a benchmark, not a test).
+"""``python -m bench.load``: how much shopper traffic Aisle holds on this machine (a benchmark, not a test).
 
 Starts every service (the Procfile's commands) on free ports over a scratch data dir with the demo
 catalog, knowledge base and orders, then runs simulated shoppers through the widget's WebSocket
@@ -7,7 +7,7 @@ verification, recommendations, chit-chat, asking for a person) with 1–3 s of t
 messages. The number of shoppers steps up until the p95 turn latency (message sent → the bot's last
 reply of that turn) passes 250 ms or errors appear. Per step: turns/s, p50/p95/p99, errors, and each
 service's CPU and memory. Then the same conversations, stepped the same way, against the stock Rasa
-peer (tests/load_peer.py) through Rasa's REST channel. Capacity = the highest turns/s of a step with
+peer (bench/load_peer.py) through Rasa's REST channel. Capacity = the highest turns/s of a step with
 p95 ≤ 250 ms and no errors.
 
 ``--soak SECONDS --shoppers N`` instead holds N shoppers for that long and samples every service's
@@ -36,7 +36,7 @@ import aiohttp
 import psutil
 
 from aisle.config import REPO_ROOT, Settings
-from tests import load_peer
+from bench import load_peer
 from tests.e2e_stack import Stack, free_port
 from tests.servers import PostgresServer, RedisServer
 
@@ -435,7 +435,7 @@ def update_reports(parts: dict[str, Any], command: str) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(prog="python -m tests.load", description=__doc__,
+    parser = argparse.ArgumentParser(prog="python -m bench.load", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--steps", type=lambda v: [int(x) for x in v.split(",")],
                         default=[10, 20, 40, 60, 80, 90, 100, 110, 120, 140, 160, 180, 200], help="shoppers per step")
@@ -449,7 +449,7 @@ def main() -> None:
     args = parser.parse_args()
     if args.rasa_servers > 1 and not args.postgres:
         parser.error("--rasa-servers needs --postgres (several Rasa servers share Redis's lock store)")
-    command = "python -m tests.load " + " ".join(sys.argv[1:])
+    command = "python -m bench.load " + " ".join(sys.argv[1:])
     asyncio.run(measure(args, lambda parts: update_reports(parts, command.strip())))
     print((REPORTS / "load.md").read_text())
 
