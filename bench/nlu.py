@@ -30,7 +30,7 @@ import numpy as np
 
 from aisle.config import REPO_ROOT, settings
 from aisle.logs import configure_logging
-from aisle.machine import cpu_description
+from bench.machine import cpu_description
 from nlu_models.calibration import energy, fit_temperature, softmax, tune_threshold
 from nlu_models.data import load_examples
 from nlu_models.finetune import FineTuneSettings, fine_tune, predict_logits, stratified_split

@@ -47,7 +47,7 @@ def versions() -> dict[str, Any]:
     import onnxruntime
     import torch
 
-    from aisle.machine import cpu_description
+    from bench.machine import cpu_description
 
     cpu = cpu_description()
     return {"cpu": cpu.get("Model name", platform.processor()), "flags": cpu.get("flags_relevant", []),

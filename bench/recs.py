@@ -43,7 +43,7 @@ from threadpoolctl import threadpool_limits
 
 from aisle.config import REPO_ROOT
 from aisle.logs import configure_logging
-from aisle.machine import cpu_description
+from bench.machine import cpu_description
 from catalog.demo.behaviour import simulate
 from catalog.documents import category_leaf
 from catalog.recommend import Context, Item, Model, Recommender, Weights, interaction_matrix

@@ -34,7 +34,7 @@ from aisle import migrate
 from aisle.config import REPO_ROOT, Settings
 from aisle.db import session_factory
 from aisle.logs import configure_logging
-from aisle.machine import cpu_description
+from bench.machine import cpu_description
 from catalog.demo.generate import OUT as DEMO
 from catalog.documents import ProductView
 from catalog.importer import upsert
