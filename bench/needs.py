@@ -101,7 +101,7 @@ def clinc_rows(split: str, limit: int | None = None) -> list[dict[str, Any]]:
 
 def load_parser(catalog: Path):
     from aisle.config import settings
-    from nlu_models.evaluate import load_shop_parser
+    from bench.nlu_eval import load_shop_parser
     from nlu_models.lookups import static_tables, tables_from_products
 
     products = [json.loads(line) for line in catalog.read_text().splitlines() if line.strip()]
