@@ -50,6 +50,15 @@ KINDS = ("category", "categories")
 RELAX_ORDER = ("attrs", "colors", "sizes", "materials", "brands", "price", "category", "categories", "in_stock")
 WORD = re.compile(r"[A-Za-z]+")
 IN_STOCK = re.compile(r"\b(?:in[- ]stock|available (?:now|today)|ships? (?:today|now)|available right now)\b", re.I)
+# Who a product is labelled for (its category or title), and how a shopper says who it is for.
+AUDIENCE_LABELS = {"men": re.compile(r"\bmen'?s\b|\bmale\b", re.I),
+                   "women": re.compile(r"\bwomen'?s\b|\bladies\b|\bfemale\b", re.I)}
+AUDIENCE_ASKED = {
+    "men": re.compile(r"\b(?:men'?s|mens|male|for (?:a |my )?(?:man|men|guy|guys|husband|boyfriend|dad|son|him)|"
+                      r"i'?m a (?:guy|man|dude))\b", re.I),
+    "women": re.compile(r"\b(?:women'?s|womens|wom[ae]n|ladies|female|for (?:a |my )?(?:girlfriend|wife|mum|mom|"
+                        r"daughter|her)|i'?m a (?:woman|girl|lady))\b", re.I),
+}
 STOPWORDS = set(
     "a an the and or for to of in on with my me i im i'm want need looking look find show some any "
     "please do you have got is are it that this these those under below over above between than less more "
@@ -89,6 +98,10 @@ class Constraints:
     exclude_colors: tuple[str, ...] = ()
     exclude_materials: tuple[str, ...] = ()
     exclude_terms: tuple[str, ...] = ()  # title words, attribute names or values ("reel", "gas", "hood")
+    # "mens sweaters": who it is for; products labelled for the other ("Women's Clothing") are excluded,
+    # unlabelled ones ("Shoes > Running Shoes") stay.
+    audiences: tuple[str, ...] = ()
+    exclude_audiences: tuple[str, ...] = ()
 
     def active(self) -> list[str]:
         """The constraints that may be relaxed (exclusions never are: the shopper said no to them)."""
@@ -162,6 +175,9 @@ class Constraints:
         if self.exclude_colors and has_color(p, self.exclude_colors):
             return True
         if self.exclude_materials and has_material(p, self.exclude_materials):
+            return True
+        if self.exclude_audiences and any(AUDIENCE_LABELS[a].search(f"{p.category} {p.title}")
+                                          for a in self.exclude_audiences):
             return True
         return bool(self.exclude_terms) and _has_term(p, self.exclude_terms)
 
@@ -451,6 +467,7 @@ class CatalogSearch:
             exclude_colors=_unique(excluded.get("color", [])),
             exclude_materials=_unique(excluded.get("material", [])),
             exclude_terms=_unique(terms + [singular(str(v)) for v in excluded.get("product_type", [])]),
+            **audience(query),
         )
         text = blank_spans(query, blank + negated)
         raw = tokens(text)
@@ -655,6 +672,14 @@ def category_affinity(dense: list[tuple[int, float]], category_of: Callable[[int
         if len(got) < CATEGORY_TOP:
             got.append(s)
     return {c: float(np.mean(s)) for c, s in best.items()}
+
+
+def audience(query: str) -> dict[str, tuple[str, ...]]:
+    """Who the shopper says it is for: that audience, and the other one excluded (only when one is named)."""
+    asked = [a for a, pattern in AUDIENCE_ASKED.items() if pattern.search(query)]
+    if len(asked) != 1:
+        return {}
+    return {"audiences": tuple(asked), "exclude_audiences": tuple(a for a in AUDIENCE_LABELS if a not in asked)}
 
 
 def material_modifiers(query: str, found: Sequence[dict[str, Any]], type_heads: set[str]) -> tuple[str, ...]:

@@ -17,8 +17,8 @@ from catalog.importer import upsert
 from catalog.index import DenseIndex
 from catalog.records import validate_file
 from catalog.documents import ProductView
-from catalog.search import (CatalogSearch, Constraints, Weights, category_affinity, combine_scores, material_modifiers,
-                            variant_labels)
+from catalog.search import (CatalogSearch, Constraints, Weights, audience, category_affinity, combine_scores,
+                            material_modifiers, variant_labels)
 from nlu_models.encoder import encode
 
 FIXTURE = Path(__file__).parent / "fixtures" / "catalog_small.jsonl"
@@ -291,3 +291,27 @@ def test_variant_labels_name_what_differs():
     assert variant_labels([view("A", "Tee", color="red", size="S"), view("B", "Tee", color="blue", size="M")]) \
         == ["Red / S", "Blue / M"]
     assert variant_labels([view("A", "Mug, Large"), view("B", "Mug, Small")]) == ["Large", "Small"]
+
+
+@pytest.mark.parametrize("query, wanted", [
+    ("mens wool sweaters", {"audiences": ("men",), "exclude_audiences": ("women",)}),
+    ("a rain jacket for my wife", {"audiences": ("women",), "exclude_audiences": ("men",)}),
+    ("im a guy and always cold", {"audiences": ("men",), "exclude_audiences": ("women",)}),
+    ("t-shirts for men and women", {}),
+    ("running shoes", {}),
+])
+def test_who_it_is_for(query, wanted):
+    assert audience(query) == wanted
+
+
+def test_for_men_excludes_what_is_labelled_for_women_and_keeps_what_is_labelled_for_nobody():
+    from types import SimpleNamespace
+
+    def product(category: str, title: str) -> SimpleNamespace:
+        return SimpleNamespace(category=category, title=title, brand=None, attributes={})
+
+    mens = Constraints(exclude_audiences=("women",))
+    assert mens.excludes(product("Women's Clothing > Sweaters", "Mohair Cloud Sweater"))
+    assert mens.excludes(product("Clothing > Jackets", "Rainwalker Parka Women's Jacket"))
+    assert not mens.excludes(product("Men's Clothing > Sweaters", "Fisherman Cable Men's Sweater"))
+    assert not mens.excludes(product("Shoes > Running Shoes", "Cloudride 3 Running Shoes"))
