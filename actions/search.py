@@ -163,24 +163,25 @@ class ActionRefineSearch(Action):
             return []
         explicit_price = entity_values(tracker, "price_min") or entity_values(tracker, "price_max")
         offset = 0
-        if (CHEAPER.search(text) or PRICIER.search(text)) and not explicit_price and shown:
-            previous_query = catalog_client.engine().without_prices(previous_query)  # the new bound replaces them
-        if CHEAPER.search(text) and not explicit_price and shown:
+        cheaper, pricier = CHEAPER.search(text) is not None, PRICIER.search(text) is not None
+        if (cheaper or pricier) and not explicit_price and shown:
+            # The new bound replaces every earlier one: "under 50" then "something pricier" lifts the
+            # shopper's own ceiling, and the prices written in the stored query go with it.
+            previous_query = catalog_client.engine().without_prices(previous_query)
             prices = [p.price for p in shown]
-            bound = median(prices) if len(set(prices)) > 1 else min(prices)
-            # "under 200" then "cheaper": a floor set earlier ("over 50") no longer holds
-            context = dataclasses.replace(context, price_max=round(bound - 0.01, 2), price_min=None)
-        elif PRICIER.search(text) and not explicit_price and shown:
-            prices = [p.price for p in shown]
-            bound = median(prices) if len(set(prices)) > 1 else max(prices)
-            # "under 50" then "something pricier": the shopper lifts their own ceiling
-            context = dataclasses.replace(context, price_min=round(bound + 0.01, 2), price_max=None)
+            middle = median(prices) if len(set(prices)) > 1 else None
+            if cheaper:
+                bound = min(prices) if middle is None else middle
+                context = dataclasses.replace(context, price_max=round(bound - 0.01, 2), price_min=None)
+            else:
+                bound = max(prices) if middle is None else middle
+                context = dataclasses.replace(context, price_min=round(bound + 0.01, 2), price_max=None)
         # The refinement's own words (colour, size, price, brand, stock, exclusions) update the kept ones.
         stated, _ = catalog_client.engine().parse(text)
-        paging = not (CHEAPER.search(text) or PRICIER.search(text) or stated.active() or _excludes(stated))
+        paging = not (cheaper or pricier or stated.active() or _excludes(stated))
         if sort is None and MORE.search(text) and paging:
             offset = int(tracker.get_slot("search_offset") or 0) + PAGE
-        newest = stated.active() + (["price"] if CHEAPER.search(text) or PRICIER.search(text) else [])
+        newest = stated.active() + (["price"] if cheaper or pricier else [])
         return run_search(dispatcher, previous_query, context.merged(stated), offset=offset, sort=sort,
                           newest=newest)
 
