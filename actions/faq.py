@@ -32,7 +32,8 @@ WHICH_ONE = "I have more than one answer that could fit. Which one do you mean?"
 OFFER_BUTTONS = [{"title": "Yes, a person please", "payload": "/affirm"}, {"title": "No thanks", "payload": "/deny"}]
 # "if i open them can i still send them back?" with earbuds on screen: a policy question about the
 # products in view, which the knowledge base can only match once their kind is named.
-ABOUT_PRODUCTS = re.compile(r"\b(?:it|its|them|they|these|those|this one|that one|the ones?)\b", re.IGNORECASE)
+ABOUT_PRODUCTS = re.compile(r"\b(?:it|its|them|they|these|those|this one|that one|the ones?)\b",
+                            re.IGNORECASE)
 
 
 def give_answer(dispatcher: CollectingDispatcher, entry_id: int, answer: str) -> list[dict[str, Any]]:
@@ -47,7 +48,8 @@ def answer_in_context(tracker: Tracker, question: str) -> FaqAnswer:
     points at it; whichever matches an article better."""
     result = knowledge_client.answer(question)
     in_view = [tracker.get_slot("focus_sku")] if tracker.get_slot("focus_sku") else shown(tracker)[:1]
-    if not in_view or not ABOUT_PRODUCTS.search(question) or catalog_client.engine().parse(question)[0].category:
+    names_a_kind = catalog_client.engine().parse(question)[0].category is not None
+    if not in_view or not ABOUT_PRODUCTS.search(question) or names_a_kind:
         return result
     products = catalog_client.products(in_view)
     if not products:

@@ -271,7 +271,7 @@ class ValidateOrderForm(FormValidationAction):
         if requested == "order_postcode":  # a 5-digit postcode reads like an order number
             return {}
         found = order_numbers(tracker)
-        if tracker.get_slot("order_number"):  # "alex@example.com, 94107": a number after the email is the postcode
+        if tracker.get_slot("order_number"):  # "alex@example.com, 94107": that number is the postcode
             postcode = postcode_in(latest_text(tracker))
             found = [n for n in found if normalize_postcode(n) != postcode]
         if found:

@@ -45,7 +45,8 @@ class AisleSQLTrackerStore(SQLTrackerStore):
         each (the unit of work was the largest part of a save)."""
         await self.stream_events(tracker)
         with self.session_scope() as session:
-            rows = [event_row(tracker.sender_id, event) for event in self._additional_events(session, tracker)]
+            new = self._additional_events(session, tracker)
+            rows = [event_row(tracker.sender_id, event) for event in new]
             if rows:
                 session.execute(sa.insert(self.SQLEvent.__table__), rows)
                 session.commit()

@@ -31,7 +31,7 @@ from catalog.documents import UNSEARCHED_ATTRIBUTES, ProductView, view_of
 from catalog.index import DenseIndex, LexicalIndex, tokens
 from nlu_models.entities import extract, negated_spans
 from nlu_models.language import blank_spans, english_words
-from nlu_models.lookups import singular, static_tables, tables_from_products
+from nlu_models.lookups import LookupTables, singular, static_tables, tables_from_products
 
 log = logging.getLogger(__name__)
 Encoder = Callable[[list[str]], np.ndarray]
@@ -54,10 +54,10 @@ IN_STOCK = re.compile(r"\b(?:in[- ]stock|available (?:now|today)|ships? (?:today
 AUDIENCE_LABELS = {"men": re.compile(r"\bmen'?s\b|\bmale\b", re.I),
                    "women": re.compile(r"\bwomen'?s\b|\bladies\b|\bfemale\b", re.I)}
 AUDIENCE_ASKED = {
-    "men": re.compile(r"\b(?:men'?s|mens|male|for (?:a |my )?(?:man|men|guy|guys|husband|boyfriend|dad|son|him)|"
-                      r"i'?m a (?:guy|man|dude))\b", re.I),
-    "women": re.compile(r"\b(?:women'?s|womens|wom[ae]n|ladies|female|for (?:a |my )?(?:girlfriend|wife|mum|mom|"
-                        r"daughter|her)|i'?m a (?:woman|girl|lady))\b", re.I),
+    "men": re.compile(r"\b(?:men'?s|mens|male|i'?m a (?:guy|man|dude)|"
+                      r"for (?:a |my )?(?:man|men|guy|guys|husband|boyfriend|dad|son|him))\b", re.I),
+    "women": re.compile(r"\b(?:women'?s|womens|wom[ae]n|ladies|female|i'?m a (?:woman|girl|lady)|"
+                        r"for (?:a |my )?(?:girlfriend|wife|mum|mom|daughter|her))\b", re.I),
 }
 STOPWORDS = set(
     "a an the and or for to of in on with my me i im i'm want need looking look find show some any "
@@ -376,6 +376,7 @@ class CatalogSearch:
         self.by_sku: dict[str, ProductView] = {}
         self.models: dict[str, list[ProductView]] = {}  # model_name → its variants, by sku
         self.tables = static_tables()
+        self.type_heads = head_nouns(self.tables)
         self.vocabulary: dict[str, list[str]] = {}
         self.known_words: set[str] = set()
         self.attribute_words: set[str] = set()
@@ -419,6 +420,7 @@ class CatalogSearch:
             # The catalog's own spelling wins over a static synonym ("steel" stays steel, "gray" gray).
             self.tables = tables_from_products((v.brand, v.category, v.attributes) for v in views).merged(
                 static_tables())
+            self.type_heads = head_nouns(self.tables)
             self.vocabulary = _vocabulary(views)
             self.known_words = {w for words in self.vocabulary.values() for w in words}
             self.attribute_lexicon = AttributeLexicon.of(views)
@@ -473,13 +475,14 @@ class CatalogSearch:
         raw = tokens(text)
         constraints = dataclasses.replace(constraints, attrs=self.attribute_lexicon.find(text))
         words = [w for w in raw if w not in STOPWORDS and not w.isdigit()]
-        heads = {singular(t.split()[-1]) for t in self.tables.terms.get("product_type", {})}
-        return ParsedQuery(constraints, words, " ".join(text.split()), material_modifiers(query, found, heads))
+        return ParsedQuery(constraints, words, " ".join(text.split()),
+                           material_modifiers(query, found, self.type_heads))
 
     def without_prices(self, query: str) -> str:
         """The query with the prices it states taken out ("kettles under 40" → "kettles"), for a
         refinement that replaces them ("something pricier")."""
-        prices = [(e["start"], e["end"]) for e in extract(query, self.tables) if e["entity"] in ("price_min", "price_max")]
+        prices = [(e["start"], e["end"]) for e in extract(query, self.tables)
+                  if e["entity"] in ("price_min", "price_max")]
         return " ".join(blank_spans(query, prices).split())
 
     def _known_type(self, types: Sequence[str]) -> str | None:
@@ -572,8 +575,8 @@ class CatalogSearch:
         return combine_scores([h for h in dense if h[0] in self.views], [h for h in lexical if h[0] in self.views],
                               lambda i: self.views[i].category, self.weights)
 
-    def _hard_and_soft(self, stated: Constraints, dense: list[tuple[int, float]], modifiers: Sequence[str] = ()
-                       ) -> tuple[Constraints, Constraints]:
+    def _hard_and_soft(self, stated: Constraints, dense: list[tuple[int, float]],
+                       modifiers: Sequence[str] = ()) -> tuple[Constraints, Constraints]:
         """Split the query's constraints: prices, "in stock" and exclusions are always hard; a brand,
         colour, size or sought product type is hard when one of the products the query is most about
         (its dense top ``COMPATIBLE_TOP``) has it, and so is a material written right before the product
@@ -674,12 +677,18 @@ def category_affinity(dense: list[tuple[int, float]], category_of: Callable[[int
     return {c: float(np.mean(s)) for c, s in best.items()}
 
 
+def head_nouns(tables: LookupTables) -> set[str]:
+    """The last word of every product type the tables know ("pan" of "frying pan")."""
+    return {singular(t.split()[-1]) for t in tables.terms.get("product_type", {})}
+
+
 def audience(query: str) -> dict[str, tuple[str, ...]]:
     """Who the shopper says it is for: that audience, and the other one excluded (only when one is named)."""
     asked = [a for a, pattern in AUDIENCE_ASKED.items() if pattern.search(query)]
     if len(asked) != 1:
         return {}
-    return {"audiences": tuple(asked), "exclude_audiences": tuple(a for a in AUDIENCE_LABELS if a not in asked)}
+    others = tuple(a for a in AUDIENCE_LABELS if a not in asked)
+    return {"audiences": tuple(asked), "exclude_audiences": others}
 
 
 def material_modifiers(query: str, found: Sequence[dict[str, Any]], type_heads: set[str]) -> tuple[str, ...]:

@@ -138,7 +138,8 @@ def test_material_modifiers_are_materials_right_before_the_product_type():
     typed = [{"entity": "material", "value": "wool", "start": 0, "end": 4},
              {"entity": "product_type", "value": "rug", "start": 5, "end": 9}]
     assert material_modifiers("wool rugs", typed, set()) == ("wool",)
-    assert material_modifiers("wool for my rugs", [typed[0], {**typed[1], "start": 12, "end": 16}], set()) == ()
+    later = [typed[0], {**typed[1], "start": 12, "end": 16}]
+    assert material_modifiers("wool for my rugs", later, set()) == ()
 
 
 def test_a_product_type_named_as_context_is_not_a_filter(engine):

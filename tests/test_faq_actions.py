@@ -122,13 +122,15 @@ async def test_a_policy_question_about_the_products_in_view_is_asked_with_their_
         asked.append(question)
         about_earbuds = question.startswith("earbuds: ")
         score, kind = (ANSWER_AT + 0.05, "answer") if about_earbuds else (ANSWER_AT - 0.3, "none")
-        return FaqAnswer(kind, score, [Match(returns, "Which items can't be returned?", "Not opened earbuds.", score)])
+        return FaqAnswer(kind, score,
+                         [Match(returns, "Which items can't be returned?", "Not opened earbuds.", score)])
 
     monkeypatch.setattr(faq.knowledge_client, "answer", answer)
     monkeypatch.setattr(faq.catalog_client, "products",
                         lambda skus: [SimpleNamespace(category="Electronics > Earbuds")] if skus else [])
     monkeypatch.setattr(faq.catalog_client, "engine",
-                        lambda: SimpleNamespace(parse=lambda text: (Constraints(), []), need=lambda text: None))
+                        lambda: SimpleNamespace(parse=lambda text: (Constraints(), []),
+                                                need=lambda text: None))
     question = "if i open them can i still send them back?"
     tracker = tracker_for([user_event(question, "faq")], {"shown_skus": ["ELEAR-SO101"]})
     await ActionFaq().run(dispatcher, tracker, DOMAIN)
