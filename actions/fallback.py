@@ -11,7 +11,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from actions.faq import answer_from_knowledge_base
 from actions.handoff import hand_off
 from actions.needs import CAPABILITY_REQUEST, answer_need
-from nlu_models.language import is_foreign
+from text_tools.language import is_foreign
 
 FALLBACK_INTENT = "nlu_fallback"
 REPHRASES_BEFORE_OFFER = 1

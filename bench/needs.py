@@ -102,7 +102,7 @@ def clinc_rows(split: str, limit: int | None = None) -> list[dict[str, Any]]:
 def load_parser(catalog: Path):
     from aisle.config import settings
     from bench.nlu_eval import load_shop_parser
-    from nlu_models.lookups import static_tables, tables_from_products
+    from text_tools.lookups import static_tables, tables_from_products
 
     products = [json.loads(line) for line in catalog.read_text().splitlines() if line.strip()]
     tables = static_tables().merged(tables_from_products(
@@ -111,7 +111,7 @@ def load_parser(catalog: Path):
 
 
 def run(clinc_limit: int | None) -> dict[str, Any]:
-    from nlu_models.encoder import encode
+    from text_tools.encoder import encode
 
     read = lambda p: [json.loads(line) for line in p.read_text().splitlines() if line.strip()]  # noqa: E731
     report: dict[str, Any] = {"sets": {}}

@@ -6,7 +6,7 @@ from typing import Sequence
 
 import numpy as np
 
-from nlu_models import encoder
+from text_tools import encoder
 
 
 @dataclass

@@ -34,7 +34,7 @@ def read_jsonl(path: Path) -> list[tuple[str, str]]:
 def demo_lookups():
     """The static lookup tables merged with the demo catalog's brands, categories and attributes,
     as the server sees them once `make run` has seeded the demo store (no database needed)."""
-    from nlu_models.lookups import Lookups, LookupTables, static_tables, tables_from_products
+    from text_tools.lookups import Lookups, LookupTables, static_tables, tables_from_products
 
     rows = []
     for line in DEMO_CATALOG.read_text(encoding="utf-8").splitlines():

@@ -96,7 +96,7 @@ def bench_intent() -> dict[str, Any]:
 # ---------------------------------------------------------------- search quality
 
 def encoders() -> dict[str, Callable[[list[str]], np.ndarray]]:
-    from nlu_models.encoder import encode_torch, onnx_encoder
+    from text_tools.encoder import encode_torch, onnx_encoder
 
     folder, threads = settings().encoder_dir, settings().torch_threads
     fp32, int8 = onnx_encoder(folder, "fp32", threads), onnx_encoder(folder, "int8", threads)
@@ -110,7 +110,7 @@ def bench_search() -> dict[str, Any]:
 
 def search_rows(encoders: dict[str, Callable[[list[str]], np.ndarray]]) -> dict[str, Any]:
     import bench.search.__main__ as search_bench
-    import nlu_models.encoder as encoder_module
+    import text_tools.encoder as encoder_module
 
     served = encoder_module.encode
     rows: dict[str, Any] = {}
@@ -159,7 +159,7 @@ def bench_faq() -> dict[str, Any]:
 def intent_model_embedder() -> Callable[[list[str]], np.ndarray]:
     """Sentence embeddings from the fine-tuned intent model's own encoder (mean-pooled last hidden state,
     unit length): what the NLU server could return with its parse at no extra forward pass."""
-    from nlu_models.finetune import offline
+    from text_tools.encoder import offline
 
     offline()
     import torch
@@ -229,7 +229,7 @@ def worker(model: str, variant: str) -> dict[str, Any]:
         out["model_ms"] = timings(lambda t: parser.model.logits([t]), texts)  # type: ignore[attr-defined]
         out["parse_ms"] = timings(parser.parse, texts)
     else:
-        from nlu_models.encoder import encode_torch, onnx_encoder
+        from text_tools.encoder import encode_torch, onnx_encoder
 
         embed = encode_torch if variant == "torch" else onnx_encoder(cfg.encoder_dir, variant, cfg.torch_threads).embed
         embed(["warm up"])

@@ -321,7 +321,7 @@ def run(protocol: str, data: Dataset, valid_split: Split, test_split: Split) -> 
 
 
 def demo_dataset() -> Dataset:
-    from nlu_models.encoder import encode
+    from text_tools.encoder import encode
 
     products = [json.loads(line) for line in (REPO_ROOT / "catalog/demo/products.jsonl").read_text().splitlines()]
     sim = simulate(products, DEMO_NOW)

@@ -29,9 +29,9 @@ from aisle.db import products_signature, session_factory
 from aisle.models import Product
 from catalog.documents import UNSEARCHED_ATTRIBUTES, ProductView, view_of
 from catalog.index import DenseIndex, LexicalIndex, tokens
-from nlu_models.entities import extract, negated_spans
-from nlu_models.language import blank_spans, english_words
-from nlu_models.lookups import LookupTables, singular, static_tables, tables_from_products
+from text_tools.entities import extract, negated_spans
+from text_tools.language import blank_spans, english_words
+from text_tools.lookups import LookupTables, singular, static_tables, tables_from_products
 
 log = logging.getLogger(__name__)
 Encoder = Callable[[list[str]], np.ndarray]
@@ -391,7 +391,7 @@ class CatalogSearch:
     @property
     def encode(self) -> Encoder:
         if self._encode is None:
-            from nlu_models.encoder import encode
+            from text_tools.encoder import encode
 
             self._encode = encode
         return self._encode

@@ -212,7 +212,7 @@ class FaqRetriever:
 
     def _encode(self, texts: list[str]) -> np.ndarray:
         if self._encode_fn is None:
-            from nlu_models.encoder import encode
+            from text_tools.encoder import encode
 
             self._encode_fn = encode
         todo = [t for t in dict.fromkeys(texts) if t not in self._cache]

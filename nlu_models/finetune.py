@@ -7,13 +7,14 @@ from __future__ import annotations
 
 import logging
 import math
-import os
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Sequence
 
 import numpy as np
+
+from text_tools.encoder import model_path, offline
 
 if TYPE_CHECKING:
     from transformers import PreTrainedModel, PreTrainedTokenizerBase
@@ -58,14 +59,7 @@ class FineTuned:
     train_seconds: float = 0.0
 
 
-def offline() -> None:
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-
-
 def base_checkpoint() -> Path:
-    from nlu_models.encoder import model_path
-
     return model_path()
 
 

@@ -16,8 +16,9 @@ from typing import TYPE_CHECKING, Any, Sequence
 import numpy as np
 
 from nlu_models.calibration import softmax
-from nlu_models.finetune import offline, predict_logits
-from nlu_models.onnx_runtime import OnnxClassifier, graph_file
+from nlu_models.finetune import predict_logits
+from text_tools.encoder import offline
+from text_tools.onnx_runtime import OnnxClassifier, graph_file
 
 if TYPE_CHECKING:
     from tokenizers import Tokenizer
@@ -69,7 +70,7 @@ class IntentModel:
         shutil.rmtree(tmp, ignore_errors=True)
         self.model.save_pretrained(tmp)  # type: ignore[union-attr]
         self.tokenizer.save_pretrained(tmp)  # type: ignore[union-attr]
-        from nlu_models.onnx_export import export_classifier
+        from text_tools.onnx_export import export_classifier
 
         export_classifier(self.model, tmp)  # type: ignore[arg-type]
         (tmp / META_FILE).write_text(json.dumps(self.meta, indent=1, sort_keys=True))
@@ -113,7 +114,7 @@ def _export_missing(folder: Path) -> bool:
     log.warning("%s has no ONNX export (trained before ONNX serving): exporting it now", folder)
     try:
         model = IntentModel.load(folder, "torch")
-        from nlu_models.onnx_export import export_classifier
+        from text_tools.onnx_export import export_classifier
 
         export_classifier(model.model, folder)  # type: ignore[arg-type]
         return True

@@ -39,8 +39,8 @@ from typing import Any, Callable, Protocol, Sequence
 
 import numpy as np
 
-from nlu_models import entities, language
-from nlu_models.lookups import LOOKUP_ENTITIES, LookupTables
+from text_tools import entities, language
+from text_tools.lookups import LOOKUP_ENTITIES, LookupTables
 from nlu_models.spelling import Speller, to_original
 
 FALLBACK_INTENT = "nlu_fallback"

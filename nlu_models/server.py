@@ -21,7 +21,7 @@ from aisle import observability as obs
 from aisle.config import Settings
 from aisle.internal_auth import is_authorized
 from nlu_models.intent_model import IntentModel, read_meta
-from nlu_models.lookups import CatalogLookups, Lookups, static_tables
+from text_tools.lookups import CatalogLookups, Lookups, static_tables
 from nlu_models.parser import DEFAULT_OPENERS, Parser
 from nlu_models.spelling import Speller
 

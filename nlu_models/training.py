@@ -26,7 +26,7 @@ SWAP_ENTITIES = ("product_type", "brand", "color", "material")
 
 def lookup_terms() -> dict[str, list[str]]:
     """Surfaces from the static lookup tables (data/nlu/lookups), swapped into training examples."""
-    from nlu_models.lookups import static_tables
+    from text_tools.lookups import static_tables
 
     terms = static_tables().terms
     return {e: sorted(terms.get(e, {})) for e in SWAP_ENTITIES if terms.get(e)}

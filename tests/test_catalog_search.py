@@ -19,7 +19,7 @@ from catalog.records import validate_file
 from catalog.documents import ProductView
 from catalog.search import (CatalogSearch, Constraints, Weights, audience, category_affinity, combine_scores,
                             material_modifiers, variant_labels)
-from nlu_models.encoder import encode
+from text_tools.encoder import encode
 
 FIXTURE = Path(__file__).parent / "fixtures" / "catalog_small.jsonl"
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from aisle.config import REPO_ROOT
-from nlu_models.entities import extract
-from nlu_models.lookups import LookupTables, Lookups, load_static, tables_from_products
+from text_tools.entities import extract
+from text_tools.lookups import LookupTables, Lookups, load_static, tables_from_products
 
 STATIC = load_static(REPO_ROOT / "data" / "nlu" / "lookups")
 

@@ -10,7 +10,7 @@ import pytest
 from aisle.config import REPO_ROOT
 from nlu_models.augment import Augmenter, add_typos, greeting_openers, typo_word
 from nlu_models.data import parse_annotated
-from nlu_models.lookups import load_static
+from text_tools.lookups import load_static
 from nlu_models.parser import Parser, greeting_remainder
 from nlu_models.spelling import Speller, to_original, vocabulary
 

@@ -85,7 +85,7 @@ def test_model_that_cannot_be_exported_is_served_with_torch(trained, tmp_path: P
     def fail(model, target):  # what a read-only model folder does to the export
         raise PermissionError(f"read-only: {target}")
 
-    monkeypatch.setattr("nlu_models.onnx_export.export_classifier", fail)
+    monkeypatch.setattr("text_tools.onnx_export.export_classifier", fail)
     loaded = IntentModel.load(folder, "fp32")
     assert type(loaded.model).__name__ != "OnnxClassifier"
     assert "serving it with torch instead" in caplog.text

@@ -9,7 +9,7 @@ import pytest
 
 from aisle.config import settings
 from aisle.internal_auth import bearer_headers
-from nlu_models.encoder import encode_torch, onnx_encoder
+from text_tools.encoder import encode_torch, onnx_encoder
 from nlu_models.intent_model import IntentModel
 from tests.e2e_stack import Stack, http_json
 

@@ -185,7 +185,7 @@ def run(sizes: list[int]) -> dict[str, Any]:
     import torch
 
     from aisle.config import settings
-    from nlu_models.encoder import encode
+    from text_tools.encoder import encode
 
     torch.set_num_threads(settings().torch_threads)  # as the action server does: latency as served
 

@@ -1,5 +1,5 @@
 """Entity extraction: tested rules for prices, order ids, quantities, ordinals and emails; lookup
-tables (nlu_models.lookups) for colour, size, material, brand and product type.
+tables (text_tools.lookups) for colour, size, material, brand and product type.
 
 Values are normalised as ../shared/contracts/intents.md says; ``start``/``end`` index the original text.
 """
@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any, Iterable
 
-from nlu_models.lookups import LOOKUP_ENTITIES, LookupTables, singular
+from text_tools.lookups import LOOKUP_ENTITIES, LookupTables, singular
 
 NUMBER_WORDS = {
     "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8, "nine": 9,

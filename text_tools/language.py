@@ -60,7 +60,7 @@ def is_foreign(text: str) -> bool:
 @lru_cache(maxsize=1)
 def english_words() -> frozenset[str]:
     """Whole words of the packaged encoder's WordPiece vocabulary (about 20,000 English words)."""
-    from nlu_models.encoder import model_path
+    from text_tools.encoder import model_path
 
     try:
         lines = (model_path() / "vocab.txt").read_text(encoding="utf-8").splitlines()

@@ -1,6 +1,6 @@
 """Serving the intent classifier and the sentence encoder with ONNX Runtime; no torch in this module.
 
-Both models are the packaged MiniLM (a BertModel) exported by ``nlu_models.onnx_export``: the graph
+Both models are the packaged MiniLM (a BertModel) exported by ``text_tools.onnx_export``: the graph
 takes ``input_ids`` and ``attention_mask`` (batch and sequence axes dynamic) and returns logits
 (classifier) or the last hidden state (encoder). Tokenisation uses the ``tokenizers`` library on the
 ``tokenizer.json`` saved next to the graph, which is what transformers' fast tokenizer runs as well.

@@ -15,7 +15,7 @@ import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from nlu_models.onnx_runtime import FP32_FILE, INT8_FILE, TOKENIZER_FILE
+from text_tools.onnx_runtime import FP32_FILE, INT8_FILE, TOKENIZER_FILE
 
 if TYPE_CHECKING:
     from transformers import PreTrainedModel
@@ -90,8 +90,7 @@ def export_classifier(model: "PreTrainedModel", folder: Path) -> None:
 
 def export_encoder(folder: Path) -> None:
     """The packaged MiniLM sentence encoder as ONNX (last hidden state) and its tokenizer, into ``folder``."""
-    from nlu_models.encoder import model_path
-    from nlu_models.finetune import offline
+    from text_tools.encoder import model_path, offline
 
     offline()
     from transformers import AutoModel

