@@ -39,9 +39,9 @@ from typing import Any, Callable, Protocol, Sequence
 
 import numpy as np
 
+from nlu_models.spelling import Speller, to_original
 from text_tools import entities, language
 from text_tools.lookups import LOOKUP_ENTITIES, LookupTables
-from nlu_models.spelling import Speller, to_original
 
 FALLBACK_INTENT = "nlu_fallback"
 OUT_OF_SCOPE = "out_of_scope"

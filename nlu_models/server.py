@@ -21,9 +21,9 @@ from aisle import observability as obs
 from aisle.config import Settings
 from aisle.internal_auth import is_authorized
 from nlu_models.intent_model import IntentModel, read_meta
-from text_tools.lookups import CatalogLookups, Lookups, static_tables
 from nlu_models.parser import DEFAULT_OPENERS, Parser
 from nlu_models.spelling import Speller
+from text_tools.lookups import CatalogLookups, Lookups, static_tables
 
 log = logging.getLogger(__name__)
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]

@@ -10,9 +10,9 @@ import pytest
 from aisle.config import REPO_ROOT
 from nlu_models.augment import Augmenter, add_typos, greeting_openers, typo_word
 from nlu_models.data import parse_annotated
-from text_tools.lookups import load_static
 from nlu_models.parser import Parser, greeting_remainder
 from nlu_models.spelling import Speller, to_original, vocabulary
+from text_tools.lookups import load_static
 
 STATIC = load_static(REPO_ROOT / "data" / "nlu" / "lookups")
 LABELS = ["add_to_cart", "cancel_order", "faq", "greet", "nlu_fallback", "order_status", "out_of_scope",

@@ -9,9 +9,9 @@ import pytest
 
 from aisle.config import settings
 from aisle.internal_auth import bearer_headers
-from text_tools.encoder import encode_torch, onnx_encoder
 from nlu_models.intent_model import IntentModel
 from tests.e2e_stack import Stack, http_json
+from text_tools.encoder import encode_torch, onnx_encoder
 
 TEXTS = ["hi there", "where is my order 10001", "do you have red kettles under 40 dollars",
          "i want to return the headphones i bought last week, they are broken",
