@@ -440,6 +440,8 @@ class CatalogSearch:
         # Typos are corrected first, so "hedphones undr 50 dollars" states a type and a price.
         query = WORD.sub(lambda m: self._correct(m.group(0).lower()) if self._correct(m.group(0).lower()) !=
                          m.group(0).lower() else m.group(0), query)
+        # Extracted here on purpose, not taken from the NLU: the query is often not the current message (a
+        # refinement re-runs an earlier query, compound messages are split) and has just been typo-corrected.
         found = extract(query, self.tables)
         values: dict[str, list[Any]] = {}
         excluded: dict[str, list[Any]] = {}
