@@ -12,9 +12,9 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from actions import catalog_client, recommend_client
 from actions.capabilities import declined
-from actions.orders import verification
 from actions.presenters import money, results_message
 from actions.references import entity_values, products_or_ask
+from actions.verification import verification
 from aisle.cart_link import CartItem, CartLinkTemplate
 from aisle.config import settings
 from aisle.models import InteractionKind

@@ -11,7 +11,6 @@ after ``AISLE_ORDER_VERIFICATION_IDLE_MINUTES`` unused, so the next person at th
 from __future__ import annotations
 
 import re
-import time
 from typing import Any
 
 from rasa_sdk import Action, FormValidationAction, Tracker
@@ -21,11 +20,13 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 from actions import catalog_client, orders_client
-from actions.compound import answer_side_question, split_question
+from actions.compound import answer_side_question, search_clause, split_question
 from actions.presenters import money
 from actions.references import entity_values
-from aisle.config import settings
+from actions.search import run_search
+from actions.verification import VERIFICATION_SLOTS, forgotten, verification, verified_now
 from catalog.orders import Caller, OrderView, Outcome, normalize_email, normalize_number, normalize_postcode
+from catalog.search import Constraints
 
 ACTIONS_BY_INTENT = {"order_status": "status", "cancel_order": "cancel", "return_request": "return"}
 FULL_ACTIONS = {"details", "cancel", "return"}  # these need the postcode as well as the email
@@ -33,7 +34,6 @@ FULL_ACTIONS = {"details", "cancel", "return"}  # these need the postcode as wel
 TOPIC_CHANGES = {"faq", "search_product", "refine_search", "recommend", "greet", "bot_challenge", "human_handoff",
                  "deny", "goodbye", "out_of_scope", "product_details", "view_cart", "add_to_cart", "thank"}
 ORDER_SLOTS = ("order_number", "order_email", "order_postcode")
-VERIFICATION_SLOTS = ("verified_email", "verified_orders", "verified_at")
 # A new Rasa session starts clean of these; the shopping context (searches, cart focus) carries over.
 NOT_CARRIED_OVER = {*VERIFICATION_SLOTS, *ORDER_SLOTS, "order_action", "cancel_pending", "requested_slot",
                     "return_eligible", "return_items", "return_reason", "return_resolution"}
@@ -99,22 +99,6 @@ def caller_of(tracker: Tracker) -> Caller:
     metadata = tracker.latest_message.get("metadata")
     client = metadata.get("client") if isinstance(metadata, dict) else None
     return Caller(tracker.sender_id, str(client)[:64] if client else None)
-
-
-def verification(tracker: Tracker) -> tuple[str | None, list[str]]:
-    """The verified email and the orders unlocked with their postcode, unless unused for too long."""
-    email, at = tracker.get_slot("verified_email"), tracker.get_slot("verified_at")
-    if not email or not isinstance(at, (int, float)) or time.time() - at > settings().order_verification_idle_s:
-        return None, []
-    return str(email), [str(n) for n in tracker.get_slot("verified_orders") or []]
-
-
-def verified_now(email: str, unlocked: list[str]) -> list[EventType]:
-    return [SlotSet("verified_email", email), SlotSet("verified_orders", unlocked), SlotSet("verified_at", time.time())]
-
-
-def forgotten() -> list[EventType]:
-    return [SlotSet(name, None) for name in VERIFICATION_SLOTS]
 
 
 def wait_text(seconds: int) -> str:
@@ -223,8 +207,11 @@ class ActionOrderRequest(Action):
                   SlotSet("order_postcode", postcode_in(text)), SlotSet("cancel_pending", False)]
         if email is None and tracker.get_slot("verified_email"):  # unused for too long
             events += forgotten()
-        _, question = split_question(text)  # "return order 10002 - how long does a refund take?"
-        if question and not SAME_ORDER.search(question):  # "…, when will it arrive?" is the order's own status
+        wanted = search_clause(text)  # "where is order 10001? and also show me cast iron pans"
+        _, question = (None, None) if wanted else split_question(text)  # "… - how long does a refund take?"
+        if wanted:
+            events += run_search(dispatcher, wanted, Constraints(), new=True)
+        elif question and not SAME_ORDER.search(question):  # "…, when will it arrive?" is the order's own status
             events += answer_side_question(dispatcher, question)
         return events
 

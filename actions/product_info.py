@@ -11,9 +11,9 @@ from rasa_sdk.executor import CollectingDispatcher
 from actions import catalog_client
 from actions.capabilities import declined
 from actions.compound import ABOUT_IT, answer_side_question, split_question
-from actions.orders import verification
 from actions.presenters import card, money
 from actions.references import products_or_ask, referenced_products, shown
+from actions.verification import verification
 from aisle.models import InteractionKind
 from catalog.documents import ProductView
 from catalog.interactions import Seen

@@ -15,9 +15,9 @@ from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions import catalog_client, recommend_client
-from actions.orders import verification
 from actions.presenters import results_message
 from actions.search import ActionRefineSearch, only_qualifies
+from actions.verification import verification
 from catalog.recommend import Context
 
 COUNT = 5

@@ -143,6 +143,21 @@ async def test_a_postcode_glued_to_the_request_is_taken_and_never_the_order_numb
     assert slots(events)["order_postcode"] is None  # a second order number is not a postcode
 
 
+async def test_a_search_asked_with_an_order_request_is_shown_too():
+    text = f"where is my order 10001 ({ALEX}, zip 94107) and also show me hiking boots"
+    dispatcher = CollectingDispatcher()
+    events = await ActionOrderRequest().run(dispatcher, tracker(text, "order_status", entities=[
+        {"entity": "order_id", "value": "10001", "start": 18}]), {})
+    state = slots(events)
+    assert state["order_number"] == "10001" and state["order_postcode"] == "94107"
+    cards = [p["sku"] for m in dispatcher.messages for p in (m.get("custom") or {}).get("products", [])]
+    assert cards and set(cards) <= {"HB-600", "HB-601"} and state["shown_skus"] == cards
+    dispatcher = CollectingDispatcher()  # a clause that names no product is no search
+    await ActionOrderRequest().run(dispatcher, tracker("where is order 10001, I need it by friday",
+                                                       "order_status"), {})
+    assert not dispatcher.messages
+
+
 async def test_an_order_that_arrived_damaged_gets_an_apology_and_the_ways_to_put_it_right():
     text = "my order 10002 arrived damaged, email is alex.morgan@example.com"
     events = await ActionOrderRequest().run(CollectingDispatcher(), tracker(text, "order_status", entities=[
