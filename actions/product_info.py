@@ -125,10 +125,11 @@ class ActionProductDetails(Action):
 
 
 def named_product(text: str) -> ProductView | None:
-    """The best match for a message that names a kind of product the catalog has (a type, maybe a
-    brand or model), or None when it names none."""
+    """The best match for a message that names a kind of product the catalog has or one of its brands
+    ("the sonora quietline 700"), maybe with a model, or None when it names neither."""
     engine = catalog_client.engine()
-    if not engine.parse(text)[0].category:
+    stated = engine.parse(text)[0]
+    if not stated.category and not stated.brands:
         return None
     found = engine.search(text, limit=1).items
     return catalog_client.products([found[0]["sku"]])[0] if found else None

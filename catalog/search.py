@@ -433,6 +433,7 @@ class CatalogSearch:
 
     def parse(self, query: str) -> tuple[Constraints, list[str]]:
         """Constraints stated in the query, and the words left for lexical matching."""
+        self._refresh_if_due()  # the catalog's own words (brands, types, values) are read from it
         parsed = self.understand(query)
         return parsed.constraints, parsed.words
 

@@ -316,6 +316,10 @@ async def test_details_of_a_named_product_with_nothing_on_screen_finds_it():
     messages, slots = await run(ActionProductDetails(), "is the gooseneck kettle made of stainless steel?",
                                 "product_details")
     assert "Gooseneck" in messages[0]["text"] and slots["focus_sku"] == "KET-102"
+    # A brand and a model, no kind of product: "do you have the northpeak trail ones?"
+    messages, slots = await run(ActionProductDetails(), "do you have the northpeak lightweight trail?",
+                                "product_details")
+    assert slots["focus_sku"] == "HB-601"
 
 
 async def test_a_sort_asked_as_a_new_search_sorts_the_results_on_screen():
