@@ -75,6 +75,8 @@ def present(cart: CartSummary, link: CartLinkTemplate | None) -> tuple[str, dict
 # "actually make that 3": the quantity of what is in the cart becomes 3, it does not grow by 3.
 SET_QUANTITY = re.compile(r"\b(?:make (?:it|that|them|those|this)|change (?:it|that|the quantity) to|i meant|meant|"
                           r"actually|instead|in total|total of|only want|just want)\b", re.IGNORECASE)
+# "actually add one more of the same": more of it, whatever else the message says.
+ONE_MORE = re.compile(r"\b(?:\d+|one|two|three|four|five|a couple|a few)\s+more\b|\banother\b", re.IGNORECASE)
 
 
 class ActionAddToCart(Action):
@@ -83,7 +85,8 @@ class ActionAddToCart(Action):
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                   domain: dict[str, Any]) -> list[dict[str, Any]]:
-        if declined(dispatcher, tracker.latest_message.get("text") or ""):  # "knock 50% off and I'll take it"
+        text = tracker.latest_message.get("text") or ""
+        if declined(dispatcher, text):  # "knock 50% off and I'll take it"
             return []
         products = products_or_ask(tracker, dispatcher,
                                    "Which product should I add? Say \"the first one\" or tap Add to cart.",
@@ -92,7 +95,7 @@ class ActionAddToCart(Action):
             return []
         quantities = [q for q in entity_values(tracker, "quantity") if isinstance(q, (int, float))]
         quantity = int(quantities[0]) if quantities else 1
-        replace = bool(quantities) and SET_QUANTITY.search(tracker.latest_message.get("text") or "") is not None
+        replace = bool(quantities) and SET_QUANTITY.search(text) is not None and not ONE_MORE.search(text)
         # Only a correction of the quantity needs to know what the cart holds already.
         in_cart = {line.sku for line in catalog_client.cart_summary(tracker.sender_id).lines} if replace else set()
         added = []

@@ -329,8 +329,10 @@ class ValidateOrderForm(FormValidationAction):
         if access.outcome is Outcome.wait:
             return {**cleared, "order_action": "blocked"}
         if access.outcome is Outcome.not_found:
+            # The number stays and the email is asked again: a mistyped email is the usual slip, and any
+            # number the shopper writes next replaces it. The answer is the same whichever factor was wrong.
             dispatcher.utter_message(text=NOT_FOUND)
-            return cleared
+            return {**cleared, "order_number": number}
         if access.outcome is Outcome.need_postcode and access.order is None:  # under attack: every factor at once
             return {"order_action": "details" if action == "status" else action}
         if access.outcome is Outcome.full:

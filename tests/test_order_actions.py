@@ -232,8 +232,10 @@ async def test_a_wrong_postcode_is_refused_asked_again_and_counted():
 async def test_a_wrong_id_and_someone_elses_order_get_the_same_answer():
     missing, missing_text = await identify("99999", ALEX)
     theirs, theirs_text = await identify("10006", ALEX)  # Sam's order, Alex's email
-    cleared = {"order_number": None, "order_email": None, "order_postcode": None}
+    cleared = {"order_email": None, "order_postcode": None}  # the number stays: the email is asked again
     assert {k: missing[k] for k in cleared} == {k: theirs[k] for k in cleared} == cleared
+    assert (missing["order_number"], theirs["order_number"]) == ("99999", "10006")
+    assert missing["requested_slot"] == theirs["requested_slot"] == "order_email"
     assert missing_text == theirs_text == NOT_FOUND
     assert "verified_email" not in missing and "verified_email" not in theirs
 

@@ -169,7 +169,11 @@ async def test_make_that_three_sets_the_quantity_instead_of_adding_three():
     more, _ = await run(ActionAddToCart(), "add 2 more", "add_to_cart", sender="cart-fix",
                         slots={**s1, "focus_sku": sku}, entities=[{"entity": "quantity", "value": 2}])
     assert more[0]["text"].startswith("Added 2 x")
-    assert [(line.sku, line.quantity) for line in catalog_client.cart_summary("cart-fix").lines] == [(sku, 5)]
+    one_more, _ = await run(ActionAddToCart(), "actually add one more of the same", "add_to_cart",
+                            sender="cart-fix", slots={**s1, "focus_sku": sku},
+                            entities=[{"entity": "quantity", "value": 1}])
+    assert one_more[0]["text"].startswith("Added 1 x")  # "actually", but "one more": not a correction to 1
+    assert [(line.sku, line.quantity) for line in catalog_client.cart_summary("cart-fix").lines] == [(sku, 6)]
 
 
 async def test_the_black_one_is_the_first_black_card_and_the_black_ones_are_all_of_them():
