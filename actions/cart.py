@@ -12,6 +12,7 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from actions import catalog_client, recommend_client
 from actions.capabilities import declined
+from actions.compound import ABOUT_IT, answer_side_question, split_question
 from actions.presenters import money, results_message
 from actions.references import entity_values, products_or_ask
 from actions.verification import verification
@@ -111,10 +112,10 @@ class ActionAddToCart(Action):
             catalog_client.record(InteractionKind.cart, [Seen(p.sku, quantity) for p in added], tracker.sender_id,
                                   verification(tracker)[0])
             names = " and ".join(p.title for p in added)
-            text, payload = present(cart, settings().cart_link)
+            summary, payload = present(cart, settings().cart_link)
             done = (f"Your cart now has {quantity} x {names}." if replace and all(p.sku in in_cart for p in added)
                     else f"Added {quantity} x {names} to your cart.")
-            dispatcher.utter_message(text=f"{done}\n{text}", json_message=payload)
+            dispatcher.utter_message(text=f"{done}\n{summary}", json_message=payload)
             together = recommend_client.recommender().bought_together(
                 added[-1].sku, TOGETHER, exclude=[line.sku for line in cart.lines])
             if together:
@@ -122,6 +123,9 @@ class ActionAddToCart(Action):
                 dispatcher.utter_message(**results_message(
                     "Frequently bought together:", [views[t.key].as_result(t.score) for t in together if t.key in views],
                     reasons=[t.reason for t in together if t.key in views]))
+            _, question = split_question(text)  # "add that to my cart, and how long does delivery take?"
+            if question and not ABOUT_IT.search(question):
+                answer_side_question(dispatcher, question)
             return [SlotSet("focus_sku", added[-1].sku)]
         return []
 

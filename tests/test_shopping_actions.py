@@ -306,6 +306,17 @@ async def test_a_details_question_with_a_policy_question_answers_both(monkeypatc
     assert s1["shown_skus"][1] in str(messages[0].get("custom"))
 
 
+async def test_an_addition_with_a_policy_question_answers_both(monkeypatch):
+    from actions import compound
+    from knowledge.retrieval import FaqAnswer, Match
+
+    monkeypatch.setattr(compound.knowledge_client, "answer", lambda question: FaqAnswer(
+        "answer", 0.9, [Match(1, "How long is delivery?", "3-5 business days.", 0.9)]))
+    messages, _ = await run(ActionAddToCart(), "add that to my cart, and how long does delivery usually take?",
+                            "add_to_cart", slots={"shown_skus": ["KET-100"]}, sender="cart-and-question")
+    assert messages[0]["text"].startswith("Added 1 x") and messages[-1]["text"] == "3-5 business days."
+
+
 async def test_after_details_of_one_product_the_list_is_still_the_one_ordinals_count_in():
     _, s1 = await run(ActionSearchProducts(), "kettle", "search_product")
     _, s2 = await run(ActionProductDetails(), "is the second one glass?", "product_details", slots=s1,
