@@ -312,8 +312,9 @@ async def test_an_addition_with_a_policy_question_answers_both(monkeypatch):
 
     monkeypatch.setattr(compound.knowledge_client, "answer", lambda question: FaqAnswer(
         "answer", 0.9, [Match(1, "How long is delivery?", "3-5 business days.", 0.9)]))
-    messages, _ = await run(ActionAddToCart(), "add that to my cart, and how long does delivery usually take?",
-                            "add_to_cart", slots={"shown_skus": ["KET-100"]}, sender="cart-and-question")
+    text = "add that to my cart, and how long does delivery usually take?"
+    messages, _ = await run(ActionAddToCart(), text, "add_to_cart", slots={"shown_skus": ["KET-100"]},
+                            sender="cart-and-question")
     assert messages[0]["text"].startswith("Added 1 x") and messages[-1]["text"] == "3-5 business days."
 
 
