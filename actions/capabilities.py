@@ -1,5 +1,5 @@
 """Requests for things a chat assistant cannot do (try it on, show it in my room, play a sound sample,
-hold an item, haggle, phone the shopper): a plain "can't" with what it can do instead, whichever intent
+hold an item, haggle, phone the shopper, look at the shopper's photo): a plain "can't" with what it can do instead, whichever intent
 the message was classified as ("can you play me a sample of the first one?" reads as a question about a
 product, "can u hold one for me" as a search)."""
 from __future__ import annotations
@@ -16,7 +16,8 @@ UNSUPPORTED = re.compile(
     r"play (?:me )?(?:a |some )?(?:sample|sound|demo|clip|recording|audio)|how (?:it|they|the \w+ ones?) sounds?|"
     r"(?:hold|reserve|save|keep|put aside|set aside) (?:one|it|them|this|that|an?) (?:\w+ )?(?:for me|until|till|untill)|"
     r"knock (?:\d+ ?%?|some|a bit|\$?\d+) off|haggle|best (?:price|offer) you can do|"
-    r"(?:call|phone|ring|text|video ?call) me\b"
+    r"(?:call|phone|ring|text|video ?call) me\b|"
+    r"(?:send|upload|share) (?:you )?(?:a |some |my )?(?:photo|picture|pic|image|video)s?\b"
     r")",
     re.IGNORECASE,
 )

@@ -12,6 +12,7 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions import catalog_client
+from actions.capabilities import declined
 from actions.search import run_search
 from catalog.search import Constraints
 
@@ -40,7 +41,10 @@ class ActionOutOfScope(Action):
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                   domain: dict[str, Any]) -> list[dict[str, Any]]:
-        answered = answer_need(dispatcher, tracker.latest_message.get("text") or "")
+        text = tracker.latest_message.get("text") or ""
+        if declined(dispatcher, text):  # "if i send you a photo of my room can you tell me if it fits?"
+            return []
+        answered = answer_need(dispatcher, text)
         if answered is None:
             dispatcher.utter_message(response="utter_out_of_scope")
         return answered or []

@@ -15,6 +15,7 @@ from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions import catalog_client, recommend_client
+from actions.capabilities import declined
 from actions.presenters import results_message
 from actions.search import ActionRefineSearch, only_qualifies
 from actions.verification import verification
@@ -41,6 +42,8 @@ class ActionRecommend(Action):
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                   domain: dict[str, Any]) -> list[dict[str, Any]]:
         text = tracker.latest_message.get("text") or ""
+        if declined(dispatcher, text):  # "can someone ring me to help me choose a rug"
+            return []
         if (tracker.get_slot("search_query") or tracker.get_slot("shown_skus")) and only_qualifies(text):
             # "actually cream would suit my kitchen better" after kettles: those kettles in cream
             return await ActionRefineSearch().run(dispatcher, tracker, domain)
