@@ -1,7 +1,7 @@
-"""Requests for things a chat assistant cannot do (try it on, show it in my room, play a sound sample,
-hold an item, haggle, phone the shopper, look at the shopper's photo): a plain "can't" with what it can do instead, whichever intent
-the message was classified as ("can you play me a sample of the first one?" reads as a question about a
-product, "can u hold one for me" as a search)."""
+"""Requests for things a chat assistant cannot do (try it on, show it in my room, play a sound sample, hold
+an item, haggle, phone the shopper, look at the shopper's photo): a plain "can't" with what it can do
+instead, whichever intent the message was classified as ("can you play me a sample of the first one?"
+reads as a question about a product, "can u hold one for me" as a search)."""
 from __future__ import annotations
 
 import re

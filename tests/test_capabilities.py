@@ -26,7 +26,8 @@ def test_requests_for_what_a_chat_cannot_do_are_declined(text):
 @pytest.mark.parametrize("text", [
     "show me running shoes", "how do they fit, true to size?", "can you show me red kettles", "do they hold their shape",
     "is there a sample size", "i want to keep it", "can i try them on in store?", "phone case for my iphone",
-    "what are the ar coatings on these glasses", "show photos of the red kettle", "do you have picture frames",
+    "what are the ar coatings on these glasses", "show photos of the red kettle",
+    "do you have picture frames",
 ])
 def test_shopping_requests_are_not(text):
     dispatcher = CollectingDispatcher()
