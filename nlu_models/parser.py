@@ -204,6 +204,11 @@ class Parser:
             return FALLBACK_INTENT, self.threshold, "low_confidence"
         return name, confidence, None
 
+    def _best_of(self, by_name: dict[str, float], allowed: Callable[[str], bool]) -> str | None:
+        """The model's best ranked intent among the ``allowed`` ones, None when it has none of them."""
+        labels = [n for n in self.model.labels if allowed(n)]
+        return max(labels, key=lambda n: by_name[n]) if labels else None
+
     def _decide(
         self, text: str, probs: list[float], found: list[dict[str, Any]], rest_probs: list[float] | None = None,
         wording: str | None = None,
@@ -239,16 +244,14 @@ class Parser:
             intent = "search_product" if "product_type" in kinds else "refine_search"
             confidence, reason, rule = by_name.get(intent, 0.0), None, "only_catalog_terms"
         if intent == FALLBACK_INTENT and names_catalog_terms(found):
-            candidates = [n for n in self.model.labels if n not in NOT_SHOPPING or n == OUT_OF_SCOPE]
-            if candidates:
-                intent = max(candidates, key=lambda n: by_name[n])
-                confidence, reason, rule = by_name[intent], None, "catalog_terms"
+            best = self._best_of(by_name, lambda n: n not in NOT_SHOPPING or n == OUT_OF_SCOPE)
+            if best:
+                intent, confidence, reason, rule = best, by_name[best], None, "catalog_terms"
         if intent == OUT_OF_SCOPE and "product_type" in kinds:
             # A kind of product the shop sells ("board games") is shopping, whatever else the words say.
-            shopping = [n for n in self.model.labels if n not in NOT_SHOPPING]
-            if shopping:
-                intent = max(shopping, key=lambda n: by_name[n])
-                confidence, reason, rule = by_name[intent], None, "catalog_type"
+            best = self._best_of(by_name, lambda n: n not in NOT_SHOPPING)
+            if best:
+                intent, confidence, reason, rule = best, by_name[best], None, "catalog_type"
         if "product_type" in kinds and (intent in ("greet", "goodbye") and not SALUTATION.search(said)
                                         or intent == "complain" and not GRIEVANCE.search(said)):
             intent, confidence, reason, rule = "search_product", by_name.get("search_product", 0.0), None, "catalog_type"
@@ -262,10 +265,9 @@ class Parser:
             intent, confidence, reason, rule = "refine_search", by_name.get("refine_search", 0.0), None, "qualifier"
         if intent in ORDER_INTENTS and not {"order_id", "email"} & kinds and not ORDER_WORDS.search(said) and (
                 names_catalog_terms(found)):
-            shopping = [n for n in self.model.labels if n not in NOT_SHOPPING and n not in ORDER_INTENTS]
-            if shopping:
-                intent = max(shopping, key=lambda n: by_name[n])
-                confidence, reason, rule = by_name[intent], None, "not_an_order"
+            best = self._best_of(by_name, lambda n: n not in NOT_SHOPPING and n not in ORDER_INTENTS)
+            if best:
+                intent, confidence, reason, rule = best, by_name[best], None, "not_an_order"
         if intent in ("recommend", FALLBACK_INTENT) and RANKED.search(said):
             intent = "search_product" if "product_type" in kinds else "refine_search"
             confidence, reason, rule = by_name.get(intent, 0.0), None, "ranking"
