@@ -48,13 +48,12 @@ def answer_in_context(tracker: Tracker, question: str) -> FaqAnswer:
     points at it; whichever matches an article better."""
     result = knowledge_client.answer(question)
     in_view = [tracker.get_slot("focus_sku")] if tracker.get_slot("focus_sku") else shown(tracker)[:1]
-    names_a_kind = catalog_client.engine().parse(question)[0].category is not None
-    if not in_view or not ABOUT_PRODUCTS.search(question) or names_a_kind:
+    if not in_view or not ABOUT_PRODUCTS.search(question):
         return result
     products = catalog_client.products(in_view)
-    if not products:
+    if not products or catalog_client.engine().parse(question)[0].category is not None:  # names its own kind
         return result
-    kind = products[0].category.split(">")[-1].strip().lower()
+    kind = products[0].category_leaf.lower()
     about = knowledge_client.answer(f"{kind}: {question}")
     return about if best_score(about) > best_score(result) else result
 

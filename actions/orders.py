@@ -208,10 +208,10 @@ class ActionOrderRequest(Action):
         if email is None and tracker.get_slot("verified_email"):  # unused for too long
             events += forgotten()
         wanted = search_clause(text)  # "where is order 10001? and also show me cast iron pans"
-        _, question = (None, None) if wanted else split_question(text)  # "… - how long does a refund take?"
         if wanted:
-            events += run_search(dispatcher, wanted, Constraints(), new=True)
-        elif question and not SAME_ORDER.search(question):  # "…, when will it arrive?" is the order's own status
+            return events + run_search(dispatcher, wanted, Constraints(), new=True)
+        _, question = split_question(text)  # "return order 10002 - how long does a refund take?"
+        if question and not SAME_ORDER.search(question):  # "…, when will it arrive?" is the order's own status
             events += answer_side_question(dispatcher, question)
         return events
 

@@ -127,7 +127,7 @@ async def test_a_policy_question_about_the_products_in_view_is_asked_with_their_
 
     monkeypatch.setattr(faq.knowledge_client, "answer", answer)
     monkeypatch.setattr(faq.catalog_client, "products",
-                        lambda skus: [SimpleNamespace(category="Electronics > Earbuds")] if skus else [])
+                        lambda skus: [SimpleNamespace(category_leaf="Earbuds")] if skus else [])
     monkeypatch.setattr(faq.catalog_client, "engine",
                         lambda: SimpleNamespace(parse=lambda text: (Constraints(), []),
                                                 need=lambda text: None))
