@@ -14,6 +14,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from actions import catalog_client
 from actions.capabilities import declined
 from actions.search import run_search
+from catalog.documents import category_leaf
 from catalog.search import Constraints
 
 # "can you deliver it by drone?": a request for something none of the intents covers is something the
@@ -30,7 +31,7 @@ def answer_need(dispatcher: CollectingDispatcher, text: str) -> list[dict[str, A
     need = catalog_client.engine().need(text)
     if need is None or not need.confident:
         return None
-    kind = need.category.split(">")[-1].strip().lower()
+    kind = category_leaf(need.category).lower()
     return run_search(dispatcher, text, Constraints(categories=(need.category,)), new=True,
                       heading=f"Some {kind} that might help")
 

@@ -27,7 +27,7 @@ from sqlalchemy import select
 from aisle.config import Settings
 from aisle.db import products_signature, session_factory
 from aisle.models import Product
-from catalog.documents import UNSEARCHED_ATTRIBUTES, ProductView, view_of
+from catalog.documents import UNSEARCHED_ATTRIBUTES, ProductView, category_leaf, view_of
 from catalog.index import DenseIndex, LexicalIndex, tokens
 from text_tools.entities import extract, negated_spans
 from text_tools.language import blank_spans, english_words
@@ -118,7 +118,7 @@ class Constraints:
     def covers_type(self, product_type: str) -> bool:
         """Whether a product type is one of the kinds these constraints already keep to."""
         t = singular(product_type)
-        return t == self.category or any(t == singular(c.split(">")[-1].strip()) or t in c.lower()
+        return t == self.category or any(t == singular(category_leaf(c)) or t in c.lower()
                                          for c in self.categories)
 
     def merged(self, newer: "Constraints") -> "Constraints":
