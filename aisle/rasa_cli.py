@@ -59,8 +59,10 @@ def rasa_arguments(args: list[str]) -> list[str]:
         cfg.data_dir.mkdir(parents=True, exist_ok=True)
         # The HTTP API (tracker inspection) needs the internal secret as its token; no CORS at all: only
         # the web app and operators' tools call Rasa, never a browser. Bound to the internal interface.
+        # "--auth-token=…" in one word: a generated secret may start with "-", which argparse would
+        # otherwise take for an option (Rasa then exits with "expected one argument").
         return [
-            "run", "--enable-api", "--auth-token", cfg.internal_secret(), "--interface", cfg.internal_host,
+            "run", "--enable-api", f"--auth-token={cfg.internal_secret()}", "--interface", cfg.internal_host,
             "--port", str(cfg.rasa_port), "--model", str(cfg.rasa_model_dir), "--endpoints", "endpoints.yml",
             "--credentials", "credentials.yml",
         ]
