@@ -19,7 +19,7 @@ from aisle.db import session_factory
 from aisle.models import InteractionKind, Product
 from catalog import cart, interactions
 from catalog.documents import ProductView, view_of
-from catalog.search import CatalogSearch, Constraints, SearchResponse
+from catalog.search import SHOWN_WITHIN, CatalogSearch, Constraints, SearchResponse
 
 logger = logging.getLogger(__name__)
 
@@ -37,10 +37,11 @@ def warm_up() -> None:
 
 def search(query: str, limit: int, offset: int = 0, context: Constraints | None = None,
            newest: Sequence[str] = ()) -> SearchResponse:
-    """One result per model, with its colour/size variants as choices on its card."""
+    """One result per model, with its colour/size variants as choices on its card, and no product
+    that falls far behind the best one."""
     with obs.STAGE_SECONDS.labels("search").time():
         return engine().search(query, limit=limit, offset=offset, context=context, newest=newest,
-                               one_per_model=True)
+                               one_per_model=True, within=SHOWN_WITHIN)
 
 
 def similar(sku: str, limit: int, context: Constraints | None = None) -> SearchResponse:

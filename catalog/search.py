@@ -42,6 +42,11 @@ COMPATIBLE_TOP = 10  # a stated value is a filter when one of the query's top pr
 # A message naming no product is about a category when its affinity reaches this (chosen on the hardware
 # store's needs and CLINC150 val by ``python -m bench.needs``; reported on the demo store's).
 NEED_THRESHOLD = 0.35
+# A shopper's page keeps only hits scoring within this of the best one: what falls further behind is
+# another kind of product filling the page ("face cream" after four shampoos). The smallest gap that
+# drops no card of a query's target category on the hardware store (``python -m bench.search`` reports
+# the demo and pet & baby stores out of sample). In units of the default weights' scores.
+SHOWN_WITHIN = 1.25
 SOFT_ONLY = ("materials", "attrs")  # never filter when read from a query's free text
 # A product type right after one of these is the context of a need ("for working at a desk", "plug into my
 # laptop"), not the thing asked for.
@@ -509,12 +514,14 @@ class CatalogSearch:
         return close[0] if close else word
 
     def search(self, query: str, limit: int = 10, offset: int = 0, context: Constraints | None = None,
-               mode: str = "hybrid", newest: Sequence[str] = (), one_per_model: bool = False) -> SearchResponse:
+               mode: str = "hybrid", newest: Sequence[str] = (), one_per_model: bool = False,
+               within: float | None = None) -> SearchResponse:
         """``mode`` "dense" or "lexical" ranks by one list alone, with no filters (the benchmark's
         baselines); "hybrid" is what shoppers get. ``newest``: the constraints the shopper has just
         stated; when nothing meets them all, older ones are dropped first. ``one_per_model``: each
         model's best-ranked variant only, with all of the model's variants as ``variants`` (a shopper's
-        page is not three colours of one model; the choices are on its card)."""
+        page is not three colours of one model; the choices are on its card). ``within``: only the hits
+        scoring at most this far below the best one (``SHOWN_WITHIN`` for a shopper's page)."""
         self._refresh_if_due()
         if not self.views:
             return SearchResponse([], context or Constraints())
@@ -537,6 +544,8 @@ class CatalogSearch:
             scores[i] += self.weights.soft * _soft_matches(self.views[i], soft)
         ranked = sorted(scores.items(), key=lambda kv: -kv[1])
         hits, current, relaxed = self._filter_relaxing(ranked, constraints, newest)
+        if within is not None and hits:
+            hits = [(i, score) for i, score in hits if score >= hits[0][1] - within]
         if one_per_model:
             hits = self._one_per_model(hits, offset + limit)
         top = [self.views[i] for i, _ in hits[:max(limit, 1)]]

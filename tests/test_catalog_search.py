@@ -17,8 +17,8 @@ from catalog.importer import upsert
 from catalog.index import DenseIndex
 from catalog.records import validate_file
 from catalog.documents import ProductView
-from catalog.search import (CatalogSearch, Constraints, Weights, audience, category_affinity, combine_scores,
-                            material_modifiers, variant_labels)
+from catalog.search import (SHOWN_WITHIN, CatalogSearch, Constraints, Weights, audience, category_affinity,
+                            combine_scores, material_modifiers, variant_labels)
 from text_tools.encoder import encode
 
 FIXTURE = Path(__file__).parent / "fixtures" / "catalog_small.jsonl"
@@ -272,6 +272,16 @@ def test_one_result_per_model_with_its_variants_as_choices(engine):
     assert all(not i["variants"] for i in grouped.items if i is not item)  # models of one product: no choices
     in_black = engine.search("running shoes in black", limit=5, one_per_model=True)
     assert "RS-501" in skus(in_black) and "RS-500" not in skus(in_black)  # the variant that matches
+
+
+def test_a_shoppers_page_leaves_out_what_falls_far_behind_the_best_hit(engine):
+    everything = engine.search("something to grind coffee beans", limit=10)
+    assert len(everything.items) > 3  # coffee makers, a table, kettles... fill a page without ``within``
+    page = engine.search("something to grind coffee beans", limit=10, within=SHOWN_WITHIN)
+    best = everything.items[0]["score"]
+    assert skus(page) == [i["sku"] for i in everything.items if i["score"] >= best - SHOWN_WITHIN]
+    assert skus(page)[0] == "CG-300" and page.total == len(page.items) < len(everything.items)
+    assert skus(engine.search("kettle", within=SHOWN_WITHIN)) == skus(engine.search("kettle"))  # one kind: all
 
 
 def test_folding_variants_brings_no_other_kind_of_product_onto_the_page(engine):
