@@ -449,6 +449,17 @@ class CatalogSearch:
         # Extracted here on purpose, not taken from the NLU: the query is often not the current message (a
         # refinement re-runs an earlier query, compound messages are split) and has just been typo-corrected.
         found = extract(query, self.tables)
+        # A product type the catalog calls otherwise is renamed ("jumpers" → "sweater", "rucksack" →
+        # "backpack"), so the dense and BM25 halves search for what the products are called; not the
+        # first half of a compound ("jumper dress").
+        heads = sought_types(query, found)
+        renamed = [(e["start"], e["end"], str(e["value"])) for e in found
+                   if e["entity"] == "product_type" and str(e["value"]) in heads
+                   and singular(query[e["start"]:e["end"]]) != str(e["value"]).lower()]
+        if renamed:
+            for start, end, value in sorted(renamed, reverse=True):
+                query = query[:start] + value + query[end:]
+            found = extract(query, self.tables)
         values: dict[str, list[Any]] = {}
         excluded: dict[str, list[Any]] = {}
         blank = [(e["start"], e["end"]) for e in found if e["entity"] in ("price_min", "price_max")]
@@ -729,9 +740,12 @@ def material_modifiers(query: str, found: Sequence[dict[str, Any]], type_heads: 
 
 
 def sought_types(query: str, found: Sequence[dict[str, Any]]) -> list[str]:
-    """The product types a query asks for: those not named as the context of a need."""
-    return [str(e["value"]) for e in found if e["entity"] == "product_type" and e.get("role") != "excluded"
-            and not CONTEXT_BEFORE_TYPE & set(tokens(query[:e["start"]])[-2:])]
+    """The product types a query asks for: those not named as the context of a need, nor as the first
+    half of a compound whose head is another type ("jumper dress" is a dress)."""
+    types = [e for e in found if e["entity"] == "product_type"]
+    return [str(e["value"]) for e in types if e.get("role") != "excluded"
+            and not CONTEXT_BEFORE_TYPE & set(tokens(query[:e["start"]])[-2:])
+            and not any(0 <= o["start"] - e["end"] <= 1 for o in types)]
 
 
 def _only(c: Constraints, name: str) -> Constraints:

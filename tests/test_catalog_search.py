@@ -274,6 +274,14 @@ def test_one_result_per_model_with_its_variants_as_choices(engine):
     assert "RS-501" in skus(in_black) and "RS-500" not in skus(in_black)  # the variant that matches
 
 
+def test_a_type_the_catalog_calls_otherwise_is_searched_by_the_catalogs_name(engine):
+    parsed = engine.understand("a rucksack for my laptop")  # "rucksack" is a synonym of backpack
+    assert parsed.constraints.category == "backpack" and "backpack" in parsed.dense_text.split()
+    assert skus(engine.search("rucksacks", limit=1)) == ["BP-800"]
+    compound = engine.understand("hiking boot socks")  # the head of a compound is the type asked for
+    assert "hiking boot" in compound.dense_text and compound.constraints.category != "hiking boot"
+
+
 def test_a_shoppers_page_leaves_out_what_falls_far_behind_the_best_hit(engine):
     everything = engine.search("something to grind coffee beans", limit=10)
     assert len(everything.items) > 3  # coffee makers, a table, kettles... fill a page without ``within``

@@ -107,6 +107,8 @@ def test_emails_win_over_numbers_inside_them(text, expected):
     ("do you have it in large", [("size", "large", "large")]),
     ("large ones in navy", [("size", "large", "large"), ("color", "navy", "navy")]),
     ("I'm looking for dresses", [("product_type", "dress", "dresses")]),
+    ("wool jumpers or a rucksack", [("material", "wool", "wool"), ("product_type", "sweater", "jumpers"),
+                                    ("product_type", "backpack", "rucksack")]),
 ])
 def test_lookup_entities_are_normalised(text, expected):
     assert found(text) == expected

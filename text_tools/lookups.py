@@ -63,6 +63,8 @@ def load_static(folder: Path) -> LookupTables:
         entity = next((e for e, terms in tables.terms.items() if value.lower() in terms), None)
         if entity:
             tables.add(entity, surface, tables.terms[entity][value.lower()])
+            if entity == "product_type" and not surface.endswith("s"):  # "jumpers" as well as "jumper"
+                tables.add(entity, f"{surface}s", tables.terms[entity][value.lower()])
     return tables
 
 
