@@ -342,6 +342,10 @@ class ValidateOrderForm(FormValidationAction):
         if access.outcome is Outcome.wrong_postcode:
             dispatcher.utter_message(text=WRONG_POSTCODE)
             return {**proved, "order_postcode": None}
+        if (access.outcome is Outcome.need_postcode and action == "cancel" and not access.order.cancellable
+                and not access.order.from_store):
+            # A cancellation that cannot happen needs no postcode: why not is the status, already public.
+            return {**proved, "order_action": "cancel_refused"}
         return {**proved, "order_postcode": None} if access.outcome is Outcome.full else proved
 
 
@@ -368,6 +372,13 @@ class ActionOrderNext(Action):
             dispatcher.utter_message(text=f"I'm sorry order {order.number} didn't arrive as it should. "
                                           f"{public_status_text(order)} {DAMAGED_OPTIONS}", buttons=PERSON_BUTTONS)
             return [*still, SlotSet("human_offered", True)]
+        if action in ("cancel", "cancel_refused") and not order.cancellable and not order.from_store:
+            reason = ("it has already shipped" if order.status.value in ("shipped", "delivered")
+                      else f"it is {order.status.value}")
+            dispatcher.utter_message(text=f"Order {order.number} can't be cancelled because {reason}. "
+                                          + ("Once it arrives you can return it within 30 days."
+                                             if order.status.value == "shipped" else ""))
+            return still
         if order.number not in unlocked:  # the number and email only: the status tier
             dispatcher.utter_message(text=public_status_text(order))
             return still
@@ -377,13 +388,6 @@ class ActionOrderNext(Action):
                                                               "from", number=order.number), buttons=PERSON_BUTTONS)
             return [*still, SlotSet("human_offered", True)]
         if action == "cancel":
-            if not order.cancellable:
-                reason = ("it has already shipped" if order.status.value in ("shipped", "delivered")
-                          else f"it is {order.status.value}")
-                dispatcher.utter_message(text=f"Order {order.number} can't be cancelled because {reason}. "
-                                              + ("Once it arrives you can return it within 30 days."
-                                                 if order.status.value == "shipped" else ""))
-                return still
             dispatcher.utter_message(text=f"Order {order.number}: {items_text(order)}, total "
                                           f"{money(float(order.total), order.currency)}. Shall I cancel it?",
                                      buttons=YES_NO)

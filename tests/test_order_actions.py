@@ -198,12 +198,13 @@ async def test_number_and_email_give_the_status_only():
 
 
 async def test_details_cancel_and_return_ask_for_the_postcode_then_show_everything():
-    for action, purpose in (("details", "To show the items and tracking of order 10001"),
-                            ("cancel", "To cancel order 10001"), ("return", "To return something from order 10001")):
-        state, text = await identify("10001", ALEX, action=action)
+    for action, number, purpose in (("details", "10001", "To show the items and tracking of order 10001"),
+                                    ("cancel", "10003", "To cancel order 10003"),
+                                    ("return", "10001", "To return something from order 10001")):
+        state, text = await identify(number, ALEX, action=action)
         assert state["requested_slot"] == "order_postcode" and state["verified_orders"] == [] and text == ""
         dispatcher = CollectingDispatcher()
-        await ActionAskOrderPostcode().run(dispatcher, tracker(slots={"order_action": action, "order_number": "10001",
+        await ActionAskOrderPostcode().run(dispatcher, tracker(slots={"order_action": action, "order_number": number,
                                                                       **state}), {})
         assert said(dispatcher).startswith(purpose) and "postcode it ships to" in said(dispatcher)
     state = {"order_action": "details", "order_number": "10001", "order_email": ALEX, **proved()}
@@ -212,6 +213,14 @@ async def test_details_cancel_and_return_ask_for_the_postcode_then_show_everythi
     assert result["requested_slot"] is None and text == ""
     _, text = await next_step("details", "10001")
     assert "has shipped with UPS, tracking number 1Z999AA10123456784, expected" in text and "Items: 1 x" in text
+
+
+async def test_cancelling_a_shipped_order_is_refused_without_asking_for_the_postcode():
+    state, text = await identify("10001", ALEX, action="cancel")
+    assert state["requested_slot"] is None and state["order_action"] == "cancel_refused" and text == ""
+    assert state["verified_orders"] == []  # nothing private was unlocked
+    _, text = await next_step("cancel_refused", "10001")
+    assert text.startswith("Order 10001 can't be cancelled because it has already shipped.")
 
 
 async def test_the_whole_request_in_one_message_unlocks_the_order():
