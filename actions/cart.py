@@ -14,7 +14,7 @@ from actions import catalog_client, recommend_client
 from actions.capabilities import declined
 from actions.compound import ABOUT_IT, answer_side_question, split_question
 from actions.presenters import money, results_message
-from actions.references import entity_values, products_or_ask
+from actions.references import entity_values, named_model, products_or_ask
 from actions.verification import verification
 from aisle.cart_link import CartItem, CartLinkTemplate
 from aisle.config import settings
@@ -89,9 +89,13 @@ class ActionAddToCart(Action):
         text = tracker.latest_message.get("text") or ""
         if declined(dispatcher, text):  # "knock 50% off and I'll take it"
             return []
-        products = products_or_ask(tracker, dispatcher,
-                                   "Which product should I add? Say \"the first one\" or tap Add to cart.",
-                                   "Tell me what you're looking for and I'll find it first.")
+        named = named_model(text)  # "add a Tressa Curl Hydrate shampoo to my basket", whatever is on screen
+        if named:
+            products = [named]
+        else:
+            products = products_or_ask(tracker, dispatcher,
+                                       "Which product should I add? Say \"the first one\" or tap Add to cart.",
+                                       "Tell me what you're looking for and I'll find it first.")
         if not products:
             return []
         quantities = [q for q in entity_values(tracker, "quantity") if isinstance(q, (int, float))]

@@ -13,6 +13,8 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from actions import catalog_client, knowledge_client
 from catalog.index import tokens
+from catalog.search import sought_types
+from text_tools.entities import extract
 from text_tools.lookups import singular
 
 # A question clause after a separator: "…, also do you ship to Canada?", "… and how long does delivery take"
@@ -28,6 +30,8 @@ SEARCH = re.compile(
     r"any)\b[^?]*)\??\s*$",
     re.IGNORECASE,
 )
+# What joins two kinds of product asked for at once: "a kettle and a coffee grinder", "tents, sleeping bags".
+CONJUNCTION = re.compile(r"\s*(?:,\s*)?(?:\band\b|&|\bplus\b|\bas well as\b)\s*|\s*,\s*", re.IGNORECASE)
 MIN_WORDS = 3
 # A side question about the product in question ("…, is it steel?") is that product's, not the store's.
 ABOUT_IT = re.compile(r"\b(?:it|its|it's|they|them|this one|that one)\b", re.I)
@@ -60,3 +64,23 @@ def search_clause(text: str) -> str | None:
     names_products = engine.parse(clause)[0].category is not None or any(
         singular(w) in engine.type_heads for w in tokens(clause))
     return clause if names_products else None
+
+
+def product_clauses(text: str) -> list[str]:
+    """One clause per kind of product a message asks for when a conjunction separates two kinds ("I need
+    a kettle and a coffee grinder" → "I need a kettle", "a coffee grinder"); [text] otherwise."""
+    engine = catalog_client.engine()
+    found = extract(text, engine.tables)
+    heads = sought_types(text, found)
+    named = [e for e in found if e["entity"] == "product_type" and str(e["value"]) in heads]
+    clauses, start = [], 0
+    for before, after in zip(named, named[1:]):
+        joint = list(CONJUNCTION.finditer(text, before["end"], after["start"]))
+        if before["value"] == after["value"] or not joint:
+            continue
+        clauses.append(text[start:joint[-1].start()].strip())
+        start = joint[-1].end()
+    clauses.append(text[start:].strip())
+    if len(clauses) < 2 or any(engine.parse(c)[0].category is None for c in clauses):
+        return [text]
+    return clauses

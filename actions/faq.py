@@ -15,7 +15,7 @@ from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions import catalog_client, knowledge_client
-from actions.compound import answer_side_question, split_question
+from actions.compound import answer_side_question, search_clause, split_question
 from actions.needs import CAPABILITY_REQUEST, answer_need
 from actions.references import entity_values, shown
 from actions.search import run_search
@@ -99,8 +99,13 @@ class ActionFaq(Action):
                 found = None
             if found:
                 return give_answer(dispatcher, int(value), found[1])
+        text = tracker.latest_message.get("text") or ""
+        wanted = search_clause(text)  # "what's your return window? also show me some wallets"
+        if wanted:
+            return answer_side_question(dispatcher, text[:text.rfind(wanted)]) + run_search(
+                dispatcher, wanted, Constraints(), new=True)
         # "a desk lamp under 60, and how long does delivery take?": the search, then the answer.
-        request, question = split_question(tracker.latest_message.get("text") or "")
+        request, question = split_question(text)
         if question and catalog_client.engine().parse(request)[0].category:
             return run_search(dispatcher, request, Constraints(), new=True) + answer_side_question(dispatcher, question)
         return answer_from_knowledge_base(dispatcher, tracker) or []

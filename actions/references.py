@@ -76,6 +76,32 @@ def named_on_screen(text: str, views: list[ProductView], several: bool) -> list[
     return chosen if several or len(chosen) == 1 else []
 
 
+def named_model(text: str) -> ProductView | None:
+    """The product a message names by its brand and model ("a Tressa Curl Hydrate shampoo", "the white
+    Volta Budget Buds"), in the colour or size it states; None unless the best search hit's brand and more
+    of its model's words are in the message than of any other model of that brand ("a Tressa shampoo"
+    names none), or when the stated colour or size had to be dropped."""
+    engine = catalog_client.engine()
+    response = engine.search(text, limit=1)
+    if not response.items or response.relaxed:
+        return None
+    best = engine.by_sku[response.items[0]["sku"]]
+    words = set(tokens(text)) - NOT_EXCLUDABLE
+    brand = set(tokens(best.brand or ""))
+    if not brand or not brand <= words:
+        return None
+
+    def overlap(view: ProductView) -> int:  # words of the title before its colour/size ("…, Black")
+        return len(words & set(tokens(view.title.split(",")[0])))
+
+    mine = overlap(best)
+    rivals = [overlap(variants[0]) for name, variants in engine.models.items()
+              if name != model_name(best) and variants[0].brand == best.brand]
+    if mine <= len(brand) or mine <= max(rivals, default=0):
+        return None
+    return next(iter(catalog_client.products([best.sku])), None)
+
+
 def products_or_ask(tracker: Tracker, dispatcher: CollectingDispatcher, ask_which: str,
                     ask_what: str) -> list[ProductView]:
     """The referenced products; when there are none, ask which (products on screen) or what (none)."""

@@ -17,13 +17,14 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from actions import catalog_client
 from actions.capabilities import declined
-from actions.compound import ABOUT_IT, answer_side_question, split_question
+from actions.compound import ABOUT_IT, answer_side_question, product_clauses, split_question
 from actions.presenters import results_message
 from actions.product_info import answer_about
 from actions.references import entity_values
 from catalog.search import Constraints
 
 PAGE = 5
+EACH_KIND = 3  # cards per kind when one message asks for two kinds of product
 SORT_WINDOW = 50
 MAX_KEPT_CATEGORIES = 3  # a page spread over more kinds than this was not about one kind of product
 CHEAPER = re.compile(r"\b(?:cheaper|less expensive|lower price|more affordable|budget|chepaer|cheeper|too expensive|"
@@ -65,10 +66,10 @@ def sort_of(text: str) -> str | None:
 
 def run_search(dispatcher: CollectingDispatcher, query: str, context: Constraints, offset: int = 0,
                sort: str | None = None, new: bool = False, heading: str | None = None,
-               newest: Sequence[str] = ()) -> list[dict[str, Any]]:
+               newest: Sequence[str] = (), page_size: int = PAGE, first_rank: int = 1) -> list[dict[str, Any]]:
     """``new``: a fresh search, whose page decides the kinds of product that refinements keep to.
     ``newest``: the constraints this message stated, which win over older ones when not all can hold."""
-    window = SORT_WINDOW if sort else PAGE
+    window = SORT_WINDOW if sort else page_size
     response = catalog_client.search(query, limit=window, offset=0 if sort else offset, context=context,
                                      newest=newest)
     items = response.items
@@ -78,7 +79,7 @@ def run_search(dispatcher: CollectingDispatcher, query: str, context: Constraint
         items = sorted(items, key=lambda d: -d["price"])
     elif sort == "rating":
         items = sorted(items, key=lambda d: -(d.get("rating") or 0))
-    page = items[offset:offset + PAGE] if sort else items
+    page = items[offset:offset + page_size] if sort else items
     constraints = response.constraints
     kinds = tuple(dict.fromkeys(d["category"] for d in page))
     if new and kinds and len(kinds) <= MAX_KEPT_CATEGORIES:
@@ -100,7 +101,7 @@ def run_search(dispatcher: CollectingDispatcher, query: str, context: Constraint
     counter = f" ({offset + 1}-{offset + len(page)} of {total})" if total > len(page) else ""
     order = {"price": ", cheapest first", "price_desc": ", most expensive first", "rating": ", best rated first"}
     dispatcher.utter_message(**results_message(f"{note}{heading}{order.get(sort or '', '')}{counter}:", page,
-                                               first_rank=1))
+                                               first_rank=first_rank))
     return events + [SlotSet("shown_skus", [d["sku"] for d in page]), SlotSet("focus_sku", None)]
 
 
@@ -127,7 +128,19 @@ class ActionSearchProducts(Action):
             # right after a search is about those results (a kind of product not on screen starts a new one)
             return await ActionRefineSearch().run(dispatcher, tracker, domain)
         query, question = split_question(text)  # "a black backpack, also do you ship to Canada?"
-        events = run_search(dispatcher, query or text, Constraints(), sort=sort_of(query or text), new=True)
+        clauses = product_clauses(query or text)
+        if len(clauses) > 1:  # "a kettle and a coffee grinder": a few of each, numbered on as one list
+            events, listed = [], []
+            for clause in clauses:
+                kind = catalog_client.engine().parse(clause)[0].category or clause
+                found = run_search(dispatcher, clause, Constraints(), new=True, page_size=EACH_KIND,
+                                   heading=(kind if kind.endswith("s") else f"{kind}s").capitalize(),
+                                   first_rank=len(listed) + 1)
+                listed += next((e["value"] for e in found if e.get("name") == "shown_skus"), [])
+                events += found
+            events.append(SlotSet("shown_skus", listed))
+        else:
+            events = run_search(dispatcher, query or text, Constraints(), sort=sort_of(query or text), new=True)
         shown = next((e["value"] for e in events if e.get("name") == "shown_skus"), None)
         if question and shown and ABOUT_IT.search(question):  # "the Kaffeo gooseneck kettle, is it steel?"
             dispatcher.utter_message(text=answer_about(catalog_client.products(shown[:1])[0], question))

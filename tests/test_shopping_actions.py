@@ -15,6 +15,7 @@ from actions import catalog_client, recommend_client
 from actions.cart import ActionAddToCart, ActionViewCart
 from actions.product_info import ActionCompareProducts, ActionProductDetails
 from actions.fallback import CANNOT, ActionFallback
+from actions.faq import ActionFaq
 from actions.needs import ActionOutOfScope
 from actions.recommend import ActionRecommend
 from actions.search import ActionRefineSearch, ActionSearchProducts
@@ -190,6 +191,30 @@ async def test_the_black_one_is_the_first_black_card_and_the_black_ones_are_all_
     messages, _ = await run(ActionCompareProducts(), "compare everything in black", "compare_products",
                             slots=shown, entities=black)
     assert [p["sku"] for p in messages[0]["custom"]["products"]] == ["HP-700", "CM-200", "RS-501"]
+
+
+async def test_two_kinds_asked_for_at_once_get_a_few_cards_each_numbered_as_one_list():
+    messages, slots = await run(ActionSearchProducts(), "I need a kettle and a coffee grinder for my flat",
+                                "search_product")
+    assert [m["text"].split("\n")[0] for m in messages] == ["Kettles:", "Coffee grinders:"]
+    assert messages[1]["text"].split("\n")[1].startswith("4. Burr Coffee Grinder")
+    assert slots["shown_skus"] == cards(messages) and cards(messages)[-1] == "CG-300"
+
+
+async def test_a_policy_question_then_a_search_in_one_message_gets_the_search_too():
+    messages, slots = await run(ActionFaq(), "what's your return window? also show me some kettles", "faq")
+    assert set(cards(messages)) == {"KET-100", "KET-101", "KET-102"} == set(slots["shown_skus"])
+
+
+async def test_a_product_named_by_brand_and_model_is_added_whatever_is_on_screen():
+    messages, _ = await run(ActionAddToCart(), "add a Kaffeo gooseneck kettle to my basket", "add_to_cart",
+                            sender="cart-by-name")
+    assert messages[0]["text"].startswith("Added 1 x Gooseneck Pour-Over Kettle to your cart.")
+    messages, _ = await run(ActionAddToCart(), "add the Sonora sport earbuds", "add_to_cart", sender="cart-by-name",
+                            slots={"shown_skus": ["KET-100"], "focus_sku": "KET-100"})
+    assert messages[0]["text"].startswith("Added 1 x Wireless Sport Earbuds to your cart.")
+    messages, _ = await run(ActionAddToCart(), "add a Brewhaus kettle", "add_to_cart", sender="cart-by-name")
+    assert messages[0]["text"] == "Tell me what you're looking for and I'll find it first."  # two Brewhaus kettles
 
 
 async def test_the_gooseneck_one_is_the_card_whose_title_alone_says_gooseneck():
