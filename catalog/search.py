@@ -468,12 +468,18 @@ class CatalogSearch:
             target = excluded if ent.get("role") == "excluded" else values
             target.setdefault(ent["entity"], []).append(ent["value"])
         excluded_words = {t for v in excluded.values() for t in tokens(str(v))}
+        sought = {singular(t) for t in sought_types(query, found)}
         terms = []
         for s, e in negated:
             # One negated word may be any catalog word ("without a reel"); in a phrase only attribute
-            # values and flags count ("without a wooden handle" excludes wood, not every handle).
-            words = [w for w in tokens(query[s:e]) if w not in NOT_EXCLUDABLE and w not in excluded_words]
-            usable = self.known_words if len(words) == 1 else self.attribute_words
+            # values and flags count ("without a wooden handle" excludes wood, not every handle). A
+            # negated kind that is also the kind asked for excludes its modifiers ("lamps, but not
+            # floor lamps" excludes floor lamps, not lamps).
+            kind = {w for ent in found if ent["entity"] == "product_type" and ent.get("role") == "excluded"
+                    and s <= ent["start"] < e and singular(str(ent["value"])) in sought
+                    for w in tokens(query[ent["start"]:ent["end"]])}
+            words = [w for w in tokens(query[s:e]) if w not in NOT_EXCLUDABLE and w not in excluded_words | kind]
+            usable = self.known_words if len(words) == 1 or kind else self.attribute_words
             terms += [singular(w) for w in words if any(v in usable for v in _stems(w))]
         constraints = Constraints(
             price_min=min(values["price_min"]) if "price_min" in values else None,
@@ -487,7 +493,8 @@ class CatalogSearch:
             exclude_brands=_unique(excluded.get("brand", [])),
             exclude_colors=_unique(excluded.get("color", [])),
             exclude_materials=_unique(excluded.get("material", [])),
-            exclude_terms=_unique(terms + [singular(str(v)) for v in excluded.get("product_type", [])]),
+            exclude_terms=_unique(terms + [singular(str(v)) for v in excluded.get("product_type", [])
+                                           if singular(str(v)) not in sought]),
             **audience(query),
         )
         text = blank_spans(query, blank + negated)

@@ -274,6 +274,11 @@ def test_one_result_per_model_with_its_variants_as_choices(engine):
     assert "RS-501" in skus(in_black) and "RS-500" not in skus(in_black)  # the variant that matches
 
 
+def test_negating_the_kind_asked_for_excludes_its_modifier_and_doesnt_use_is_a_negation(engine):
+    assert set(skus(engine.search("kettles, but not glass kettles"))) == {"KET-100", "KET-102"}
+    assert skus(engine.search("a coffee maker that doesn't use pods")) == ["CM-200"]
+
+
 def test_a_type_the_catalog_calls_otherwise_is_searched_by_the_catalogs_name(engine):
     parsed = engine.understand("a rucksack for my laptop")  # "rucksack" is a synonym of backpack
     assert parsed.constraints.category == "backpack" and "backpack" in parsed.dense_text.split()

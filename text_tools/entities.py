@@ -97,7 +97,8 @@ COUNT_WORDS = {"two": 2, "three": 3, "four": 4, "five": 5}
 # "non-slip" or "no-iron" are product words, not negations.
 NEGATION_CUE = re.compile(
     r"\b(?:not|no|none|nothing|without|except(?: for)?|excluding|other than|anything but|but not|apart from|minus|avoid|"
-    r"isn'?t|aren'?t|don'?t want|do not want|never)\s+"
+    r"isn'?t|aren'?t|don'?t want|do not want|never|"
+    r"(?:does ?n[o']?t|doesnt|do ?n[o']?t|dont) (?:use|have|need|take|come with|contain))\s+"
     r"(?:(?:from|by|made of|made from|in|a|an|the|any|with|too|so|that|those|these|brand)\s+)*",
     re.IGNORECASE,
 )
