@@ -17,7 +17,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from actions import catalog_client, recommend_client
 from actions.capabilities import declined
 from actions.presenters import results_message
-from actions.search import ActionRefineSearch, only_qualifies
+from actions.search import ActionRefineSearch, ActionSearchProducts, only_qualifies, sort_of
 from actions.verification import verification
 from catalog.recommend import Context
 
@@ -48,6 +48,9 @@ class ActionRecommend(Action):
             # "actually cream would suit my kitchen better" after kettles: those kettles in cream
             return await ActionRefineSearch().run(dispatcher, tracker, domain)
         engine = catalog_client.engine()
+        if sort_of(text) and engine.parse(text)[0].category:
+            # "which tablets have the best reviews? sort them by rating" is a sorted search, not a hunch
+            return await ActionSearchProducts().run(dispatcher, tracker, domain)
         need = stated_need(text) if not text.startswith("/") else None
         constraints, _ = engine.parse(need or "")
         focus = tracker.get_slot("focus_sku")

@@ -91,8 +91,8 @@ def named_model(text: str) -> ProductView | None:
     if not brand or not brand <= words:
         return None
 
-    def overlap(view: ProductView) -> int:  # words of the title before its colour/size ("…, Black")
-        return len(words & set(tokens(view.title.split(",")[0])))
+    def overlap(view: ProductView) -> int:  # the brand and the title before its colour/size ("…, Black")
+        return len(words & (brand | set(tokens(view.title.split(",")[0]))))
 
     mine = overlap(best)
     rivals = [overlap(variants[0]) for name, variants in engine.models.items()

@@ -20,7 +20,8 @@ from actions.capabilities import declined
 from actions.compound import ABOUT_IT, answer_side_question, product_clauses, split_question
 from actions.presenters import results_message
 from actions.product_info import answer_about
-from actions.references import entity_values
+from actions.cart import ActionAddToCart
+from actions.references import entity_values, named_model
 from catalog.search import Constraints
 
 PAGE = 5
@@ -29,6 +30,7 @@ SORT_WINDOW = 50
 MAX_KEPT_CATEGORIES = 3  # a page spread over more kinds than this was not about one kind of product
 CHEAPER = re.compile(r"\b(?:cheaper|less expensive|lower price|more affordable|budget|chepaer|cheeper|too expensive|"
                      r"too pricey|too much)\b", re.I)
+GOES_ON = re.compile(r"^\s*(?:and|also|plus|oh and)\b", re.I)  # a message that adds to the one before
 PRICIER = re.compile(r"\b(?:more expensive|pricier|premium|higher end|high-end|better quality|nicer)\b", re.I)
 MORE = re.compile(r"\b(?:more|next|other|others|else|rest|keep going|load more|different ones)\b", re.I)
 SORT_PRICE_DESC = re.compile(r"\b(?:most expensive|priciest|high(?:est)? to low(?:est)?|highest price|"
@@ -105,6 +107,12 @@ def run_search(dispatcher: CollectingDispatcher, query: str, context: Constraint
     return events + [SlotSet("shown_skus", [d["sku"] for d in page]), SlotSet("focus_sku", None)]
 
 
+def previous_action(tracker: Tracker) -> str | None:
+    """The last action the bot ran before this message (not listening)."""
+    return next((e.get("name") for e in reversed(tracker.events) if e.get("event") == "action"
+                 and e.get("name") not in ("action_listen", None)), None)
+
+
 def only_qualifies(text: str) -> bool:
     """The message states a colour, size, material or brand but names no kind of product (read as a
     search or a recommendation, it is about the results on screen)."""
@@ -121,6 +129,11 @@ class ActionSearchProducts(Action):
         text = tracker.latest_message.get("text") or ""
         if declined(dispatcher, text):  # "can u hold one for me until payday"
             return []
+        if named_model(text) and (entity_values(tracker, "quantity") or (
+                GOES_ON.match(text) and previous_action(tracker) == "action_add_to_cart")):
+            # "can i get 2 of the Kaffeo Hand Mill grinders", or "and the Brightmind microscope kit too" just
+            # after an addition: a product named to be bought, not looked for
+            return await ActionAddToCart().run(dispatcher, tracker, domain)
         on_screen = tracker.get_slot("search_query") or tracker.get_slot("shown_skus")
         if on_screen and (CHEAPER.search(text) or PRICIER.search(text) or (
                 not entity_values(tracker, "product_type") and (sort_of(text) or only_qualifies(text)))):

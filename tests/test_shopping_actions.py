@@ -193,6 +193,12 @@ async def test_the_black_one_is_the_first_black_card_and_the_black_ones_are_all_
     assert [p["sku"] for p in messages[0]["custom"]["products"]] == ["HP-700", "CM-200", "RS-501"]
 
 
+async def test_a_recommendation_asked_as_a_sort_of_one_kind_is_that_sorted_search():
+    messages, _ = await run(ActionRecommend(), "which kettles have the best reviews? sort them by rating", "recommend")
+    assert messages[0]["text"].startswith("Here's what I found, best rated first")
+    assert cards(messages) == ["KET-102", "KET-100", "KET-101"]  # rated 4.8, 4.5, 4.2
+
+
 async def test_two_kinds_asked_for_at_once_get_a_few_cards_each_numbered_as_one_list():
     messages, slots = await run(ActionSearchProducts(), "I need a kettle and a coffee grinder for my flat",
                                 "search_product")
@@ -204,6 +210,22 @@ async def test_two_kinds_asked_for_at_once_get_a_few_cards_each_numbered_as_one_
 async def test_a_policy_question_then_a_search_in_one_message_gets_the_search_too():
     messages, slots = await run(ActionFaq(), "what's your return window? also show me some kettles", "faq")
     assert set(cards(messages)) == {"KET-100", "KET-101", "KET-102"} == set(slots["shown_skus"])
+
+
+async def test_a_named_product_with_a_quantity_or_right_after_an_addition_is_bought_not_searched():
+    quantity = [{"entity": "quantity", "value": 2}]
+    messages, _ = await run(ActionSearchProducts(), "can i get 2 of the Kaffeo gooseneck kettles", "search_product",
+                            entities=quantity, sender="named-buy")
+    assert messages[0]["text"].startswith("Added 2 x Gooseneck Pour-Over Kettle to your cart.")
+    dispatcher = CollectingDispatcher()
+    added = {"event": "action", "name": "action_add_to_cart"}
+    listen = {"event": "action", "name": "action_listen"}
+    for earlier, says in (([added, listen], "Added 1 x Burr Coffee Grinder"), ([listen], "Here's what I found")):
+        dispatcher = CollectingDispatcher()
+        tracker = tracker_for([*earlier, user_event("and the Kaffeo burr grinder too", "search_product")])
+        tracker.sender_id = "named-buy"
+        await ActionSearchProducts().run(dispatcher, tracker, {})
+        assert dispatcher.messages[0]["text"].startswith(says)
 
 
 async def test_a_product_named_by_brand_and_model_is_added_whatever_is_on_screen():
