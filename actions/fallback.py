@@ -8,7 +8,9 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
+from actions import catalog_client
 from actions.faq import answer_from_knowledge_base
+from actions.search import ActionRefineSearch, only_qualifies
 from actions.handoff import hand_off
 from actions.needs import CAPABILITY_REQUEST, answer_need
 from text_tools.language import is_foreign
@@ -45,6 +47,11 @@ class ActionFallback(Action):
         rescued = answer_from_knowledge_base(dispatcher, tracker, only_if_confident=True)
         if rescued is not None:  # not understood as an intent, but a confident help-article match
             return rescued
+        stated = catalog_client.engine().parse(text)[0]
+        if (tracker.get_slot("search_query") or tracker.get_slot("shown_skus")) and stated.category is None and (
+                stated.price_min is not None or stated.price_max is not None or only_qualifies(text)):
+            # "nothing over 35 bucks" with products on screen: a limit on those
+            return await ActionRefineSearch().run(dispatcher, tracker, domain)
         if CAPABILITY_REQUEST.search(text) and consecutive_fallbacks(tracker) <= REPHRASES_BEFORE_OFFER:
             dispatcher.utter_message(text=CANNOT)  # "can you engrave the knife?" asks for a service, not a knife
             return []

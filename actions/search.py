@@ -15,7 +15,7 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions import catalog_client
+from actions import catalog_client, knowledge_client
 from actions.capabilities import declined
 from actions.compound import ABOUT_IT, answer_side_question, product_clauses, split_question
 from actions.presenters import results_message
@@ -107,6 +107,22 @@ def run_search(dispatcher: CollectingDispatcher, query: str, context: Constraint
     return events + [SlotSet("shown_skus", [d["sku"] for d in page]), SlotSet("focus_sku", None)]
 
 
+def names_a_purchase(tracker: Tracker, text: str) -> bool:
+    """"can i get 2 of the Kaffeo Hand Mill grinders", or "and the Brightmind microscope kit too" just
+    after an addition: a product named to be bought, not looked for."""
+    return named_model(text) is not None and bool(entity_values(tracker, "quantity") or (
+        GOES_ON.match(text) and previous_action(tracker) == "action_add_to_cart"))
+
+
+def asks_for_products(request: str) -> bool:
+    """Whether a request states anything of the catalog or, failing that, a need it can meet."""
+    engine = catalog_client.engine()
+    if engine.parse(request)[0].active():
+        return True
+    need = engine.need(request)
+    return need is not None and need.confident
+
+
 def previous_action(tracker: Tracker) -> str | None:
     """The last action the bot ran before this message (not listening)."""
     return next((e.get("name") for e in reversed(tracker.events) if e.get("event") == "action"
@@ -129,10 +145,7 @@ class ActionSearchProducts(Action):
         text = tracker.latest_message.get("text") or ""
         if declined(dispatcher, text):  # "can u hold one for me until payday"
             return []
-        if named_model(text) and (entity_values(tracker, "quantity") or (
-                GOES_ON.match(text) and previous_action(tracker) == "action_add_to_cart")):
-            # "can i get 2 of the Kaffeo Hand Mill grinders", or "and the Brightmind microscope kit too" just
-            # after an addition: a product named to be bought, not looked for
+        if names_a_purchase(tracker, text):
             return await ActionAddToCart().run(dispatcher, tracker, domain)
         on_screen = tracker.get_slot("search_query") or tracker.get_slot("shown_skus")
         if on_screen and (CHEAPER.search(text) or PRICIER.search(text) or (
@@ -141,6 +154,11 @@ class ActionSearchProducts(Action):
             # right after a search is about those results (a kind of product not on screen starts a new one)
             return await ActionRefineSearch().run(dispatcher, tracker, domain)
         query, question = split_question(text)  # "a black backpack, also do you ship to Canada?"
+        if question and not asks_for_products(query):  # "it's a present - can you gift wrap it?"
+            answer = knowledge_client.answer(question)
+            if answer.kind == "answer" and answer.best:
+                dispatcher.utter_message(text=answer.best.answer)
+                return []
         clauses = product_clauses(query or text)
         if len(clauses) > 1:  # "a kettle and a coffee grinder": a few of each, numbered on as one list
             events, listed = [], []
@@ -173,6 +191,8 @@ class ActionRefineSearch(Action):
         text = tracker.latest_message.get("text") or ""
         if declined(dispatcher, text):
             return []
+        if names_a_purchase(tracker, text):
+            return await ActionAddToCart().run(dispatcher, tracker, domain)
         previous_query = tracker.get_slot("search_query")
         context = Constraints.from_dict(tracker.get_slot("search_constraints"))
         shown = catalog_client.products(list(tracker.get_slot("shown_skus") or []))

@@ -5,6 +5,7 @@ case where nothing of that kind fits the stated limits."""
 from __future__ import annotations
 
 import dataclasses
+import re
 from typing import Any
 
 from rasa_sdk import Action, Tracker
@@ -13,9 +14,15 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from actions import catalog_client, recommend_client
 from actions.presenters import results_message
-from actions.references import products_or_ask
-from actions.search import CHEAPER, PAGE, PRICIER, relaxed_note
+from actions.faq import answer_from_knowledge_base
+from actions.references import products_or_ask, shown
+from actions.search import (CHEAPER, PAGE, PRICIER, ActionRefineSearch, ActionSearchProducts, only_qualifies,
+                            relaxed_note)
 from catalog.search import model_name
+
+# Words that do ask for something alike ("anything like the second one", "alternatives to it").
+ALIKE = re.compile(r"\b(?:similar|alike|like (?:the|this|that|it|those|these|them|yours|mine)|alternatives?|"
+                   r"instead|comparable|same (?:kind|type|style)|other options)\b", re.IGNORECASE)
 
 
 class ActionSimilarProducts(Action):
@@ -24,13 +31,23 @@ class ActionSimilarProducts(Action):
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                   domain: dict[str, Any]) -> list[dict[str, Any]]:
+        text = tracker.latest_message.get("text") or ""
+        if not text.startswith("/"):
+            # "can i pay in installments for something like that?" is a policy question
+            answered = answer_from_knowledge_base(dispatcher, tracker, only_if_confident=True)
+            if answered is not None:
+                return answered
+            if not ALIKE.search(text):  # the model heard "similar", the message asks for something else
+                if catalog_client.engine().parse(text)[0].category:  # "any of the blenders in red?"
+                    return await ActionSearchProducts().run(dispatcher, tracker, domain)
+                if shown(tracker) and only_qualifies(text):  # "something in brass?" about those on screen
+                    return await ActionRefineSearch().run(dispatcher, tracker, domain)
         products = products_or_ask(
             tracker, dispatcher, "Similar to which one? Say \"like the first one\" or tap Similar on a product.",
             "Tell me which product you have in mind and I'll find similar ones.")
         if not products:
             return []
         source = products[0]
-        text = tracker.latest_message.get("text") or ""
         stated, _ = catalog_client.engine().parse("" if text.startswith("/") else text)
         if CHEAPER.search(text):
             stated = dataclasses.replace(stated, price_max=round(source.price - 0.01, 2))

@@ -141,3 +141,12 @@ async def test_a_policy_question_about_the_products_in_view_is_asked_with_their_
     await ActionFaq().run(dispatcher, tracker_for([user_event("do you ship to canada?", "faq")],
                                                   {"shown_skus": ["ELEAR-SO101"]}), DOMAIN)
     assert asked == [question, "do you ship to canada?"]
+
+
+async def test_a_search_whose_request_names_nothing_answers_its_policy_question(dispatcher, tiny_kb):
+    """"it's a present - can you gift wrap it?" read as a search: the question is what was asked."""
+    from actions.search import ActionSearchProducts
+
+    tracker = tracker_for([user_event("it's a present - which countries do you deliver to?", "search_product")])
+    assert await ActionSearchProducts().run(dispatcher, tracker, DOMAIN) == []
+    assert [m["text"] for m in dispatcher.messages] == ["We ship to the US, Canada and the EU."]

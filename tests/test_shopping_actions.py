@@ -199,6 +199,19 @@ async def test_a_recommendation_asked_as_a_sort_of_one_kind_is_that_sorted_searc
     assert cards(messages) == ["KET-102", "KET-100", "KET-101"]  # rated 4.8, 4.5, 4.2
 
 
+async def test_similar_heard_for_a_limit_or_a_kind_is_a_refinement_or_a_search():
+    _, kettles = await run(ActionSearchProducts(), "kettles", "search_product")
+    messages, _ = await run(ActionSimilarProducts(), "something in black?", "similar_products", slots=kettles,
+                            entities=[{"entity": "color", "value": "black"}])
+    assert cards(messages) == ["KET-102"]  # the black kettle on screen's kind, not things like the first one
+    messages, _ = await run(ActionSimilarProducts(), "thanks. any of the coffee makers in red?", "similar_products",
+                            slots=kettles, entities=[{"entity": "product_type", "value": "coffee maker"}])
+    assert cards(messages) == ["CM-201"]
+    messages, _ = await run(ActionFallback(), "nothing over 38 bucks", "nlu_fallback", slots=kettles,
+                            entities=[{"entity": "price_max", "value": 38}])
+    assert cards(messages) == ["KET-101"]
+
+
 async def test_two_kinds_asked_for_at_once_get_a_few_cards_each_numbered_as_one_list():
     messages, slots = await run(ActionSearchProducts(), "I need a kettle and a coffee grinder for my flat",
                                 "search_product")
