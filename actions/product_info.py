@@ -65,6 +65,10 @@ def answer_about(p: ProductView, question: str) -> str:
         if p.rating is None:
             return f"The {p.title} has no reviews yet."
         return f"The {p.title} is rated {p.rating:.1f} out of 5 by {p.rating_count or 0} customers."
+    named = [k for k in p.attributes if re.search(rf"\b{re.escape(k.replace('_', ' '))}\b", q)]
+    if named:  # "how much ram does it have", "what storage", "which tog is the duvet"
+        return f"For the {p.title}, " + "; ".join(f"{k.replace('_', ' ')}: {describe_value(p.attributes[k])}"
+                                                  for k in named) + "."
     if re.search(r"\b(price|cost|how much)\b", q):
         return f"The {p.title} costs {money(p.price, p.currency)}."
     if re.search(r"\b(warranty|guarantee|guaranteed)\b", q):

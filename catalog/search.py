@@ -54,6 +54,7 @@ CONTEXT_BEFORE_TYPE = set("for with at into onto on off from by of my our your h
 KINDS = ("category", "categories")
 RELAX_ORDER = ("attrs", "colors", "sizes", "materials", "brands", "price", "category", "categories", "in_stock")
 WORD = re.compile(r"[A-Za-z]+")
+IMITATION = {"vegan", "faux", "imitation", "synthetic", "pu", "fake", "artificial"}
 IN_STOCK = re.compile(r"\b(?:in[- ]stock|available (?:now|today)|ships? (?:today|now)|available right now)\b", re.I)
 # Who a product is labelled for (its category or title), and how a shopper says who it is for.
 AUDIENCE_LABELS = {"men": re.compile(r"\bmen'?s\b|\bmale\b", re.I),
@@ -163,7 +164,7 @@ class Constraints:
             return False
         if self.brands and (p.brand or "").lower() not in {b.lower() for b in self.brands}:
             return False
-        if self.category and not _is_type(p, self.category):
+        if self.category and not is_of_type(p, self.category):
             return False
         if self.categories and p.category not in self.categories:
             return False
@@ -187,7 +188,7 @@ class Constraints:
         return bool(self.exclude_terms) and _has_term(p, self.exclude_terms)
 
 
-def _is_type(p: ProductView, product_type: str) -> bool:
+def is_of_type(p: ProductView, product_type: str) -> bool:
     """In the product's category path, or a word of its title: an overcoat is no "coat" by its title."""
     t = product_type.lower()
     return (singular(p.category_leaf) == t or t in p.category.lower()
@@ -221,7 +222,16 @@ def has_size(p: ProductView, wanted: Sequence[str]) -> bool:
 
 
 def has_material(p: ProductView, wanted: Sequence[str]) -> bool:
-    return _has_value(p, ("material",), wanted, also_title=True)
+    """The material in its attributes or title; an imitation is not the real thing ("vegan leather" is no
+    "leather"), though "merino wool" is "wool"."""
+    texts = [*_values(p, ("material",)), p.title.lower()]
+    for w in (w.lower() for w in wanted):
+        for text in texts:
+            for m in re.finditer(rf"\b{re.escape(w)}\b", text):
+                before = text[:m.start()].split()[-1:]
+                if not (before and before[0] in IMITATION):
+                    return True
+    return False
 
 
 def has_attributes(p: ProductView, wanted: Sequence[tuple[str, Any]]) -> bool:
@@ -517,7 +527,7 @@ class CatalogSearch:
         for t in types:
             for candidate in (t, t.split()[-1]):
                 if candidate not in self._known_types:  # a scan of the whole catalog: once per type
-                    self._known_types[candidate] = any(_is_type(v, candidate) for v in self.views.values())
+                    self._known_types[candidate] = any(is_of_type(v, candidate) for v in self.views.values())
                 if self._known_types[candidate]:
                     return candidate
         return None

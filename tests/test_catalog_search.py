@@ -18,7 +18,7 @@ from catalog.index import DenseIndex
 from catalog.records import validate_file
 from catalog.documents import ProductView
 from catalog.search import (SHOWN_WITHIN, CatalogSearch, Constraints, Weights, audience, category_affinity,
-                            combine_scores, material_modifiers, variant_labels)
+                            combine_scores, has_material, material_modifiers, variant_labels)
 from text_tools.encoder import encode
 
 FIXTURE = Path(__file__).parent / "fixtures" / "catalog_small.jsonl"
@@ -339,3 +339,14 @@ def test_for_men_excludes_what_is_labelled_for_women_and_keeps_what_is_labelled_
     assert mens.excludes(product("Clothing > Jackets", "Rainwalker Parka Women's Jacket"))
     assert not mens.excludes(product("Men's Clothing > Sweaters", "Fisherman Cable Men's Sweater"))
     assert not mens.excludes(product("Shoes > Running Shoes", "Cloudride 3 Running Shoes"))
+
+
+def test_an_imitation_is_not_the_material():
+    def view(title, category, **attributes):
+        return ProductView(id=0, sku="X", title=title, description="", category=category, brand=None, price=1.0,
+                           currency="USD", attributes=attributes, tags=(), rating=None, rating_count=None,
+                           stock=1, image_url=None)
+
+    wallet = view("Slim Wallet", "Bags & Travel > Wallets", material="vegan leather")
+    assert has_material(wallet, ["vegan leather"]) and not has_material(wallet, ["leather"])
+    assert has_material(view("Trail Tee", "Men's Clothing > T-Shirts", material="merino wool"), ["wool"])

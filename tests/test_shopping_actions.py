@@ -212,6 +212,12 @@ async def test_similar_heard_for_a_limit_or_a_kind_is_a_refinement_or_a_search()
     assert cards(messages) == ["KET-101"]
 
 
+async def test_how_much_of_an_attribute_is_that_attribute_not_the_price():
+    messages, _ = await run(ActionProductDetails(), "how much capacity does the first one have?", "product_details",
+                            slots={"shown_skus": ["KET-100", "KET-102"]}, entities=[{"entity": "ordinal", "value": 1}])
+    assert messages[0]["text"] == "For the Stainless Steel Electric Kettle 1.7 L, capacity: 1.7 L."
+
+
 async def test_two_kinds_asked_for_at_once_get_a_few_cards_each_numbered_as_one_list():
     messages, slots = await run(ActionSearchProducts(), "I need a kettle and a coffee grinder for my flat",
                                 "search_product")
