@@ -21,7 +21,7 @@ from actions.compound import ABOUT_IT, answer_side_question, product_clauses, sp
 from actions.presenters import results_message
 from actions.product_info import answer_about
 from actions.cart import ActionAddToCart
-from actions.references import entity_values, named_model
+from actions.references import entity_values, named_model, named_on_screen
 from catalog.search import Constraints
 
 PAGE = 5
@@ -225,6 +225,11 @@ class ActionRefineSearch(Action):
         # The refinement's own words (colour, size, price, brand, stock, exclusions) update the kept ones.
         stated, _ = catalog_client.engine().parse(text)
         paging = not (cheaper or pricier or stated.active() or _excludes(stated))
+        if paging and sort is None and not MORE.search(text):
+            subset = named_on_screen(text, shown, several=True)  # "just the mini ones": a word of some titles
+            if 0 < len(subset) < len(shown):
+                dispatcher.utter_message(**results_message("Here they are:", [p.as_result(0.0) for p in subset]))
+                return [SlotSet("shown_skus", [p.sku for p in subset]), SlotSet("focus_sku", None)]
         if sort is None and MORE.search(text) and paging:
             offset = int(tracker.get_slot("search_offset") or 0) + PAGE
         newest = stated.active() + (["price"] if cheaper or pricier else [])

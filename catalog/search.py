@@ -54,6 +54,7 @@ CONTEXT_BEFORE_TYPE = set("for with at into onto on off from by of my our your h
 KINDS = ("category", "categories")
 RELAX_ORDER = ("attrs", "colors", "sizes", "materials", "brands", "price", "category", "categories", "in_stock")
 WORD = re.compile(r"[A-Za-z]+")
+SIZE_BEFORE = re.compile(r"\b(small|medium|large)\s+$", re.IGNORECASE)  # the entity rules leave these out
 IMITATION = {"vegan", "faux", "imitation", "synthetic", "pu", "fake", "artificial"}
 IN_STOCK = re.compile(r"\b(?:in[- ]stock|available (?:now|today)|ships? (?:today|now)|available right now)\b", re.I)
 # Who a product is labelled for (its category or title), and how a shopper says who it is for.
@@ -400,6 +401,7 @@ class CatalogSearch:
         self._signature: tuple | None = None
         self._checked_at = -math.inf
         self._known_types: dict[str, bool] = {}  # product type → whether some product is of it
+        self._type_sizes: dict[str, set[str]] = {}  # product type → the sizes its products come in
         self._lock = threading.Lock()
         self.dense.load()
 
@@ -440,7 +442,7 @@ class CatalogSearch:
             self.known_words = {w for words in self.vocabulary.values() for w in words}
             self.attribute_lexicon = AttributeLexicon.of(views)
             self.attribute_words = {w for v in views for w in attribute_words(v)}
-            self._known_types = {}
+            self._known_types, self._type_sizes = {}, {}
             self._signature = signature
             log.info("search index: %d products (%d dense, %d lexical updates)",
                      len(views), changed_dense, changed_lexical)
@@ -477,6 +479,11 @@ class CatalogSearch:
         for ent in found:
             target = excluded if ent.get("role") == "excluded" else values
             target.setdefault(ent["entity"], []).append(ent["value"])
+            size = SIZE_BEFORE.search(query[:ent["start"]]) if ent["entity"] == "product_type" else None
+            if size and ent.get("role") != "excluded" and any(
+                    size.group(1).lower() in value.split() for value in self._sizes_of(str(ent["value"]))):
+                # "a large dog bed" is a size when dog beds come in "large"; "a large backpack" a description
+                values.setdefault("size", []).append(size.group(1).lower())
         excluded_words = {t for v in excluded.values() for t in tokens(str(v))}
         sought = {singular(t) for t in sought_types(query, found)}
         terms = []
@@ -531,6 +538,13 @@ class CatalogSearch:
                 if self._known_types[candidate]:
                     return candidate
         return None
+
+    def _sizes_of(self, product_type: str) -> set[str]:
+        """The size values the catalog's products of a type come in (a scan of the catalog: once per type)."""
+        if product_type not in self._type_sizes:
+            self._type_sizes[product_type] = {size for v in self.views.values() if is_of_type(v, product_type)
+                                              for size in _values(v, ("size", "sizes"))}
+        return self._type_sizes[product_type]
 
     def _correct(self, word: str) -> str:
         """Typo tolerance: a word that is neither a catalog word nor an English word the encoder knows

@@ -341,6 +341,14 @@ def test_for_men_excludes_what_is_labelled_for_women_and_keeps_what_is_labelled_
     assert not mens.excludes(product("Shoes > Running Shoes", "Cloudride 3 Running Shoes"))
 
 
+def test_a_size_word_before_the_kind_is_a_size_only_when_that_kind_comes_in_it(engine):
+    # The fixture's kettles have no sizes and its shoes numeric ones: "large" stays a description.
+    assert not engine.understand("a large kettle").constraints.sizes
+    engine._type_sizes["kettle"] = {"large", "small"}  # as if the catalog's kettles came in named sizes
+    assert engine.understand("a large kettle").constraints.sizes == ("large",)
+    engine._type_sizes.clear()
+
+
 def test_an_imitation_is_not_the_material():
     def view(title, category, **attributes):
         return ProductView(id=0, sku="X", title=title, description="", category=category, brand=None, price=1.0,

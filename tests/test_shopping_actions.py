@@ -218,6 +218,13 @@ async def test_how_much_of_an_attribute_is_that_attribute_not_the_price():
     assert messages[0]["text"] == "For the Stainless Steel Electric Kettle 1.7 L, capacity: 1.7 L."
 
 
+async def test_just_the_ones_whose_titles_say_a_word_keeps_those_on_screen():
+    _, kettles = await run(ActionSearchProducts(), "kettles", "search_product")
+    messages, slots = await run(ActionRefineSearch(), "ok just show me the gooseneck ones", "refine_search",
+                                slots=kettles)
+    assert cards(messages) == ["KET-102"] and slots["shown_skus"] == ["KET-102"]
+
+
 async def test_two_kinds_asked_for_at_once_get_a_few_cards_each_numbered_as_one_list():
     messages, slots = await run(ActionSearchProducts(), "I need a kettle and a coffee grinder for my flat",
                                 "search_product")
