@@ -18,6 +18,7 @@ on the next question, re-encoding only phrasings it has not seen. No restart, no
 from __future__ import annotations
 
 import logging
+import re
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -51,6 +52,22 @@ AMBIGUOUS_MARGIN = 0.06
 DUPLICATE_AT = 0.55
 NEGATIVE_INTENTS = ("out_of_scope", "search_product")
 MAX_NEGATIVES = 400
+
+
+# How shoppers say what help articles call by one name ("can I send them back" asks about returns).
+POLICY_WORDS = [(re.compile(p, re.IGNORECASE), r) for p, r in (
+    (r"\b(?:send|ship|post|mail|take|bring|give)(?:ing)?( (?:it|them|this|that|these|those|\w+))? back\b",
+     r"return\1"),
+    (r"\b(?:get|have) (?:my|the|our) money back\b", "get a refund"),
+    (r"\bparcel\b", "package"),
+    (r"\b(?:smashed|busted|crushed|dented|shattered)\b", "damaged"),
+)]
+
+
+def plain_policy_words(text: str) -> str:
+    for pattern, replacement in POLICY_WORDS:
+        text = pattern.sub(replacement, text)
+    return " ".join(text.split())
 
 
 @dataclass
@@ -162,6 +179,7 @@ class FaqIndex:
     def query(self, text: str) -> FaqAnswer:
         if not self.entries:
             return FaqAnswer("none", 0.0)
+        text = plain_policy_words(text)
         vector = self.encode([text])
         k = min(len(self.phrasings), 64)
         sims, ids = self.faiss.search(vector, k)

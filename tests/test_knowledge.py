@@ -11,7 +11,7 @@ from aisle.db import session_factory
 from aisle.models import AuditEvent, FaqEntry, FaqStatus
 from knowledge.kb import KnowledgeBase, NotFound
 from knowledge.records import EntryData, ImportRejected, parse
-from knowledge.retrieval import AMBIGUOUS_MARGIN, ANSWER_AT, DUPLICATE_AT, FaqIndex, FaqRetriever
+from knowledge.retrieval import AMBIGUOUS_MARGIN, ANSWER_AT, DUPLICATE_AT, FaqIndex, FaqRetriever, plain_policy_words
 
 
 @pytest.fixture
@@ -217,3 +217,14 @@ def test_similar_entries_are_scored_like_questions_and_exclude_the_entry_itself(
     assert best.entry_id == gift.id and best.score >= DUPLICATE_AT and best.score > other.score
     assert best.score == pytest.approx(retriever.answer("Do you offer gift wrapping?").best.score)
     assert gift.id not in {m.entry_id for m in retriever.similar(["Do you offer gift wrapping?"], gift.id)}
+
+
+@pytest.mark.parametrize("said, asked", [
+    ("if they don't fit can I send them back?", "if they don't fit can I return them?"),
+    ("can i post it back for free", "can i return it for free"),
+    ("when do i get my money back", "when do i get a refund"),
+    ("my parcel came smashed", "my package came damaged"),
+    ("how do i track my order", "how do i track my order"),
+])
+def test_shoppers_words_for_a_policy_become_the_articles(said, asked):
+    assert plain_policy_words(said) == asked
