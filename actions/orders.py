@@ -32,7 +32,8 @@ ACTIONS_BY_INTENT = {"order_status": "status", "cancel_order": "cancel", "return
 FULL_ACTIONS = {"details", "cancel", "return"}  # these need the postcode as well as the email
 # Messages with these intents (and no order details) are a change of topic, not an answer to the form.
 TOPIC_CHANGES = {"faq", "search_product", "refine_search", "recommend", "greet", "bot_challenge", "human_handoff",
-                 "deny", "goodbye", "out_of_scope", "product_details", "view_cart", "add_to_cart", "thank"}
+                 "deny", "goodbye", "out_of_scope", "product_details", "view_cart", "add_to_cart", "thank",
+                 "similar_products", "compare_products"}
 ORDER_SLOTS = ("order_number", "order_email", "order_postcode")
 # A new Rasa session starts clean of these; the shopping context (searches, cart focus) carries over.
 NOT_CARRIED_OVER = {*VERIFICATION_SLOTS, *ORDER_SLOTS, "order_action", "cancel_pending", "requested_slot",

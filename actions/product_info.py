@@ -159,6 +159,11 @@ class ActionCompareProducts(Action):
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                   domain: dict[str, Any]) -> list[dict[str, Any]]:
+        from actions.search import ActionRefineSearch, sort_of  # late: search imports answer_about from here
+
+        if sort_of(tracker.latest_message.get("text") or "") and shown(tracker):
+            # "which ones have the best reviews? sort by rating" orders the results, compares none
+            return await ActionRefineSearch().run(dispatcher, tracker, domain)
         products = referenced_products(tracker, every_match=True)  # "compare the sonora headphones"
         if len(products) < 2:
             products = catalog_client.products(shown(tracker)[:2]) if len(products) == 0 else (

@@ -53,6 +53,10 @@ class ActionRecommend(Action):
             return await ActionSearchProducts().run(dispatcher, tracker, domain)
         need = stated_need(text) if not text.startswith("/") else None
         constraints, _ = engine.parse(need or "")
+        need_vector = engine.encode([need])[0] if need else None
+        about = engine.need_of_vector(need_vector) if need_vector is not None and not constraints.category else None
+        if about is not None:  # "my cat is wrecking the couch, what can I get her": cat trees, not a mix
+            constraints = dataclasses.replace(constraints, categories=(about.category,))
         focus = tracker.get_slot("focus_sku")
         # A stated need replaces what happened to be looked at: "for a coffee lover" after headphones.
         on_screen = [] if need else list(tracker.get_slot("shown_skus") or []) + ([focus] if focus else [])
@@ -62,7 +66,7 @@ class ActionRecommend(Action):
             liked=session.get("like", []),
             carted=[line.sku for line in catalog_client.cart_summary(tracker.sender_id).lines],
             history=recommend_client.purchased(verification(tracker)[0]),  # only while the verification lasts
-            need=engine.encode([need])[0] if need else None,
+            need=need_vector,
             allowed=(lambda sku: sku in engine.by_sku and constraints.allows(engine.by_sku[sku]))
             if constraints.active() else None,
         )

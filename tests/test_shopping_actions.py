@@ -225,6 +225,20 @@ async def test_just_the_ones_whose_titles_say_a_word_keeps_those_on_screen():
     assert cards(messages) == ["KET-102"] and slots["shown_skus"] == ["KET-102"]
 
 
+async def test_sort_heard_as_a_comparison_sorts_the_results_on_screen():
+    _, kettles = await run(ActionSearchProducts(), "kettles", "search_product")
+    messages, _ = await run(ActionCompareProducts(), "which ones have the best reviews? sort by rating",
+                            "compare_products", slots=kettles)
+    assert cards(messages) == ["KET-102", "KET-100", "KET-101"]
+
+
+async def test_a_need_gets_suggestions_of_the_one_kind_it_is_most_about():
+    messages, _ = await run(ActionRecommend(), "my dad wants fresh coffee every morning, what should I get him",
+                            "recommend")
+    kinds = {catalog_client.engine().by_sku[sku].category for sku in cards(messages)}
+    assert len(kinds) == 1 and cards(messages)
+
+
 async def test_two_kinds_asked_for_at_once_get_a_few_cards_each_numbered_as_one_list():
     messages, slots = await run(ActionSearchProducts(), "I need a kettle and a coffee grinder for my flat",
                                 "search_product")
