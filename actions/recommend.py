@@ -19,8 +19,10 @@ from actions.capabilities import declined
 from actions.presenters import results_message
 from actions.search import ActionRefineSearch, ActionSearchProducts, only_qualifies, sort_of
 from actions.verification import verification
-from catalog.recommend import Context
+from catalog.recommend import Context, Scored
+from catalog.search import Constraints
 
+MIN_OF_ONE_KIND = 2  # fewer suggestions of the need's own kind than this are topped up with others
 COUNT = 5
 # With a stated need, the need leads; the priors and the cart still break ties.
 NEED_WEIGHTS = dataclasses.replace(recommend_client.SERVED_WEIGHTS, need=2.0)
@@ -52,11 +54,10 @@ class ActionRecommend(Action):
             # "which tablets have the best reviews? sort them by rating" is a sorted search, not a hunch
             return await ActionSearchProducts().run(dispatcher, tracker, domain)
         need = stated_need(text) if not text.startswith("/") else None
-        constraints, _ = engine.parse(need or "")
-        need_vector = engine.encode([need])[0] if need else None
+        stated = engine.understand(need or "")  # typos corrected: "a good expresso machine"
+        constraints = stated.constraints
+        need_vector = engine.encode([stated.dense_text])[0] if need else None
         about = engine.need_of_vector(need_vector) if need_vector is not None and not constraints.category else None
-        if about is not None:  # "my cat is wrecking the couch, what can I get her": cat trees, not a mix
-            constraints = dataclasses.replace(constraints, categories=(about.category,))
         focus = tracker.get_slot("focus_sku")
         # A stated need replaces what happened to be looked at: "for a coffee lover" after headphones.
         on_screen = [] if need else list(tracker.get_slot("shown_skus") or []) + ([focus] if focus else [])
@@ -67,10 +68,21 @@ class ActionRecommend(Action):
             carted=[line.sku for line in catalog_client.cart_summary(tracker.sender_id).lines],
             history=recommend_client.purchased(verification(tracker)[0]),  # only while the verification lasts
             need=need_vector,
-            allowed=(lambda sku: sku in engine.by_sku and constraints.allows(engine.by_sku[sku]))
-            if constraints.active() else None,
         )
-        picks = recommend_client.recommender().recommend(context, COUNT, NEED_WEIGHTS if need else None)
+        weights, recommender = NEED_WEIGHTS if need else None, recommend_client.recommender()
+
+        def within(c: Constraints) -> Context:
+            return dataclasses.replace(context, allowed=(
+                lambda sku: sku in engine.by_sku and c.allows(engine.by_sku[sku])) if c.active() else None)
+
+        picks: list[Scored] = []
+        if about is not None:  # "my cat is wrecking the couch, what can I get her": cat trees, not a mix
+            picks = recommender.recommend(within(dataclasses.replace(constraints, categories=(about.category,))),
+                                          COUNT, weights)
+        if len(picks) < MIN_OF_ONE_KIND:  # a kind with one product, or none that fits: other kinds after it
+            chosen = {p.key for p in picks}
+            picks += [p for p in recommender.recommend(within(constraints), COUNT, weights)
+                      if p.key not in chosen][:COUNT - len(picks)]
         if not picks:
             dispatcher.utter_message(text="I couldn't find anything to suggest with those limits. Could you "
                                           "tell me a bit more about what you need?")

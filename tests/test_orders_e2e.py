@@ -97,9 +97,12 @@ def test_pen_test_an_email_alone_from_new_conversations_gives_statuses_then_slow
     # Three failures from this client: the next try waits, whatever the conversation.
     text, _ = chat(stack, new_sender(), f"order 10001 {ALEX}", client)
     assert THROTTLED in text and "Order 10001" not in text
-    # Changes need the postcode: asked for, and nothing shown before it.
-    text, _ = chat(stack, new_sender(), f"cancel order 10002 {ALEX}", "127.0.0.23")
+    # Changes need the postcode: asked for, and nothing shown before it. A change that cannot happen is
+    # refused on the status alone (10002 was delivered: no cancelling, so no postcode asked).
+    text, _ = chat(stack, new_sender(), f"return order 10002 {ALEX}", "127.0.0.23")
     assert ASK_POSTCODE in text and not any(d in text for d in DETAILS)
+    text, _ = chat(stack, new_sender(), f"cancel order 10002 {ALEX}", "127.0.0.23")
+    assert "can't be cancelled" in text and ASK_POSTCODE not in text and not any(d in text for d in DETAILS)
 
 
 def test_pen_test_a_stranger_failing_on_an_order_cannot_lock_out_its_owner(stack):
