@@ -66,7 +66,17 @@ def origin_check(allowed: tuple[str, ...]) -> Callable[[str | None, dict[str, An
     return check
 
 
-def _card_element(card: dict[str, Any]) -> dict[str, Any]:
+def absolute(link: Any, base: str) -> str | None:
+    """A picture's address as a page on another site can load it: Aisle's own paths ("/demo-art/…")
+    resolved against the address the socket came in on; web addresses kept; anything else dropped."""
+    if not isinstance(link, str):
+        return None
+    if link.startswith(("https://", "http://")):
+        return link
+    return f"{base}{link}" if base and link.startswith("/") and not link.startswith("//") else None
+
+
+def _card_element(card: dict[str, Any], base: str = "") -> dict[str, Any]:
     """One product card as an element of rasa-webchat's carousel (a Messenger "generic" template)."""
     buttons = [{"type": "postback", "title": str(b.get("title", "")), "payload": str(b.get("payload", ""))}
                for b in card.get("buttons") or []]
@@ -76,17 +86,18 @@ def _card_element(card: dict[str, Any]) -> dict[str, Any]:
              "Out of stock" if card.get("in_stock") is False else "", str(card.get("reason") or "")]
     element: dict[str, Any] = {"title": str(card.get("title", "")),
                                "subtitle": " · ".join(f for f in facts if f), "buttons": buttons}
-    image = card.get("image_url")
-    if isinstance(image, str) and image.startswith(("https://", "http://")):
+    image = absolute(card.get("image_url"), base)
+    if image:
         element["image_url"] = image
     if buttons:  # the card itself opens its first button (Details)
         element["default_action"] = buttons[0]
     return element
 
 
-def bot_uttered(message: dict[str, Any]) -> list[dict[str, Any]]:
+def bot_uttered(message: dict[str, Any], base: str = "") -> list[dict[str, Any]]:
     """A stored bot, agent or system message as the bot_uttered events rasa-webchat renders. Its renderer
-    picks the kind from the exact set of keys, so each event carries only its own."""
+    picks the kind from the exact set of keys, so each event carries only its own. ``base``: Aisle's
+    address as the socket reached it, for pictures served by Aisle itself."""
     text = str(message.get("text") or "")
     if message.get("author") == "agent":
         text = f"{message.get('agent') or 'Our team'} (our team): {text}"
@@ -103,11 +114,12 @@ def bot_uttered(message: dict[str, Any]) -> list[dict[str, Any]]:
         events.append({"text": text})
     if cards:
         events.append({"attachment": {"type": "template", "payload": {
-            "template_type": "generic", "elements": [_card_element(c) for c in cards[:MAX_CARDS]]}}})
+            "template_type": "generic", "elements": [_card_element(c, base) for c in cards[:MAX_CARDS]]}}})
     elif custom:  # as Rasa's channel sends it: a React host renders it with customComponent, others skip it
         events.append(custom)
-    if message.get("image"):
-        events.append({"attachment": {"type": "image", "payload": {"src": str(message["image"])}}})
+    image = absolute(message.get("image"), base)
+    if image:
+        events.append({"attachment": {"type": "image", "payload": {"src": image}}})
     return events
 
 
@@ -125,6 +137,7 @@ def button_titles(message: dict[str, Any]) -> list[tuple[str, str]]:
 @dataclass
 class Socket:
     ip: str
+    base: str = ""  # Aisle's address as this socket reached it
     conversation_id: str | None = None
     forwarder: asyncio.Task[None] | None = None
     clicked: dict[str, str] = field(default_factory=dict)  # payload → title, oldest first
@@ -159,7 +172,8 @@ class SocketIOChannel:
         return self.app[GATEWAY]  # made when the app starts (it needs the HTTP session)
 
     async def connect(self, sid: str, environ: dict[str, Any], auth: Any = None) -> None:
-        self.sockets[sid] = Socket(ip=client_ip(environ["aiohttp.request"]))
+        request = environ["aiohttp.request"]  # scheme and host as the shopper's browser used them (proxy-aware)
+        self.sockets[sid] = Socket(ip=client_ip(request), base=f"{request.scheme}://{request.host}")
 
     async def disconnect(self, sid: str, reason: Any = None) -> None:
         socket = self.sockets.pop(sid, None)
@@ -196,7 +210,7 @@ class SocketIOChannel:
         return cid
 
     async def _send(self, sid: str, socket: Socket, message: dict[str, Any]) -> None:
-        for uttered in bot_uttered(message):
+        for uttered in bot_uttered(message, socket.base):
             await self.sio.emit("bot_uttered", uttered, to=sid)
         socket.last_id = message["id"]
         cid = socket.conversation_id or ""

@@ -212,6 +212,16 @@ def test_every_stored_kind_has_a_shape_rasa_webchat_renders():
     assert bot_uttered({"author": "bot", "text": ""}) == []  # never an empty bubble
 
 
+def test_pictures_aisle_serves_itself_get_its_address_for_a_widget_on_the_stores_site():
+    cards = [{"title": "Kettle", "image_url": "/demo-art/kettles-black.svg", "buttons": []},
+             {"title": "Mug", "image_url": "https://cdn.example.com/mug.png", "buttons": []},
+             {"title": "Pan", "image_url": "//tracker.example.net/p.gif", "buttons": []}]
+    elements = bot_uttered({"author": "bot", "text": "Found:", "cards": cards}, "https://aisle.shop.example")[1][
+        "attachment"]["payload"]["elements"]
+    assert [e.get("image_url") for e in elements] == [
+        "https://aisle.shop.example/demo-art/kettles-black.svg", "https://cdn.example.com/mug.png", None]
+
+
 async def test_handoff_the_agent_reaches_the_socket_and_the_shopper_reaches_the_agent(server, rasa, shopper):
     handoffs = server.app[HANDOFFS]
     cid = await shopper.connect(server)
