@@ -103,6 +103,7 @@ class Order(Timestamped, Base):
     # own id for it (fulfillment webhooks name the order by it) is external_id.
     source: Mapped[str] = mapped_column(String(16), default="aisle", server_default="aisle")
     external_id: Mapped[str | None] = mapped_column(String(64), index=True)
+    store_updated_at: Mapped[datetime | None]  # the store's updated_at of what this row holds
 
     customer: Mapped[Customer] = relationship(back_populates="orders")
     returns: Mapped[list["ReturnRequest"]] = relationship(back_populates="order", order_by="ReturnRequest.id")

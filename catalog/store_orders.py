@@ -20,7 +20,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload, sessionmaker
 
 from aisle.models import (Customer, Interaction, InteractionKind, Order, OrderLine, OrderStatus, Product,
-                          WebhookDelivery, utcnow)
+                          WebhookDelivery, as_utc, utcnow)
 from catalog.orders import normalize_email, normalize_number, normalize_postcode
 
 logger = logging.getLogger(__name__)
@@ -74,6 +74,7 @@ class StoreOrder:
     total: Decimal
     currency: str
     postcode: str | None
+    updated_at: datetime | None  # the store's time of this version of the order
     cancelled: bool
     fulfilled: bool  # the store says shipped (fulfillment_status fulfilled / partial) without a fulfillment
     lines: list[StoreLine]
@@ -200,6 +201,7 @@ def parse_order(payload: Any) -> StoreOrder:
         placed_at=_moment(order, "processed_at") or _moment(order, "created_at") or utcnow(),
         total=_money(order, "total_price", default="0"), currency=currency,
         postcode=normalize_postcode(zip_code) if isinstance(zip_code, str) else None,
+        updated_at=_moment(order, "updated_at"),
         cancelled=_moment(order, "cancelled_at") is not None,
         fulfilled=str(order.get("fulfillment_status") or "").lower() in ("fulfilled", "partial"),
         lines=lines, shipments=shipments,
@@ -282,6 +284,12 @@ class StoreOrders:
             customer = Customer(email=order.email, name=order.name)
             s.add(customer)
         created = record is None
+        if (record is not None and record.store_updated_at is not None and order.updated_at is not None
+                and order.updated_at < as_utc(record.store_updated_at)):
+            # Webhooks may arrive out of order: an update older than what is held changes nothing.
+            logger.info("store order %s: an update of %s arrived after one of %s, ignored", order.number,
+                        order.updated_at.isoformat(), record.store_updated_at.isoformat())
+            return order.number
         if record is None:
             record = Order(source=SOURCE, external_id=order.external_id, number=order.number)
             s.add(record)
@@ -289,6 +297,8 @@ class StoreOrders:
         record.number, record.customer = order.number, customer
         record.placed_at, record.total, record.currency = order.placed_at, order.total, order.currency
         record.shipping_postcode = order.postcode
+        if order.updated_at is not None:
+            record.store_updated_at = order.updated_at
         _ship(record, status, shipment)
         products = self._products(s, order.lines)
         record.lines = [OrderLine(product=products.get(line.sku or "") or products.get(f"v:{line.variant_id}"),

@@ -94,6 +94,19 @@ async def test_updates_fulfillments_and_cancellation_follow_the_store(shop):
         assert [(p.customer_id, p.quantity) for p in purchases] == [(record.customer_id, 1)]
 
 
+async def test_an_older_update_arriving_late_changes_nothing(shop):
+    client, db = shop
+    created = order(5010, "#1010", BUYER, updated_at="2026-11-30T09:00:00Z")
+    assert (await send(client, "orders/create", created))[0] == 200
+    cancelled = order(5010, "#1010", BUYER, updated_at="2026-11-30T11:00:00Z", cancelled_at="2026-11-30T11:00:00Z")
+    assert (await send(client, "orders/cancelled", cancelled))[0] == 200
+    edited_earlier = order(5010, "#1010", BUYER, updated_at="2026-11-30T10:00:00Z",
+                           line_items=order(0, "#1", BUYER)["line_items"][:1])
+    assert (await send(client, "orders/updated", edited_earlier))[0] == 200  # taken, so Shopify stops retrying
+    record = stored(db, "1010")
+    assert record.status is OrderStatus.cancelled and len(record.lines) == 2  # the newer version stands
+
+
 @pytest.mark.parametrize("headers", [{"X-Shopify-Hmac-Sha256": "AAAA"}, {"X-Shopify-Hmac-Sha256": ""}])
 async def test_a_bad_or_missing_signature_is_refused_and_nothing_written(shop, headers, caplog):
     client, db = shop
