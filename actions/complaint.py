@@ -1,4 +1,5 @@
-"""complain: an apology and the offer of a person, who can actually put things right."""
+"""complain: an apology and the offer of a person, who can actually put things right, after the help
+article for the problem when there is one ("my parcel came smashed": what to do about a damaged item)."""
 from __future__ import annotations
 
 from typing import Any
@@ -7,6 +8,7 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
+from actions import knowledge_client
 from actions.faq import OFFER_BUTTONS
 
 APOLOGY = ("I'm sorry about that. A person from our team can look into it and put it right. "
@@ -19,5 +21,11 @@ class ActionAcknowledgeComplaint(Action):
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                   domain: dict[str, Any]) -> list[dict[str, Any]]:
-        dispatcher.utter_message(text=APOLOGY, buttons=OFFER_BUTTONS)
+        article = knowledge_client.answer(tracker.latest_message.get("text") or "")
+        if article.kind == "answer" and article.best:
+            dispatcher.utter_message(text=f"I'm sorry about that. {article.best.answer}")
+            dispatcher.utter_message(text="If you'd rather, a person from our team can look into it. Shall I "
+                                          "bring someone in?", buttons=OFFER_BUTTONS)
+        else:
+            dispatcher.utter_message(text=APOLOGY, buttons=OFFER_BUTTONS)
         return [SlotSet("human_offered", True)]

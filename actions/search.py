@@ -30,6 +30,9 @@ SORT_WINDOW = 50
 MAX_KEPT_CATEGORIES = 3  # a page spread over more kinds than this was not about one kind of product
 CHEAPER = re.compile(r"\b(?:cheaper|less expensive|lower price|more affordable|budget|chepaer|cheeper|too expensive|"
                      r"too pricey|too much)\b", re.I)
+# A question put to the shop itself ("do you guys assemble furniture?", "can you gift wrap it?").
+TO_THE_STORE = re.compile(
+    r"^\W*(?:(?:hi|hey|hello)\W+)?(?:do|does|can|could|will|would|are|is) (?:you|u|ya|your|there)\b", re.I)
 GOES_ON = re.compile(r"^\s*(?:and|also|plus|oh and)\b", re.I)  # a message that adds to the one before
 PRICIER = re.compile(r"\b(?:more expensive|pricier|premium|higher end|high-end|better quality|nicer)\b", re.I)
 MORE = re.compile(r"\b(?:more|next|other|others|else|rest|keep going|load more|different ones)\b", re.I)
@@ -114,6 +117,15 @@ def names_a_purchase(tracker: Tracker, text: str) -> bool:
         GOES_ON.match(text) and previous_action(tracker) == "action_add_to_cart"))
 
 
+def answered_by_article(dispatcher: CollectingDispatcher, question: str) -> bool:
+    """The help article's answer, said, when the knowledge base is confident of it."""
+    answer = knowledge_client.answer(question)
+    if answer.kind == "answer" and answer.best:
+        dispatcher.utter_message(text=answer.best.answer)
+        return True
+    return False
+
+
 def asks_for_products(request: str) -> bool:
     """Whether a request states anything of the catalog or, failing that, a need it can meet."""
     engine = catalog_client.engine()
@@ -154,11 +166,13 @@ class ActionSearchProducts(Action):
             # right after a search is about those results (a kind of product not on screen starts a new one)
             return await ActionRefineSearch().run(dispatcher, tracker, domain)
         query, question = split_question(text)  # "a black backpack, also do you ship to Canada?"
-        if question and not asks_for_products(query):  # "it's a present - can you gift wrap it?"
-            answer = knowledge_client.answer(question)
-            if answer.kind == "answer" and answer.best:
-                dispatcher.utter_message(text=answer.best.answer)
-                return []
+        store_question = (not question and TO_THE_STORE.match(text) is not None
+                          and not catalog_client.engine().parse(text)[0].category)
+        # "do you guys assemble furniture?", "it's a present - can you gift wrap it?": questions, when an
+        # article answers them
+        if (store_question and answered_by_article(dispatcher, text)) or (
+                question and not asks_for_products(query) and answered_by_article(dispatcher, question)):
+            return []
         clauses = product_clauses(query or text)
         if len(clauses) > 1:  # "a kettle and a coffee grinder": a few of each, numbered on as one list
             events, listed = [], []
@@ -198,9 +212,13 @@ class ActionRefineSearch(Action):
         shown = catalog_client.products(list(tracker.get_slot("shown_skus") or []))
         if not previous_query and shown:  # products shown by a recommendation or a details answer
             previous_query, context = "", Constraints(categories=tuple(dict.fromkeys(p.category for p in shown)))
-        new_types = [t for t in entity_values(tracker, "product_type") if not context.covers_type(str(t))]
-        if previous_query is None or new_types:  # a new product type starts a new search
+        named = [str(t) for t in entity_values(tracker, "product_type")]
+        if previous_query is None or any(not context.covers_type(t) for t in named):  # a new kind: a new search
             return run_search(dispatcher, text, Constraints(), sort=sort_of(text), new=True)
+        narrowed = tuple(c for c in context.categories if any(Constraints(categories=(c,)).covers_type(t)
+                                                              for t in named))
+        if narrowed:  # "just the pans now" after pans and knives: the pans, searched as such
+            context, previous_query = dataclasses.replace(context, categories=narrowed), " ".join(named)
         unsupported = SORT_UNSUPPORTED.search(text)
         sort = sort_of(text)
         if unsupported and not sort:

@@ -8,6 +8,7 @@ from rasa_sdk.events import SlotSet
 from actions.fallback import ActionFallback, consecutive_fallbacks
 from actions.handoff import ActionDeclineHuman, ActionHumanHandoff
 from actions.complaint import ActionAcknowledgeComplaint
+from knowledge.retrieval import FaqAnswer, Match
 from tests.conftest import tracker_for, user_event
 
 DOMAIN: dict = {}
@@ -95,9 +96,20 @@ async def test_declining_the_offer_clears_it(dispatcher):
     assert dispatcher.messages[0]["response"] == "utter_human_declined"
 
 
-async def test_a_complaint_gets_an_apology_and_the_offer_of_a_person(dispatcher):
+async def test_a_complaint_gets_an_apology_and_the_offer_of_a_person(dispatcher, monkeypatch):
+    monkeypatch.setattr("actions.complaint.knowledge_client.answer", lambda text: FaqAnswer("none", 0.1))
     tracker = tracker_for([user_event("the box arrived crushed", "complain")])
     events = await ActionAcknowledgeComplaint().run(dispatcher, tracker, DOMAIN)
     assert "sorry" in dispatcher.messages[0]["text"].lower()
     assert [b["payload"] for b in dispatcher.messages[0]["buttons"]] == ["/affirm", "/deny"]
+    assert events == [SlotSet("human_offered", True)]
+
+
+async def test_a_complaint_with_a_help_article_gets_it_before_the_offer_of_a_person(dispatcher, monkeypatch):
+    article = Match(7, "My item arrived damaged", "Send us a photo within 14 days for a replacement.", 0.9)
+    monkeypatch.setattr("actions.complaint.knowledge_client.answer", lambda text: FaqAnswer("answer", 0.9, [article]))
+    tracker = tracker_for([user_event("my parcel came totally smashed, what do i do", "complain")])
+    events = await ActionAcknowledgeComplaint().run(dispatcher, tracker, DOMAIN)
+    assert dispatcher.messages[0]["text"] == "I'm sorry about that. " + article.answer
+    assert [b["payload"] for b in dispatcher.messages[1]["buttons"]] == ["/affirm", "/deny"]
     assert events == [SlotSet("human_offered", True)]

@@ -150,3 +150,11 @@ async def test_a_search_whose_request_names_nothing_answers_its_policy_question(
     tracker = tracker_for([user_event("it's a present - which countries do you deliver to?", "search_product")])
     assert await ActionSearchProducts().run(dispatcher, tracker, DOMAIN) == []
     assert [m["text"] for m in dispatcher.messages] == ["We ship to the US, Canada and the EU."]
+
+
+async def test_a_question_to_the_store_heard_as_a_search_is_answered_by_its_article(dispatcher, tiny_kb):
+    from actions.search import ActionSearchProducts
+
+    tracker = tracker_for([user_event("do you guys accept paypal?", "search_product")])
+    assert await ActionSearchProducts().run(dispatcher, tracker, DOMAIN) == []
+    assert [m["text"] for m in dispatcher.messages] == ["Cards, PayPal and Apple Pay."]

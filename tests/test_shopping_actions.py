@@ -239,6 +239,15 @@ async def test_a_need_gets_suggestions_of_the_one_kind_it_is_most_about():
     assert len(kinds) == 1 and cards(messages)
 
 
+async def test_one_of_two_kinds_on_screen_narrows_the_results_to_it():
+    _, both = await run(ActionSearchProducts(), "kettles", "search_product")
+    both["search_constraints"]["categories"] = ["Home & Kitchen > Kettles", "Home & Kitchen > Coffee Makers"]
+    messages, slots = await run(ActionRefineSearch(), "just the coffee makers now, cheapest first", "refine_search",
+                                slots=both, entities=[{"entity": "product_type", "value": "coffee maker"}])
+    assert cards(messages) == ["CM-200", "CM-201"] and messages[0]["text"].startswith("Here's what I found")
+    assert slots["search_constraints"]["categories"] == ["Home & Kitchen > Coffee Makers"]
+
+
 async def test_two_kinds_asked_for_at_once_get_a_few_cards_each_numbered_as_one_list():
     messages, slots = await run(ActionSearchProducts(), "I need a kettle and a coffee grinder for my flat",
                                 "search_product")
