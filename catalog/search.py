@@ -31,7 +31,7 @@ from catalog.documents import UNSEARCHED_ATTRIBUTES, ProductView, category_leaf,
 from catalog.index import DenseIndex, LexicalIndex, tokens
 from text_tools.entities import extract, negated_spans
 from text_tools.language import blank_spans, english_words
-from text_tools.lookups import LookupTables, singular, static_tables, tables_from_products
+from text_tools.lookups import LookupTables, search_tables, singular, tables_from_products
 
 log = logging.getLogger(__name__)
 Encoder = Callable[[list[str]], np.ndarray]
@@ -391,7 +391,7 @@ class CatalogSearch:
         self.views: dict[int, ProductView] = {}
         self.by_sku: dict[str, ProductView] = {}
         self.models: dict[str, list[ProductView]] = {}  # model_name → its variants, by sku
-        self.tables = static_tables()
+        self.tables = search_tables()
         self.type_heads = head_nouns(self.tables)
         self.vocabulary: dict[str, list[str]] = {}
         self.known_words: set[str] = set()
@@ -436,7 +436,7 @@ class CatalogSearch:
                 self.models.setdefault(model_name(v), []).append(v)
             # The catalog's own spelling wins over a static synonym ("steel" stays steel, "gray" gray).
             self.tables = tables_from_products((v.brand, v.category, v.attributes) for v in views).merged(
-                static_tables())
+                search_tables())
             self.type_heads = head_nouns(self.tables)
             self.vocabulary = _vocabulary(views)
             self.known_words = {w for words in self.vocabulary.values() for w in words}

@@ -18,6 +18,9 @@ import yaml
 
 log = logging.getLogger(__name__)
 STATIC_DIR = Path(__file__).resolve().parent.parent / "data" / "nlu" / "lookups"
+# Synonyms only the catalog search reads ("jumper" → sweater): kept out of the NLU's training data, whose
+# augmentation swaps every lookup surface into examples, and out of its entity extraction.
+SEARCH_DIR = Path(__file__).resolve().parent.parent / "catalog" / "lookups"
 LOOKUP_ENTITIES = ("color", "size", "material", "brand", "product_type")
 # Attribute keys in the catalog that feed each lookup entity.
 CATALOG_ATTRIBUTES = {"color": ("color", "colour"), "material": ("material",), "size": ("size",)}
@@ -43,11 +46,11 @@ class LookupTables:
         return out
 
 
-def load_static(folder: Path) -> LookupTables:
+def load_static(*folders: Path) -> LookupTables:
     tables = LookupTables()
     synonyms: dict[str, str] = {}
     lookups: list[tuple[str, list[str]]] = []
-    for path in sorted(folder.rglob("*.yml")):
+    for path in sorted(p for folder in folders for p in folder.rglob("*.yml")):
         for item in (yaml.safe_load(path.read_text(encoding="utf-8")) or {}).get("nlu") or []:
             lines = [line.strip()[2:].strip() for line in str(item.get("examples", "")).splitlines()
                      if line.strip().startswith("- ")]
@@ -69,9 +72,14 @@ def load_static(folder: Path) -> LookupTables:
 
 
 @lru_cache(maxsize=4)
-def static_tables(folder: Path = STATIC_DIR) -> LookupTables:
+def static_tables(folders: tuple[Path, ...] = (STATIC_DIR,)) -> LookupTables:
     """The Rasa-format lookup tables, read once per process (an explicit cache)."""
-    return load_static(folder)
+    return load_static(*folders)
+
+
+def search_tables() -> LookupTables:
+    """The NLU's lookup tables and the catalog search's own synonyms."""
+    return static_tables((STATIC_DIR, SEARCH_DIR))
 
 
 def singular(word: str) -> str:
