@@ -38,7 +38,9 @@ REPORTS = REPO_ROOT / "reports"
 PRODUCT_INTENTS = {"search_product", "recommend", "refine_search", "similar_products"}
 NEED_INTENTS = {"out_of_scope", "nlu_fallback", "faq"}  # faq: only when no article answers (upper bound)
 GRID = [round(x, 2) for x in np.arange(0.20, 0.701, 0.01)]
-MAX_FALSE_ALARMS = 0.05  # on each tuning set of negatives
+# False alarms the need stage may add to the NLU's own on each tuning set of negatives. An absolute cap
+# (5 %, the first version) stopped working once the NLU alone raised 6 % on the hardware negatives.
+MAX_ADDED_FALSE_ALARMS = 0.02
 
 
 @dataclass
@@ -86,10 +88,12 @@ def rates(decided: list[Decided], threshold: float | None) -> dict[str, Any]:
 
 
 def choose(tuning: list[list[Decided]]) -> tuple[float, dict[str, Any]]:
-    """The lowest threshold keeping false alarms ≤ MAX_FALSE_ALARMS on every tuning set of negatives,
-    i.e. the most needs answered within that budget."""
+    """The lowest threshold adding at most MAX_ADDED_FALSE_ALARMS to the NLU alone's false alarms on
+    every tuning set of negatives, i.e. the most needs answered within that budget."""
     grid = {t: [rates(d, t) for d in tuning] for t in GRID}
-    ok = [t for t, r in grid.items() if all((x["false_alarms"] or 0) <= MAX_FALSE_ALARMS for x in r)]
+    alone = [rates(d, None)["false_alarms"] or 0 for d in tuning]
+    ok = [t for t, r in grid.items()
+          if all((x["false_alarms"] or 0) <= a + MAX_ADDED_FALSE_ALARMS + 1e-9 for x, a in zip(r, alone))]
     return (min(ok) if ok else max(GRID)), {str(t): r for t, r in grid.items()}
 
 
@@ -129,7 +133,7 @@ def run(clinc_limit: int | None) -> dict[str, Any]:
                                 "chosen_here": rates(rows, threshold),
                                 "messages": [d.__dict__ for d in rows] if not name.startswith("clinc") else None}
     report.update(threshold_shipped=NEED_THRESHOLD, threshold_chosen=threshold, grid_on_tuning_sets=grid,
-                  max_false_alarms=MAX_FALSE_ALARMS, machine=machine(),
+                  max_added_false_alarms=MAX_ADDED_FALSE_ALARMS, machine=machine(),
                   finished_at=time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()))
     return report
 
@@ -140,13 +144,17 @@ def markdown(report: dict[str, Any]) -> str:
              f"Run {report['finished_at']} by `python -m bench.needs` on {m['cpu']} "
              f"({', '.join(m['flags'])}), torch {m['torch']}.", "",
              f"Threshold on the best category's dense affinity: chosen on the hardware store's needs and "
-             f"negatives plus CLINC150 val (lowest with ≤ {report['max_false_alarms']:.0%} false alarms on each): "
+             f"negatives plus CLINC150 val (lowest adding at most {report['max_added_false_alarms']:.0%} "
+             "false alarms to the NLU alone's on each): "
              f"**{report['threshold_chosen']}**; shipped `NEED_THRESHOLD` = {report['threshold_shipped']}. "
              "The demo rows and CLINC150 test are out of sample.", "",
              "| set | system | needs | answered (right category first) | products shown | negatives "
              "| false alarms |", "|---|---|---|---|---|---|---|"]
     for name, s in report["sets"].items():
-        for system, label in (("baseline_nlu_only", "NLU alone (before)"), ("served", "NLU + need stage (served)")):
+        systems = [("baseline_nlu_only", "NLU alone (before)"), ("served", "NLU + need stage (served)")]
+        if report["threshold_chosen"] != report["threshold_shipped"]:
+            systems.append(("chosen_here", f"NLU + need stage at the chosen {report['threshold_chosen']}"))
+        for system, label in systems:
             r = {k: "–" if v is None else v for k, v in s[system].items()}
             lines.append(f"| {name} | {label} | {r['needs'] or '–'} | {r['answered']} | {r['products_shown']} "
                          f"| {r['negatives']} | {r['false_alarms']} |")
