@@ -549,8 +549,9 @@ class CatalogSearch:
     def _correct(self, word: str) -> str:
         """Typo tolerance: a word that is neither a catalog word nor an English word the encoder knows
         snaps to the closest catalog word."""
-        if len(word) < 4 or word in self.known_words or word in english_words():
-            return word
+        if (len(word) < 4 or word in self.known_words or singular(word) in self.known_words
+                or word in english_words() or any(word in terms for terms in self.tables.terms.values())):
+            return word  # a catalog word (or its plural), an English word, or a synonym ("comforter")
         candidates = [w for w in self.vocabulary.get(word[0], ()) if abs(len(w) - len(word)) <= 2]
         close = difflib.get_close_matches(word, candidates, n=1, cutoff=0.8)
         return close[0] if close else word

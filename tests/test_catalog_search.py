@@ -358,3 +358,8 @@ def test_an_imitation_is_not_the_material():
     wallet = view("Slim Wallet", "Bags & Travel > Wallets", material="vegan leather")
     assert has_material(wallet, ["vegan leather"]) and not has_material(wallet, ["leather"])
     assert has_material(view("Trail Tee", "Men's Clothing > T-Shirts", material="merino wool"), ["wool"])
+
+
+def test_typo_correction_leaves_plurals_of_catalog_words_and_synonyms_alone(engine):
+    assert engine._correct("ketle") == "kettle"
+    assert engine._correct("kettles") == "kettles" and engine._correct("comforter") == "comforter"
