@@ -89,13 +89,14 @@ class ActionAddToCart(Action):
         text = tracker.latest_message.get("text") or ""
         if declined(dispatcher, text):  # "knock 50% off and I'll take it"
             return []
-        named = named_model(text)  # "add a Tressa Curl Hydrate shampoo to my basket", whatever is on screen
+        # "add a Tressa Curl Hydrate shampoo to my basket", whatever is on screen (a button names its sku)
+        named = None if entity_values(tracker, "sku") else named_model(text)
         if named:
             products = [named]
         else:
-            products = products_or_ask(tracker, dispatcher,
-                                       "Which product should I add? Say \"the first one\" or tap Add to cart.",
-                                       "Tell me what you're looking for and I'll find it first.")
+            products = products_or_ask(
+                tracker, dispatcher, "Which product should I add? Say \"the first one\" or tap Add to cart.",
+                "Tell me what you're looking for and I'll find it first.")
         if not products:
             return []
         quantities = [q for q in entity_values(tracker, "quantity") if isinstance(q, (int, float))]

@@ -10,9 +10,9 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from actions import catalog_client
 from actions.faq import answer_from_knowledge_base
-from actions.search import ActionRefineSearch, only_qualifies
 from actions.handoff import hand_off
 from actions.needs import CAPABILITY_REQUEST, answer_need
+from actions.search import ActionRefineSearch, only_qualifies
 from text_tools.language import is_foreign
 
 FALLBACK_INTENT = "nlu_fallback"
@@ -48,7 +48,8 @@ class ActionFallback(Action):
         if rescued is not None:  # not understood as an intent, but a confident help-article match
             return rescued
         stated = catalog_client.engine().parse(text)[0]
-        if (tracker.get_slot("search_query") or tracker.get_slot("shown_skus")) and stated.category is None and (
+        on_screen = tracker.get_slot("search_query") or tracker.get_slot("shown_skus")
+        if on_screen and stated.category is None and (
                 stated.price_min is not None or stated.price_max is not None or only_qualifies(text)):
             # "nothing over 35 bucks" with products on screen: a limit on those
             return await ActionRefineSearch().run(dispatcher, tracker, domain)

@@ -57,7 +57,8 @@ class ActionRecommend(Action):
         stated = engine.understand(need or "")  # typos corrected: "a good expresso machine"
         constraints = stated.constraints
         need_vector = engine.encode([stated.dense_text])[0] if need else None
-        about = engine.need_of_vector(need_vector) if need_vector is not None and not constraints.category else None
+        about = (engine.need_of_vector(need_vector) if need_vector is not None and not constraints.category
+                 else None)
         focus = tracker.get_slot("focus_sku")
         # A stated need replaces what happened to be looked at: "for a coffee lover" after headphones.
         on_screen = [] if need else list(tracker.get_slot("shown_skus") or []) + ([focus] if focus else [])
@@ -77,8 +78,8 @@ class ActionRecommend(Action):
 
         picks: list[Scored] = []
         if about is not None:  # "my cat is wrecking the couch, what can I get her": cat trees, not a mix
-            picks = recommender.recommend(within(dataclasses.replace(constraints, categories=(about.category,))),
-                                          COUNT, weights)
+            one_kind = dataclasses.replace(constraints, categories=(about.category,))
+            picks = recommender.recommend(within(one_kind), COUNT, weights)
         if len(picks) < MIN_OF_ONE_KIND:  # a kind with one product, or none that fits: other kinds after it
             chosen = {p.key for p in picks}
             picks += [p for p in recommender.recommend(within(constraints), COUNT, weights)

@@ -81,6 +81,8 @@ def named_model(text: str) -> ProductView | None:
     Volta Budget Buds"), in the colour or size it states; None unless the best search hit's brand and more
     of its model's words are in the message than of any other model of that brand ("a Tressa shampoo"
     names none), or when the stated colour or size had to be dropped."""
+    if text.startswith("/"):  # a button's payload names its product by sku
+        return None
     engine = catalog_client.engine()
     response = engine.search(text, limit=1)
     if not response.items or response.relaxed:

@@ -17,10 +17,10 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from actions import catalog_client, knowledge_client
 from actions.capabilities import declined
+from actions.cart import ActionAddToCart
 from actions.compound import ABOUT_IT, answer_side_question, product_clauses, split_question
 from actions.presenters import results_message
 from actions.product_info import answer_about
-from actions.cart import ActionAddToCart
 from actions.references import entity_values, named_model, named_on_screen
 from catalog.search import Constraints
 
@@ -71,7 +71,8 @@ def sort_of(text: str) -> str | None:
 
 def run_search(dispatcher: CollectingDispatcher, query: str, context: Constraints, offset: int = 0,
                sort: str | None = None, new: bool = False, heading: str | None = None,
-               newest: Sequence[str] = (), page_size: int = PAGE, first_rank: int = 1) -> list[dict[str, Any]]:
+               newest: Sequence[str] = (), page_size: int = PAGE, first_rank: int = 1
+               ) -> list[dict[str, Any]]:
     """``new``: a fresh search, whose page decides the kinds of product that refinements keep to.
     ``newest``: the constraints this message stated, which win over older ones when not all can hold."""
     window = SORT_WINDOW if sort else page_size
@@ -185,7 +186,8 @@ class ActionSearchProducts(Action):
                 events += found
             events.append(SlotSet("shown_skus", listed))
         else:
-            events = run_search(dispatcher, query or text, Constraints(), sort=sort_of(query or text), new=True)
+            request = query or text
+            events = run_search(dispatcher, request, Constraints(), sort=sort_of(request), new=True)
         shown = next((e["value"] for e in events if e.get("name") == "shown_skus"), None)
         if question and shown and ABOUT_IT.search(question):  # "the Kaffeo gooseneck kettle, is it steel?"
             dispatcher.utter_message(text=answer_about(catalog_client.products(shown[:1])[0], question))
@@ -213,11 +215,11 @@ class ActionRefineSearch(Action):
         if not previous_query and shown:  # products shown by a recommendation or a details answer
             previous_query, context = "", Constraints(categories=tuple(dict.fromkeys(p.category for p in shown)))
         named = [str(t) for t in entity_values(tracker, "product_type")]
-        if previous_query is None or any(not context.covers_type(t) for t in named):  # a new kind: a new search
+        if previous_query is None or any(not context.covers_type(t) for t in named):  # a new kind: new search
             return run_search(dispatcher, text, Constraints(), sort=sort_of(text), new=True)
         narrowed = tuple(c for c in context.categories if any(Constraints(categories=(c,)).covers_type(t)
                                                               for t in named))
-        if narrowed:  # "just the pans now" after pans and knives: the pans, searched as such
+        if 0 < len(narrowed) < len(context.categories):  # "just the pans now" after pans and knives
             context, previous_query = dataclasses.replace(context, categories=narrowed), " ".join(named)
         unsupported = SORT_UNSUPPORTED.search(text)
         sort = sort_of(text)
@@ -246,7 +248,8 @@ class ActionRefineSearch(Action):
         if paging and sort is None and not MORE.search(text):
             subset = named_on_screen(text, shown, several=True)  # "just the mini ones": a word of some titles
             if 0 < len(subset) < len(shown):
-                dispatcher.utter_message(**results_message("Here they are:", [p.as_result(0.0) for p in subset]))
+                dispatcher.utter_message(**results_message("Here they are:", [p.as_result(0.0)
+                                                                              for p in subset]))
                 return [SlotSet("shown_skus", [p.sku for p in subset]), SlotSet("focus_sku", None)]
         if sort is None and MORE.search(text) and paging:
             offset = int(tracker.get_slot("search_offset") or 0) + PAGE

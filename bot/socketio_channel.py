@@ -172,7 +172,7 @@ class SocketIOChannel:
         return self.app[GATEWAY]  # made when the app starts (it needs the HTTP session)
 
     async def connect(self, sid: str, environ: dict[str, Any], auth: Any = None) -> None:
-        request = environ["aiohttp.request"]  # scheme and host as the shopper's browser used them (proxy-aware)
+        request = environ["aiohttp.request"]  # scheme and host as the browser used them (proxy-aware)
         self.sockets[sid] = Socket(ip=client_ip(request), base=f"{request.scheme}://{request.host}")
 
     async def disconnect(self, sid: str, reason: Any = None) -> None:

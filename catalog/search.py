@@ -495,7 +495,8 @@ class CatalogSearch:
             kind = {w for ent in found if ent["entity"] == "product_type" and ent.get("role") == "excluded"
                     and s <= ent["start"] < e and singular(str(ent["value"])) in sought
                     for w in tokens(query[ent["start"]:ent["end"]])}
-            words = [w for w in tokens(query[s:e]) if w not in NOT_EXCLUDABLE and w not in excluded_words | kind]
+            words = [w for w in tokens(query[s:e])
+                     if w not in NOT_EXCLUDABLE and w not in excluded_words | kind]
             usable = self.known_words if len(words) == 1 or kind else self.attribute_words
             terms += [singular(w) for w in words if any(v in usable for v in _stems(w))]
         constraints = Constraints(

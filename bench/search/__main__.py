@@ -160,9 +160,11 @@ def page_cutoff(engine: CatalogSearch, queries: list[Query]) -> dict[str, dict[s
     for gap in (*PAGE_GAPS, None):
         shown = [[c for c in page if gap is None or c[0] <= gap][:PAGE_CARDS] for page in pages]
         cards = sum(len(page) for page in shown)
-        lost = sum(sum(c[2] for c in page[:PAGE_CARDS]) - sum(c[2] for c in kept) for page, kept in zip(pages, shown))
+        lost = sum(sum(c[2] for c in page[:PAGE_CARDS]) - sum(c[2] for c in kept)
+                   for page, kept in zip(pages, shown))
         out["none" if gap is None else str(gap)] = {
-            "cards": cards, "graded_0_share": round(sum(c[1] == 0 for p in shown for c in p) / max(cards, 1), 4),
+            "cards": cards,
+            "graded_0_share": round(sum(c[1] == 0 for p in shown for c in p) / max(cards, 1), 4),
             "target_cards_lost": lost, "pages_under_2_cards": sum(len(p) < 2 for p in shown)}
     return out
 
@@ -185,7 +187,8 @@ def tune(engine: CatalogSearch, queries: list[Query]) -> tuple[Weights, dict[str
     another configuration beats them by more than KEEP_DEFAULTS_WITHIN (ties: the first in grid order)."""
     grid: dict[str, float] = {}
     engine.weights = Weights()
-    best, best_score = engine.weights, evaluate(engine, queries, "served")["summary"]["ndcg10"] + KEEP_DEFAULTS_WITHIN
+    best = engine.weights
+    best_score = evaluate(engine, queries, "served")["summary"]["ndcg10"] + KEEP_DEFAULTS_WITHIN
     for lexical, category, soft in itertools.product(*GRID.values()):
         engine.weights = Weights(lexical, category, soft)
         score = evaluate(engine, queries, "served")["summary"]["ndcg10"]
@@ -332,10 +335,12 @@ def markdown(report: dict[str, Any]) -> str:
         lines.append("")
     if "page_gap_chosen" in report:
         lines += ["## The shopper's page: hits within a gap of the best", "",
-                  f"Five cards, one per model, default weights; only hits scoring within the gap of the best. "
-                  f"Chosen on {PAGE_TUNING} as the smallest gap that takes no target-category card off a page: "
-                  f"{report['page_gap_chosen']} (shipped `SHOWN_WITHIN` = {report['page_gap_shipped']}); the other "
-                  "catalogs are out of sample. Graded 0: neither the query's target nor a related category.", "",
+                  "Five cards, one per model, default weights; only hits scoring within the gap of the best. "
+                  f"Chosen on {PAGE_TUNING} as the smallest gap that takes no target-category card off a "
+                  f"page: {report['page_gap_chosen']} "
+                  f"(shipped `SHOWN_WITHIN` = {report['page_gap_shipped']}); "
+                  "the other catalogs are out of sample. Graded 0: neither the query's target nor a related "
+                  "category.", "",
                   "| catalog | gap | cards shown | graded 0 | target cards lost | pages with < 2 cards |",
                   "|---|---|---|---|---|---|"]
         for name, r in report["catalogs"].items():
@@ -381,7 +386,8 @@ def main() -> None:
     report = run([] if args.scale_from else [int(s) for s in args.sizes.split(",") if s.strip()])
     if args.scale_from:
         earlier = json.loads(args.scale_from.read_text())
-        report["scale"], report["scale_run"] = earlier["scale"], earlier.get("scale_run", earlier["finished_at"])
+        report["scale"] = earlier["scale"]
+        report["scale_run"] = earlier.get("scale_run", earlier["finished_at"])
     out.mkdir(parents=True, exist_ok=True)
     (out / "search.json").write_text(json.dumps(report, indent=1))
     (out / "search.md").write_text(markdown(report))
