@@ -21,9 +21,9 @@ class ActionAcknowledgeComplaint(Action):
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                   domain: dict[str, Any]) -> list[dict[str, Any]]:
-        article = knowledge_client.answer(tracker.latest_message.get("text") or "")
-        if article.kind == "answer" and article.best:
-            dispatcher.utter_message(text=f"I'm sorry about that. {article.best.answer}")
+        article = knowledge_client.confident_answer(tracker.latest_message.get("text") or "")
+        if article:
+            dispatcher.utter_message(text=f"I'm sorry about that. {article}")
             dispatcher.utter_message(text="If you'd rather, a person from our team can look into it. Shall I "
                                           "bring someone in?", buttons=OFFER_BUTTONS)
         else:

@@ -45,12 +45,18 @@ def split_question(text: str) -> tuple[str, str | None]:
     return text[: m.start()].strip(), m.group("q").strip()
 
 
+def answered_by_article(dispatcher: CollectingDispatcher, question: str) -> bool:
+    """The help article's answer, said, when the knowledge base is confident of it."""
+    answer = knowledge_client.confident_answer(question)
+    if answer:
+        dispatcher.utter_message(text=answer)
+    return answer is not None
+
+
 def answer_side_question(dispatcher: CollectingDispatcher, question: str) -> list[dict[str, Any]]:
     """The knowledge base's answer to a question asked alongside another request, when it is confident;
     nothing otherwise (the main request has been answered, so a "didn't understand" would mislead)."""
-    result = knowledge_client.answer(question)
-    if result.kind == "answer" and result.best:
-        dispatcher.utter_message(text=result.best.answer)
+    answered_by_article(dispatcher, question)
     return []
 
 

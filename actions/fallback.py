@@ -12,7 +12,7 @@ from actions import catalog_client
 from actions.faq import answer_from_knowledge_base
 from actions.handoff import hand_off
 from actions.needs import CAPABILITY_REQUEST, answer_need
-from actions.search import ActionRefineSearch, only_qualifies
+from actions.search import ActionRefineSearch, qualifies_only
 from text_tools.language import is_foreign
 
 FALLBACK_INTENT = "nlu_fallback"
@@ -47,12 +47,12 @@ class ActionFallback(Action):
         rescued = answer_from_knowledge_base(dispatcher, tracker, only_if_confident=True)
         if rescued is not None:  # not understood as an intent, but a confident help-article match
             return rescued
-        stated = catalog_client.engine().parse(text)[0]
-        on_screen = tracker.get_slot("search_query") or tracker.get_slot("shown_skus")
-        if on_screen and stated.category is None and (
-                stated.price_min is not None or stated.price_max is not None or only_qualifies(text)):
-            # "nothing over 35 bucks" with products on screen: a limit on those
-            return await ActionRefineSearch().run(dispatcher, tracker, domain)
+        if tracker.get_slot("search_query") or tracker.get_slot("shown_skus"):
+            stated = catalog_client.engine().parse(text)[0]
+            priced = stated.category is None and (stated.price_min, stated.price_max) != (None, None)
+            if priced or qualifies_only(stated):
+                # "nothing over 35 bucks" with products on screen: a limit on those
+                return await ActionRefineSearch().run(dispatcher, tracker, domain)
         if CAPABILITY_REQUEST.search(text) and consecutive_fallbacks(tracker) <= REPHRASES_BEFORE_OFFER:
             dispatcher.utter_message(text=CANNOT)  # "can you engrave the knife?" asks for a service, not a knife
             return []

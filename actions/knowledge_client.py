@@ -30,6 +30,12 @@ def answer(question: str) -> FaqAnswer:
     return retriever().answer(question)
 
 
+def confident_answer(question: str) -> str | None:
+    """The answer of the one article the knowledge base is confident of, or None."""
+    result = answer(question)
+    return result.best.answer if result.kind == "answer" and result.best else None
+
+
 def entry_answer(entry_id: int) -> tuple[str, str] | None:
     """(question, answer) of a published entry, for a "did you mean" button."""
     index = retriever().index()

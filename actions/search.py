@@ -15,10 +15,11 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions import catalog_client, knowledge_client
+from actions import catalog_client
 from actions.capabilities import declined
 from actions.cart import ActionAddToCart
-from actions.compound import ABOUT_IT, answer_side_question, product_clauses, split_question
+from actions.compound import (ABOUT_IT, answer_side_question, answered_by_article, product_clauses,
+                              split_question)
 from actions.presenters import results_message
 from actions.product_info import answer_about
 from actions.references import entity_values, named_model, named_on_screen
@@ -114,17 +115,10 @@ def run_search(dispatcher: CollectingDispatcher, query: str, context: Constraint
 def names_a_purchase(tracker: Tracker, text: str) -> bool:
     """"can i get 2 of the Kaffeo Hand Mill grinders", or "and the Brightmind microscope kit too" just
     after an addition: a product named to be bought, not looked for."""
-    return named_model(text) is not None and bool(entity_values(tracker, "quantity") or (
-        GOES_ON.match(text) and previous_action(tracker) == "action_add_to_cart"))
-
-
-def answered_by_article(dispatcher: CollectingDispatcher, question: str) -> bool:
-    """The help article's answer, said, when the knowledge base is confident of it."""
-    answer = knowledge_client.answer(question)
-    if answer.kind == "answer" and answer.best:
-        dispatcher.utter_message(text=answer.best.answer)
-        return True
-    return False
+    # the cheap signals first: naming a model takes a catalog search
+    buying = bool(entity_values(tracker, "quantity")) or (
+        GOES_ON.match(text) is not None and previous_action(tracker) == "action_add_to_cart")
+    return buying and named_model(text) is not None
 
 
 def asks_for_products(request: str) -> bool:
@@ -145,7 +139,11 @@ def previous_action(tracker: Tracker) -> str | None:
 def only_qualifies(text: str) -> bool:
     """The message states a colour, size, material or brand but names no kind of product (read as a
     search or a recommendation, it is about the results on screen)."""
-    stated, _ = catalog_client.engine().parse(text)
+    return qualifies_only(catalog_client.engine().parse(text)[0])
+
+
+def qualifies_only(stated: Constraints) -> bool:
+    """only_qualifies of constraints already read from a message."""
     return stated.category is None and bool(stated.colors or stated.sizes or stated.materials or stated.brands)
 
 
