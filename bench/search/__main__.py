@@ -145,27 +145,31 @@ def evaluate(engine: CatalogSearch, queries: list[Query], mode: str) -> dict[str
 
 
 def page_cutoff(engine: CatalogSearch, queries: list[Query]) -> dict[str, dict[str, Any]]:
-    """Per gap (and "none"): cards on the shopper's page, the share of them that are graded 0 (neither
-    the query's target nor a related category), and target-category cards the gap took off the page."""
+    """Per gap (and "none"): cards on the shopper's page as served (``search(within=gap)``), the share
+    of them graded 0 (neither the query's target nor a related category), and target-category cards the
+    gap took off the page."""
     views = list(engine.views.values())
     by_sku = {v.sku: v for v in views}
-    pages = []
-    for q in queries:
-        grade_of = q.grades(views)
-        items = engine.search(q.query, limit=PAGE_CARDS + 5, one_per_model=True).items
-        best = items[0]["score"] if items else 0.0
-        pages.append([(best - i["score"], grade_of[i["sku"]], by_sku[i["sku"]].category in q.target)
-                      for i in items])
+    grades = [q.grades(views) for q in queries]
+
+    def page(q: Query, gap: float | None) -> list[str]:
+        found = engine.search(q.query, limit=PAGE_CARDS, one_per_model=True, within=gap)
+        return [i["sku"] for i in found.items]
+
+    def targets(q: Query, skus: list[str]) -> int:
+        return sum(by_sku[s].category in q.target for s in skus)
+
+    full = [page(q, None) for q in queries]
     out = {}
     for gap in (*PAGE_GAPS, None):
-        shown = [[c for c in page if gap is None or c[0] <= gap][:PAGE_CARDS] for page in pages]
-        cards = sum(len(page) for page in shown)
-        lost = sum(sum(c[2] for c in page[:PAGE_CARDS]) - sum(c[2] for c in kept)
-                   for page, kept in zip(pages, shown))
+        shown = full if gap is None else [page(q, gap) for q in queries]
+        cards = sum(len(p) for p in shown)
         out["none" if gap is None else str(gap)] = {
             "cards": cards,
-            "graded_0_share": round(sum(c[1] == 0 for p in shown for c in p) / max(cards, 1), 4),
-            "target_cards_lost": lost, "pages_under_2_cards": sum(len(p) < 2 for p in shown)}
+            "graded_0_share": round(sum(g[s] == 0 for g, p in zip(grades, shown) for s in p) / max(cards, 1),
+                                    4),
+            "target_cards_lost": sum(targets(q, a) - targets(q, b) for q, a, b in zip(queries, full, shown)),
+            "pages_under_2_cards": sum(len(p) < 2 for p in shown)}
     return out
 
 
