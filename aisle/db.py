@@ -9,10 +9,9 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError, ProgrammingError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
+from aisle import sqlite_settings
 from aisle.config import settings
 from aisle.models import Product
-
-SQLITE_BUSY_TIMEOUT_MS = 10_000
 
 
 def make_engine(url: str) -> Engine:
@@ -25,20 +24,8 @@ def make_engine(url: str) -> Engine:
         return create_engine(url, pool_pre_ping=True)
     if parsed.database and parsed.database != ":memory:":
         Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-    engine = create_engine(url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000})
-
-    @event.listens_for(engine, "connect")
-    def _sqlite_pragmas(dbapi_conn, _record) -> None:  # type: ignore[no-untyped-def]
-        # WAL lets the Rasa tracker store, the action server and the web app share one file.
-        cursor = dbapi_conn.cursor()
-        cursor.execute("PRAGMA journal_mode=WAL")
-        # WAL + NORMAL: no fsync per commit; a killed process loses nothing, only a power cut could lose
-        # the last moments. The default FULL costs a disk flush on every chat message.
-        cursor.execute("PRAGMA synchronous=NORMAL")
-        cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
-        cursor.close()
-
+    engine = create_engine(url, connect_args=sqlite_settings.CONNECT_ARGS)
+    event.listen(engine, "connect", sqlite_settings.configure_connection)
     return engine
 
 

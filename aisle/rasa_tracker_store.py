@@ -4,7 +4,9 @@ Same table, same rows, same conversation-session rules as Rasa's ``SQLTrackerSto
 table for transcripts. Profiling Aisle's Rasa server under load (py-spy) put about half its CPU in the
 tracker store: every ``save`` counted the conversation's stored events with a query to find the new ones,
 every ``retrieve`` built an ORM object per row to read one column of it, and every ``save`` added one
-ORM object per new event.
+ORM object per new event. On SQLite, Rasa's engine (SQLAlchemy 1.4's default NullPool) also opened a new
+connection, with fsync on every commit, for each read and write: here connections are pooled and set up
+like the app's (``aisle.sqlite_settings``).
 """
 from __future__ import annotations
 
@@ -19,10 +21,16 @@ from rasa.shared.core.events import Event
 from rasa.shared.core.trackers import DialogueStateTracker
 from rasa.shared.nlu.constants import INTENT_NAME_KEY
 
+from aisle import sqlite_settings
+
 
 class AisleSQLTrackerStore(SQLTrackerStore):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        if self.engine.dialect.name == "sqlite":
+            self.engine.dispose()
+            self.engine = sqlite_engine(self.engine.url)
+            self.sessionmaker = sa.orm.session.sessionmaker(bind=self.engine)
         # Events of a live tracker object already in the table (it was loaded or saved here), by id():
         # a turn's tracker is loaded, changed and saved under Rasa's per-conversation lock, so its next
         # save needs to write only what came after. Trackers are unhashable; finalize drops the entry.
@@ -66,6 +74,15 @@ class AisleSQLTrackerStore(SQLTrackerStore):
         if not self.domain or not events:
             return None
         return DialogueStateTracker.from_dict(sender_id, events, self.domain.slots)
+
+
+def sqlite_engine(url: Any) -> sa.engine.Engine:
+    """A pooled engine: Rasa calls the store from its event loop thread, one session at a time, so a
+    connection may be reused by whichever thread runs the next one."""
+    engine = sa.create_engine(url, poolclass=sa.pool.QueuePool,
+                              connect_args={**sqlite_settings.CONNECT_ARGS, "check_same_thread": False})
+    sa.event.listen(engine, "connect", sqlite_settings.configure_connection)
+    return engine
 
 
 def event_row(sender_id: str, event: Event) -> dict[str, Any]:

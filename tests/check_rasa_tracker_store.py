@@ -90,6 +90,11 @@ async def main(scratch: Path) -> None:
     assert ours_events == stock_events, "the trackers read back differ"
     assert rows(ours_url) == rows(stock_url), "the stored rows differ"
     assert len(rows(ours_url)) == 24, len(rows(ours_url))
+    # SQLite: pooled connections set up like the app's (no new connection, no fsync per read or write)
+    assert isinstance(inner.engine.pool, sa.pool.QueuePool), type(inner.engine.pool).__name__
+    with inner.engine.connect() as conn:
+        assert conn.exec_driver_sql("PRAGMA synchronous").scalar() == 1  # NORMAL
+        assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
     print("ok")
 
 

@@ -71,6 +71,16 @@ def test_the_action_response_check_is_still_a_check():
     assert result.returncode == 0 and result.stdout.strip().endswith("ok"), result.stderr[-2000:]
 
 
+def test_the_graph_runner_predicts_what_dask_predicts():
+    # aisle.rasa_speedups runs the policy graph without dask; the check compares both on the trained model.
+    model = Settings.from_env().rasa_model_dir / "dialogue.tar.gz"
+    assert model.exists(), "no dialogue model: run `make train` (make test does)"
+    result = subprocess.run([RASA[0], "-m", "tests.check_rasa_graph_runner", str(model)], cwd=REPO_ROOT,
+                            capture_output=True, text=True, timeout=180,
+                            env={**os.environ, "RASA_TELEMETRY_ENABLED": "false"})
+    assert result.returncode == 0 and result.stdout.strip().endswith("ok"), result.stderr[-2000:]
+
+
 def test_the_tracker_store_writes_what_rasas_own_writes(tmp_path: Path):
     # endpoints.yml names aisle.rasa_tracker_store (Rasa would fall back to memory, silently, if it could
     # not import it); the check compares its rows and trackers with Rasa's stock SQLTrackerStore.
