@@ -3,8 +3,8 @@
 Same table, same rows, same conversation-session rules as Rasa's ``SQLTrackerStore``; the web app reads that
 table for transcripts. Profiling Aisle's Rasa server under load (py-spy) put about half its CPU in the
 tracker store: every ``save`` counted the conversation's stored events with a query to find the new ones,
-every ``retrieve`` built an ORM object per row to read one column of it, and every ``save`` added one
-ORM object per new event. On SQLite, Rasa's engine (SQLAlchemy 1.4's default NullPool) also opened a new
+every ``retrieve`` built its ORM query anew and an ORM object per row to read one column of it, and every
+``save`` added one ORM object per new event. On SQLite, Rasa's engine (SQLAlchemy 1.4's default NullPool) also opened a new
 connection, with fsync on every commit, for each read and write: here connections are pooled and set up
 like the app's (``aisle.sqlite_settings``).
 """
@@ -17,7 +17,7 @@ from typing import Any, Iterator
 
 import sqlalchemy as sa
 from rasa.core.tracker_store import SQLTrackerStore
-from rasa.shared.core.events import Event
+from rasa.shared.core.events import Event, SessionStarted
 from rasa.shared.core.trackers import DialogueStateTracker
 from rasa.shared.nlu.constants import INTENT_NAME_KEY
 
@@ -35,6 +35,7 @@ class AisleSQLTrackerStore(SQLTrackerStore):
         # a turn's tracker is loaded, changed and saved under Rasa's per-conversation lock, so its next
         # save needs to write only what came after. Trackers are unhashable; finalize drops the entry.
         self._stored: dict[int, int] = {}
+        self._event_data = event_data_queries(self.SQLEvent.__table__)
 
     def _remember(self, tracker: DialogueStateTracker) -> None:
         key = id(tracker)
@@ -69,11 +70,21 @@ class AisleSQLTrackerStore(SQLTrackerStore):
     async def _retrieve(self, sender_id: str,
                         fetch_events_from_all_sessions: bool) -> DialogueStateTracker | None:
         with self.session_scope() as session:
-            query = self._event_query(session, sender_id, fetch_events_from_all_sessions)
-            events = [json.loads(data) for (data,) in query.with_entities(self.SQLEvent.data)]
+            query = self._event_data[fetch_events_from_all_sessions]
+            events = [json.loads(data) for (data,) in session.execute(query, {"sender_id": sender_id})]
         if not self.domain or not events:
             return None
         return DialogueStateTracker.from_dict(sender_id, events, self.domain.slots)
+
+
+def event_data_queries(events: sa.Table) -> dict[bool, Any]:
+    """Rasa's ``_event_query`` (by all sessions or not) as statements built once, reading only ``data``."""
+    sender = events.c.sender_id == sa.bindparam("sender_id")
+    session_start = (sa.select(sa.func.max(events.c.timestamp))
+                     .where(sender, events.c.type_name == SessionStarted.type_name).scalar_subquery())
+    all_sessions = sa.select(events.c.data).where(sender).order_by(events.c.id)
+    latest = all_sessions.where(sa.or_(events.c.timestamp >= session_start, session_start.is_(None)))
+    return {True: all_sessions, False: latest}
 
 
 def sqlite_engine(url: Any) -> sa.engine.Engine:

@@ -51,24 +51,88 @@ import jsonschema
 from aisle import rasa_speedups
 from rasa.core.actions.action import RemoteAction
 
+RESPONSES = [
+    {"events": [], "responses": [{"text": "hi"}]},
+    {"events": [{"event": "slot", "name": "product_query", "value": "boots", "timestamp": None},
+                {"event": "action", "name": "action_listen", "policy": None, "confidence": 1.0},
+                {"event": "bot", "text": "hello", "metadata": {}}, {"event": "followup", "name": "x"},
+                {"event": "user", "text": "hi", "parse_data": {"intent": {"name": "greet", "confidence": 1}}},
+                {"event": "active_loop", "name": None}, {"event": "reset_slots"}]},
+    {},
+    {"events": "not a list"},
+    {"events": [{"event": "slot", "name": "product_query"}]},
+    {"events": [{"event": "no_such_event"}]},
+    {"events": [{"name": "missing event key"}]},
+    {"events": [{"event": 3}]},
+    {"events": [{"event": "action", "confidence": "high"}]},
+    {"events": [{"event": "user", "parse_data": {"entities": [{"entity": "color"}]}}]},
+    {"events": [], "responses": ["not an object"]},
+    {"events": [{"event": "slot", "name": "x", "value": 1, "timestamp": "yesterday"}]},
+]
+stock = RemoteAction("action_x", None)
+expected = []
+for response in RESPONSES:
+    try:
+        expected.append(stock._validate_action_result(response))
+    except jsonschema.ValidationError:
+        expected.append(False)
+assert expected.count(True) == 3, expected
 rasa_speedups.install()
 action = RemoteAction("action_x", None)
-assert action._validate_action_result({"events": [], "responses": [{"text": "hi"}]})
-try:
-    action._validate_action_result({"events": "not a list"})
-except jsonschema.ValidationError as error:
-    assert "Failed to validate Action server response" in error.message
-else:
-    raise AssertionError("an invalid action server response was accepted")
+for response, verdict in zip(RESPONSES, expected):
+    try:
+        assert action._validate_action_result(response) and verdict, response
+    except jsonschema.ValidationError as error:
+        assert not verdict, response
+        assert "Failed to validate Action server response" in error.message
 print("ok")
 """
 
 
 def test_the_action_response_check_is_still_a_check():
-    # aisle.rasa_speedups replaces how Rasa validates action server responses (built once, not per call).
+    # aisle.rasa_speedups replaces how Rasa validates action server responses (built once, not per call,
+    # and one event kind per event): it accepts and refuses exactly what Rasa's own check does.
     result = subprocess.run([RASA[0], "-c", SPEEDUP_CHECK], cwd=REPO_ROOT, capture_output=True, text=True,
                             timeout=120, env={**os.environ, "RASA_TELEMETRY_ENABLED": "false"})
     assert result.returncode == 0 and result.stdout.strip().endswith("ok"), result.stderr[-2000:]
+
+
+CONNECTION_CHECK = """
+import asyncio
+from aiohttp import web
+from aisle import rasa_speedups
+from rasa.utils.endpoints import EndpointConfig
+
+async def main():
+    peers = set()
+    async def echo(request):
+        peers.add(request.transport.get_extra_info("peername"))
+        return web.json_response({"seen": request.headers.get("Authorization")})
+    app = web.Application()
+    app.router.add_post("/webhook", echo)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]
+    endpoint = EndpointConfig(f"http://127.0.0.1:{port}/webhook", headers={"Authorization": "Bearer s"})
+    answers = [await endpoint.request(json={"n": n}) for n in range(3)]
+    assert answers == [{"seen": "Bearer s"}] * 3, answers
+    await runner.cleanup()
+    return len(peers)
+
+print(asyncio.run(main()))
+rasa_speedups.install()
+print(asyncio.run(main()))
+"""
+
+
+def test_action_server_calls_keep_their_connection():
+    # Rasa 3.6 opens a new connection per action call; aisle.rasa_speedups keeps one session per endpoint.
+    result = subprocess.run([RASA[0], "-c", CONNECTION_CHECK], cwd=REPO_ROOT, capture_output=True, text=True,
+                            timeout=120, env={**os.environ, "RASA_TELEMETRY_ENABLED": "false"})
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.split()[-2:] == ["3", "1"], result.stdout  # stock Rasa: 3 connections; now 1
 
 
 def test_the_graph_runner_predicts_what_dask_predicts():
