@@ -1,6 +1,9 @@
 """Tracker-fixture tests for the dialogue-core actions."""
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import pytest
 
 from rasa_sdk.events import SlotSet
@@ -113,3 +116,19 @@ async def test_a_complaint_with_a_help_article_gets_it_before_the_offer_of_a_per
     assert dispatcher.messages[0]["text"] == "I'm sorry about that. " + article.answer
     assert [b["payload"] for b in dispatcher.messages[1]["buttons"]] == ["/affirm", "/deny"]
     assert events == [SlotSet("human_offered", True)]
+
+
+THREADS_CHECK = """
+import faiss, numpy, scipy.linalg
+from threadpoolctl import threadpool_info
+from actions.__main__ import limit_native_threads
+limit_native_threads(1)
+print(sorted({(pool["internal_api"], pool["num_threads"]) for pool in threadpool_info()}))
+"""
+
+
+def test_the_action_server_runs_faiss_and_blas_on_one_thread():
+    # Thread pools per core wait on each other and spin on a busy 2-core box (actions/__main__.py).
+    result = subprocess.run([sys.executable, "-c", THREADS_CHECK], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.strip() == "[('openblas', 1), ('openmp', 1)]", result.stdout
