@@ -37,6 +37,13 @@ def test_exported_intent_model_gives_the_torch_model_answers(model_dir: Path):
     np.testing.assert_allclose(fp32.probabilities(TEXTS[:1]), fp32.probabilities(TEXTS)[:1], atol=1e-5)
 
 
+def test_serving_sessions_keep_no_memory_arena():
+    # One thread each, and no arena holding the largest batch's buffers for the process's life.
+    encoder = onnx_encoder(settings().encoder_dir, "int8", 1)
+    options = encoder.session.get_session_options()
+    assert options.enable_cpu_mem_arena is False and options.intra_op_num_threads == 1
+
+
 def test_exported_encoder_embeds_as_sentence_transformers_does():
     folder = settings().encoder_dir
     expected = encode_torch(TEXTS)
