@@ -161,13 +161,12 @@ class Gateway:
 
     async def _take_turn(self, conversation_id: str, text: str, payload: str | None,
                          client_id: str | None, ip: str) -> list[dict[str, Any]]:
-        before = self.transcripts.get(conversation_id)
-        if before is not None and before.ended_at is not None:  # e.g. from a second tab after "end chat"
+        posted = self.transcripts.post_shopper_message(conversation_id, text, client_id=client_id,
+                                                       payload={"postback": payload} if payload else None)
+        if posted is None:  # e.g. from a second tab after "end chat"
             raise GatewayError("ended", "This chat has ended. Reload the page to start a new one.")
-        stored = self.transcripts.post(conversation_id, Author.shopper, text, client_id=client_id,
-                                       payload={"postback": payload} if payload else None)
-        conversation = self.transcripts.get(conversation_id)
-        if conversation is None or conversation.mode is not ConversationMode.bot:
+        stored, conversation = posted
+        if conversation.mode is not ConversationMode.bot:
             return []
         hub = self.transcripts.hub
         hub.publish(conversation_id, {"type": "typing", "on": True})

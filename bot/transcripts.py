@@ -105,6 +105,27 @@ class Transcripts:
                           payload=payload, client_id=client_id, agent=agent)
         return self._store(conversation_id, [message])[0]
 
+    def post_shopper_message(self, conversation_id: str, text: str, *, payload: dict[str, Any] | None = None,
+                             client_id: str | None = None) -> tuple[dict[str, Any], Conversation] | None:
+        """Store a shopper's message unless the chat has ended (None then), in one transaction that also
+        reads the conversation as it stands with the message in: who answers it (``mode``) and where
+        Rasa's events for this turn start. The update comes first, so a takeover cannot land between
+        the message and that reading."""
+        with self.sessions() as s:
+            conversation = s.scalars(
+                update(Conversation).where(Conversation.id == conversation_id, Conversation.ended_at.is_(None))
+                .values(last_message_at=datetime.now(timezone.utc)).returning(Conversation)
+                .execution_options(synchronize_session=False)).first()
+            if conversation is None:
+                return None
+            message = Message(conversation_id=conversation_id, author=Author.shopper, text=text,
+                              search_text=search_text(text), payload=payload, client_id=client_id)
+            s.add(message)
+            s.commit()
+            posted = message_json(message)
+        self.hub.publish(conversation_id, {"type": "message", "message": posted})
+        return posted, conversation
+
     def record_turn(self, conversation_id: str, message_id: int, trace: TurnTrace, author: Author = Author.bot,
                     replies: Sequence[tuple[str, dict[str, Any] | None]] = ()) -> list[dict[str, Any]]:
         """Attach what the NLU understood and what the bot did to the shopper's message, and store the
@@ -120,9 +141,11 @@ class Transcripts:
             changes: dict[str, Any] = {"last_message_at": datetime.now(timezone.utc)} if messages else {}
             if turn:
                 message_id, trace = turn
-                s.execute(update(Message).where(Message.id == message_id).values(nlu=trace.nlu, turn=trace.turn))
+                s.execute(update(Message).where(Message.id == message_id).values(nlu=trace.nlu, turn=trace.turn)
+                          .execution_options(synchronize_session=False))
                 changes["rasa_event_id"] = trace.last_event_id
-            s.execute(update(Conversation).where(Conversation.id == conversation_id).values(**changes))
+            s.execute(update(Conversation).where(Conversation.id == conversation_id).values(**changes)
+                      .execution_options(synchronize_session=False))
             s.commit()
             posted = [message_json(m) for m in messages]
         for data in posted:
