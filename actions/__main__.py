@@ -19,6 +19,7 @@ from aisle.config import settings
 from aisle.db import database_reachable
 from aisle.internal_auth import is_authorized
 from aisle.logs import configure_logging
+from aisle.memory import return_freed_memory
 
 
 MAX_QUESTION_CHARS = 2000
@@ -136,6 +137,7 @@ def main() -> None:
     knowledge_client.warm_up()
     recommend_client.recommender()
     limit_native_threads(cfg.torch_threads)  # after the warm-ups: it limits the libraries loaded by then
+    return_freed_memory()
     app = create_app(executor, cors_origins=None)
     require_secret(app, cfg.internal_secret())
     app.add_route(faq_answer, "/faq/answer", methods=["POST"])

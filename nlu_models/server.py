@@ -20,6 +20,7 @@ from aiohttp import web
 from aisle import observability as obs
 from aisle.config import Settings
 from aisle.internal_auth import is_authorized
+from aisle.memory import return_freed_memory
 from nlu_models.intent_model import IntentModel, read_meta
 from nlu_models.parser import DEFAULT_OPENERS, Parser
 from nlu_models.spelling import Speller
@@ -52,6 +53,7 @@ def load_parser(settings: Settings) -> Parser:
     lookups = Lookups(static_tables(), CatalogLookups(settings.database_url))
     parser = parser_for(model, settings.nlu_threshold, settings.nlu_max_chars, lookups)
     parser.parse("warm up")  # first forward pass and catalog read now, not on a shopper's message
+    return_freed_memory()
     return parser
 
 

@@ -9,6 +9,7 @@ import pytest
 
 from aisle.config import settings
 from aisle.internal_auth import bearer_headers
+from aisle.memory import return_freed_memory
 from nlu_models.intent_model import IntentModel
 from tests.e2e_stack import Stack, http_json
 from text_tools.encoder import encode_torch, onnx_encoder
@@ -42,6 +43,11 @@ def test_serving_sessions_keep_no_memory_arena():
     encoder = onnx_encoder(settings().encoder_dir, "int8", 1)
     options = encoder.session.get_session_options()
     assert options.enable_cpu_mem_arena is False and options.intra_op_num_threads == 1
+
+
+def test_freed_memory_goes_back_to_the_system():
+    # glibc here: malloc_trim exists and runs (the servers call it once their models are loaded)
+    assert return_freed_memory() is True
 
 
 def test_exported_encoder_embeds_as_sentence_transformers_does():
