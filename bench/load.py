@@ -10,6 +10,10 @@ service's CPU and memory. Then the same conversations, stepped the same way, aga
 peer (bench/load_peer.py) through Rasa's REST channel. Capacity = the highest turns/s of a step with
 p95 ≤ 250 ms and no errors.
 
+Before the steps, with the services started and nobody chatting: each service's resident memory (idle),
+and the latency of the NLU server's ``/model/parse`` and of the action server's search action, called
+one at a time over kept connections as Rasa calls them (the search with the entities the NLU found).
+
 ``--soak SECONDS --shoppers N`` instead holds N shoppers for that long and samples every service's
 memory, to show whether it stays flat. Each kind of run updates its own part of reports/load.json;
 reports/load.md and reports/load.svg are rendered from all of it.
@@ -34,9 +38,13 @@ from typing import Any
 
 import aiohttp
 import psutil
+import rasa_sdk
+import yaml
 
 from aisle.config import REPO_ROOT, Settings
+from aisle.internal_auth import bearer_headers
 from bench import load_peer
+from bench.machine import cpu_description
 from tests.e2e_stack import Stack, free_port
 from tests.servers import PostgresServer, RedisServer
 
@@ -261,6 +269,47 @@ async def soak(processes: dict[str, psutil.Process], conversation: Conversation,
             "growth_after_first_minute_mb": growth}
 
 
+SEARCHES = ["show me hiking boots", "show me wireless headphones under $100", "I need a desk for my home office",
+            "red kettle", "waterproof jacket for hiking in size M", "a gift for a coffee lover", "cheap yoga mat"]
+
+
+def percentiles(ms: list[float]) -> dict[str, float]:
+    ordered = sorted(ms)
+    return {"p50_ms": round(statistics.median(ordered), 2),
+            "p95_ms": round(ordered[min(len(ordered) - 1, int(0.95 * len(ordered)))], 2), "calls": len(ordered)}
+
+
+async def service_latency(stack: Stack, rounds: int = 10) -> dict[str, Any]:
+    """Unloaded: /model/parse for every scripted message and the search action for every search."""
+    cfg = stack.settings
+    parse_url, action_url = f"{cfg.nlu_url}/model/parse", f"http://127.0.0.1:{cfg.action_port}/webhook"
+    domain = yaml.safe_load((REPO_ROOT / "domain.yml").read_text())
+    parse_ms: list[float] = []
+    search_ms: list[float] = []
+    async with aiohttp.ClientSession(headers=bearer_headers(stack.secret)) as http:
+        async def call(url: str, body: dict[str, Any], into: list[float]) -> dict[str, Any]:
+            start = time.perf_counter()
+            async with http.post(url, json=body) as response:
+                answer = await response.json()
+            into.append((time.perf_counter() - start) * 1000)
+            if response.status != 200:
+                raise RuntimeError(f"{url} answered {response.status}: {answer}")
+            return answer
+
+        for _ in range(rounds):
+            for text in [m for script in SCRIPTS for m in script]:
+                await call(parse_url, {"text": text}, parse_ms)
+            for text in SEARCHES:
+                parsed = await call(parse_url, {"text": text}, [])
+                tracker = {"sender_id": "bench-latency", "slots": {}, "latest_message": parsed,
+                           "events": [{"event": "user", "text": text, "parse_data": parsed}], "paused": False,
+                           "followup_action": None, "active_loop": {}, "latest_action_name": "action_listen"}
+                await call(action_url, {"next_action": "action_search_products", "sender_id": "bench-latency",
+                                        "version": rasa_sdk.__version__, "tracker": tracker, "domain": domain},
+                           search_ms)
+    return {"model_parse": percentiles(parse_ms), "search_action": percentiles(search_ms)}
+
+
 def aisle_stack(folder: Path, infra: dict[str, str]) -> Stack:
     return Stack.create(folder, catalog=DEMO_CATALOG, extra_env={
         "AISLE_RATE_PER_IP": "100000/minute", "AISLE_LOG_LEVEL": "WARNING", **infra})
@@ -312,6 +361,10 @@ async def measure(args: argparse.Namespace, save: Callable[[dict[str, Any]], Non
                 stack.start("rasa", f"rasa-{i}", {"AISLE_RASA_PORT": str(port)})
             stack.start_all()
             processes, chat = processes_of(stack), widget_conversations(stack.web_url)
+            idle = {name: round(rss, 1) for name, (_, rss) in sample(processes).items()}
+            if not args.soak:
+                save({"services": {"idle_rss_mb": idle, "idle_rss_total_mb": round(sum(idle.values()), 1),
+                                   **await service_latency(stack)}})
             if args.soak:
                 save({"soak": await soak(processes, chat, args.shoppers, args.soak)})
                 return
@@ -343,12 +396,13 @@ PARTS = {
                              "PostgreSQL's and Redis's own CPU is not in the table)",
     "peer": "Stock Rasa peer (default DIET pipeline and policies, REST channel, responses only)",
     "soak": "",
+    "services": "",
 }
 
 
 def markdown(report: dict[str, Any]) -> str:
     lines = ["# Load benchmark", "",
-             f"On this machine ({psutil.cpu_count()} CPUs). Simulated shoppers with 1–3 s think time; a turn is "
+             "Each part names the machine it ran on. Simulated shoppers with 1–3 s think time; a turn is "
              f"a shopper message until the bot's last reply. Capacity: the highest turns/s of a step with p95 ≤ "
              f"{P95_LIMIT_MS:.0f} ms and no errors."]
     for key, title in PARTS.items():
@@ -358,7 +412,8 @@ def markdown(report: dict[str, Any]) -> str:
         names = list(part["steps"][0]["services"]) if part["steps"] else []
         last = part["steps"][-1] if part["steps"] else None
         open_ended = bool(last and last["p95_ms"] <= P95_LIMIT_MS and not last["errors"])
-        lines += ["", f"## {title}", "", f"`{part['command']}` ({part['measured_at']}): "
+        lines += ["", f"## {title}", "", f"`{part['command']}` ({part['measured_at']}, "
+                  f"{part.get('machine', 'machine not recorded')}): "
                   f"capacity **{'at least ' if open_ended else ''}{part['capacity_turns_per_s']} turns/s**"
                   + (" (the last step still met the limit: more shoppers were not tried)." if open_ended else "."), "",
                   "| shoppers | turns/s | p50 ms | p95 ms | p99 ms | errors | "
@@ -367,6 +422,16 @@ def markdown(report: dict[str, Any]) -> str:
             lines.append(f"| {s['shoppers']} | {s['turns_per_s']} | {s['p50_ms']} | {s['p95_ms']} | {s['p99_ms']} | "
                          f"{s['errors']} | " + " | ".join(f"{s['services'][n]['cpu_percent']} / "
                                                           f"{s['services'][n]['rss_mb']}" for n in names) + " |")
+    if services := report.get("services"):
+        parse, search = services["model_parse"], services["search_action"]
+        lines += ["", "## Each service alone (nobody chatting)", "", f"`{services['command']}` "
+                  f"({services['measured_at']}, {services['machine']}); one call at a time over kept connections, as Rasa calls them.", "",
+                  "| measure | p50 ms | p95 ms | calls |", "|---|---|---|---|",
+                  f"| NLU `/model/parse` | {parse['p50_ms']} | {parse['p95_ms']} | {parse['calls']} |",
+                  f"| search action (action server webhook) | {search['p50_ms']} | {search['p95_ms']} | "
+                  f"{search['calls']} |", "",
+                  "Resident memory at idle: " + ", ".join(f"{n} {v} MB" for n, v in services["idle_rss_mb"].items())
+                  + f"; **all together {services['idle_rss_total_mb']} MB**."]
     if report.get("aisle") and report.get("peer"):
         ours, theirs = report["aisle"]["capacity_turns_per_s"], report["peer"]["capacity_turns_per_s"]
         peer_last = report["peer"]["steps"][-1] if report["peer"]["steps"] else {}
@@ -380,7 +445,8 @@ def markdown(report: dict[str, Any]) -> str:
     if soak_part := report.get("soak"):
         names = list(soak_part["growth_after_first_minute_mb"])
         lines += ["", "## Memory over a long run", "",
-                  f"`{soak_part['command']}` ({soak_part['measured_at']}): {soak_part['shoppers']} shoppers for "
+                  f"`{soak_part['command']}` ({soak_part['measured_at']}, "
+                  f"{soak_part.get('machine', 'machine not recorded')}): {soak_part['shoppers']} shoppers for "
                   f"{soak_part['seconds']:.0f} s, {soak_part['turns_per_s']} turns/s, p95 {soak_part['p95_ms']} ms, "
                   f"{soak_part['errors']} errors.", "",
                   "| t (s) | turns | " + " | ".join(f"{n} MB" for n in names) + " |", "|---" * (2 + len(names)) + "|"]
@@ -418,15 +484,21 @@ def svg_chart(steps: list[dict[str, Any]]) -> str:
     return "\n".join(parts)
 
 
+def machine_line() -> str:
+    cpu = cpu_description()
+    return (f"{cpu.get('Model name', '?')}, {cpu.get('CPU(s)', '?')} CPUs ({', '.join(cpu.get('flags_relevant', []))}), "
+            f"onnxruntime {cpu.get('onnxruntime', '?')}, torch {cpu.get('torch', '?')}")
+
+
 def update_reports(parts: dict[str, Any], command: str) -> None:
     """Merge this run's parts into reports/load.json (other parts are kept) and render load.md/svg."""
     REPORTS.mkdir(exist_ok=True)
     path = REPORTS / "load.json"
     report = json.loads(path.read_text()) if path.exists() else {}
-    report = {k: v for k, v in report.items() if k in PARTS}  # older layouts are dropped
-    stamp = time.strftime("%Y-%m-%d")
+    report = {k: v for k, v in report.items() if k in PARTS}  # older layouts (and the machine) are replaced
+    stamp, machine = time.strftime("%Y-%m-%d"), machine_line()
     for key, part in parts.items():
-        report[key] = {"command": command, "measured_at": stamp, **part}
+        report[key] = {"command": command, "measured_at": stamp, "machine": machine, **part}
     report["p95_limit_ms"] = P95_LIMIT_MS
     path.write_text(json.dumps(report, indent=2) + "\n")
     if "aisle" in report:
