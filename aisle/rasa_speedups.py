@@ -34,7 +34,8 @@ def action_response_validators() -> tuple[Any, dict[str, Any]]:
     validator_class.check_schema(schema)  # once per process instead of once per action call
     event_schema = schema["properties"]["events"]["items"]
     common = {key: value for key, value in event_schema.items() if key != "oneOf"}
-    response = {**schema, "properties": {**schema["properties"], "events": {"type": "array", "items": common}}}
+    events = {"type": "array", "items": common}
+    response = {**schema, "properties": {**schema["properties"], "events": events}}
     kinds = {kind["properties"]["event"]["const"]: validator_class({**common, "allOf": [kind]})
              for kind in event_schema["oneOf"]}
     return validator_class(response), kinds

@@ -4,9 +4,9 @@ Same table, same rows, same conversation-session rules as Rasa's ``SQLTrackerSto
 table for transcripts. Profiling Aisle's Rasa server under load (py-spy) put about half its CPU in the
 tracker store: every ``save`` counted the conversation's stored events with a query to find the new ones,
 every ``retrieve`` built its ORM query anew and an ORM object per row to read one column of it, and every
-``save`` added one ORM object per new event. On SQLite, Rasa's engine (SQLAlchemy 1.4's default NullPool) also opened a new
-connection, with fsync on every commit, for each read and write: here connections are pooled and set up
-like the app's (``aisle.sqlite_settings``).
+``save`` added one ORM object per new event. On SQLite, Rasa's engine (SQLAlchemy 1.4's default NullPool)
+also opened a new connection, with fsync on every commit, for each read and write: here connections are
+pooled and set up like the app's (``aisle.sqlite_settings``).
 """
 from __future__ import annotations
 

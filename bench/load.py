@@ -269,14 +269,15 @@ async def soak(processes: dict[str, psutil.Process], conversation: Conversation,
             "growth_after_first_minute_mb": growth}
 
 
-SEARCHES = ["show me hiking boots", "show me wireless headphones under $100", "I need a desk for my home office",
-            "red kettle", "waterproof jacket for hiking in size M", "a gift for a coffee lover", "cheap yoga mat"]
+SEARCHES = ["show me hiking boots", "show me wireless headphones under $100", "red kettle",
+            "I need a desk for my home office", "waterproof jacket for hiking in size M",
+            "a gift for a coffee lover", "cheap yoga mat"]
 
 
 def percentiles(ms: list[float]) -> dict[str, float]:
     ordered = sorted(ms)
-    return {"p50_ms": round(statistics.median(ordered), 2),
-            "p95_ms": round(ordered[min(len(ordered) - 1, int(0.95 * len(ordered)))], 2), "calls": len(ordered)}
+    p95 = ordered[min(len(ordered) - 1, int(0.95 * len(ordered)))]
+    return {"p50_ms": round(statistics.median(ordered), 2), "p95_ms": round(p95, 2), "calls": len(ordered)}
 
 
 async def service_latency(stack: Stack, rounds: int = 10) -> dict[str, Any]:
@@ -304,9 +305,9 @@ async def service_latency(stack: Stack, rounds: int = 10) -> dict[str, Any]:
                 tracker = {"sender_id": "bench-latency", "slots": {}, "latest_message": parsed,
                            "events": [{"event": "user", "text": text, "parse_data": parsed}], "paused": False,
                            "followup_action": None, "active_loop": {}, "latest_action_name": "action_listen"}
-                await call(action_url, {"next_action": "action_search_products", "sender_id": "bench-latency",
-                                        "version": rasa_sdk.__version__, "tracker": tracker, "domain": domain},
-                           search_ms)
+                body = {"next_action": "action_search_products", "sender_id": "bench-latency",
+                        "version": rasa_sdk.__version__, "tracker": tracker, "domain": domain}
+                await call(action_url, body, search_ms)
     return {"model_parse": percentiles(parse_ms), "search_action": percentiles(search_ms)}
 
 
@@ -425,12 +426,14 @@ def markdown(report: dict[str, Any]) -> str:
     if services := report.get("services"):
         parse, search = services["model_parse"], services["search_action"]
         lines += ["", "## Each service alone (nobody chatting)", "", f"`{services['command']}` "
-                  f"({services['measured_at']}, {services['machine']}); one call at a time over kept connections, as Rasa calls them.", "",
+                  f"({services['measured_at']}, {services['machine']}); "
+                  "one call at a time over kept connections, as Rasa calls them.", "",
                   "| measure | p50 ms | p95 ms | calls |", "|---|---|---|---|",
                   f"| NLU `/model/parse` | {parse['p50_ms']} | {parse['p95_ms']} | {parse['calls']} |",
                   f"| search action (action server webhook) | {search['p50_ms']} | {search['p95_ms']} | "
                   f"{search['calls']} |", "",
-                  "Resident memory at idle: " + ", ".join(f"{n} {v} MB" for n, v in services["idle_rss_mb"].items())
+                  "Resident memory at idle: "
+                  + ", ".join(f"{n} {v} MB" for n, v in services["idle_rss_mb"].items())
                   + f"; **all together {services['idle_rss_total_mb']} MB**."]
     if report.get("aisle") and report.get("peer"):
         ours, theirs = report["aisle"]["capacity_turns_per_s"], report["peer"]["capacity_turns_per_s"]
@@ -446,7 +449,8 @@ def markdown(report: dict[str, Any]) -> str:
         names = list(soak_part["growth_after_first_minute_mb"])
         lines += ["", "## Memory over a long run", "",
                   f"`{soak_part['command']}` ({soak_part['measured_at']}, "
-                  f"{soak_part.get('machine', 'machine not recorded')}): {soak_part['shoppers']} shoppers for "
+                  f"{soak_part.get('machine', 'machine not recorded')}): "
+                  f"{soak_part['shoppers']} shoppers for "
                   f"{soak_part['seconds']:.0f} s, {soak_part['turns_per_s']} turns/s, p95 {soak_part['p95_ms']} ms, "
                   f"{soak_part['errors']} errors.", "",
                   "| t (s) | turns | " + " | ".join(f"{n} MB" for n in names) + " |", "|---" * (2 + len(names)) + "|"]
@@ -486,7 +490,8 @@ def svg_chart(steps: list[dict[str, Any]]) -> str:
 
 def machine_line() -> str:
     cpu = cpu_description()
-    return (f"{cpu.get('Model name', '?')}, {cpu.get('CPU(s)', '?')} CPUs ({', '.join(cpu.get('flags_relevant', []))}), "
+    flags = ", ".join(cpu.get("flags_relevant", []))
+    return (f"{cpu.get('Model name', '?')}, {cpu.get('CPU(s)', '?')} CPUs ({flags}), "
             f"onnxruntime {cpu.get('onnxruntime', '?')}, torch {cpu.get('torch', '?')}")
 
 

@@ -112,10 +112,10 @@ class Transcripts:
         Rasa's events for this turn start. The update comes first, so a takeover cannot land between
         the message and that reading."""
         with self.sessions() as s:
+            open_one = (Conversation.id == conversation_id, Conversation.ended_at.is_(None))
             conversation = s.scalars(
-                update(Conversation).where(Conversation.id == conversation_id, Conversation.ended_at.is_(None))
-                .values(last_message_at=datetime.now(timezone.utc)).returning(Conversation)
-                .execution_options(synchronize_session=False)).first()
+                update(Conversation).where(*open_one).values(last_message_at=datetime.now(timezone.utc))
+                .returning(Conversation).execution_options(synchronize_session=False)).first()
             if conversation is None:
                 return None
             message = Message(conversation_id=conversation_id, author=Author.shopper, text=text,
@@ -141,8 +141,8 @@ class Transcripts:
             changes: dict[str, Any] = {"last_message_at": datetime.now(timezone.utc)} if messages else {}
             if turn:
                 message_id, trace = turn
-                s.execute(update(Message).where(Message.id == message_id).values(nlu=trace.nlu, turn=trace.turn)
-                          .execution_options(synchronize_session=False))
+                traced = update(Message).where(Message.id == message_id).values(nlu=trace.nlu, turn=trace.turn)
+                s.execute(traced.execution_options(synchronize_session=False))
                 changes["rasa_event_id"] = trace.last_event_id
             s.execute(update(Conversation).where(Conversation.id == conversation_id).values(**changes)
                       .execution_options(synchronize_session=False))

@@ -16,8 +16,8 @@ from aisle import rasa_speedups
 
 # Intent sequences that reach rules, memoised stories, a form and the fallback.
 CONVERSATIONS = [["greet"], ["search_product", "refine_search", "product_details"], ["order_status"],
-                 ["faq"], ["nlu_fallback"], ["recommend", "similar_products", "add_to_cart", "thank", "goodbye"],
-                 ["human_handoff", "deny"], ["bot_challenge", "affirm"]]
+                 ["faq"], ["nlu_fallback"], ["human_handoff", "deny"], ["bot_challenge", "affirm"],
+                 ["recommend", "similar_products", "add_to_cart", "thank", "goodbye"]]
 
 
 def predictions(agent: Agent, intents: list[str]) -> list[tuple]:

@@ -129,6 +129,7 @@ print(sorted({(pool["internal_api"], pool["num_threads"]) for pool in threadpool
 
 def test_the_action_server_runs_faiss_and_blas_on_one_thread():
     # Thread pools per core wait on each other and spin on a busy 2-core box (actions/__main__.py).
-    result = subprocess.run([sys.executable, "-c", THREADS_CHECK], capture_output=True, text=True, timeout=120)
+    result = subprocess.run([sys.executable, "-c", THREADS_CHECK], capture_output=True, text=True,
+                            timeout=120)
     assert result.returncode == 0, result.stderr[-2000:]
     assert result.stdout.strip() == "[('openblas', 1), ('openmp', 1)]", result.stdout
