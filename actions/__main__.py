@@ -10,9 +10,9 @@ import asyncio
 from typing import Any
 
 from rasa_sdk.executor import ActionExecutor
-from threadpoolctl import threadpool_limits
 from rasa_sdk.interfaces import (ActionExecutionRejection, ActionMissingDomainException,
                                  ActionNotFoundException)
+from threadpoolctl import threadpool_limits
 
 from aisle import observability as obs
 from aisle.config import settings

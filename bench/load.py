@@ -362,13 +362,12 @@ async def measure(args: argparse.Namespace, save: Callable[[dict[str, Any]], Non
                 stack.start("rasa", f"rasa-{i}", {"AISLE_RASA_PORT": str(port)})
             stack.start_all()
             processes, chat = processes_of(stack), widget_conversations(stack.web_url)
-            idle = {name: round(rss, 1) for name, (_, rss) in sample(processes).items()}
-            if not args.soak:
-                save({"services": {"idle_rss_mb": idle, "idle_rss_total_mb": round(sum(idle.values()), 1),
-                                   **await service_latency(stack)}})
             if args.soak:
                 save({"soak": await soak(processes, chat, args.shoppers, args.soak)})
                 return
+            idle = {name: round(rss, 1) for name, (_, rss) in sample(processes).items()}
+            save({"services": {"idle_rss_mb": idle, "idle_rss_total_mb": round(sum(idle.values()), 1),
+                               **await service_latency(stack)}})
             aisle_steps = await stepped(processes, chat, args.steps, args.seconds, "aisle")
         finally:
             stack.stop_all()
