@@ -53,7 +53,8 @@ PERSON_BUTTONS = [{"title": "Yes, a person please", "payload": "/affirm"}, {"tit
 YES_NO = [{"title": "Yes, cancel it", "payload": "/affirm"}, {"title": "No, keep it", "payload": "/deny"}]
 RESOLUTIONS = {"refund": ("refund", "money back", "reimburse"), "exchange": ("exchange", "swap", "replace",
                                                                              "different size", "another")}
-ALL_WORDS = ("all", "both", "everything", "whole order", "all of them", "every")
+# Whole words: "actually can I talk to a person" says "all" only inside "actually".
+ALL_ITEMS = re.compile(r"\b(?:all|both|everything|whole order|every(?:thing)?)\b", re.IGNORECASE)
 DETAIL_WORDS = re.compile(r"\b(?:tracking|items?|contents?|details?|address|what did i (?:order|buy)|"
                           r"what(?:'s| is| was)? in (?:it|my order|the order|order))\b", re.IGNORECASE)
 # An order that arrived in a bad state: an apology and the ways to put it right, whatever the status says.
@@ -93,6 +94,14 @@ def order_numbers(tracker: Tracker) -> list[str]:
     entities = sorted((e for e in tracker.latest_message.get("entities", []) if e.get("entity") == "order_id"),
                       key=lambda e: e.get("start") or 0)
     return [str(e.get("value")) for e in entities]
+
+
+def email_given_before(tracker: Tracker) -> str | None:
+    """The last email address this conversation gave the order form (cleared after a failed lookup)."""
+    for event in reversed(tracker.events):
+        if event.get("event") == "slot" and event.get("name") == "order_email" and event.get("value"):
+            return str(event["value"])
+    return None
 
 
 def caller_of(tracker: Tracker) -> Caller:
@@ -274,6 +283,9 @@ class ValidateOrderForm(FormValidationAction):
         if found:
             return {"order_email": str(found[0])}
         if tracker.get_slot("requested_slot") == "order_email" and answering_the_form(tracker):
+            if order_numbers(tracker):  # "oops, I meant order 10002": the email given before goes with it
+                earlier = email_given_before(tracker)
+                return {"order_email": earlier} if earlier else {}
             return {"order_email": latest_text(tracker)}
         return {}
 
@@ -467,7 +479,7 @@ class ValidateReturnForm(FormValidationAction):
             return {}
         text = (tracker.latest_message.get("text") or "").lower()
         skus = [line.sku for line in order.lines]
-        if len(skus) == 1 or any(w in text for w in ALL_WORDS):
+        if len(skus) == 1 or ALL_ITEMS.search(text):
             return {"return_items": skus}
         chosen = [s for s in map(str, entity_values(tracker, "sku")) if s in skus]
         for ordinal in entity_values(tracker, "ordinal"):

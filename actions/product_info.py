@@ -10,9 +10,9 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from actions import catalog_client
 from actions.capabilities import declined
-from actions.compound import ABOUT_IT, answer_side_question, split_question
+from actions.compound import ABOUT_IT, answer_side_question, answered_by_article, split_question
 from actions.presenters import card, money
-from actions.references import products_or_ask, referenced_products, shown
+from actions.references import IT, products_or_ask, referenced_products, shown
 from actions.verification import verification
 from aisle.models import InteractionKind
 from catalog.documents import ProductView
@@ -106,9 +106,12 @@ class ActionProductDetails(Action):
             text = request
         else:
             question = None
-        if not referenced_products(tracker) and named_product(text):
+        referenced = referenced_products(tracker)
+        if not referenced and named_product(text):
             # "is the Kaffeo gooseneck kettle stainless steel?" with nothing on screen: find it, then answer
             product = named_product(text)
+        elif not referenced and not IT.search(text) and answered_by_article(dispatcher, text):
+            return []  # "what's the warranty like on electronics?" asks the store, not about a product
         else:
             products = products_or_ask(
                 tracker, dispatcher, "Which one do you mean? You can say \"the first one\" or tap Details on a product.",

@@ -17,6 +17,14 @@ from catalog.search import NOT_EXCLUDABLE, model_name
 PLURAL = re.compile(r"\b(?:ones|both|all|them|those|these|each|every)\b", re.IGNORECASE)
 # Words that point at the product in focus ("is it waterproof?"), whatever other words the message has.
 IT = re.compile(r"\b(?:it|this|that)\b", re.IGNORECASE)
+# "the mini one, what's it made of?": a product named by a word of its title, though the question says "it"
+THE_ONE = re.compile(r"\bthe (?:\w+ ){1,2}one\b", re.IGNORECASE)
+# "the cheapest of those", "the priciest one", "the best-rated": one product on screen by price or rating
+# ("cheapest first" sorts them instead).
+EXTREME = re.compile(r"\b(?:(?P<low>cheapest|least expensive|lowest[- ]priced|most affordable)|"
+                     r"(?P<high>most expensive|priciest|dearest)|(?P<top>best[- ]rated|highest[- ]rated|top[- ]rated))"
+                     r"\b(?!\s+(?:ones?\s+)?first)", re.IGNORECASE)
+EXTREME_KEYS = {"low": lambda v: v.price, "high": lambda v: -v.price, "top": lambda v: -(v.rating or 0.0)}
 
 
 def entity_values(tracker: Tracker, name: str) -> list[Any]:
@@ -43,6 +51,9 @@ def referenced_products(tracker: Tracker, every_match: bool = False) -> list[Pro
             position = index - 1 if index > 0 else len(listed) + index
             if 0 <= position < len(listed):
                 skus.append(listed[position])
+    extreme = EXTREME.search(text)
+    if not skus and listed and extreme and extreme.lastgroup:
+        skus.append(min(catalog_client.products(listed), key=EXTREME_KEYS[extreme.lastgroup]).sku)
     if not skus and listed:
         views = catalog_client.products(listed)
         for name in ("brand", "product", "color"):
@@ -55,7 +66,7 @@ def referenced_products(tracker: Tracker, every_match: bool = False) -> list[Pro
         colors = [str(v).lower() for v in entity_values(tracker, "color")]
         if not skus and colors:  # "the black one" of a model shown in another colour
             skus += [v.sku for v in colour_variants(views, colors)]
-        if not skus and not IT.search(text):  # "is it waterproof?" asks about the product in focus
+        if not skus and (not IT.search(text) or THE_ONE.search(text)):  # "is it waterproof?": the one in focus
             skus += [v.sku for v in named_on_screen(text, views, several)]
     if not skus and tracker.get_slot("focus_sku"):
         skus.append(tracker.get_slot("focus_sku"))

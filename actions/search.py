@@ -37,6 +37,9 @@ TO_THE_STORE = re.compile(
 GOES_ON = re.compile(r"^\s*(?:and|also|plus|oh and)\b", re.I)  # a message that adds to the one before
 PRICIER = re.compile(r"\b(?:more expensive|pricier|premium|higher end|high-end|better quality|nicer)\b", re.I)
 MORE = re.compile(r"\b(?:more|next|other|others|else|rest|keep going|load more|different ones)\b", re.I)
+# "not that brand", "a different brand": the brand the results are kept to (or all on screen share)
+THAT_BRAND = re.compile(r"\b(?:(?:not|no|without|except|other than)\b(?:\W+\w+)?\W+(?:that|this|those|these|the same)"
+                        r"|another|a different|different|other)\s+brands?\b", re.I)
 SORT_PRICE_DESC = re.compile(r"\b(?:most expensive|priciest|high(?:est)? to low(?:est)?|highest price|"
                              r"expensive (?:ones? )?first|price,? (?:high|descending))", re.I)
 SORT_PRICE = re.compile(r"\b(?:che?a?pe?st|lowest price|low(?:est)? to high(?:est)?|lowest first|"
@@ -242,6 +245,13 @@ class ActionRefineSearch(Action):
                 context = dataclasses.replace(context, price_min=round(bound + 0.01, 2), price_max=None)
         # The refinement's own words (colour, size, price, brand, stock, exclusions) update the kept ones.
         stated, _ = catalog_client.engine().parse(text)
+        if stated.price_min is not None or stated.price_max is not None:  # the query's own prices give way
+            previous_query = catalog_client.engine().without_prices(previous_query)
+        if THAT_BRAND.search(text) and not stated.brands:
+            brands_shown = {p.brand for p in shown if p.brand}
+            that = context.brands or (tuple(brands_shown) if len(brands_shown) == 1 else ())
+            context = dataclasses.replace(context, brands=())
+            stated = dataclasses.replace(stated, exclude_brands=stated.exclude_brands + that)
         paging = not (cheaper or pricier or stated.active() or _excludes(stated))
         if paging and sort is None and not MORE.search(text):
             subset = named_on_screen(text, shown, several=True)  # "just the mini ones": a word of some titles
@@ -254,6 +264,30 @@ class ActionRefineSearch(Action):
         newest = stated.active() + (["price"] if cheaper or pricier else [])
         return run_search(dispatcher, previous_query, context.merged(stated), offset=offset, sort=sort,
                           newest=newest)
+
+
+class ActionNoOrRefine(Action):
+    """A "no" with nothing asked: "how can I help?", unless products are on screen and the "no" says
+    what instead ("meh, not that brand", "nah, most expensive first", "and not a kids' one")."""
+
+    def name(self) -> str:
+        return "action_no_or_refine"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                  domain: dict[str, Any]) -> list[dict[str, Any]]:
+        text = tracker.latest_message.get("text") or ""
+        if (tracker.get_slot("search_query") or tracker.get_slot("shown_skus")) and about_the_results(text):
+            return await ActionRefineSearch().run(dispatcher, tracker, domain)
+        dispatcher.utter_message(response="utter_how_can_i_help")
+        return []
+
+
+def about_the_results(text: str) -> bool:
+    """The message sorts, prices, qualifies or excludes something (not a bare "no thanks")."""
+    if sort_of(text) or THAT_BRAND.search(text) or CHEAPER.search(text) or PRICIER.search(text):
+        return True
+    stated = catalog_client.engine().parse(text)[0]
+    return bool(stated.active() or _excludes(stated))
 
 
 def _excludes(c: Constraints) -> bool:

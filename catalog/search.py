@@ -139,6 +139,11 @@ class Constraints:
                 updates[f.name] = tuple(v for v in dict.fromkeys(old + new) if v.lower() not in wanted)
             elif new not in (None, (), False):
                 updates[f.name] = new
+        # A new bound past the old opposite one replaces it: "under 50", then "the ones over 100".
+        if newer.price_min is not None and self.price_max is not None and newer.price_min >= self.price_max:
+            updates.setdefault("price_max", None)
+        if newer.price_max is not None and self.price_min is not None and newer.price_max <= self.price_min:
+            updates.setdefault("price_min", None)
         return dataclasses.replace(self, **updates)
 
     def as_dict(self) -> dict[str, Any]:

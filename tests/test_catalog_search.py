@@ -91,6 +91,11 @@ def test_conversation_constraints_combine_with_the_query(engine):
     assert set(skus(response)) == {"KET-100", "KET-101"}
     merged = Constraints(price_max=50, colors=("black",)).merged(Constraints(colors=("silver",)))
     assert (merged.price_max, merged.colors) == (50, ("silver",))
+    # a new bound past the old opposite one replaces it; one within it narrows the range
+    assert Constraints(price_max=50).merged(Constraints(price_min=100)).price_max is None
+    assert Constraints(price_min=100).merged(Constraints(price_max=40)).price_min is None
+    narrowed = Constraints(price_max=50).merged(Constraints(price_min=30))
+    assert (narrowed.price_min, narrowed.price_max) == (30, 50)
 
 
 def test_paging_with_offset(engine):

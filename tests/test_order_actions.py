@@ -409,6 +409,10 @@ async def test_a_return_end_to_end_and_its_status_later():
     question = await form.extract_return_items(dispatcher, tracker("do you ship to canada", "faq", {
         **base, "requested_slot": "return_items"}), {})
     assert question == {}  # a change of topic: the form steps aside
+    person = await form.extract_return_items(dispatcher, tracker(
+        "actually can I just talk to a real person about it", "human_handoff",
+        {**base, "requested_slot": "return_items"}), {})
+    assert person == {}  # "actually" is not "all of them"
     resolution = await form.extract_return_resolution(dispatcher, tracker("I'd like my money back", "return_request", {
         **base, "requested_slot": "return_resolution"}), {})
     assert resolution == {"return_resolution": "refund"}
@@ -464,3 +468,21 @@ async def test_a_store_order_with_a_prefixed_number_is_answered_and_changed_only
         assert f"I can't {change} order SO-2026-00042 from here" in text and events["human_offered"] is True
     with session_factory()() as s:
         assert s.scalars(select(Order.status).where(Order.number == "SO-2026-00042")).one() is OrderStatus.shipped
+
+
+async def test_a_corrected_order_number_goes_with_the_email_given_before():
+    """After "not found" for 10006 (someone else's), "oops, I meant order 10002" needs no email again."""
+    text = "oops my bad, I meant order 10002"
+    earlier = [{"event": "slot", "name": "order_email", "value": ALEX},
+               {"event": "slot", "name": "order_email", "value": None}]
+    now = user_event(text, "order_status", entities=[{"entity": "order_id", "value": "10002",
+                                                      "start": text.index("10002")}])
+    t = tracker_for([*earlier, now], {"order_action": "status", "order_number": "10006",
+                                      "requested_slot": "order_email"})
+    dispatcher = CollectingDispatcher()
+    events = slots(await ValidateOrderForm().run(dispatcher, t, DOMAIN))
+    assert events["order_number"] == "10002" and events["verified_email"] == ALEX
+    assert "doesn't look like an email" not in said(dispatcher)
+    # without an earlier email the form simply asks for it (the message is not taken for one)
+    t = tracker_for([now], {"order_action": "status", "order_number": "10006", "requested_slot": "order_email"})
+    assert await ValidateOrderForm().extract_order_email(CollectingDispatcher(), t, {}) == {}

@@ -18,7 +18,7 @@ from actions.fallback import CANNOT, ActionFallback
 from actions.faq import ActionFaq
 from actions.needs import ActionOutOfScope
 from actions.recommend import ActionRecommend
-from actions.search import ActionRefineSearch, ActionSearchProducts
+from actions.search import ActionNoOrRefine, ActionRefineSearch, ActionSearchProducts
 from actions.similar import ActionSimilarProducts
 from aisle.models import Customer, Interaction, InteractionKind, Product
 from catalog import interactions
@@ -552,3 +552,48 @@ async def test_a_model_in_two_colours_is_one_card_with_both_as_choices():
     assert [(c["sku"], c["label"]) for c in choices] == [("RS-500", "Blue"), ("RS-501", "Black")]
     assert choices[1]["buttons"][1]["payload"] == '/add_to_cart{"sku": "RS-501"}'  # each choice acts on itself
     assert "; also in Bl" in messages[0]["text"]  # text-only channels hear of the other colour
+
+
+async def test_a_no_that_says_what_instead_refines_and_a_bare_no_asks_how_to_help():
+    _, brewhaus = await run(ActionSearchProducts(), "brewhaus kettles", "search_product")
+    assert sorted(brewhaus["shown_skus"]) == ["KET-100", "KET-101"]
+    other, s2 = await run(ActionNoOrRefine(), "meh, not that brand", "deny", slots=brewhaus)
+    assert cards(other) == ["KET-102"] and s2["search_constraints"]["exclude_brands"] == ["Brewhaus"]
+    _, kettles = await run(ActionSearchProducts(), "kettles", "search_product")
+    flipped, _ = await run(ActionNoOrRefine(), "nah flip it, most expensive first", "deny", slots=kettles)
+    assert cards(flipped) == ["KET-102", "KET-100", "KET-101"]
+    bare, slots = await run(ActionNoOrRefine(), "no thanks", "deny", slots=kettles)
+    assert bare == [{**bare[0], "response": "utter_how_can_i_help"}] and not slots
+
+
+async def test_the_cheapest_of_those_and_the_glass_one_name_a_product_on_screen():
+    _, kettles = await run(ActionSearchProducts(), "kettles", "search_product")
+    for text, sku in [("how much water does the cheapest of those hold?", "KET-101"),
+                      ("and the priciest one, is it electric?", "KET-102"),
+                      ("the glass one, what's it made of?", "KET-101")]:
+        messages, slots = await run(ActionProductDetails(), text, "product_details", slots=kettles)
+        assert cards(messages) == [sku] and slots["focus_sku"] == sku, text
+
+
+async def test_a_price_past_the_earlier_bound_replaces_it():
+    _, under = await run(ActionSearchProducts(), "need a kettle, budget's 40 bucks max", "search_product")
+    assert sorted(under["shown_skus"]) == ["KET-100", "KET-101"]
+    over, s2 = await run(ActionRefineSearch(), "actually show me the ones over 60", "refine_search", slots=under,
+                         entities=[{"entity": "price_min", "value": 60}])
+    assert cards(over) == ["KET-102"] and "ignored" not in over[0]["text"]
+    assert s2["search_constraints"]["price_min"] == 60 and "price_max" not in s2["search_constraints"]
+
+
+async def test_a_store_question_heard_as_product_details_gets_the_article(monkeypatch):
+    from actions import compound
+    from knowledge.retrieval import FaqAnswer, Match
+
+    monkeypatch.setattr(compound.knowledge_client, "answer", lambda question: FaqAnswer(
+        "answer", 0.9, [Match(1, "What warranty do you offer?", "Electronics carry a 2-year warranty.", 0.9)]))
+    _, kettles = await run(ActionSearchProducts(), "kettles", "search_product")
+    messages, _ = await run(ActionProductDetails(), "what's the warranty like on electronics?", "product_details",
+                            slots=kettles)
+    assert [m["text"] for m in messages] == ["Electronics carry a 2-year warranty."]
+    about_it, _ = await run(ActionProductDetails(), "what's the warranty on it?", "product_details",
+                            slots={**kettles, "focus_sku": "KET-102"})
+    assert cards(about_it) == ["KET-102"]  # a question about the product in focus stays about it
