@@ -148,6 +148,9 @@ def test_positions_index_the_original_text():
     ("black boots without leather", {("material", "leather")}, {("color", "black")}),
     ("no more than $50 for a black kettle", set(), {("color", "black")}),
     ("no, show me red ones", set(), {("color", "red")}),
+    ("sneakers but no leather or suede, I'm vegan", {("material", "leather"), ("material", "suede")}, set()),
+    ("not from sonora or in grey please", {("brand", "Sonora"), ("color", "grey")}, set()),
+    ("no leather and in black", {("material", "leather")}, {("color", "black")}),
 ])
 def test_negated_values_get_the_excluded_role(text, excluded, kept):
     tables = STATIC.merged(LookupTables({"brand": {"sonora": "Sonora"}}))

@@ -103,7 +103,7 @@ NEGATION_CUE = re.compile(
     re.IGNORECASE,
 )
 CLAUSE_END = re.compile(
-    r"[,.;:!?()]|\b(?:and|or|but|please|pls|plz|that|which|for|under|below|over|above|between|less|more|"
+    r"[,.;:!?()]|\b(?:and|but|please|pls|plz|that|which|for|under|below|over|above|between|less|more|"
     r"cheaper|instead|only|just|thanks?|thx)\b",
     re.IGNORECASE,
 )
@@ -290,9 +290,11 @@ def negated_spans(text: str) -> list[tuple[int, int]]:
         rest = text[cue.end():]
         end = CLAUSE_END.search(rest)
         scope = rest[: end.start()] if end else rest
-        words = list(re.finditer(r"\S+", scope))[:NEGATION_WORDS]
-        if words:
-            out.append((cue.end(), cue.end() + words[-1].end()))
+        # "no leather or suede": "or" joins what the cue excludes and is not counted
+        words = [w for w in re.finditer(r"\S+", scope)]
+        counted = [w for w in words if w.group(0).lower() not in ("or", "nor")][:NEGATION_WORDS]
+        if counted:
+            out.append((cue.end(), cue.end() + counted[-1].end()))
     return out
 
 
