@@ -22,8 +22,9 @@ THE_ONE = re.compile(r"\bthe (?:\w+ ){1,2}one\b", re.IGNORECASE)
 # "the cheapest of those", "the priciest one", "the best-rated": one product on screen by price or rating
 # ("cheapest first" sorts them instead).
 EXTREME = re.compile(r"\b(?:(?P<low>cheapest|least expensive|lowest[- ]priced|most affordable)|"
-                     r"(?P<high>most expensive|priciest|dearest)|(?P<top>best[- ]rated|highest[- ]rated|top[- ]rated))"
-                     r"\b(?!\s+(?:ones?\s+)?first)", re.IGNORECASE)
+                     r"(?P<high>most expensive|priciest|dearest)|"
+                     r"(?P<top>best[- ]rated|highest[- ]rated|top[- ]rated))\b(?!\s+(?:ones?\s+)?first)",
+                     re.IGNORECASE)
 EXTREME_KEYS = {"low": lambda v: v.price, "high": lambda v: -v.price, "top": lambda v: -(v.rating or 0.0)}
 
 
@@ -66,7 +67,8 @@ def referenced_products(tracker: Tracker, every_match: bool = False) -> list[Pro
         colors = [str(v).lower() for v in entity_values(tracker, "color")]
         if not skus and colors:  # "the black one" of a model shown in another colour
             skus += [v.sku for v in colour_variants(views, colors)]
-        if not skus and (not IT.search(text) or THE_ONE.search(text)):  # "is it waterproof?": the one in focus
+        # "is it waterproof?" asks about the product in focus, "the mini one, is it…?" names one
+        if not skus and (not IT.search(text) or THE_ONE.search(text)):
             skus += [v.sku for v in named_on_screen(text, views, several)]
     if not skus and tracker.get_slot("focus_sku"):
         skus.append(tracker.get_slot("focus_sku"))

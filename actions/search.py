@@ -38,8 +38,9 @@ GOES_ON = re.compile(r"^\s*(?:and|also|plus|oh and)\b", re.I)  # a message that 
 PRICIER = re.compile(r"\b(?:more expensive|pricier|premium|higher end|high-end|better quality|nicer)\b", re.I)
 MORE = re.compile(r"\b(?:more|next|other|others|else|rest|keep going|load more|different ones)\b", re.I)
 # "not that brand", "a different brand": the brand the results are kept to (or all on screen share)
-THAT_BRAND = re.compile(r"\b(?:(?:not|no|without|except|other than)\b(?:\W+\w+)?\W+(?:that|this|those|these|the same)"
-                        r"|another|a different|different|other)\s+brands?\b", re.I)
+THAT_BRAND = re.compile(r"\b(?:(?:not|no|without|except|other than)\b(?:\W+\w+)?\W+"
+                        r"(?:that|this|those|these|the same)|another|a different|different|other)"
+                        r"\s+brands?\b", re.I)
 SORT_PRICE_DESC = re.compile(r"\b(?:most expensive|priciest|high(?:est)? to low(?:est)?|highest price|"
                              r"expensive (?:ones? )?first|price,? (?:high|descending))", re.I)
 SORT_PRICE = re.compile(r"\b(?:che?a?pe?st|lowest price|low(?:est)? to high(?:est)?|lowest first|"

@@ -141,7 +141,8 @@ class Transcripts:
             changes: dict[str, Any] = {"last_message_at": datetime.now(timezone.utc)} if messages else {}
             if turn:
                 message_id, trace = turn
-                traced = update(Message).where(Message.id == message_id).values(nlu=trace.nlu, turn=trace.turn)
+                details = {"nlu": trace.nlu, "turn": trace.turn}
+                traced = update(Message).where(Message.id == message_id).values(**details)
                 s.execute(traced.execution_options(synchronize_session=False))
                 changes["rasa_event_id"] = trace.last_event_id
             s.execute(update(Conversation).where(Conversation.id == conversation_id).values(**changes)

@@ -484,5 +484,6 @@ async def test_a_corrected_order_number_goes_with_the_email_given_before():
     assert events["order_number"] == "10002" and events["verified_email"] == ALEX
     assert "doesn't look like an email" not in said(dispatcher)
     # without an earlier email the form simply asks for it (the message is not taken for one)
-    t = tracker_for([now], {"order_action": "status", "order_number": "10006", "requested_slot": "order_email"})
+    t = tracker_for([now], {"order_action": "status", "order_number": "10006",
+                            "requested_slot": "order_email"})
     assert await ValidateOrderForm().extract_order_email(CollectingDispatcher(), t, {}) == {}

@@ -578,8 +578,8 @@ async def test_the_cheapest_of_those_and_the_glass_one_name_a_product_on_screen(
 async def test_a_price_past_the_earlier_bound_replaces_it():
     _, under = await run(ActionSearchProducts(), "need a kettle, budget's 40 bucks max", "search_product")
     assert sorted(under["shown_skus"]) == ["KET-100", "KET-101"]
-    over, s2 = await run(ActionRefineSearch(), "actually show me the ones over 60", "refine_search", slots=under,
-                         entities=[{"entity": "price_min", "value": 60}])
+    over, s2 = await run(ActionRefineSearch(), "actually show me the ones over 60", "refine_search",
+                         slots=under, entities=[{"entity": "price_min", "value": 60}])
     assert cards(over) == ["KET-102"] and "ignored" not in over[0]["text"]
     assert s2["search_constraints"]["price_min"] == 60 and "price_max" not in s2["search_constraints"]
 
@@ -588,11 +588,12 @@ async def test_a_store_question_heard_as_product_details_gets_the_article(monkey
     from actions import compound
     from knowledge.retrieval import FaqAnswer, Match
 
-    monkeypatch.setattr(compound.knowledge_client, "answer", lambda question: FaqAnswer(
-        "answer", 0.9, [Match(1, "What warranty do you offer?", "Electronics carry a 2-year warranty.", 0.9)]))
+    warranty = Match(1, "What warranty do you offer?", "Electronics carry a 2-year warranty.", 0.9)
+    monkeypatch.setattr(compound.knowledge_client, "answer",
+                        lambda question: FaqAnswer("answer", 0.9, [warranty]))
     _, kettles = await run(ActionSearchProducts(), "kettles", "search_product")
-    messages, _ = await run(ActionProductDetails(), "what's the warranty like on electronics?", "product_details",
-                            slots=kettles)
+    messages, _ = await run(ActionProductDetails(), "what's the warranty like on electronics?",
+                            "product_details", slots=kettles)
     assert [m["text"] for m in messages] == ["Electronics carry a 2-year warranty."]
     about_it, _ = await run(ActionProductDetails(), "what's the warranty on it?", "product_details",
                             slots={**kettles, "focus_sku": "KET-102"})

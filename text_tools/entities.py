@@ -291,8 +291,8 @@ def negated_spans(text: str) -> list[tuple[int, int]]:
         end = CLAUSE_END.search(rest)
         scope = rest[: end.start()] if end else rest
         # "no leather or suede": "or" joins what the cue excludes and is not counted
-        words = [w for w in re.finditer(r"\S+", scope)]
-        counted = [w for w in words if w.group(0).lower() not in ("or", "nor")][:NEGATION_WORDS]
+        counted = [w for w in re.finditer(r"\S+", scope) if w.group(0).lower() not in ("or", "nor")]
+        counted = counted[:NEGATION_WORDS]
         if counted:
             out.append((cue.end(), cue.end() + counted[-1].end()))
     return out
