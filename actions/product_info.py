@@ -12,7 +12,7 @@ from actions import catalog_client
 from actions.capabilities import declined
 from actions.compound import ABOUT_IT, answer_side_question, answered_by_article, split_question
 from actions.presenters import card, money
-from actions.references import IT, products_or_ask, referenced_products, shown
+from actions.references import IT, ask_which_or_what, referenced_products, shown
 from actions.verification import verification
 from aisle.models import InteractionKind
 from catalog.documents import ProductView
@@ -107,18 +107,17 @@ class ActionProductDetails(Action):
         else:
             question = None
         referenced = referenced_products(tracker)
-        if not referenced and named_product(text):
-            # "is the Kaffeo gooseneck kettle stainless steel?" with nothing on screen: find it, then answer
-            product = named_product(text)
-        elif not referenced and not IT.search(text) and answered_by_article(dispatcher, text):
+        # "is the Kaffeo gooseneck kettle stainless steel?" with nothing on screen: find it, then answer
+        named = None if referenced else named_product(text)
+        if referenced or named:
+            product = referenced[0] if referenced else named
+        elif not IT.search(text) and answered_by_article(dispatcher, text):
             return []  # "what's the warranty like on electronics?" asks the store, not about a product
         else:
-            products = products_or_ask(
+            ask_which_or_what(
                 tracker, dispatcher, "Which one do you mean? You can say \"the first one\" or tap Details on a product.",
                 "Which product would you like to know about? Try searching for it first.")
-            if not products:
-                return []
-            product = products[0]
+            return []
         answer = answer_about(product, text)
         dispatcher.utter_message(text=answer, json_message={"type": "product_cards", "products": [card(product)]})
         catalog_client.record(InteractionKind.view, [Seen(product.sku)], tracker.sender_id, verification(tracker)[0])

@@ -122,8 +122,13 @@ def products_or_ask(tracker: Tracker, dispatcher: CollectingDispatcher, ask_whic
     """The referenced products; when there are none, ask which (products on screen) or what (none)."""
     products = referenced_products(tracker)
     if not products:
-        dispatcher.utter_message(text=ask_which if shown(tracker) else ask_what)
+        ask_which_or_what(tracker, dispatcher, ask_which, ask_what)
     return products
+
+
+def ask_which_or_what(tracker: Tracker, dispatcher: CollectingDispatcher, ask_which: str,
+                      ask_what: str) -> None:
+    dispatcher.utter_message(text=ask_which if shown(tracker) else ask_what)
 
 
 def colour_variants(views: list[ProductView], colors: list[str]) -> list[ProductView]:

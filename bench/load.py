@@ -64,6 +64,11 @@ SCRIPTS = [
 ]
 
 
+def nearest_rank(ordered: list[float], q: float) -> float:
+    """The ``q`` quantile of sorted values by nearest rank (0.0 for none)."""
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))] if ordered else 0.0
+
+
 @dataclass
 class Tally:
     """What the shoppers of one step (or soak, or fault run) saw."""
@@ -95,13 +100,10 @@ class Tally:
 
     def summary(self, seconds: float) -> dict[str, Any]:
         lat = sorted(self.latencies_ms)
-
-        def pct(q: float) -> float:
-            return lat[min(len(lat) - 1, int(q * len(lat)))] if lat else 0.0
-
         return {"seconds": round(seconds, 1), "turns": self.turns, "turns_per_s": round(self.turns / seconds, 2),
-                "errors": self.errors, "p50_ms": round(pct(0.50), 1), "p95_ms": round(pct(0.95), 1),
-                "p99_ms": round(pct(0.99), 1), "mean_ms": round(statistics.fmean(lat), 1) if lat else 0.0}
+                "errors": self.errors, "p50_ms": round(nearest_rank(lat, 0.50), 1),
+                "p95_ms": round(nearest_rank(lat, 0.95), 1), "p99_ms": round(nearest_rank(lat, 0.99), 1),
+                "mean_ms": round(statistics.fmean(lat), 1) if lat else 0.0}
 
 
 async def read_ws_turn(ws: aiohttp.ClientWebSocketResponse, tally: Tally) -> str:
@@ -276,8 +278,8 @@ SEARCHES = ["show me hiking boots", "show me wireless headphones under $100", "r
 
 def percentiles(ms: list[float]) -> dict[str, float]:
     ordered = sorted(ms)
-    p95 = ordered[min(len(ordered) - 1, int(0.95 * len(ordered)))]
-    return {"p50_ms": round(statistics.median(ordered), 2), "p95_ms": round(p95, 2), "calls": len(ordered)}
+    return {"p50_ms": round(statistics.median(ordered), 2), "p95_ms": round(nearest_rank(ordered, 0.95), 2),
+            "calls": len(ordered)}
 
 
 async def service_latency(stack: Stack, rounds: int = 10) -> dict[str, Any]:

@@ -43,6 +43,13 @@ def message_json(m: Message, details: bool = False) -> dict[str, Any]:
     return out
 
 
+def new_message(conversation_id: str, author: Author, text: str, payload: dict[str, Any] | None,
+                client_id: str | None = None, agent: str | None = None) -> Message:
+    """A message row, with the masked copy of its text that transcript search reads."""
+    return Message(conversation_id=conversation_id, author=author, text=text, search_text=search_text(text),
+                   payload=payload, client_id=client_id, agent=agent)
+
+
 @dataclass
 class Transcripts:
     sessions: sessionmaker[Session]
@@ -101,8 +108,7 @@ class Transcripts:
     def post(self, conversation_id: str, author: Author, text: str, *, payload: dict[str, Any] | None = None,
              client_id: str | None = None, agent: str | None = None) -> dict[str, Any]:
         """Store one message and publish it to everyone watching the conversation."""
-        message = Message(conversation_id=conversation_id, author=author, text=text, search_text=search_text(text),
-                          payload=payload, client_id=client_id, agent=agent)
+        message = new_message(conversation_id, author, text, payload, client_id=client_id, agent=agent)
         return self._store(conversation_id, [message])[0]
 
     def post_shopper_message(self, conversation_id: str, text: str, *, payload: dict[str, Any] | None = None,
@@ -118,8 +124,7 @@ class Transcripts:
                 .returning(Conversation).execution_options(synchronize_session=False)).first()
             if conversation is None:
                 return None
-            message = Message(conversation_id=conversation_id, author=Author.shopper, text=text,
-                              search_text=search_text(text), payload=payload, client_id=client_id)
+            message = new_message(conversation_id, Author.shopper, text, payload, client_id=client_id)
             s.add(message)
             s.commit()
             posted = message_json(message)
@@ -130,8 +135,7 @@ class Transcripts:
                     replies: Sequence[tuple[str, dict[str, Any] | None]] = ()) -> list[dict[str, Any]]:
         """Attach what the NLU understood and what the bot did to the shopper's message, and store the
         replies (text, payload), all in one transaction; the replies are published as they are posted."""
-        messages = [Message(conversation_id=conversation_id, author=author, text=text, search_text=search_text(text),
-                            payload=payload) for text, payload in replies]
+        messages = [new_message(conversation_id, author, text, payload) for text, payload in replies]
         return self._store(conversation_id, messages, turn=(message_id, trace))
 
     def _store(self, conversation_id: str, messages: list[Message],
