@@ -171,7 +171,7 @@ def validate_expect(where: str, expect: Any, turn_no: int) -> None:
             _check_product_ref(where, key, value, turn_no)
         elif key == "cart":
             if not isinstance(value, list):
-                raise FormatError(f"{where}: 'cart' must be a list of {{product: [T, P], qty: N}} or "
+                raise FormatError(f"{where}: 'cart' must be a list of {{product: [T, P] or SKU, qty: N}} or "
                                   f"{{title_has: \"x\", qty: N}} (an empty list: an empty cart), "
                                   f"got {value!r}")
             for i, entry in enumerate(value, 1):
@@ -184,7 +184,10 @@ def validate_expect(where: str, expect: Any, turn_no: int) -> None:
                                       "(known: product, title_has, qty)")
                 if ("product" in entry) == ("title_has" in entry):
                     raise FormatError(f"{at}: give exactly one of 'product' and 'title_has'")
-                if "product" in entry:
+                if isinstance(entry.get("product"), str):
+                    if not entry["product"].strip():
+                        raise FormatError(f"{at}: 'product' must be a sku or [turn, card position]")
+                elif "product" in entry:
                     _check_product_ref(at, "product", entry["product"], turn_no)
                 elif not isinstance(entry["title_has"], str) or not entry["title_has"]:
                     raise FormatError(f"{at}: 'title_has' must be a string, got {entry['title_has']!r}")
@@ -542,11 +545,16 @@ def cart_items(reply: Reply) -> list[dict[str, Any]] | None:
 
 
 def check_cart(entries: Sequence[dict[str, Any]], reply: Reply, ctx: Context) -> tuple[bool, Any, Any]:
-    """cart: the reply shows exactly these products with these quantities (no others)."""
+    """cart: the reply shows exactly these products with these quantities (no others). An entry names its
+    product by a card ``product: [turn, position]``, a sku ``product: "SKU"`` or ``title_has``."""
     items = cart_items(reply)
     wanted = []
     for entry in entries:
-        if "product" in entry:
+        if isinstance(entry.get("product"), str):  # a sku
+            record = ctx.catalog.get(entry["product"])
+            wanted.append({"sku": entry["product"], "title": str(record["title"]), "qty": entry.get("qty")}
+                          if record else {"missing": f"no product {entry['product']} in the catalog"})
+        elif "product" in entry:
             card = ctx.card_at(*entry["product"])
             if card is None:
                 wanted.append({"missing": f"turn {entry['product'][0]} has no card {entry['product'][1]}"})

@@ -206,6 +206,14 @@ def test_cart_from_a_structured_payload_wins_over_the_text():
     assert passes({"cart": [{"title_has": "tee", "qty": 4}]}, flat)
 
 
+def test_cart_entries_by_sku():
+    r = Reply([{"text": "", "custom": cart_payload(("HP-1", 2))}], "bot")
+    assert passes({"cart": [{"product": "HP-1", "qty": 2}]}, r)
+    assert not passes({"cart": [{"product": "TS-1", "qty": 2}]}, r)
+    found = failures({"cart": [{"product": "NO-SUCH", "qty": 2}]}, r)
+    assert found and "no product NO-SUCH" in str(found[0].expected)
+
+
 def test_empty_cart_and_no_cart():
     assert passes({"cart": []}, reply("Your cart is empty."))
     assert not passes({"cart": [{"title_has": "tee", "qty": 1}]}, reply("Your cart is empty."))
