@@ -80,6 +80,11 @@ def run_search(dispatcher: CollectingDispatcher, query: str, context: Constraint
                ) -> list[dict[str, Any]]:
     """``new``: a fresh search, whose page decides the kinds of product that refinements keep to.
     ``newest``: the constraints this message stated, which win over older ones when not all can hold."""
+    unsold = catalog_client.engine().unsold_kind(query) if new and not offset else None
+    if unsold:  # "do you sell lawn mowers?" in a shop without any: say so, instead of the nearest things
+        dispatcher.utter_message(
+            text=f"Sorry, we don't sell {unsold}. Is there something else I can find for you?")
+        return []
     window = SORT_WINDOW if sort else page_size
     response = catalog_client.search(query, limit=window, offset=0 if sort else offset, context=context,
                                      newest=newest)

@@ -47,6 +47,19 @@ NEED_THRESHOLD = 0.36
 # drops no card of a query's target category on the hardware store (``python -m bench.search`` reports
 # the demo and pet & baby stores out of sample). In units of the default weights' scores.
 SHOWN_WITHIN = 1.25
+# A short request for a kind of product whose head word the catalog never uses and whose words are no
+# closer than this (cosine) to any product type the catalog sells is for something the store does not
+# sell ("do you sell lawn mowers?"). Chosen on the demo catalog: a round value at least 0.05 below the
+# lowest of its own queries (0.558); ``python -m bench.search`` reports it on the hardware and pet & baby
+# catalogs.
+NOT_SOLD_BELOW = 0.5
+# Words of a request that name no kind of product ("do you sell ...", "what about ... then").
+REQUEST_WORDS = set("sell sells stock carry got get buy need want looking find search show what about then "
+                    "something anything stuff thing things ones one kind sort type good best nice new also "
+                    "too instead maybe either max min maximum minimum budget not no isn't aren't without"
+                    .split())
+TYPO_CUTOFF = 0.8  # difflib ratio from which a word may be a typo of a catalog word
+NUMBER_AND_UNIT = re.compile(r"\d+(?:[./]\d+)?\s*[a-z]{0,5}\b", re.IGNORECASE)  # "50 ft", "18v", "2"
 SOFT_ONLY = ("materials", "attrs")  # never filter when read from a query's free text
 # A product type right after one of these is the context of a need ("for working at a desk", "plug into my
 # laptop"), not the thing asked for.
@@ -406,6 +419,7 @@ class CatalogSearch:
         self._signature: tuple | None = None
         self._checked_at = -math.inf
         self._known_types: dict[str, bool] = {}  # product type → whether some product is of it
+        self._sold_types: tuple[list[str], np.ndarray] | None = None  # names of the types sold, their vectors
         self._type_sizes: dict[str, set[str]] = {}  # product type → the sizes its products come in
         self._lock = threading.Lock()
         self.dense.load()
@@ -447,7 +461,7 @@ class CatalogSearch:
             self.known_words = {w for words in self.vocabulary.values() for w in words}
             self.attribute_lexicon = AttributeLexicon.of(views)
             self.attribute_words = {w for v in views for w in attribute_words(v)}
-            self._known_types, self._type_sizes = {}, {}
+            self._known_types, self._type_sizes, self._sold_types = {}, {}, None
             self._signature = signature
             log.info("search index: %d products (%d dense, %d lexical updates)",
                      len(views), changed_dense, changed_lexical)
@@ -545,6 +559,50 @@ class CatalogSearch:
                     return candidate
         return None
 
+    def unsold_kind(self, query: str) -> str | None:
+        """The kind of product a short request asks for ("do you sell lawn mowers?" → "lawn mowers") when
+        the store sells nothing like it (see ``unknown_kind``)."""
+        asked = self.unknown_kind(query)
+        return asked[0] if asked and asked[1] < NOT_SOLD_BELOW else None
+
+    def unknown_kind(self, query: str) -> tuple[str, float] | None:
+        """The words of a short request for a kind of product the catalog has no word for, and their
+        similarity to the nearest product type sold: at most three words name the product and the last
+        one is no catalog word (nor a typo of one). Needs ("for a hangover"), descriptions and known types
+        are never such a request (None)."""
+        self._refresh_if_due()
+        found = extract(query, self.tables)
+        if not self.views or self._known_type(sought_types(query, found)):
+            return None
+        values = [(e["start"], e["end"]) for e in found if e["entity"] != "product_type"]
+        text = NUMBER_AND_UNIT.sub(" ", blank_spans(query, values + negated_spans(query)))
+        words = [w for w in tokens(text) if w not in STOPWORDS and w not in REQUEST_WORDS]
+        if not 1 <= len(words) <= 3 or CONTEXT_BEFORE_TYPE & set(tokens(query)):
+            return None
+        head = self._correct(words[-1])
+        names, vectors = self._sold_type_vectors()
+        type_words = {w for name in names for w in tokens(name)}
+        if (not names or head in self.known_words or singular(head) in self.known_words
+                or any(head in terms for terms in self.tables.terms.values())
+                or self._closest_catalog_word(head)
+                or any(singular(w) in type_words or w in type_words for w in words)):
+            return None  # a catalog word, maybe a typo of one, or part of a type it sells ("sump pupm")
+        asked = " ".join(words[-2:])
+        vector = self.encode([asked])[0]
+        return asked, float(np.max(vectors @ (vector / np.linalg.norm(vector))))
+
+    def _sold_type_vectors(self) -> tuple[list[str], np.ndarray]:
+        """Every name of a product type the catalog has products of (its leaves, their synonyms), embedded
+        once per catalog version."""
+        if self._sold_types is None:
+            names = sorted(surface for surface, value in self.tables.terms.get("product_type", {}).items()
+                           if self._known_type([value]))
+            vectors = self.encode(names) if names else np.zeros((0, 1), dtype=np.float32)
+            if len(names):
+                vectors = vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
+            self._sold_types = (names, vectors)
+        return self._sold_types
+
     def _sizes_of(self, product_type: str) -> set[str]:
         """The size values the catalog's products of a type come in (a scan of the catalog: once per type)."""
         if product_type not in self._type_sizes:
@@ -558,9 +616,13 @@ class CatalogSearch:
         if (len(word) < 4 or word in self.known_words or singular(word) in self.known_words
                 or word in english_words() or any(word in terms for terms in self.tables.terms.values())):
             return word  # a catalog word (or its plural), an English word, or a synonym ("comforter")
+        return self._closest_catalog_word(word) or word
+
+    def _closest_catalog_word(self, word: str) -> str | None:
+        """The catalog word this one may be a typo of (same first letter, close spelling)."""
         candidates = [w for w in self.vocabulary.get(word[0], ()) if abs(len(w) - len(word)) <= 2]
-        close = difflib.get_close_matches(word, candidates, n=1, cutoff=0.8)
-        return close[0] if close else word
+        close = difflib.get_close_matches(word, candidates, n=1, cutoff=TYPO_CUTOFF)
+        return close[0] if close else None
 
     def search(self, query: str, limit: int = 10, offset: int = 0, context: Constraints | None = None,
                mode: str = "hybrid", newest: Sequence[str] = (), one_per_model: bool = False,

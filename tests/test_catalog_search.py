@@ -368,3 +368,26 @@ def test_an_imitation_is_not_the_material():
 def test_typo_correction_leaves_plurals_of_catalog_words_and_synonyms_alone(engine):
     assert engine._correct("ketle") == "kettle"
     assert engine._correct("kettles") == "kettles" and engine._correct("comforter") == "comforter"
+
+
+@pytest.mark.parametrize("query, unsold", [
+    ("do you sell lawn mowers?", "lawn mowers"),
+    ("what about a garden hose then", "garden hose"),
+    ("cordless drill", "cordless drill"),
+])
+def test_a_short_request_for_a_kind_the_store_lacks_is_named(engine, query, unsold):
+    assert engine.unsold_kind(query) == unsold
+
+
+@pytest.mark.parametrize("query", [
+    "do you sell kettles?",  # a kind it sells
+    "a teapot",  # no catalog word, but close to kettles
+    "waterproof backpak",  # a typo of a catalog word
+    "handel",  # an English word, but maybe a typo of one
+    "something for a hangover",  # a need, not a kind of product
+    "shoes that aren't leather",  # the negated word is not what is asked for
+    "anything with a long battery life for travel and the gym",  # too long to be a kind of product
+    "waterproof hiking bots",  # a word of a kind it sells
+])
+def test_kinds_it_sells_needs_typos_and_descriptions_are_never_unsold(engine, query):
+    assert engine.unsold_kind(query) is None

@@ -70,6 +70,13 @@ async def test_search_shows_cards_text_and_remembers_the_results():
     assert slots["search_constraints"]["price_max"] == 100
 
 
+async def test_a_kind_the_store_does_not_sell_gets_a_plain_answer_and_keeps_the_results_on_screen():
+    _, s1 = await run(ActionSearchProducts(), "kettle", "search_product")
+    messages, s2 = await run(ActionSearchProducts(), "do you sell lawn mowers?", "search_product", slots=s1)
+    assert messages[0]["text"].startswith("Sorry, we don't sell lawn mowers.") and not cards(messages)
+    assert s2 == {}  # the kettles stay what "the second one" means
+
+
 async def test_refine_cheaper_in_black_and_more():
     _, s1 = await run(ActionSearchProducts(), "kettle", "search_product")
     cheaper, s2 = await run(ActionRefineSearch(), "any cheaper ones?", "refine_search", slots=s1)

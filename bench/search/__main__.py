@@ -39,7 +39,8 @@ from catalog.demo.generate import OUT as DEMO
 from catalog.documents import ProductView
 from catalog.importer import upsert
 from catalog.records import validate_file
-from catalog.search import SHOWN_WITHIN, CatalogSearch, Constraints, Weights, has_color, has_material
+from catalog.search import (NOT_SOLD_BELOW, SHOWN_WITHIN, CatalogSearch, Constraints, Weights, has_color,
+                            has_material)
 
 HERE = Path(__file__).resolve().parent
 CATALOGS = {
@@ -173,6 +174,24 @@ def page_cutoff(engine: CatalogSearch, queries: list[Query]) -> dict[str, dict[s
     return out
 
 
+def not_sold(engine: CatalogSearch, queries: dict[str, list[Query]], own: str) -> dict[str, Any]:
+    """"We don't sell that" (``unsold_kind``) on a catalog's own queries, every one of which it sells (each
+    answer is a false refusal), and on the other catalogs' queries, which ask for kinds it mostly lacks
+    (the share answered so is the recall, a little low: a few of their kinds it does sell)."""
+    def told(qs: list[Query]) -> list[str]:
+        return [q.query for q in qs if engine.unsold_kind(q.query)]
+
+    foreign = [q for name, qs in queries.items() if name != own for q in qs]
+    short = [q for q in foreign if q.kind in ("keyword", "attribute", "typo")]
+    refused, answered, answered_short = told(queries[own]), told(foreign), told(short)
+    nearest = [found[1] for q in queries[own] if (found := engine.unknown_kind(q.query))]
+    return {"own_queries": len(queries[own]), "own_refused": refused,
+            "foreign_queries": len(foreign), "foreign_answered": len(answered),
+            "foreign_short_queries": len(short), "foreign_short_answered": len(answered_short),
+            "own_lowest_similarity": round(min(nearest), 3) if nearest else None,
+            "foreign_examples": answered[:5]}
+
+
 def chosen_gap(stats: dict[str, dict[str, Any]]) -> float:
     return min(float(g) for g, s in stats.items() if g != "none" and s["target_cards_lost"] == 0)
 
@@ -255,6 +274,7 @@ def run(sizes: list[int]) -> dict[str, Any]:
                 rows["served_default"] = evaluate(engine, queries[name], "served")
             engine.weights = Weights()
             page = page_cutoff(engine, queries[name])
+            unsold = not_sold(engine, queries, name)
             engine.weights = tuned[name][0]
             rows["served_tuned_here"] = evaluate(engine, queries[name], "served")["summary"]
             report["catalogs"][name] = {
@@ -262,7 +282,7 @@ def run(sizes: list[int]) -> dict[str, Any]:
                 "query_files": [str(p.relative_to(REPO_ROOT)) for p in CATALOGS[name][1]], "held_out": held_out,
                 "weights_from": "demo" if held_out else other, "weights": asdict(served_weights),
                 "tuned_here": asdict(tuned[name][0]), "grid_ndcg10": tuned[name][1], "quality": rows,
-                "page_cutoff": page}
+                "page_cutoff": page, "not_sold": unsold}
         if sizes:
             from bench.search.scale import bench_scale
 
@@ -352,6 +372,21 @@ def markdown(report: dict[str, Any]) -> str:
                 p = r["page_cutoff"][gap]
                 lines.append(f"| {name} | {gap} | {p['cards']} | {p['graded_0_share']:.1%} | "
                              f"{p['target_cards_lost']} | {p['pages_under_2_cards']} |")
+        lines.append("")
+    if all("not_sold" in r for r in report["catalogs"].values()):
+        lines += ["## \"We don't sell that\": short requests for a kind of product the catalog lacks", "",
+                  f"`unsold_kind`, similarity below {NOT_SOLD_BELOW} (`NOT_SOLD_BELOW`, chosen on demo: a "
+                  "round value at least 0.05 below its own queries' lowest; reported on the others). Own "
+                  "queries: the catalog sells every one, so each answer is a false refusal. Other catalogs' "
+                  "queries: mostly kinds it lacks (short = keyword, attribute and typo queries; the rest "
+                  "describe needs, which are never answered so).", "",
+                  "| catalog | own queries refused | lowest own similarity | other catalogs' queries "
+                  "answered | of them short |", "|---|---|---|---|---|"]
+        for name, r in report["catalogs"].items():
+            n = r["not_sold"]
+            lines.append(f"| {name} | {len(n['own_refused'])} of {n['own_queries']} | "
+                         f"{n['own_lowest_similarity']} | {n['foreign_answered']} of {n['foreign_queries']}"
+                         f" | {n['foreign_short_answered']} of {n['foreign_short_queries']} |")
         lines.append("")
     lines += ["## Targets", "", "| target | measured | met |", "|---|---|---|"]
     lines += [f"| {n} | {v} | {'yes' if ok else 'no'} |" for n, v, ok in targets(report)]
