@@ -506,13 +506,17 @@ class CatalogSearch:
         excluded_words = {t for v in excluded.values() for t in tokens(str(v))}
         sought = {singular(t) for t in sought_types(query, found)}
         terms = []
+        # A negated kind with a modifier before it ("no puffer jackets", "not floor lamps") excludes that
+        # sort of it, not the whole kind; so does a negated kind that is the kind asked for.
+        subtypes = [ent for ent in found if ent["entity"] == "product_type" and ent.get("role") == "excluded"
+                    and any(s <= ent["start"] < e and self._modified(query[s:ent["start"]]) for s, e in negated)]
         for s, e in negated:
             # One negated word may be any catalog word ("without a reel"); in a phrase only attribute
             # values and flags count ("without a wooden handle" excludes wood, not every handle). A
             # negated kind that is also the kind asked for excludes its modifiers ("lamps, but not
             # floor lamps" excludes floor lamps, not lamps).
             kind = {w for ent in found if ent["entity"] == "product_type" and ent.get("role") == "excluded"
-                    and s <= ent["start"] < e and singular(str(ent["value"])) in sought
+                    and s <= ent["start"] < e and (singular(str(ent["value"])) in sought or ent in subtypes)
                     for w in tokens(query[ent["start"]:ent["end"]])}
             words = [w for w in tokens(query[s:e])
                      if w not in NOT_EXCLUDABLE and w not in excluded_words | kind]
@@ -530,8 +534,10 @@ class CatalogSearch:
             exclude_brands=_unique(excluded.get("brand", [])),
             exclude_colors=_unique(excluded.get("color", [])),
             exclude_materials=_unique(excluded.get("material", [])),
-            exclude_terms=_unique(terms + [singular(str(v)) for v in excluded.get("product_type", [])
-                                           if singular(str(v)) not in sought]),
+            exclude_terms=_unique(terms + [singular(str(ent["value"])) for ent in found
+                                           if ent["entity"] == "product_type" and ent.get("role") == "excluded"
+                                           and singular(str(ent["value"])) not in sought
+                                           and ent not in subtypes]),
             **audience(query),
         )
         text = blank_spans(query, blank + negated)
@@ -540,6 +546,10 @@ class CatalogSearch:
         words = [w for w in raw if w not in STOPWORDS and not w.isdigit()]
         return ParsedQuery(constraints, words, " ".join(text.split()),
                            material_modifiers(query, found, self.type_heads))
+
+    def _modified(self, before: str) -> bool:
+        """Whether the words a negation puts before a kind of product name a sort of it ("puffer")."""
+        return any(w not in NOT_EXCLUDABLE and w in self.known_words for w in tokens(before))
 
     def without_prices(self, query: str) -> str:
         """The query with the prices it states taken out ("kettles under 40" → "kettles"), for a

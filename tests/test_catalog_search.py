@@ -394,3 +394,10 @@ def test_a_short_request_for_a_kind_the_store_lacks_is_named(engine, query, unso
 ])
 def test_kinds_it_sells_needs_typos_and_descriptions_are_never_unsold(engine, query):
     assert engine.unsold_kind(query) is None
+
+
+def test_a_negated_kind_with_a_modifier_excludes_that_sort_only(engine):
+    # "no drip coffee makers": the drip one goes, the other coffee makers stay
+    response = engine.search("something for my morning coffee, no drip coffee makers")
+    assert "CM-201" in skus(response) and "CM-200" not in skus(response)
+    assert response.constraints.exclude_terms == ("drip",)
