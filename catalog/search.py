@@ -508,15 +508,17 @@ class CatalogSearch:
         terms = []
         # A negated kind with a modifier before it ("no puffer jackets", "not floor lamps") excludes that
         # sort of it, not the whole kind; so does a negated kind that is the kind asked for.
-        subtypes = [ent for ent in found if ent["entity"] == "product_type" and ent.get("role") == "excluded"
-                    and any(s <= ent["start"] < e and self._modified(query[s:ent["start"]]) for s, e in negated)]
+        negated_kinds = [ent for ent in found
+                         if ent["entity"] == "product_type" and ent.get("role") == "excluded"]
+        subtypes = [ent for ent in negated_kinds if any(
+            s <= ent["start"] < e and self._modified(query[s:ent["start"]]) for s, e in negated)]
         for s, e in negated:
             # One negated word may be any catalog word ("without a reel"); in a phrase only attribute
             # values and flags count ("without a wooden handle" excludes wood, not every handle). A
             # negated kind that is also the kind asked for excludes its modifiers ("lamps, but not
             # floor lamps" excludes floor lamps, not lamps).
-            kind = {w for ent in found if ent["entity"] == "product_type" and ent.get("role") == "excluded"
-                    and s <= ent["start"] < e and (singular(str(ent["value"])) in sought or ent in subtypes)
+            kind = {w for ent in negated_kinds
+                    if s <= ent["start"] < e and (singular(str(ent["value"])) in sought or ent in subtypes)
                     for w in tokens(query[ent["start"]:ent["end"]])}
             words = [w for w in tokens(query[s:e])
                      if w not in NOT_EXCLUDABLE and w not in excluded_words | kind]
@@ -534,10 +536,9 @@ class CatalogSearch:
             exclude_brands=_unique(excluded.get("brand", [])),
             exclude_colors=_unique(excluded.get("color", [])),
             exclude_materials=_unique(excluded.get("material", [])),
-            exclude_terms=_unique(terms + [singular(str(ent["value"])) for ent in found
-                                           if ent["entity"] == "product_type" and ent.get("role") == "excluded"
-                                           and singular(str(ent["value"])) not in sought
-                                           and ent not in subtypes]),
+            exclude_terms=_unique(terms + [
+                singular(str(ent["value"])) for ent in negated_kinds
+                if singular(str(ent["value"])) not in sought and ent not in subtypes]),
             **audience(query),
         )
         text = blank_spans(query, blank + negated)
