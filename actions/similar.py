@@ -14,6 +14,7 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from actions import catalog_client, recommend_client
 from actions.presenters import results_message
+from actions.product_info import named_product
 from actions.faq import answer_from_knowledge_base
 from actions.references import products_or_ask, shown
 from actions.search import (CHEAPER, PAGE, PRICIER, ActionRefineSearch, ActionSearchProducts, only_qualifies,
@@ -42,7 +43,10 @@ class ActionSimilarProducts(Action):
                     return await ActionSearchProducts().run(dispatcher, tracker, domain)
                 if shown(tracker) and only_qualifies(text):  # "something in brass?" about those on screen
                     return await ActionRefineSearch().run(dispatcher, tracker, domain)
-        products = products_or_ask(
+        # "any alternatives to the Volta Sleep Buds?" with nothing on screen names its product
+        on_screen = shown(tracker) or tracker.get_slot("focus_sku")
+        named = None if on_screen or text.startswith("/") else named_product(text)
+        products = [named] if named else products_or_ask(
             tracker, dispatcher, "Similar to which one? Say \"like the first one\" or tap Similar on a product.",
             "Tell me which product you have in mind and I'll find similar ones.")
         if not products:

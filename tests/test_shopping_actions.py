@@ -341,6 +341,9 @@ async def test_similar_products_skip_the_same_model_and_honour_cheaper():
     messages, _ = await run(ActionSimilarProducts(), "like it but cheaper", "similar_products",
                             slots={"focus_sku": "HP-700"})
     assert cards(messages) and all(p["price"] < 199 for m in messages for p in m["custom"]["products"])
+    named, _ = await run(ActionSimilarProducts(), "any alternatives to the gooseneck pour-over kettle?",
+                         "similar_products")
+    assert cards(named) == ["KET-100"] and "Gooseneck Pour-Over Kettle" in named[0]["text"]
 
 
 async def test_recommend_uses_the_stated_need_and_limits_and_says_why():
