@@ -55,6 +55,12 @@ def referenced_products(tracker: Tracker, every_match: bool = False) -> list[Pro
     extreme = EXTREME.search(text)
     if not skus and listed and extreme and extreme.lastgroup:
         skus.append(min(catalog_client.products(listed), key=EXTREME_KEYS[extreme.lastgroup]).sku)
+    colors = [str(v).lower() for v in entity_values(tracker, "color")]
+    if not skus and listed and colors:
+        # "is the gooseneck one available in cream?": the model named by its title, in that colour
+        plain = " ".join(w for w in tokens(text) if w not in {t for c in colors for t in tokens(c)})
+        named = named_on_screen(plain, catalog_client.products(listed), several=False)
+        skus += [v.sku for v in colour_variants(named, colors) or named]
     if not skus and listed:
         views = catalog_client.products(listed)
         for name in ("brand", "product", "color"):
@@ -64,7 +70,6 @@ def referenced_products(tracker: Tracker, every_match: bool = False) -> list[Pro
                 skus += matches if several else matches[:1]
             if skus:
                 break
-        colors = [str(v).lower() for v in entity_values(tracker, "color")]
         if not skus and colors:  # "the black one" of a model shown in another colour
             skus += [v.sku for v in colour_variants(views, colors)]
         # "is it waterproof?" asks about the product in focus, "the mini one, is it…?" names one
@@ -133,9 +138,9 @@ def ask_which_or_what(tracker: Tracker, dispatcher: CollectingDispatcher, ask_wh
 
 def colour_variants(views: list[ProductView], colors: list[str]) -> list[ProductView]:
     """Other colours of the models on screen: the catalog's products of the same model in these colours."""
-    models = {model_name(v) for v in views}
-    catalog = catalog_client.engine().by_sku.values()
-    return [v for v in catalog if model_name(v) in models and any(_mentions(v, c) for c in colors)][:1]
+    engine = catalog_client.engine()
+    return [v for view in views for v in engine.model_variants(view.sku)
+            if any(_mentions(v, c) for c in colors)][:1]
 
 
 def _mentions(view: ProductView, word: str) -> bool:

@@ -696,11 +696,16 @@ class CatalogSearch:
             return [(i, score) for i, score in hits if model_name(self.views[i]) == only]
         return list(best.values())  # dicts keep insertion order: still ranked
 
+    def model_variants(self, sku: str) -> list[ProductView]:
+        """Every variant of this product's model (itself included), from the current catalog."""
+        self._refresh_if_due()
+        source = self.by_sku.get(sku)
+        return self.models.get(model_name(source), []) if source else []
+
     def variants(self, sku: str) -> list[dict[str, Any]]:
         """The choices of this product's model (itself included), labelled by what tells them apart
         ("Black", "Size M"); empty when the model has no other variant."""
-        source = self.by_sku.get(sku)
-        siblings = self.models.get(model_name(source), []) if source else []
+        siblings = self.model_variants(sku)
         if len(siblings) < 2:
             return []
         return [dict(v.as_result(0.0), label=label) for v, label in zip(siblings, variant_labels(siblings))]

@@ -155,6 +155,10 @@ async def test_details_answer_from_the_products_own_data():
     messages, _ = await run(ActionProductDetails(), "does it have bluetooth?", "product_details",
                             slots={"focus_sku": "YM-900"})
     assert "doesn't say" in messages[0]["text"]
+    # the running shoes are on screen in blue; the headphones are black: "the running one in black"
+    _, s = await run(ActionProductDetails(), "is the running one available in black?", "product_details",
+                     slots={"shown_skus": ["HP-700", "RS-500"]}, entities=[{"entity": "color", "value": "black"}])
+    assert s["focus_sku"] == "RS-501"
 
 
 async def test_compare_lists_what_differs():
