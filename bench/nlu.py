@@ -332,12 +332,12 @@ KNOBS = [
     "| 103 new out_of_scope training examples (data/nlu/chitchat.yml) | – | written after seeing which "
     "CLINC150 *val* oos messages the augmented model accepted (banking, personal-assistant, health, travel, "
     "'best X' about non-products); none copied from CLINC |",
-    "| 98 out_of_scope examples from CLINC150's oos_train split (data/nlu/out_of_scope_clinc.yml, "
-    "`python -m nlu_models.clinc_oos`; messages about prices and deals left out) | – | rule fixed before "
-    "measuring: keep if dev set accuracy drops ≤ 0.5 points, dev refusals stay ≤ 1 % and CLINC150 *val* "
-    "oos recall does not fall. Also adding 4 or 1 messages of each CLINC in-scope intent outside a shop "
-    "failed that rule (dev 95.7 % / 96.3 %, 2 refused); oos_train alone passed it (dev 98.8 %, 0 refused, "
-    "val oos recall 81 → 88 %) |",
+    "| not used: CLINC150's oos_train split (98 messages, prices and deals left out) as out_of_scope "
+    "examples | – | passed a rule fixed before measuring on the dev set (98.8 %, 0 refused) and CLINC val "
+    "(oos recall 81 → 88 %), but the conversation dev sets lost 6 conversations to in-scope messages read "
+    "as goodbye, handoff or cart (\"just campwise\", \"I need a rucksack, just not a black one\"), so it "
+    "was dropped. Its held-out figures: accuracy 95.4 %, refused 1.55 %, CLINC test oos recall 79.6 %. "
+    "Adding CLINC in-scope intents too already failed the dev rule |",
     "",
 ]
 

@@ -81,22 +81,3 @@ def test_no_two_examples_are_near_identical(shipped):
 def test_annotated_entities_are_declared_in_the_domain(shipped, domain):
     used = {span.entity for ex in shipped for span in ex.entities}
     assert used <= set(domain["entities"])
-
-
-def test_clinc_out_of_scope_examples_leave_out_prices_and_deals():
-    from nlu_models.clinc_oos import as_rasa_yaml, out_of_scope_messages
-
-    clinc = {"oos_train": [["how is glue made", "oos"], ["what are some deals on amazon", "oos"],
-                           ["what's the best price on a console", "oos"]], "train": [["hi", "greeting"]]}
-    assert out_of_scope_messages(clinc) == ["how is glue made"]
-    assert "- intent: out_of_scope" in as_rasa_yaml(["how is glue made"])
-
-
-def test_the_committed_clinc_examples_are_what_the_generator_writes(tmp_path: Path):
-    from nlu_models import clinc_oos
-
-    if not clinc_oos.DATASET.exists():
-        pytest.skip("../shared/datasets/clinc150 is not here")
-    out = tmp_path / "oos.yml"
-    clinc_oos.main([], out=out)
-    assert out.read_text() == clinc_oos.OUT.read_text()
