@@ -64,6 +64,9 @@ SOFT_ONLY = ("materials", "attrs")  # never filter when read from a query's free
 # A product type right after one of these is the context of a need ("for working at a desk", "plug into my
 # laptop"), not the thing asked for.
 CONTEXT_BEFORE_TYPE = set("for with at into onto on off from by of my our your his her their".split())
+# ... except the "for" of asking for something ("looking for a rucksack", "shopping for boots").
+SEEKING_FOR = re.compile(r"\b(?:look|looking|search|searching|shop|shopping|hunt|hunting|ask|asking)\s+for\b",
+                         re.IGNORECASE)
 KINDS = ("category", "categories")
 RELAX_ORDER = ("attrs", "colors", "sizes", "materials", "brands", "price", "category", "categories", "in_stock")
 WORD = re.compile(r"[A-Za-z]+")
@@ -588,7 +591,7 @@ class CatalogSearch:
         values = [(e["start"], e["end"]) for e in found if e["entity"] != "product_type"]
         text = NUMBER_AND_UNIT.sub(" ", blank_spans(query, values + negated_spans(query)))
         words = [w for w in tokens(text) if w not in STOPWORDS and w not in REQUEST_WORDS]
-        if not 1 <= len(words) <= 3 or CONTEXT_BEFORE_TYPE & set(tokens(query)):
+        if not 1 <= len(words) <= 3 or CONTEXT_BEFORE_TYPE & set(tokens(SEEKING_FOR.sub(" ", query))):
             return None
         head = self._correct(words[-1])
         names, vectors = self._sold_type_vectors()
@@ -865,7 +868,7 @@ def sought_types(query: str, found: Sequence[dict[str, Any]]) -> list[str]:
     half of a compound whose head is another type ("jumper dress" is a dress)."""
     types = [e for e in found if e["entity"] == "product_type"]
     return [str(e["value"]) for e in types if e.get("role") != "excluded"
-            and not CONTEXT_BEFORE_TYPE & set(tokens(query[:e["start"]])[-2:])
+            and not CONTEXT_BEFORE_TYPE & set(tokens(SEEKING_FOR.sub(" ", query[:e["start"]]))[-2:])
             and not any(0 <= o["start"] - e["end"] <= 1 for o in types)]
 
 

@@ -401,3 +401,8 @@ def test_a_negated_kind_with_a_modifier_excludes_that_sort_only(engine):
     response = engine.search("something for my morning coffee, no drip coffee makers")
     assert "CM-201" in skus(response) and "CM-200" not in skus(response)
     assert response.constraints.exclude_terms == ("drip",)
+
+
+def test_looking_for_a_kind_asks_for_it(engine):
+    assert engine.search("hi! looking for a yoga mat for my classes").constraints.category == "yoga mat"
+    assert engine.unsold_kind("i'm looking for lawn mowers") == "lawn mowers"
