@@ -12,7 +12,7 @@ from actions import catalog_client
 from actions.capabilities import declined
 from actions.compound import ABOUT_IT, answer_side_question, answered_by_article, split_question
 from actions.presenters import card, money
-from actions.references import IT, ask_which_or_what, referenced_products, shown
+from actions.references import IT, ask_which_or_what, named_model, referenced_products, shown
 from actions.verification import verification
 from aisle.models import InteractionKind
 from catalog.documents import ProductView
@@ -155,6 +155,10 @@ def comparison_rows(products: list[ProductView]) -> list[tuple[str, list[str]]]:
     return rows
 
 
+# Where a message naming several products divides them ("A or B", "A vs B", "between A and B", "A with B").
+PARTS = re.compile(r"\s(?:or|and|vs\.?|versus|with|against)\s|\s[-–]\s|[,?]", re.IGNORECASE)
+
+
 class ActionCompareProducts(Action):
     def name(self) -> str:
         return "action_compare_products"
@@ -167,7 +171,11 @@ class ActionCompareProducts(Action):
             # "which ones have the best reviews? sort by rating" orders the results, compares none
             return await ActionRefineSearch().run(dispatcher, tracker, domain)
         products = referenced_products(tracker, every_match=True)  # "compare the sonora headphones"
-        if len(products) < 2:
+        text = tracker.latest_message.get("text") or ""
+        named = [] if len(products) >= 2 or shown(tracker) else named_in_parts(text)
+        if len(named) >= 2:  # "Volta Sleep Buds or Sonora Run Hooks - which is better?" with nothing on screen
+            products = named
+        elif len(products) < 2:
             products = catalog_client.products(shown(tracker)[:2]) if len(products) == 0 else (
                 products + [p for p in catalog_client.products(shown(tracker)) if p.sku != products[0].sku][:1])
         if len(products) < 2:
@@ -181,4 +189,16 @@ class ActionCompareProducts(Action):
             json_message={"type": "comparison", "products": [card(p) for p in products],
                           "rows": [{"attribute": n, "values": v} for n, v in rows]},
         )
-        return []
+        # the named ones are now what "the cheaper of those two" means
+        return [SlotSet("shown_skus", [p.sku for p in products]), SlotSet("focus_sku", None)] if named else []
+
+
+def named_in_parts(text: str) -> list[ProductView]:
+    """The products a message names one by one ("the Roamly Soft Underseat or the Packwell Cabin"), each
+    part by its brand and model or else its kind; [] unless at least two different ones."""
+    found: dict[str, ProductView] = {}
+    for part in PARTS.split(text):
+        product = (named_model(part) or named_product(part)) if part.strip() else None
+        if product:
+            found.setdefault(product.sku, product)
+    return list(found.values()) if len(found) >= 2 else []

@@ -168,6 +168,11 @@ async def test_compare_lists_what_differs():
     rows = {r["attribute"]: r["values"] for r in messages[0]["custom"]["rows"]}
     assert rows["color"] == ["blue", "black"] and "price" in rows
     assert "brand" not in rows  # the same for both: not a difference
+    # nothing on screen: the products the message names, which "the cheaper of those" then means
+    messages, slots = await run(ActionCompareProducts(), "which is better, the gooseneck pour-over kettle or "
+                                "the burr coffee grinder?", "compare_products")
+    assert [p["sku"] for p in messages[0]["custom"]["products"]] == ["KET-102", "CG-300"]
+    assert slots["shown_skus"] == ["KET-102", "CG-300"]
 
 
 async def test_make_that_three_sets_the_quantity_instead_of_adding_three():
