@@ -102,8 +102,8 @@ class ActionProductDetails(Action):
         if declined(dispatcher, text):  # "can you play me a sample of the first one?"
             return []
         request, question = split_question(text)  # "how big is the 2nd one and do you do gift wrapping?"
-        if question and not ABOUT_IT.search(question):  # a question about the store, not this product
-            text = request
+        if question and not ABOUT_IT.search(question) and not named_model(question):
+            text = request  # a question about the store, not this product (nor one it names)
         else:
             question = None
         referenced = referenced_products(tracker)

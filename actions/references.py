@@ -103,9 +103,16 @@ def named_model(text: str) -> ProductView | None:
         return None
     engine = catalog_client.engine()
     response = engine.search(text, limit=1)
-    if not response.items or response.relaxed:
+    if not response.items:
         return None
     best = engine.by_sku[response.items[0]["sku"]]
+    # A dropped colour or size is not this product; an attribute only lifts ("waterproof"), and a size in
+    # the model's own name ("Day Hike 30 L") is the model
+    dropped = set(response.relaxed) - {"attrs", "materials"}
+    if "sizes" in dropped and all(size.lower() in best.title.lower() for size in engine.parse(text)[0].sizes):
+        dropped.discard("sizes")
+    if dropped:
+        return None
     words = set(tokens(text)) - NOT_EXCLUDABLE
     brand = set(tokens(best.brand or ""))
     if not brand or not brand <= words:

@@ -161,6 +161,15 @@ async def test_details_answer_from_the_products_own_data():
     assert s["focus_sku"] == "RS-501"
 
 
+async def test_a_product_named_in_a_question_after_a_greeting_or_with_its_size():
+    messages, s = await run(ActionProductDetails(), "hi there, is the Lotusline Non-Slip Yoga Mat rubber?",
+                            "product_details")
+    assert s["focus_sku"] == "YM-900" and "rubber" in messages[0]["text"].lower()
+    messages, _ = await run(ActionAddToCart(), "add the Northpeak Waterproof Laptop Backpack 25 L to my cart",
+                            "add_to_cart", sender="named-25l")
+    assert "Added 1 x Waterproof Laptop Backpack 25 L" in messages[0]["text"]
+
+
 async def test_compare_lists_what_differs():
     messages, _ = await run(ActionCompareProducts(), "compare the first two", "compare_products",
                             slots={"shown_skus": ["RS-500", "RS-501", "HB-600"]},
