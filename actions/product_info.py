@@ -173,7 +173,7 @@ class ActionCompareProducts(Action):
         products = referenced_products(tracker, every_match=True)  # "compare the sonora headphones"
         text = tracker.latest_message.get("text") or ""
         named = [] if len(products) >= 2 or shown(tracker) else named_in_parts(text)
-        if len(named) >= 2:  # "Volta Sleep Buds or Sonora Run Hooks - which is better?" with nothing on screen
+        if len(named) >= 2:  # "Volta Sleep Buds or Sonora Run Hooks - which is better?", none on screen
             products = named
         elif len(products) < 2:
             products = catalog_client.products(shown(tracker)[:2]) if len(products) == 0 else (

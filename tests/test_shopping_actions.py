@@ -157,7 +157,8 @@ async def test_details_answer_from_the_products_own_data():
     assert "doesn't say" in messages[0]["text"]
     # the running shoes are on screen in blue; the headphones are black: "the running one in black"
     _, s = await run(ActionProductDetails(), "is the running one available in black?", "product_details",
-                     slots={"shown_skus": ["HP-700", "RS-500"]}, entities=[{"entity": "color", "value": "black"}])
+                     slots={"shown_skus": ["HP-700", "RS-500"]},
+                     entities=[{"entity": "color", "value": "black"}])
     assert s["focus_sku"] == "RS-501"
 
 
