@@ -686,17 +686,12 @@ class CatalogSearch:
     def _one_per_model(self, hits: list[tuple[int, float]], window: int) -> list[tuple[int, float]]:
         """Each model's best-ranked variant, in rank order. Folding variants away must not pull a weaker
         kind of product onto the page: only the categories among the first ``window`` hits before
-        folding stay (a shop with three wallet models shows three wallets, not two phone cases more).
-        When only one model is left, its variants are the page ("a non-stick pan under $40": the one
-        model's three colours, not a single card)."""
+        folding stay (a shop with three wallet models shows three wallets, not two phone cases more)."""
         kinds = {self.views[i].category for i, _ in hits[:window]}
         best: dict[str, tuple[int, float]] = {}
         for i, score in hits:
             if self.views[i].category in kinds:
                 best.setdefault(model_name(self.views[i]), (i, score))
-        if len(best) == 1:
-            only = next(iter(best))
-            return [(i, score) for i, score in hits if model_name(self.views[i]) == only]
         return list(best.values())  # dicts keep insertion order: still ranked
 
     def model_variants(self, sku: str) -> list[ProductView]:
