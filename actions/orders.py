@@ -20,7 +20,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 from actions import catalog_client, orders_client
-from actions.compound import answer_side_question, search_clause, split_question
+from actions.compound import answer_side_question, answered_by_article, search_clause, split_question
 from actions.presenters import money
 from actions.references import entity_values
 from actions.search import run_search
@@ -61,6 +61,15 @@ DETAIL_WORDS = re.compile(r"\b(?:tracking|items?|contents?|details?|address|what
 DAMAGED = re.compile(r"\b(?:damaged|broken|broke|cracked|smashed|shattered|dented|torn|ripped|defective|faulty|"
                      r"(?:does ?n[o']?t|doesnt|stopped|not) work(?:ing)?|missing (?:a )?(?:parts?|pieces?)|"
                      r"wrong (?:item|size|colou?r|product))\b", re.IGNORECASE)
+# A question about the store's rules ("can I send earbuds back once opened?", "do you price match?") rather
+# than a request about one's own order ("can I return my order?"): the help article answers it.
+POLICY_QUESTION = re.compile(r"^\s*(?:(?:and|so|ok(?:ay)?|hi|hey|also|quick question)[,!.\s]+)*"
+                             r"(?:can|could|do|does|will|would|is|are|if|how (?:long|many|much|does|do)|"
+                             r"what(?:'s| is| are)? (?:your|the))\b", re.IGNORECASE)
+# "my order" makes it one's own order, unless the question is where to collect it.
+OWN_ORDER_REQUEST = re.compile(r"^(?!.*\b(?:collect|pick(?:ed)? ?up)\b).*\b(?:my|our)\s+(?:order|package|parcel|"
+                               r"purchase|delivery)\b|\b(?:cancel|return|send (?:it )?back|refund|track|exchange)\w*"
+                               r"\s+(?:my|our)\b", re.IGNORECASE)
 SAME_ORDER = re.compile(r"\b(?:it|that one|this one|(?:that|this|the|same) order)\b", re.IGNORECASE)
 EMAIL_IN_TEXT = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
 POSTCODE_CUE = re.compile(r"\b(?:post\s*code|postal\s*code|zip(?:\s*code)?)\b", re.IGNORECASE)
@@ -74,6 +83,10 @@ def latest_intent(tracker: Tracker) -> str:
 
 def latest_text(tracker: Tracker) -> str:
     return tracker.latest_message.get("text") or ""
+
+
+def is_policy_question(text: str) -> bool:
+    return bool(POLICY_QUESTION.search(text)) and not OWN_ORDER_REQUEST.search(text)
 
 
 def answering_the_form(tracker: Tracker) -> bool:
@@ -212,6 +225,8 @@ class ActionOrderRequest(Action):
         if number is None and email and (action == "details" or SAME_ORDER.search(text)):
             # "what's the tracking number?" / "can I still return it?" after a status: the order just shown
             number = tracker.get_slot("order_number")
+        if number is None and not emails and is_policy_question(text) and answered_by_article(dispatcher, text):
+            return [SlotSet("order_action", "policy")]
         events = [SlotSet("order_action", action), SlotSet("order_number", number),
                   SlotSet("order_email", emails[0] if emails else email),
                   SlotSet("order_postcode", postcode_in(text)), SlotSet("cancel_pending", False)]
@@ -249,7 +264,7 @@ class ValidateOrderForm(FormValidationAction):
     async def required_slots(self, domain_slots: list[str], dispatcher: CollectingDispatcher, tracker: Tracker,
                              domain: DomainDict) -> list[str]:
         action = tracker.get_slot("order_action")
-        if action == "blocked":
+        if action in ("blocked", "policy"):
             return []
         if action in FULL_ACTIONS and normalize_number(tracker.get_slot("order_number")) not in verification(tracker)[1]:
             return [*domain_slots, "order_postcode"]
@@ -375,6 +390,8 @@ class ActionOrderNext(Action):
             wait = orders_client.caller_wait(caller_of(tracker)) or 1
             dispatcher.utter_message(text=THROTTLED.format(wait=wait_text(wait)), buttons=PERSON_BUTTONS)
             return [SlotSet("order_action", None), SlotSet("human_offered", True)]
+        if action == "policy":  # a general question, answered by its help article: no order to look up
+            return [SlotSet("order_action", None)]
         order = order_of(tracker)
         if order is None:  # cannot happen after the form, unless the order vanished meanwhile
             dispatcher.utter_message(text=NOT_FOUND)

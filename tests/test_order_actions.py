@@ -188,6 +188,25 @@ async def test_a_policy_question_asked_with_an_order_request_is_answered_too(mon
     assert asked == ["how long does a refund take?"]
 
 
+async def test_a_question_about_the_rules_is_answered_by_its_article_not_the_order_form(tiny_kb):
+    for text, answer in (("can I send earbuds back if I've already opened them?",
+                          "You can return most items within 30 days of delivery."),
+                         ("ok, what's your return policy?", "You can return most items within 30 days of delivery.")):
+        dispatcher = CollectingDispatcher()
+        events = await ActionOrderRequest().run(dispatcher, tracker(text, "return_request"), {})
+        assert said(dispatcher) == answer and slots(events) == {"order_action": "policy"}
+        assert await ValidateOrderForm().required_slots(DOMAIN_SLOTS, dispatcher, tracker(
+            text, "return_request", {"order_action": "policy"}), DOMAIN) == []
+        assert slots(await ActionOrderNext().run(dispatcher, tracker(slots={"order_action": "policy"}), {})) == {
+            "order_action": None}
+    # One's own order: the form asks for it as before.
+    for text in ("can I return my order?", "can you cancel my order please", "is my package on its way?",
+                 "can I track my parcel?"):
+        dispatcher = CollectingDispatcher()
+        events = await ActionOrderRequest().run(dispatcher, tracker(text, "return_request"), {})
+        assert slots(events)["order_action"] == "return" and said(dispatcher) == "", text
+
+
 async def test_number_and_email_give_the_status_only():
     result, text = await identify("10001", "Alex.Morgan@Example.com ")
     assert result["order_email"] == ALEX and result["verified_email"] == ALEX and result["verified_orders"] == []
