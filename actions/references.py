@@ -79,6 +79,11 @@ def referenced_products(tracker: Tracker, every_match: bool = False) -> list[Pro
         skus.append(tracker.get_slot("focus_sku"))
     if not skus and len(listed) == 1:
         skus = listed
+    if not skus and listed and tracker.get_slot("search_query"):
+        # "how much does it weigh?" after "show me the Northpeak Trekker 2 tent": the model searched for
+        searched = named_model(str(tracker.get_slot("search_query")))
+        if searched is not None:
+            skus += [v.sku for v in catalog_client.products(listed) if model_name(v) == model_name(searched)][:1]
     return catalog_client.products(list(dict.fromkeys(skus)))
 
 

@@ -67,9 +67,11 @@ def relaxed_note(relaxed: list[str], newest: Sequence[str] = ()) -> str:
 
 
 def sort_of(text: str) -> str | None:
-    if SORT_PRICE_DESC.search(text):
+    # "from cheapest to most expensive" names both ends: the order starts at the first one named
+    desc, asc = SORT_PRICE_DESC.search(text), SORT_PRICE.search(text)
+    if desc and (not asc or desc.start() <= asc.start()):
         return "price_desc"
-    if SORT_PRICE.search(text):
+    if asc:
         return "price"
     return "rating" if SORT_RATING.search(text) else None
 

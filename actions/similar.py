@@ -16,9 +16,9 @@ from actions import catalog_client, recommend_client
 from actions.presenters import results_message
 from actions.product_info import named_product
 from actions.faq import answer_from_knowledge_base
-from actions.references import products_or_ask, shown
-from actions.search import (CHEAPER, PAGE, PRICIER, ActionRefineSearch, ActionSearchProducts, only_qualifies,
-                            relaxed_note)
+from actions.references import products_or_ask, referenced_products, shown
+from actions.search import (CHEAPER, MORE, PAGE, PRICIER, THAT_BRAND, ActionRefineSearch, ActionSearchProducts,
+                            only_qualifies, relaxed_note)
 from catalog.search import model_name
 
 # Words that do ask for something alike ("anything like the second one", "alternatives to it").
@@ -43,6 +43,10 @@ class ActionSimilarProducts(Action):
                     return await ActionSearchProducts().run(dispatcher, tracker, domain)
                 if shown(tracker) and only_qualifies(text):  # "something in brass?" about those on screen
                     return await ActionRefineSearch().run(dispatcher, tracker, domain)
+        if shown(tracker) and not referenced_products(tracker) and (
+                THAT_BRAND.search(text) or (MORE.search(text) and not ALIKE.search(text))):
+            # "anything similar from a different brand?", "got any others?" with no product picked: the list
+            return await ActionRefineSearch().run(dispatcher, tracker, domain)
         # "any alternatives to the Volta Sleep Buds?" with nothing on screen names its product
         on_screen = shown(tracker) or tracker.get_slot("focus_sku")
         named = None if on_screen or text.startswith("/") else named_product(text)
@@ -53,6 +57,8 @@ class ActionSimilarProducts(Action):
             return []
         source = products[0]
         stated, _ = catalog_client.engine().parse("" if text.startswith("/") else text)
+        if THAT_BRAND.search(text) and not stated.brands:  # "anything like it from a different brand?"
+            stated = dataclasses.replace(stated, exclude_brands=stated.exclude_brands + (source.brand or "",))
         if CHEAPER.search(text):
             stated = dataclasses.replace(stated, price_max=round(source.price - 0.01, 2))
         elif PRICIER.search(text):
@@ -62,7 +68,7 @@ class ActionSimilarProducts(Action):
 
         def allowed(sku: str) -> bool:  # not a colour variant of the same model, and within the limits
             view = views.get(sku)
-            return view is not None and model_name(view) != model and (not stated.active() or stated.allows(view))
+            return view is not None and model_name(view) != model and stated.allows(view)
 
         picks = recommend_client.recommender().similar(source.sku, PAGE, allowed)
         if picks:  # the scorer: same kind of product, most alike first, with why

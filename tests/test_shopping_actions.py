@@ -18,7 +18,7 @@ from actions.fallback import CANNOT, ActionFallback
 from actions.faq import ActionFaq
 from actions.needs import ActionOutOfScope
 from actions.recommend import ActionRecommend
-from actions.search import ActionNoOrRefine, ActionRefineSearch, ActionSearchProducts
+from actions.search import ActionNoOrRefine, ActionRefineSearch, ActionSearchProducts, sort_of
 from actions.similar import ActionSimilarProducts
 from aisle.models import Customer, Interaction, InteractionKind, Product
 from catalog import interactions
@@ -365,6 +365,17 @@ async def test_similar_products_skip_the_same_model_and_honour_cheaper():
     assert cards(named) == ["KET-100"] and "Gooseneck Pour-Over Kettle" in named[0]["text"]
 
 
+async def test_similar_or_others_with_no_product_picked_is_about_the_list():
+    _, headphones = await run(ActionSearchProducts(), "sonora headphones", "search_product")
+    assert set(headphones["shown_skus"]) == {"HP-700", "HP-701"}
+    other_brand, _ = await run(ActionSimilarProducts(), "anything similar from a different brand?",
+                               "similar_products", slots=headphones)
+    assert not {"HP-700", "HP-701"} & set(cards(other_brand))
+    _, kettles = await run(ActionSearchProducts(), "kettles", "search_product")
+    others, slots = await run(ActionSimilarProducts(), "got any others?", "similar_products", slots=kettles)
+    assert "Similar to which one?" not in others[0]["text"] and slots["search_offset"] > 0
+
+
 async def test_recommend_uses_the_stated_need_and_limits_and_says_why():
     messages, slots = await run(ActionRecommend(), "something for making pour-over coffee under $80", "recommend")
     picks = [p for m in messages for p in (m.get("custom") or {}).get("products", [])]
@@ -396,6 +407,12 @@ async def test_refinements_keep_to_the_kinds_of_product_on_screen():
     assert cards(by_price) == ["CM-200", "CM-201"] and "cheapest first" in by_price[0]["text"]
     newest, events = await run(ActionRefineSearch(), "sort them by newest arrivals", "refine_search", slots=s1)
     assert not cards(newest) and "can't sort by newest" in newest[0]["text"] and events == {}
+
+
+def test_a_sort_from_one_end_to_the_other_starts_at_the_first_end_named():
+    assert sort_of("sort them from cheapest to most expensive") == "price"
+    assert sort_of("from the most expensive to the cheapest please") == "price_desc"
+    assert sort_of("lowest price to highest") == "price" and sort_of("priciest first") == "price_desc"
 
 
 async def test_not_from_a_brand_applies_to_the_results_on_screen():
@@ -627,3 +644,10 @@ async def test_a_store_question_heard_as_product_details_gets_the_article(monkey
     about_it, _ = await run(ActionProductDetails(), "what's the warranty on it?", "product_details",
                             slots={**kettles, "focus_sku": "KET-102"})
     assert cards(about_it) == ["KET-102"]  # a question about the product in focus stays about it
+
+
+async def test_it_after_searching_a_named_model_is_that_model():
+    messages, _ = await run(ActionProductDetails(), "how much does it weigh?", "product_details",
+                            slots={"shown_skus": ["KET-100", "KET-102"],
+                                   "search_query": "show me the kaffeo gooseneck pour-over kettle"})
+    assert cards(messages) == ["KET-102"]
