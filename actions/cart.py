@@ -14,7 +14,7 @@ from actions import catalog_client, recommend_client
 from actions.capabilities import declined
 from actions.compound import ABOUT_IT, answer_side_question, split_question
 from actions.presenters import money, results_message
-from actions.references import entity_values, named_model, products_or_ask
+from actions.references import entity_values, named_model, products_or_ask, shown
 from actions.verification import verification
 from aisle.cart_link import CartItem, CartLinkTemplate
 from aisle.config import settings
@@ -77,6 +77,9 @@ def present(cart: CartSummary, link: CartLinkTemplate | None) -> tuple[str, dict
 SET_QUANTITY = re.compile(r"\b(?:make (?:it|that|them|those|this)|change (?:it|that|the quantity) to|i meant|meant|"
                           r"actually|instead|in total|total of|only want|just want)\b", re.IGNORECASE)
 # "actually add one more of the same": more of it, whatever else the message says.
+# "put the cheapest first" orders the list; "add the cheapest", "put the cheapest in my basket" buy it.
+ORDERING = re.compile(r"\b(?:first|last|sort\w*|order(?:ed)?|arrange\w*|rank\w*)\b", re.IGNORECASE)
+BUYING = re.compile(r"\b(?:add|buy|take|get|cart|basket|bag|trolley|checkout)\b", re.IGNORECASE)
 ONE_MORE = re.compile(r"\b(?:\d+|one|two|three|four|five|a couple|a few)\s+more\b|\banother\b", re.IGNORECASE)
 
 
@@ -89,6 +92,9 @@ class ActionAddToCart(Action):
         text = tracker.latest_message.get("text") or ""
         if declined(dispatcher, text):  # "knock 50% off and I'll take it"
             return []
+        from actions.search import ActionRefineSearch, sort_of  # late: search imports this module
+        if shown(tracker) and sort_of(text) and ORDERING.search(text) and not BUYING.search(text):
+            return await ActionRefineSearch().run(dispatcher, tracker, domain)
         # "add a Tressa Curl Hydrate shampoo to my basket", whatever is on screen (a button names its sku)
         named = None if entity_values(tracker, "sku") else named_model(text)
         if named:

@@ -2,6 +2,7 @@
 article for the problem when there is one ("my parcel came smashed": what to do about a damaged item)."""
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from rasa_sdk import Action, Tracker
@@ -10,7 +11,12 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from actions import knowledge_client
 from actions.faq import OFFER_BUTTONS
+from actions.handoff import hand_off
 
+# "this is useless, get me a human please": the shopper has already said yes to a person
+ASKS_FOR_PERSON = re.compile(r"\b(?:talk|speak|chat|get|put|connect|transfer|pass|want|need|give)\b.{0,30}\b"
+                             r"(?:human|real person|a person|someone|somebody|an agent|representative|"
+                             r"manager|supervisor)\b", re.IGNORECASE)
 APOLOGY = ("I'm sorry about that. A person from our team can look into it and put it right. "
            "Shall I bring someone in?")
 
@@ -21,7 +27,10 @@ class ActionAcknowledgeComplaint(Action):
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                   domain: dict[str, Any]) -> list[dict[str, Any]]:
-        article = knowledge_client.confident_answer(tracker.latest_message.get("text") or "")
+        text = tracker.latest_message.get("text") or ""
+        if ASKS_FOR_PERSON.search(text):
+            return hand_off(dispatcher, "requested")
+        article = knowledge_client.confident_answer(text)
         if article:
             dispatcher.utter_message(text=f"I'm sorry about that. {article}")
             dispatcher.utter_message(text="If you'd rather, a person from our team can look into it. Shall I "

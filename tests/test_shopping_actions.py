@@ -651,3 +651,10 @@ async def test_it_after_searching_a_named_model_is_that_model():
                             slots={"shown_skus": ["KET-100", "KET-102"],
                                    "search_query": "show me the kaffeo gooseneck pour-over kettle"})
     assert cards(messages) == ["KET-102"]
+
+
+async def test_put_the_cheapest_first_heard_as_adding_sorts_the_list():
+    _, kettles = await run(ActionSearchProducts(), "kettles", "search_product")
+    messages, slots = await run(ActionAddToCart(), "put the cheapest first", "add_to_cart", slots=kettles,
+                                sender="sort-not-add")
+    assert "cheapest first" in messages[0]["text"] and "cart" not in messages[0]["text"].lower()
