@@ -34,6 +34,10 @@ CHEAPER = re.compile(r"\b(?:cheaper|less expensive|lower price|more affordable|b
 # A question put to the shop itself ("do you guys assemble furniture?", "can you gift wrap it?").
 TO_THE_STORE = re.compile(
     r"^\W*(?:(?:hi|hey|hello)\W+)?(?:do|does|can|could|will|would|are|is) (?:you|u|ya|your|there)\b", re.I)
+# "what warranty do laptops come with?": a question about the store's terms for a kind of product
+TERMS_QUESTION = re.compile(r"^\W*(?:(?:and|so|ok|also|hi|hey)\W+)*(?:what|how|do|does|is|are|can|will)\b.*\b"
+                            r"(?:warrant(?:y|ies)|guarantee[ds]?|returns?|return policy|refunds?|shipping|delivery)\b",
+                            re.I)
 GOES_ON = re.compile(r"^\s*(?:and|also|plus|oh and)\b", re.I)  # a message that adds to the one before
 PRICIER = re.compile(r"\b(?:more expensive|pricier|premium|higher end|high-end|better quality|nicer)\b", re.I)
 MORE = re.compile(r"\b(?:more|next|other|others|else|rest|keep going|load more|different ones)\b", re.I)
@@ -176,8 +180,8 @@ class ActionSearchProducts(Action):
             # right after a search is about those results (a kind of product not on screen starts a new one)
             return await ActionRefineSearch().run(dispatcher, tracker, domain)
         query, question = split_question(text)  # "a black backpack, also do you ship to Canada?"
-        store_question = (not question and TO_THE_STORE.match(text) is not None
-                          and not catalog_client.engine().parse(text)[0].category)
+        store_question = not question and (TERMS_QUESTION.match(text) is not None or (
+            TO_THE_STORE.match(text) is not None and not catalog_client.engine().parse(text)[0].category))
         # "do you guys assemble furniture?", "it's a present - can you gift wrap it?": questions, when an
         # article answers them
         if (store_question and answered_by_article(dispatcher, text)) or (

@@ -658,3 +658,15 @@ async def test_put_the_cheapest_first_heard_as_adding_sorts_the_list():
     messages, slots = await run(ActionAddToCart(), "put the cheapest first", "add_to_cart", slots=kettles,
                                 sender="sort-not-add")
     assert "cheapest first" in messages[0]["text"] and "cart" not in messages[0]["text"].lower()
+
+
+async def test_a_question_about_the_terms_for_a_kind_of_product_gets_the_article(monkeypatch):
+    from actions import compound
+    from knowledge.retrieval import FaqAnswer, Match
+
+    monkeypatch.setattr(compound.knowledge_client, "answer", lambda question: FaqAnswer(
+        "answer", 0.9, [Match(1, "What warranty do I get?", "At least the manufacturer's warranty.", 0.9)]))
+    messages, events = await run(ActionSearchProducts(), "and what warranty do kettles come with?", "search_product")
+    assert [m["text"] for m in messages] == ["At least the manufacturer's warranty."] and not events
+    kettles, _ = await run(ActionSearchProducts(), "kettles with a warranty", "search_product")
+    assert cards(kettles)
