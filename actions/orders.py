@@ -70,6 +70,9 @@ POLICY_QUESTION = re.compile(r"^\s*(?:(?:and|so|ok(?:ay)?|hi|hey|also|quick ques
 OWN_ORDER_REQUEST = re.compile(r"^(?!.*\b(?:collect|pick(?:ed)? ?up)\b).*\b(?:my|our)\s+(?:order|package|parcel|"
                                r"purchase|delivery)\b|\b(?:cancel|return|send (?:it )?back|refund|track|exchange)\w*"
                                r"\s+(?:my|our)\b", re.IGNORECASE)
+# "yes, cancel it please" answering "Shall I cancel it?": the NLU may hear cancel_order, or even deny
+CONFIRMS_CANCEL = re.compile(r"^(?!.*\b(?:don'?t|do not|not|never|keep)\b)\W*(?:yes|yeah|yep|yup|sure|ok(?:ay)?|"
+                             r"please|go ahead|do it|confirm\w*)\b.*\bcancel", re.IGNORECASE)
 SAME_ORDER = re.compile(r"\b(?:it|that one|this one|(?:that|this|the|same) order)\b", re.IGNORECASE)
 EMAIL_IN_TEXT = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
 POSTCODE_CUE = re.compile(r"\b(?:post\s*code|postal\s*code|zip(?:\s*code)?)\b", re.IGNORECASE)
@@ -213,6 +216,8 @@ class ActionOrderRequest(Action):
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                   domain: DomainDict) -> list[dict[str, Any]]:
         text = latest_text(tracker)
+        if tracker.get_slot("cancel_pending") and CONFIRMS_CANCEL.search(text) and not order_numbers(tracker):
+            return [*await ActionCancelOrder().run(dispatcher, tracker, domain), SlotSet("order_action", "answered")]
         action = ACTIONS_BY_INTENT.get(latest_intent(tracker), "status")
         if action == "status" and DETAIL_WORDS.search(text):
             action = "details"
@@ -226,7 +231,7 @@ class ActionOrderRequest(Action):
             # "what's the tracking number?" / "can I still return it?" after a status: the order just shown
             number = tracker.get_slot("order_number")
         if number is None and not emails and is_policy_question(text) and answered_by_article(dispatcher, text):
-            return [SlotSet("order_action", "policy")]
+            return [SlotSet("order_action", "answered")]
         events = [SlotSet("order_action", action), SlotSet("order_number", number),
                   SlotSet("order_email", emails[0] if emails else email),
                   SlotSet("order_postcode", postcode_in(text)), SlotSet("cancel_pending", False)]
@@ -264,7 +269,7 @@ class ValidateOrderForm(FormValidationAction):
     async def required_slots(self, domain_slots: list[str], dispatcher: CollectingDispatcher, tracker: Tracker,
                              domain: DomainDict) -> list[str]:
         action = tracker.get_slot("order_action")
-        if action in ("blocked", "policy"):
+        if action in ("blocked", "answered"):
             return []
         if action in FULL_ACTIONS and normalize_number(tracker.get_slot("order_number")) not in verification(tracker)[1]:
             return [*domain_slots, "order_postcode"]
@@ -390,7 +395,7 @@ class ActionOrderNext(Action):
             wait = orders_client.caller_wait(caller_of(tracker)) or 1
             dispatcher.utter_message(text=THROTTLED.format(wait=wait_text(wait)), buttons=PERSON_BUTTONS)
             return [SlotSet("order_action", None), SlotSet("human_offered", True)]
-        if action == "policy":  # a general question, answered by its help article: no order to look up
+        if action == "answered":  # a general question or a confirmation, answered already: no order to look up
             return [SlotSet("order_action", None)]
         order = order_of(tracker)
         if order is None:  # cannot happen after the form, unless the order vanished meanwhile
@@ -464,6 +469,8 @@ class ActionKeepOrder(Action):
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                   domain: DomainDict) -> list[dict[str, Any]]:
+        if CONFIRMS_CANCEL.search(latest_text(tracker)):  # "yes cancel it" heard as a no
+            return await ActionCancelOrder().run(dispatcher, tracker, domain)
         dispatcher.utter_message(text=f"OK, order {tracker.get_slot('order_number')} stays as it is.")
         return [SlotSet("cancel_pending", False)]
 

@@ -10,8 +10,9 @@ from rasa_sdk.executor import CollectingDispatcher
 from sqlalchemy import select, update
 
 from actions import catalog_client, orders_client
-from actions.orders import (NOT_FOUND, WRONG_POSTCODE, ActionAskOrderPostcode, ActionCancelOrder, ActionCreateReturn, ActionOrderNext,
-                            ActionOrderRequest, ActionSessionStart, ValidateOrderForm, ValidateReturnForm)
+from actions.orders import (NOT_FOUND, WRONG_POSTCODE, ActionAskOrderPostcode, ActionCancelOrder, ActionCreateReturn,
+                            ActionKeepOrder, ActionOrderNext, ActionOrderRequest, ActionSessionStart,
+                            ValidateOrderForm, ValidateReturnForm)
 from aisle import config, migrate
 from aisle.db import session_factory
 from aisle.models import Order, OrderStatus, ReturnRequest, VerificationFailure
@@ -194,10 +195,10 @@ async def test_a_question_about_the_rules_is_answered_by_its_article_not_the_ord
                          ("ok, what's your return policy?", "You can return most items within 30 days of delivery.")):
         dispatcher = CollectingDispatcher()
         events = await ActionOrderRequest().run(dispatcher, tracker(text, "return_request"), {})
-        assert said(dispatcher) == answer and slots(events) == {"order_action": "policy"}
+        assert said(dispatcher) == answer and slots(events) == {"order_action": "answered"}
         assert await ValidateOrderForm().required_slots(DOMAIN_SLOTS, dispatcher, tracker(
-            text, "return_request", {"order_action": "policy"}), DOMAIN) == []
-        assert slots(await ActionOrderNext().run(dispatcher, tracker(slots={"order_action": "policy"}), {})) == {
+            text, "return_request", {"order_action": "answered"}), DOMAIN) == []
+        assert slots(await ActionOrderNext().run(dispatcher, tracker(slots={"order_action": "answered"}), {})) == {
             "order_action": None}
     # One's own order: the form asks for it as before.
     for text in ("can I return my order?", "can you cancel my order please", "is my package on its way?",
@@ -405,6 +406,20 @@ async def test_cancel_with_confirmation_writes_the_database():
         assert s.scalars(select(Order.status).where(Order.number == "10003")).one() is OrderStatus.cancelled
     _, again = await next_step("cancel", "10003")
     assert "can't be cancelled because it is cancelled" in again
+
+
+async def test_yes_cancel_it_confirms_the_cancellation_whatever_intent_it_was_heard_as():
+    pending = {"order_number": "10003", "cancel_pending": True, **proved(unlocked=["10003"])}
+    for text, intent, action in (("yes cancel it", "deny", ActionKeepOrder()),
+                                 ("yes, cancel it please", "cancel_order", ActionOrderRequest())):
+        dispatcher = CollectingDispatcher()
+        events = slots(await action.run(dispatcher, tracker(text, intent, pending), {}))
+        assert "stays as it is" not in said(dispatcher) and "cancel" in said(dispatcher), text
+        assert events["cancel_pending"] is False
+    assert events["order_action"] == "answered"
+    dispatcher = CollectingDispatcher()
+    await ActionKeepOrder().run(dispatcher, tracker("no, don't cancel it", "deny", pending), {})
+    assert "order 10003 stays as it is" in said(dispatcher)
 
 
 async def test_outside_the_return_window():
