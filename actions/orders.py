@@ -67,12 +67,14 @@ POLICY_QUESTION = re.compile(r"^\s*(?:(?:and|so|ok(?:ay)?|hi|hey|also|quick ques
                              r"(?:can|could|do|does|will|would|is|are|if|how (?:long|many|much|does|do)|"
                              r"what(?:'s| is| are)? (?:your|the))\b", re.IGNORECASE)
 # "my order" makes it one's own order, unless the question is where to collect it.
-OWN_ORDER_REQUEST = re.compile(r"^(?!.*\b(?:collect|pick(?:ed)? ?up)\b).*\b(?:my|our)\s+(?:order|package|parcel|"
-                               r"purchase|delivery)\b|\b(?:cancel|return|send (?:it )?back|refund|track|exchange)\w*"
-                               r"\s+(?:my|our)\b", re.IGNORECASE)
+OWN_ORDER_REQUEST = re.compile(r"^(?!.*\b(?:collect|pick(?:ed)? ?up)\b).*\b(?:my|our)\s+"
+                               r"(?:order|package|parcel|purchase|delivery)\b|"
+                               r"\b(?:cancel|return|send (?:it )?back|refund|track|exchange)\w*\s+(?:my|our)\b",
+                               re.IGNORECASE)
 # "yes, cancel it please" answering "Shall I cancel it?": the NLU may hear cancel_order, or even deny
-CONFIRMS_CANCEL = re.compile(r"^(?!.*\b(?:don'?t|do not|not|never|keep)\b)\W*(?:yes|yeah|yep|yup|sure|ok(?:ay)?|"
-                             r"please|go ahead|do it|confirm\w*)\b.*\bcancel", re.IGNORECASE)
+CONFIRMS_CANCEL = re.compile(r"^(?!.*\b(?:don'?t|do not|not|never|keep)\b)\W*"
+                             r"(?:yes|yeah|yep|yup|sure|ok(?:ay)?|please|go ahead|do it|confirm\w*)\b.*\bcancel",
+                             re.IGNORECASE)
 SAME_ORDER = re.compile(r"\b(?:it|that one|this one|(?:that|this|the|same) order)\b", re.IGNORECASE)
 EMAIL_IN_TEXT = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
 POSTCODE_CUE = re.compile(r"\b(?:post\s*code|postal\s*code|zip(?:\s*code)?)\b", re.IGNORECASE)
@@ -217,7 +219,8 @@ class ActionOrderRequest(Action):
                   domain: DomainDict) -> list[dict[str, Any]]:
         text = latest_text(tracker)
         if tracker.get_slot("cancel_pending") and CONFIRMS_CANCEL.search(text) and not order_numbers(tracker):
-            return [*await ActionCancelOrder().run(dispatcher, tracker, domain), SlotSet("order_action", "answered")]
+            cancelled = await ActionCancelOrder().run(dispatcher, tracker, domain)
+            return [*cancelled, SlotSet("order_action", "answered")]
         action = ACTIONS_BY_INTENT.get(latest_intent(tracker), "status")
         if action == "status" and DETAIL_WORDS.search(text):
             action = "details"
@@ -230,7 +233,8 @@ class ActionOrderRequest(Action):
         if number is None and email and (action == "details" or SAME_ORDER.search(text)):
             # "what's the tracking number?" / "can I still return it?" after a status: the order just shown
             number = tracker.get_slot("order_number")
-        if number is None and not emails and is_policy_question(text) and answered_by_article(dispatcher, text):
+        if (number is None and not emails and is_policy_question(text)
+                and answered_by_article(dispatcher, text)):
             return [SlotSet("order_action", "answered")]
         events = [SlotSet("order_action", action), SlotSet("order_number", number),
                   SlotSet("order_email", emails[0] if emails else email),
@@ -395,7 +399,7 @@ class ActionOrderNext(Action):
             wait = orders_client.caller_wait(caller_of(tracker)) or 1
             dispatcher.utter_message(text=THROTTLED.format(wait=wait_text(wait)), buttons=PERSON_BUTTONS)
             return [SlotSet("order_action", None), SlotSet("human_offered", True)]
-        if action == "answered":  # a general question or a confirmation, answered already: no order to look up
+        if action == "answered":  # a store question or a confirmation, answered already: no order to look up
             return [SlotSet("order_action", None)]
         order = order_of(tracker)
         if order is None:  # cannot happen after the form, unless the order vanished meanwhile

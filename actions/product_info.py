@@ -33,6 +33,8 @@ TOPICS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
 }
 GENERIC = re.compile(r"\b(?:tell me (?:more )?about|more (?:info|information|details)|details|describe|"
                      r"what is it|what's it like|about (?:it|that|this))\b", re.I)
+# "does the Kestrel Air 13 come in blue?": the reference already picked the variant in the colour asked for
+COMES_IN = re.compile(r"\b(?:come|comes|available|get (?:it|one|them)|have (?:it|one|them)|sold)\s+in\b", re.I)
 STOPWORDS = set("the a an is it this that one does do what how of for in on to with be are there".split())
 
 
@@ -58,6 +60,9 @@ def answer_about(p: ProductView, question: str) -> str:
     q = question.lower()
     if GENERIC.search(q) or q.startswith("/"):  # "tell me about the first one", a Details button
         return overview(p)
+    colour = str(p.attributes.get("color") or "").lower()
+    if colour and COMES_IN.search(q) and re.search(rf"\b{re.escape(colour)}\b", q):
+        return f"Yes, the {p.title} comes in {colour}" + ("." if p.stock > 0 else ", but it's out of stock just now.")
     if re.search(r"\b(stock|available|availability|left|ship)\b", q):
         return (f"Yes, the {p.title} is in stock ({p.stock} available)." if p.stock > 0
                 else f"The {p.title} is out of stock at the moment.")

@@ -83,7 +83,8 @@ def referenced_products(tracker: Tracker, every_match: bool = False) -> list[Pro
         # "how much does it weigh?" after "show me the Northpeak Trekker 2 tent": the model searched for
         searched = named_model(str(tracker.get_slot("search_query")))
         if searched is not None:
-            skus += [v.sku for v in catalog_client.products(listed) if model_name(v) == model_name(searched)][:1]
+            skus += [v.sku for v in catalog_client.products(listed)
+                     if model_name(v) == model_name(searched)][:1]
     return catalog_client.products(list(dict.fromkeys(skus)))
 
 

@@ -36,8 +36,8 @@ TO_THE_STORE = re.compile(
     r"^\W*(?:(?:hi|hey|hello)\W+)?(?:do|does|can|could|will|would|are|is) (?:you|u|ya|your|there)\b", re.I)
 # "what warranty do laptops come with?": a question about the store's terms for a kind of product
 TERMS_QUESTION = re.compile(r"^\W*(?:(?:and|so|ok|also|hi|hey)\W+)*(?:what|how|do|does|is|are|can|will)\b.*\b"
-                            r"(?:warrant(?:y|ies)|guarantee[ds]?|returns?|return policy|refunds?|shipping|delivery)\b",
-                            re.I)
+                            r"(?:warrant(?:y|ies)|guarantee[ds]?|returns?|return policy|refunds?|shipping|"
+                            r"delivery)\b", re.I)
 GOES_ON = re.compile(r"^\s*(?:and|also|plus|oh and)\b", re.I)  # a message that adds to the one before
 PRICIER = re.compile(r"\b(?:more expensive|pricier|premium|higher end|high-end|better quality|nicer)\b", re.I)
 MORE = re.compile(r"\b(?:more|next|other|others|else|rest|keep going|load more|different ones)\b", re.I)

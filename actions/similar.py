@@ -17,8 +17,8 @@ from actions.presenters import results_message
 from actions.product_info import named_product
 from actions.faq import answer_from_knowledge_base
 from actions.references import products_or_ask, referenced_products, shown
-from actions.search import (CHEAPER, MORE, PAGE, PRICIER, THAT_BRAND, ActionRefineSearch, ActionSearchProducts,
-                            only_qualifies, relaxed_note)
+from actions.search import (CHEAPER, MORE, PAGE, PRICIER, THAT_BRAND, ActionRefineSearch,
+                            ActionSearchProducts, only_qualifies, relaxed_note)
 from catalog.search import model_name
 
 # Words that do ask for something alike ("anything like the second one", "alternatives to it").

@@ -119,7 +119,8 @@ async def test_a_complaint_with_a_help_article_gets_it_before_the_offer_of_a_per
 
 
 async def test_a_complaint_that_asks_for_a_person_hands_over_without_asking_again(dispatcher):
-    tracker = tracker_for([user_event("that link never arrives. this is useless, get me a human please", "complain")])
+    text = "that link never arrives. this is useless, get me a human please"
+    tracker = tracker_for([user_event(text, "complain")])
     events = await ActionAcknowledgeComplaint().run(dispatcher, tracker, DOMAIN)
     assert dispatcher.messages[0]["custom"] == {"type": "handoff", "reason": "requested"}
     assert events == [SlotSet("human_offered", False)]

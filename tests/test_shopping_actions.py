@@ -244,6 +244,12 @@ async def test_how_much_of_an_attribute_is_that_attribute_not_the_price():
     assert messages[0]["text"] == "For the Stainless Steel Electric Kettle 1.7 L, capacity: 1.7 L."
 
 
+async def test_does_it_come_in_a_colour_answers_the_colour_not_a_sentence_with_come():
+    messages, _ = await run(ActionProductDetails(), "does the gooseneck kettle come in black?", "product_details",
+                            slots={"shown_skus": ["KET-100", "KET-102"]}, entities=[{"entity": "color", "value": "black"}])
+    assert messages[0]["text"] == "Yes, the Gooseneck Pour-Over Kettle comes in black."
+
+
 async def test_just_the_ones_whose_titles_say_a_word_keeps_those_on_screen():
     _, kettles = await run(ActionSearchProducts(), "kettles", "search_product")
     messages, slots = await run(ActionRefineSearch(), "ok just show me the gooseneck ones", "refine_search",
