@@ -243,11 +243,15 @@ def has_size(p: ProductView, wanted: Sequence[str]) -> bool:
     return _has_value(p, ("size", "sizes"), wanted, also_title=False)
 
 
+# Fibres sold under their own names that are wool all the same: "no wool, it makes me itch" rules them out.
+MATERIAL_KINDS = {"wool": ("mohair", "cashmere", "merino", "alpaca", "angora", "lambswool")}
+
+
 def has_material(p: ProductView, wanted: Sequence[str]) -> bool:
     """The material in its attributes or title; an imitation is not the real thing ("vegan leather" is no
-    "leather"), though "merino wool" is "wool"."""
+    "leather"), though "merino wool" and "mohair" are "wool"."""
     texts = [*_values(p, ("material",)), p.title.lower()]
-    for w in (w.lower() for w in wanted):
+    for w in {k for w in wanted for k in (w.lower(), *MATERIAL_KINDS.get(w.lower(), ()))}:
         for text in texts:
             for m in re.finditer(rf"\b{re.escape(w)}\b", text):
                 before = text[:m.start()].split()[-1:]

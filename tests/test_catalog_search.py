@@ -363,6 +363,8 @@ def test_an_imitation_is_not_the_material():
     wallet = view("Slim Wallet", "Bags & Travel > Wallets", material="vegan leather")
     assert has_material(wallet, ["vegan leather"]) and not has_material(wallet, ["leather"])
     assert has_material(view("Trail Tee", "Men's Clothing > T-Shirts", material="merino wool"), ["wool"])
+    mohair = view("Cloud Sweater", "Women's Clothing > Sweaters", material="mohair blend")
+    assert has_material(mohair, ["wool"]) and not has_material(mohair, ["cotton"])
 
 
 def test_typo_correction_leaves_plurals_of_catalog_words_and_synonyms_alone(engine):
