@@ -12,6 +12,8 @@ from rasa_sdk.executor import CollectingDispatcher
 from actions import knowledge_client
 from actions.faq import OFFER_BUTTONS
 from actions.handoff import hand_off
+from actions.references import shown
+from actions.search import ActionRefineSearch, narrows_the_results
 
 # "this is useless, get me a human please": the shopper has already said yes to a person
 ASKS_FOR_PERSON = re.compile(r"\b(?:talk|speak|chat|get|put|connect|transfer|pass|want|need|give)\b.{0,30}\b"
@@ -30,6 +32,8 @@ class ActionAcknowledgeComplaint(Action):
         text = tracker.latest_message.get("text") or ""
         if ASKS_FOR_PERSON.search(text):
             return hand_off(dispatcher, "requested")
+        if shown(tracker) and narrows_the_results(text):  # "not lavender, hate that smell" about the results
+            return await ActionRefineSearch().run(dispatcher, tracker, domain)
         article = knowledge_client.confident_answer(text)
         if article:
             dispatcher.utter_message(text=f"I'm sorry about that. {article}")

@@ -302,5 +302,11 @@ def about_the_results(text: str) -> bool:
     return bool(stated.active() or _excludes(stated))
 
 
+def narrows_the_results(text: str) -> bool:
+    """"not lavender, hate that smell": a colour, size, material, brand or exclusion and no kind of product."""
+    stated = catalog_client.engine().parse(text)[0]
+    return qualifies_only(stated) or (stated.category is None and _excludes(stated))
+
+
 def _excludes(c: Constraints) -> bool:
     return bool(c.exclude_brands or c.exclude_colors or c.exclude_materials or c.exclude_terms)

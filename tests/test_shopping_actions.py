@@ -676,3 +676,12 @@ async def test_a_question_about_the_terms_for_a_kind_of_product_gets_the_article
     assert [m["text"] for m in messages] == ["At least the manufacturer's warranty."] and not events
     kettles, _ = await run(ActionSearchProducts(), "kettles with a warranty", "search_product")
     assert cards(kettles)
+
+
+async def test_a_complaint_that_rules_something_out_refines_the_results_on_screen():
+    from actions.complaint import ActionAcknowledgeComplaint
+
+    _, kettles = await run(ActionSearchProducts(), "kettles", "search_product")
+    assert "KET-102" in kettles["shown_skus"]
+    messages, _ = await run(ActionAcknowledgeComplaint(), "not kaffeo, hate that brand", "complain", slots=kettles)
+    assert cards(messages) and "KET-102" not in cards(messages)
