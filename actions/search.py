@@ -49,6 +49,7 @@ SORT_PRICE_DESC = re.compile(r"\b(?:most expensive|priciest|high(?:est)? to low(
                              r"expensive (?:ones? )?first|price,? (?:high|descending))", re.I)
 SORT_PRICE = re.compile(r"\b(?:che?a?pe?st|lowest price|low(?:est)? to high(?:est)?|lowest first|"
                         r"price,? (?:low|ascending)|(?:sort|order|arrange|rank)\w*(?: \w+){0,3} by price|by price)\b", re.I)
+CHEAP_END = re.compile(r"\b(?:che?a?pe?st|lowest|least expensive|low(?:est)? to high)", re.I)
 SORT_RATING = re.compile(r"\b(?:highest[- ]rated|best[- ]reviewed|top[- ]rated|best[- ]rated|most stars|"
                          r"(?:sort|order|rank)\w*(?: \w+){0,3} by (?:rating|ratings|reviews|stars)|by (?:rating|reviews))\b", re.I)
 # "sort by size" or "show them by newest" asks for an order; "show me those in brown, size 10" states a size.
@@ -71,11 +72,11 @@ def relaxed_note(relaxed: list[str], newest: Sequence[str] = ()) -> str:
 
 
 def sort_of(text: str) -> str | None:
-    # "from cheapest to most expensive" names both ends: the order starts at the first one named
-    desc, asc = SORT_PRICE_DESC.search(text), SORT_PRICE.search(text)
-    if desc and (not asc or desc.start() <= asc.start()):
-        return "price_desc"
-    if asc:
+    desc = SORT_PRICE_DESC.search(text)
+    if desc:  # "from cheapest to most expensive" names both ends: the order starts at the first one named
+        cheap_end = CHEAP_END.search(text)
+        return "price" if cheap_end and cheap_end.start() < desc.start() else "price_desc"
+    if SORT_PRICE.search(text):
         return "price"
     return "rating" if SORT_RATING.search(text) else None
 

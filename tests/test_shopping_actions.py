@@ -419,6 +419,9 @@ def test_a_sort_from_one_end_to_the_other_starts_at_the_first_end_named():
     assert sort_of("sort them from cheapest to most expensive") == "price"
     assert sort_of("from the most expensive to the cheapest please") == "price_desc"
     assert sort_of("lowest price to highest") == "price" and sort_of("priciest first") == "price_desc"
+    for desc in ("now by price, most expensive at the top", "sort those by price, high to low",
+                 "sort by price, highest first"):
+        assert sort_of(desc) == "price_desc", desc
 
 
 async def test_not_from_a_brand_applies_to_the_results_on_screen():
