@@ -91,7 +91,8 @@ LEXICON_SKIPS = {"color", "colour", "size", "sizes", "material"}  # these come f
 COMMON_VALUES = set("all both none standard normal regular yes no other mixed various window".split())
 # Words that a negation may cover without naming anything to exclude ("not sure which size").
 NOT_EXCLUDABLE = STOPWORDS | set("one ones kind type brand thing things stuff item items size colour color "
-                                 "sure really too very so them much many at up down out it its on off".split())
+                                 "sure really too very so them much many at up down out it its on off all "
+                                 "whatsoever".split())  # "no wool at all please" excludes wool, not "all"
 
 
 @dataclass(frozen=True)

@@ -163,6 +163,11 @@ def test_negation_excludes(engine, query, excluded):
     assert items and not any(excluded(i) for i in items)
 
 
+def test_no_x_at_all_excludes_x_only(engine):
+    stated = engine.parse("no leather at all please")[0]
+    assert stated.exclude_materials == ("leather",) and stated.exclude_terms == ()
+
+
 def test_index_persists_and_updates_incrementally(settings, engine):
     counter = CountingEncoder()
     reloaded = CatalogSearch(settings, encode=counter)
