@@ -65,6 +65,7 @@ DAMAGED = re.compile(r"\b(?:damaged|broken|broke|cracked|smashed|shattered|dente
 # than a request about one's own order ("can I return my order?"): the help article answers it.
 POLICY_QUESTION = re.compile(r"^\s*(?:(?:and|so|ok(?:ay)?|hi|hey|also|quick question)[,!.\s]+)*"
                              r"(?:can|could|do|does|will|would|is|are|if|how (?:long|many|much|does|do)|"
+                             r"when (?:would|will|do|does|can|should) (?:i|you|we)|"
                              r"what(?:'s| is| are)? (?:your|the))\b", re.IGNORECASE)
 # "my order" makes it one's own order, unless the question is where to collect it.
 OWN_ORDER_REQUEST = re.compile(r"^(?!.*\b(?:collect|pick(?:ed)? ?up)\b).*\b(?:my|our)\s+"

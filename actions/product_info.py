@@ -12,7 +12,7 @@ from actions import catalog_client
 from actions.capabilities import declined
 from actions.compound import ABOUT_IT, answer_side_question, answered_by_article, split_question
 from actions.presenters import card, money
-from actions.references import IT, ask_which_or_what, named_model, referenced_products, shown
+from actions.references import IT, PLURAL, ask_which_or_what, named_model, referenced_products, shown
 from actions.verification import verification
 from aisle.models import InteractionKind
 from catalog.documents import ProductView
@@ -114,10 +114,15 @@ class ActionProductDetails(Action):
         referenced = referenced_products(tracker)
         # "is the Kaffeo gooseneck kettle stainless steel?" with nothing on screen: find it, then answer
         named = None if referenced else named_product(text)
+        listed = shown(tracker)
         if referenced or named:
             product = referenced[0] if referenced else named
-        elif not IT.search(text) and answered_by_article(dispatcher, text):
-            return []  # "what's the warranty like on electronics?" asks the store, not about a product
+        elif (not IT.search(text) or not listed) and answered_by_article(dispatcher, text):
+            # "what's the warranty like on electronics?", or "what if I drop it, is that covered?" with no
+            # product on screen: the store's rules, not a product
+            return []
+        elif listed and IT.search(text) and not PLURAL.search(text) and (top := catalog_client.products(listed[:1])):
+            product = top[0]  # "how thick is it?" under a list: the top result, which the answer names
         else:
             ask_which_or_what(
                 tracker, dispatcher, "Which one do you mean? You can say \"the first one\" or tap Details on a product.",
@@ -130,7 +135,6 @@ class ActionProductDetails(Action):
             answer_side_question(dispatcher, question)
         # A product picked from the list leaves the list on screen: after "is the second one leather?",
         # "I'll take the first one" still means the list's first.
-        listed = shown(tracker)
         return [SlotSet("focus_sku", product.sku),
                 SlotSet("shown_skus", listed if product.sku in listed else [product.sku])]
 

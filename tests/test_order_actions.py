@@ -12,7 +12,7 @@ from sqlalchemy import select, update
 from actions import catalog_client, orders_client
 from actions.orders import (NOT_FOUND, WRONG_POSTCODE, ActionAskOrderPostcode, ActionCancelOrder, ActionCreateReturn,
                             ActionKeepOrder, ActionOrderNext, ActionOrderRequest, ActionSessionStart,
-                            ValidateOrderForm, ValidateReturnForm)
+                            ValidateOrderForm, ValidateReturnForm, is_policy_question)
 from aisle import config, migrate
 from aisle.db import session_factory
 from aisle.models import Order, OrderStatus, ReturnRequest, VerificationFailure
@@ -200,6 +200,8 @@ async def test_a_question_about_the_rules_is_answered_by_its_article_not_the_ord
             text, "return_request", {"order_action": "answered"}), DOMAIN) == []
         assert slots(await ActionOrderNext().run(dispatcher, tracker(slots={"order_action": "answered"}), {})) == {
             "order_action": None}
+    assert is_policy_question("and when would i actually get my money back")
+    assert not is_policy_question("when will my order arrive?")
     # One's own order: the form asks for it as before.
     for text in ("can I return my order?", "can you cancel my order please", "is my package on its way?",
                  "can I track my parcel?"):

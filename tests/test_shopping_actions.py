@@ -265,10 +265,11 @@ async def test_sort_heard_as_a_comparison_sorts_the_results_on_screen():
 
 
 async def test_a_need_gets_suggestions_of_the_one_kind_it_is_most_about():
-    messages, _ = await run(ActionRecommend(), "my dad wants fresh coffee every morning, what should I get him",
-                            "recommend")
-    kinds = {catalog_client.engine().by_sku[sku].category for sku in cards(messages)}
-    assert len(kinds) == 1 and cards(messages)
+    # Headphones lead by a wide margin here; "fresh coffee every morning" was a near tie between grinders (one
+    # product, so topped up with other kinds) and coffee makers that CPUs with and without AVX-512 broke apart.
+    messages, _ = await run(ActionRecommend(), "the train is so noisy on my commute i can't hear my podcasts, "
+                            "what should I get", "recommend")
+    assert cards(messages) == ["HP-700", "HP-701"]
 
 
 async def test_one_of_two_kinds_on_screen_narrows_the_results_to_it():
@@ -688,3 +689,16 @@ async def test_a_complaint_that_rules_something_out_refines_the_results_on_scree
     assert "KET-102" in kettles["shown_skus"]
     messages, _ = await run(ActionAcknowledgeComplaint(), "not kaffeo, hate that brand", "complain", slots=kettles)
     assert cards(messages) and "KET-102" not in cards(messages)
+
+
+async def test_it_under_a_list_is_the_top_result_and_with_nothing_on_screen_a_store_question(monkeypatch):
+    from actions import compound
+    from knowledge.retrieval import FaqAnswer, Match
+
+    messages, _ = await run(ActionProductDetails(), "how big is it?", "product_details",
+                            slots={"shown_skus": ["KET-100", "KET-102"]})
+    assert cards(messages) == ["KET-100"] and "Stainless Steel Electric Kettle" in messages[0]["text"]
+    monkeypatch.setattr(compound.knowledge_client, "answer", lambda question: FaqAnswer(
+        "answer", 0.9, [Match(1, "Does the warranty cover accidents?", "Accidental damage isn't covered.", 0.9)]))
+    messages, _ = await run(ActionProductDetails(), "what if i drop it, is that covered?", "product_details")
+    assert [m["text"] for m in messages] == ["Accidental damage isn't covered."]
