@@ -76,10 +76,10 @@ def present(cart: CartSummary, link: CartLinkTemplate | None) -> tuple[str, dict
 # "actually make that 3": the quantity of what is in the cart becomes 3, it does not grow by 3.
 SET_QUANTITY = re.compile(r"\b(?:make (?:it|that|them|those|this)|change (?:it|that|the quantity) to|i meant|meant|"
                           r"actually|instead|in total|total of|only want|just want)\b", re.IGNORECASE)
-# "actually add one more of the same": more of it, whatever else the message says.
 # "put the cheapest first" orders the list; "add the cheapest", "put the cheapest in my basket" buy it.
 ORDERING = re.compile(r"\b(?:first|last|sort\w*|order(?:ed)?|arrange\w*|rank\w*)\b", re.IGNORECASE)
 BUYING = re.compile(r"\b(?:add|buy|take|get|cart|basket|bag|trolley|checkout)\b", re.IGNORECASE)
+# "actually add one more of the same": more of it, whatever else the message says.
 ONE_MORE = re.compile(r"\b(?:\d+|one|two|three|four|five|a couple|a few)\s+more\b|\banother\b", re.IGNORECASE)
 
 

@@ -62,7 +62,8 @@ def answer_about(p: ProductView, question: str) -> str:
         return overview(p)
     colour = str(p.attributes.get("color") or "").lower()
     if colour and COMES_IN.search(q) and re.search(rf"\b{re.escape(colour)}\b", q):
-        return f"Yes, the {p.title} comes in {colour}" + ("." if p.stock > 0 else ", but it's out of stock just now.")
+        stock = "." if p.stock > 0 else ", but it's out of stock just now."
+        return f"Yes, the {p.title} comes in {colour}{stock}"
     if re.search(r"\b(stock|available|availability|left|ship)\b", q):
         return (f"Yes, the {p.title} is in stock ({p.stock} available)." if p.stock > 0
                 else f"The {p.title} is out of stock at the moment.")
@@ -121,7 +122,8 @@ class ActionProductDetails(Action):
             # "what's the warranty like on electronics?", or "what if I drop it, is that covered?" with no
             # product on screen: the store's rules, not a product
             return []
-        elif listed and IT.search(text) and not PLURAL.search(text) and (top := catalog_client.products(listed[:1])):
+        elif listed and IT.search(text) and not PLURAL.search(text) and (
+                top := catalog_client.products(listed[:1])):
             product = top[0]  # "how thick is it?" under a list: the top result, which the answer names
         else:
             ask_which_or_what(
