@@ -16,7 +16,7 @@ from actions import catalog_client, recommend_client
 from actions.presenters import results_message
 from actions.product_info import named_product
 from actions.faq import answer_from_knowledge_base
-from actions.references import products_or_ask, referenced_products, shown
+from actions.references import ask_which_or_what, referenced_products, shown
 from actions.search import (CHEAPER, MORE, PAGE, PRICIER, THAT_BRAND, ActionRefineSearch,
                             ActionSearchProducts, only_qualifies, relaxed_note)
 from catalog.search import model_name
@@ -43,17 +43,19 @@ class ActionSimilarProducts(Action):
                     return await ActionSearchProducts().run(dispatcher, tracker, domain)
                 if shown(tracker) and only_qualifies(text):  # "something in brass?" about those on screen
                     return await ActionRefineSearch().run(dispatcher, tracker, domain)
-        if shown(tracker) and not referenced_products(tracker) and (
+        picked = referenced_products(tracker)
+        if shown(tracker) and not picked and (
                 THAT_BRAND.search(text) or (MORE.search(text) and not ALIKE.search(text))):
             # "anything similar from a different brand?", "got any others?" with no product picked: the list
             return await ActionRefineSearch().run(dispatcher, tracker, domain)
         # "any alternatives to the Volta Sleep Buds?" with nothing on screen names its product
         on_screen = shown(tracker) or tracker.get_slot("focus_sku")
         named = None if on_screen or text.startswith("/") else named_product(text)
-        products = [named] if named else products_or_ask(
-            tracker, dispatcher, "Similar to which one? Say \"like the first one\" or tap Similar on a product.",
-            "Tell me which product you have in mind and I'll find similar ones.")
+        products = [named] if named else picked
         if not products:
+            ask_which_or_what(
+                tracker, dispatcher, "Similar to which one? Say \"like the first one\" or tap Similar on a product.",
+                "Tell me which product you have in mind and I'll find similar ones.")
             return []
         source = products[0]
         stated, _ = catalog_client.engine().parse("" if text.startswith("/") else text)
