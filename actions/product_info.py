@@ -11,7 +11,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from actions import catalog_client
 from actions.capabilities import declined
 from actions.compound import ABOUT_IT, answer_side_question, answered_by_article, split_question
-from actions.presenters import card, money
+from actions.presenters import card, money, results_message
 from actions.references import IT, PLURAL, ask_which_or_what, named_model, referenced_products, shown
 from actions.verification import verification
 from aisle.models import InteractionKind
@@ -33,8 +33,16 @@ TOPICS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
 }
 GENERIC = re.compile(r"\b(?:tell me (?:more )?about|more (?:info|information|details)|details|describe|"
                      r"what is it|what's it like|about (?:it|that|this))\b", re.I)
-# "does the Kestrel Air 13 come in blue?": the reference already picked the variant in the colour asked for
+# "does the Kestrel Air 13 come in blue?": answered about the blue variant (in_colour_asked_for)
 COMES_IN = re.compile(r"\b(?:come|comes|available|get (?:it|one|them)|have (?:it|one|them)|sold)\s+in\b", re.I)
+# "do the canvas ones come in a 12?": the size asked for, after COMES_IN
+SIZE_ASKED = re.compile(
+    r"\bin\s+(?:an?\s+|(?:a\s+)?size\s+|uk\s+|us\s+|eu\s+)?(\d{1,2}(?:\.5)?|x{0,3}[sml]|xx?l)\b"
+    r"(?!\s*(?:colou?rs?|sizes?|styles?|versions?|shades?|finish))", re.I)
+# "what colours can I get it in?", "any other colors?": the model's variants, not this one's colour
+COLOURS_ASKED = re.compile(r"\b(?:what|which|other|more)\s+colou?rs\b|\bcolou?r (?:options|choices)\b", re.I)
+# "how much does it weigh?", "how much coffee does it hold?": a "how much" that does not ask the price
+NOT_PRICE = re.compile(r"\b(?:weigh|weighs|hold|holds|fit|fits|power|storage|memory|ram|battery)\b", re.I)
 STOPWORDS = set("the a an is it this that one does do what how of for in on to with be are there".split())
 
 
@@ -64,6 +72,12 @@ def answer_about(p: ProductView, question: str) -> str:
     if colour and COMES_IN.search(q) and re.search(rf"\b{re.escape(colour)}\b", q):
         stock = "." if p.stock > 0 else ", but it's out of stock just now."
         return f"Yes, the {p.title} comes in {colour}{stock}"
+    if (sizes := p.attributes.get("size")) and COMES_IN.search(q) and (asked := SIZE_ASKED.search(q)):
+        offered = [str(v) for v in (sizes if isinstance(sizes, list) else [sizes])]
+        if asked.group(1).lower() in {v.lower() for v in offered}:
+            return f"Yes, the {p.title} comes in size {asked.group(1).upper()}."
+        return (f"Sorry, the {p.title} doesn't come in size {asked.group(1).upper()}: "
+                f"{', '.join(offered)} only.")
     if re.search(r"\b(stock|available|availability|left|ship)\b", q):
         return (f"Yes, the {p.title} is in stock ({p.stock} available)." if p.stock > 0
                 else f"The {p.title} is out of stock at the moment.")
@@ -75,7 +89,7 @@ def answer_about(p: ProductView, question: str) -> str:
     if named:  # "how much ram does it have", "what storage", "which tog is the duvet"
         return f"For the {p.title}, " + "; ".join(f"{k.replace('_', ' ')}: {describe_value(p.attributes[k])}"
                                                   for k in named) + "."
-    if re.search(r"\b(price|cost|how much)\b", q):
+    if re.search(r"\b(price|cost|costs)\b", q) or re.search(r"\bhow much\b", q) and not NOT_PRICE.search(q):
         return f"The {p.title} costs {money(p.price, p.currency)}."
     if re.search(r"\b(warranty|guarantee|guaranteed)\b", q):
         found = [s for s in sentences(p.description) if re.search(r"warrant|guarant", s, re.I)]
@@ -130,7 +144,12 @@ class ActionProductDetails(Action):
                 tracker, dispatcher, "Which one do you mean? You can say \"the first one\" or tap Details on a product.",
                 "Which product would you like to know about? Try searching for it first.")
             return []
-        answer = answer_about(product, text)
+        if COLOURS_ASKED.search(text) and (choices := colour_choices(product)):
+            intro, variants = choices
+            dispatcher.utter_message(**results_message(intro, [v.as_result(0.0) for v in variants]))
+            return [SlotSet("shown_skus", [v.sku for v in variants]), SlotSet("focus_sku", None)]
+        product, answer = in_colour_asked_for(product, text)
+        answer = answer or answer_about(product, text)
         dispatcher.utter_message(text=answer, json_message={"type": "product_cards", "products": [card(product)]})
         catalog_client.record(InteractionKind.view, [Seen(product.sku)], tracker.sender_id, verification(tracker)[0])
         if question:
@@ -139,6 +158,37 @@ class ActionProductDetails(Action):
         # "I'll take the first one" still means the list's first.
         return [SlotSet("focus_sku", product.sku),
                 SlotSet("shown_skus", listed if product.sku in listed else [product.sku])]
+
+
+def colour_choices(product: ProductView) -> tuple[str, list[ProductView]] | None:
+    """The colours the product's model comes in, those in stock first, or None when it has one colour."""
+    coloured = [v for v in catalog_client.engine().model_variants(product.sku) if v.attributes.get("color")]
+    if len(coloured) < 2:
+        return None
+    in_stock, sold_out = [v for v in coloured if v.stock > 0], [v for v in coloured if v.stock <= 0]
+    model = product.title.split(",")[0]
+    if not in_stock:
+        return f"The {model} is out of stock in every colour just now:", sold_out
+    intro = f"The {model} comes in {colour_names(in_stock)}"
+    return intro + (f" ({colour_names(sold_out)} out of stock just now):" if sold_out else ":"), in_stock + sold_out
+
+
+def colour_names(products: list[ProductView]) -> str:
+    return ", ".join(str(p.attributes["color"]) for p in products)
+
+
+def in_colour_asked_for(product: ProductView, text: str) -> tuple[ProductView, str | None]:
+    """"does the Kestrel Air 13 come in blue?" about its silver variant: the model's blue variant (which
+    the answer then confirms), or a plain no naming the colours it does come in."""
+    asked = catalog_client.engine().parse(text)[0].colors if COMES_IN.search(text) else []
+    if not asked or str(product.attributes.get("color") or "").lower() in asked:
+        return product, None
+    variants = catalog_client.engine().model_variants(product.sku)
+    if match := next((v for v in variants if str(v.attributes.get("color") or "").lower() in asked), None):
+        return match, None
+    colours = sorted({str(v.attributes["color"]) for v in variants if v.attributes.get("color")})
+    return product, (f"Sorry, the {product.title} doesn't come in {' or '.join(asked)}"
+                     + (f": it comes in {', '.join(colours)}." if colours else "."))
 
 
 def named_product(text: str) -> ProductView | None:
