@@ -36,12 +36,12 @@ def warm_up() -> None:
 
 
 def search(query: str, limit: int, offset: int = 0, context: Constraints | None = None,
-           newest: Sequence[str] = ()) -> SearchResponse:
-    """One result per model, with its colour/size variants as choices on its card, and no product
-    that falls far behind the best one."""
+           newest: Sequence[str] = (), close_only: bool = True) -> SearchResponse:
+    """One result per model, with its colour/size variants as choices on its card, and (``close_only``)
+    no product that falls far behind the best one."""
     with obs.STAGE_SECONDS.labels("search").time():
         return engine().search(query, limit=limit, offset=offset, context=context, newest=newest,
-                               one_per_model=True, within=SHOWN_WITHIN)
+                               one_per_model=True, within=SHOWN_WITHIN if close_only else None)
 
 
 def similar(sku: str, limit: int, context: Constraints | None = None) -> SearchResponse:

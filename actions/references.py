@@ -29,7 +29,9 @@ EXTREME_KEYS = {"low": lambda v: v.price, "high": lambda v: -v.price, "top": lam
 
 
 def entity_values(tracker: Tracker, name: str) -> list[Any]:
-    return [e.get("value") for e in tracker.latest_message.get("entities", []) if e.get("entity") == name]
+    """The values the latest message asks for: not those it rules out ("i hate cables" names no cable)."""
+    return [e.get("value") for e in tracker.latest_message.get("entities", [])
+            if e.get("entity") == name and e.get("role") != "excluded"]
 
 
 def shown(tracker: Tracker) -> list[str]:

@@ -21,8 +21,8 @@ from actions.cart import ActionAddToCart
 from actions.compound import (ABOUT_IT, answer_side_question, answered_by_article, product_clauses,
                               split_question)
 from actions.presenters import results_message
-from actions.product_info import answer_about
-from actions.references import entity_values, named_model, named_on_screen
+from actions.product_info import COLOURS_ASKED, ActionProductDetails, answer_about
+from actions.references import IT, entity_values, named_model, named_on_screen
 from catalog.search import Constraints
 
 PAGE = 5
@@ -40,6 +40,7 @@ TERMS_QUESTION = re.compile(r"^\W*(?:(?:and|so|ok|also|hi|hey)\W+)*(?:what|how|d
                             r"delivery)\b", re.I)
 GOES_ON = re.compile(r"^\s*(?:and|also|plus|oh and)\b", re.I)  # a message that adds to the one before
 PRICIER = re.compile(r"\b(?:more expensive|pricier|premium|higher end|high-end|better quality|nicer)\b", re.I)
+ONES = re.compile(r"\bones\b", re.I)
 MORE = re.compile(r"\b(?:more|next|other|others|else|rest|keep going|load more|different ones)\b", re.I)
 # "not that brand", "a different brand": the brand the results are kept to (or all on screen share)
 THAT_BRAND = re.compile(r"\b(?:(?:not|no|without|except|other than)\b(?:\W+\w+)?\W+"
@@ -51,6 +52,7 @@ SORT_PRICE = re.compile(r"\b(?:che?a?pe?st|lowest price|low(?:est)? to high(?:es
                         r"price,? (?:low|ascending)|(?:sort|order|arrange|rank)\w*(?: \w+){0,3} by price|by price)\b", re.I)
 CHEAP_END = re.compile(r"\b(?:che?a?pe?st|lowest|least expensive|low(?:est)? to high)", re.I)
 SORT_RATING = re.compile(r"\b(?:highest[- ]rated|best[- ]reviewed|top[- ]rated|best[- ]rated|most stars|"
+                         r"(?:best|highest|top) (?:rev[ie]{2}ws|ratings?)|"  # "which have the best reveiws?"
                          r"(?:sort|order|rank)\w*(?: \w+){0,3} by (?:rating|ratings|reviews|stars)|by (?:rating|reviews))\b", re.I)
 # "sort by size" or "show them by newest" asks for an order; "show me those in brown, size 10" states a size.
 SORT_KEYS = (r"newest|latest|new arrivals|most recent|release date|popular\w*|best[- ]?sell\w*|discount\w*|"
@@ -95,6 +97,14 @@ def run_search(dispatcher: CollectingDispatcher, query: str, context: Constraint
     window = SORT_WINDOW if sort else page_size
     response = catalog_client.search(query, limit=window, offset=0 if sort else offset, context=context,
                                      newest=newest)
+    close = response.total
+    further = bool(offset) and not sort and not response.items
+    if further:  # "got any others?" past the close matches: the ones further off, said to be so, and not
+        # only of the kinds that page showed ("shoes" showed running shoes; boots are further off). The
+        # last page of close matches may have been short: carry on right after it.
+        offset = close if offset - page_size < close else offset
+        response = catalog_client.search(query, limit=window, offset=offset, newest=newest, close_only=False,
+                                         context=dataclasses.replace(context, categories=()))
     items = response.items
     if sort == "price":
         items = sorted(items, key=lambda d: d["price"])
@@ -120,7 +130,9 @@ def run_search(dispatcher: CollectingDispatcher, query: str, context: Constraint
         return events
     note = relaxed_note(response.relaxed, newest)
     total = response.total
-    heading = heading or ("Here's what I found" if not offset else "Here are more")
+    heading = heading or ("Here's what I found" if not offset else
+                          "Those were the closest matches; these are further off" if further and offset == close
+                          else "Here are more")
     counter = f" ({offset + 1}-{offset + len(page)} of {total})" if total > len(page) else ""
     order = {"price": ", cheapest first", "price_desc": ", most expensive first", "rating": ", best rated first"}
     dispatcher.utter_message(**results_message(f"{note}{heading}{order.get(sort or '', '')}{counter}:", page,
@@ -163,6 +175,11 @@ def qualifies_only(stated: Constraints) -> bool:
     return stated.category is None and bool(stated.colors or stated.sizes or stated.materials or stated.brands)
 
 
+def about_the_ones_shown(text: str) -> bool:
+    """"only wireless ones, i hate cables", "any waterproof ones?": "ones" and no kind of product named."""
+    return ONES.search(text) is not None and catalog_client.engine().parse(text)[0].category is None
+
+
 class ActionSearchProducts(Action):
     def name(self) -> str:
         return "action_search_products"
@@ -176,7 +193,8 @@ class ActionSearchProducts(Action):
             return await ActionAddToCart().run(dispatcher, tracker, domain)
         on_screen = tracker.get_slot("search_query") or tracker.get_slot("shown_skus")
         if on_screen and (CHEAPER.search(text) or PRICIER.search(text) or (
-                not entity_values(tracker, "product_type") and (sort_of(text) or only_qualifies(text)))):
+                not entity_values(tracker, "product_type")
+                and (sort_of(text) or only_qualifies(text) or about_the_ones_shown(text)))):
             # "show the most expensive first", "cream would suit my kitchen better" or "got a cheaper kettle?"
             # right after a search is about those results (a kind of product not on screen starts a new one)
             return await ActionRefineSearch().run(dispatcher, tracker, domain)
@@ -223,6 +241,10 @@ class ActionRefineSearch(Action):
             return []
         if names_a_purchase(tracker, text):
             return await ActionAddToCart().run(dispatcher, tracker, domain)
+        if COLOURS_ASKED.search(text) and IT.search(text) and (
+                tracker.get_slot("focus_sku") or len(tracker.get_slot("shown_skus") or []) == 1):
+            # "what colours can I get it in then?" about the one product just discussed: its colours
+            return await ActionProductDetails().run(dispatcher, tracker, domain)
         previous_query = tracker.get_slot("search_query")
         context = Constraints.from_dict(tracker.get_slot("search_constraints"))
         shown = catalog_client.products(list(tracker.get_slot("shown_skus") or []))

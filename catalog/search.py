@@ -56,7 +56,7 @@ NOT_SOLD_BELOW = 0.5
 # Words of a request that name no kind of product ("do you sell ...", "what about ... then").
 REQUEST_WORDS = set("sell sells stock carry got get buy need want looking find search show what about then "
                     "something anything stuff thing things ones one kind sort type good best nice new also "
-                    "too instead maybe either max min maximum minimum budget not no isn't aren't without"
+                    "too instead maybe either max min maximum minimum budget not no isn't aren't without hate dislike"
                     .split())
 TYPO_CUTOFF = 0.8  # difflib ratio from which a word may be a typo of a catalog word
 NUMBER_AND_UNIT = re.compile(r"\d+(?:[./]\d+)?\s*[a-z]{0,5}\b", re.IGNORECASE)  # "50 ft", "18v", "2"
@@ -244,6 +244,10 @@ def has_size(p: ProductView, wanted: Sequence[str]) -> bool:
     return _has_value(p, ("size", "sizes"), wanted, also_title=False)
 
 
+# What shoppers call attribute values that catalogs name otherwise: "only wireless ones" lifts the
+# bluetooth ones; "i hate cables" rules out the wired ones (a cable asked for is no wish for wired things).
+WANTED_ALIASES = {"wireless": ("bluetooth",)}
+RULED_OUT_ALIASES = {"cable": ("wired",), "cord": ("wired",), "corded": ("wired",)}
 # Fibres sold under their own names that are wool all the same: "no wool, it makes me itch" rules them out.
 MATERIAL_KINDS = {"wool": ("mohair", "cashmere", "merino", "alpaca", "angora", "lambswool")}
 
@@ -314,8 +318,10 @@ class AttributeLexicon:
         found: dict[tuple[str, Any], None] = {}
         for n in (3, 2, 1):
             for i in range(len(words) - n + 1):
-                for pair in sorted(self.values.get("".join(words[i:i + n]), ()), key=str):
-                    found[pair] = None
+                said = "".join(words[i:i + n])
+                for name in (said, *WANTED_ALIASES.get(said, ())):
+                    for pair in sorted(self.values.get(name, ()), key=str):
+                        found[pair] = None
         return tuple(found)
 
 
@@ -365,9 +371,9 @@ def attribute_words(p: ProductView) -> set[str]:
 
 
 def _stems(word: str) -> set[str]:
-    """A word and its plain forms: "wooden" → wood, "boots" → boot."""
+    """A word and its plain forms: "wooden" → wood, "boots" → boot, "cables" → wired (RULED_OUT_ALIASES)."""
     w = singular(word)
-    return {word, w} | ({w[:-2]} if w.endswith("en") and len(w) > 5 else set())
+    return {word, w, *RULED_OUT_ALIASES.get(w, ())} | ({w[:-2]} if w.endswith("en") and len(w) > 5 else set())
 
 
 @dataclass(frozen=True)

@@ -92,12 +92,13 @@ SIZE_RULE = re.compile(
     r"|(?<![\w'’-])(?P<c>XXS|XS|S|M|L|XL|XXL|XXXL)(?![\w'’-])",
 )
 COUNT_WORDS = {"two": 2, "three": 3, "four": 4, "five": 5}
-# "not from Sonora", "anything but black", "without a hood", "that's not gas": the words after the cue,
-# up to the end of the clause, are excluded rather than wanted. A cue needs a space after it, so
-# "non-slip" or "no-iron" are product words, not negations.
+# "not from Sonora", "anything but black", "without a hood", "that's not gas", "i hate cables": the words
+# after the cue, up to the end of the clause, are excluded rather than wanted. A cue needs a space after
+# it, so "non-slip" or "no-iron" are product words, not negations.
 NEGATION_CUE = re.compile(
     r"\b(?:not|no|none|nothing|without|except(?: for)?|excluding|other than|anything but|but not|apart from|minus|avoid|"
-    r"isn'?t|aren'?t|don'?t want|do not want|never|"
+    r"isn'?t|aren'?t|don'?t want|do not want|never|allergic to|"
+    r"(?:hate|dislike|can'?t stand)(?!\s+(?:my|our|his|her|their|it|when|that|how|the)\b)|"
     r"(?:does ?n[o']?t|doesnt|do ?n[o']?t|dont) (?:use|have|need|take|come with|contain))\s+"
     r"(?:(?:from|by|made of|made from|in|a|an|the|any|with|too|so|that|those|these|brand)\s+)*",
     re.IGNORECASE,
