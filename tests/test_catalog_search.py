@@ -17,8 +17,8 @@ from catalog.importer import upsert
 from catalog.index import DenseIndex
 from catalog.records import validate_file
 from catalog.documents import ProductView
-from catalog.search import (SHOWN_WITHIN, CatalogSearch, Constraints, Weights, audience, category_affinity,
-                            combine_scores, has_material, material_modifiers, variant_labels)
+from catalog.search import (SHOWN_WITHIN, AttributeLexicon, CatalogSearch, Constraints, Weights, audience,
+                            category_affinity, combine_scores, has_material, material_modifiers, variant_labels)
 from text_tools.encoder import encode
 
 FIXTURE = Path(__file__).parent / "fixtures" / "catalog_small.jsonl"
@@ -370,6 +370,18 @@ def test_an_imitation_is_not_the_material():
     assert has_material(view("Trail Tee", "Men's Clothing > T-Shirts", material="merino wool"), ["wool"])
     mohair = view("Cloud Sweater", "Women's Clothing > Sweaters", material="mohair blend")
     assert has_material(mohair, ["wool"]) and not has_material(mohair, ["cotton"])
+
+
+def test_shoppers_words_for_connectivity_reach_the_catalogs_values():
+    def view(title, **attributes):
+        return ProductView(id=0, sku="X", title=title, description="", category="Electronics > Headphones",
+                           brand=None, price=1.0, currency="USD", attributes=attributes, tags=(), rating=None,
+                           rating_count=None, stock=1, image_url=None)
+
+    wired, bluetooth = view("Studio Headphones", connectivity="wired"), view("Day Headphones", connectivity="bluetooth")
+    assert AttributeLexicon.of([wired, bluetooth]).find("only wireless ones") == (("connectivity", "bluetooth"),)
+    no_cables = Constraints(exclude_terms=("cable",))
+    assert no_cables.excludes(wired) and not no_cables.excludes(bluetooth)
 
 
 def test_typo_correction_leaves_plurals_of_catalog_words_and_synonyms_alone(engine):

@@ -151,6 +151,9 @@ def test_positions_index_the_original_text():
     ("sneakers but no leather or suede, I'm vegan", {("material", "leather"), ("material", "suede")}, set()),
     ("not from sonora or in grey please", {("brand", "Sonora"), ("color", "grey")}, set()),
     ("no leather and in black", {("material", "leather")}, {("color", "black")}),
+    ("a jumper, i hate wool", {("material", "wool")}, set()),
+    ("allergic to leather, in black", {("material", "leather")}, {("color", "black")}),
+    ("i hate my black boots, need new ones", set(), {("color", "black")}),
 ])
 def test_negated_values_get_the_excluded_role(text, excluded, kept):
     tables = STATIC.merged(LookupTables({"brand": {"sonora": "Sonora"}}))

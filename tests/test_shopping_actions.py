@@ -702,3 +702,51 @@ async def test_it_under_a_list_is_the_top_result_and_with_nothing_on_screen_a_st
         "answer", 0.9, [Match(1, "Does the warranty cover accidents?", "Accidental damage isn't covered.", 0.9)]))
     messages, _ = await run(ActionProductDetails(), "what if i drop it, is that covered?", "product_details")
     assert [m["text"] for m in messages] == ["Accidental damage isn't covered."]
+
+
+async def test_does_it_come_in_a_colour_it_lacks_names_the_model_in_that_colour_or_says_no():
+    messages, s = await run(ActionProductDetails(), "does it come in black?", "product_details",
+                            slots={"focus_sku": "RS-500"})
+    assert messages[0]["text"] == "Yes, the Cushioned Road Running Shoes comes in black." and s["focus_sku"] == "RS-501"
+    messages, _ = await run(ActionProductDetails(), "does it come in red?", "product_details",
+                            slots={"focus_sku": "RS-500"})
+    assert messages[0]["text"] == ("Sorry, the Cushioned Road Running Shoes doesn't come in red: "
+                                   "it comes in black, blue.")
+
+
+async def test_does_it_come_in_a_size_answers_from_the_sizes():
+    messages, _ = await run(ActionProductDetails(), "do they come in a 12?", "product_details",
+                            slots={"focus_sku": "RS-500"})
+    assert messages[0]["text"] == "Sorry, the Cushioned Road Running Shoes doesn't come in size 12: 8, 9, 10, 11 only."
+    messages, _ = await run(ActionProductDetails(), "does it come in size 9", "product_details",
+                            slots={"focus_sku": "RS-500"})
+    assert messages[0]["text"] == "Yes, the Cushioned Road Running Shoes comes in size 9."
+
+
+async def test_how_much_does_it_weigh_asks_the_weight_not_the_price():
+    messages, _ = await run(ActionProductDetails(), "how much does it weigh?", "product_details",
+                            slots={"focus_sku": "HB-601"})
+    assert messages[0]["text"].startswith("Synthetic trail boots that weigh under a kilo")
+
+
+async def test_more_after_the_close_matches_shows_the_ones_further_off():
+    first, s1 = await run(ActionSearchProducts(), "shoes", "search_product")
+    more, s2 = await run(ActionRefineSearch(), "got any others?", "refine_search", slots=s1)
+    assert cards(first) == ["RS-500"] and cards(more) == ["HB-601", "HB-600"]
+    assert more[0]["text"].startswith("Those were the closest matches; these are further off")
+    assert s2["search_offset"] == len(cards(first))
+
+
+async def test_what_colours_can_i_get_it_in_shows_the_models_colours_in_stock_first():
+    messages, s = await run(ActionRefineSearch(), "what colours can I get it in then?", "refine_search",
+                            slots={"focus_sku": "RS-501", "search_query": "running shoes"})
+    assert messages[0]["text"].startswith("The Cushioned Road Running Shoes comes in blue, black:")
+    assert cards(messages) == ["RS-500", "RS-501"] and s["shown_skus"] == ["RS-500", "RS-501"]
+
+
+async def test_a_cable_ruled_out_names_no_kind_so_only_wireless_ones_refines_the_results():
+    _, s1 = await run(ActionSearchProducts(), "headphones", "search_product")
+    messages, s2 = await run(ActionRefineSearch(), "only wireless ones, i hate cables", "refine_search", slots=s1,
+                             entities=[{"entity": "product_type", "value": "cable", "role": "excluded"}])
+    assert s2["search_query"] == "headphones"  # the results on screen refined, not a search for cables
+    assert set(cards(messages)) <= {"HP-700", "HP-701"} and cards(messages)
