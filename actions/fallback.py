@@ -2,6 +2,7 @@
 otherwise ask to rephrase once, then offer a human, then hand off."""
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from rasa_sdk import Action, Tracker
@@ -12,11 +13,18 @@ from actions import catalog_client
 from actions.faq import answer_from_knowledge_base
 from actions.handoff import hand_off
 from actions.needs import CAPABILITY_REQUEST, answer_need
+from actions.orders import (CONFIRMS_CANCEL, ActionCancelOrder, order_of, public_status_text, status_text,
+                            unlocked_order)
 from actions.search import ActionRefineSearch, qualifies_only
 from text_tools.language import is_foreign
 
 FALLBACK_INTENT = "nlu_fallback"
 REPHRASES_BEFORE_OFFER = 1
+# "ugh ok, where is it then?" about the order just looked up
+WHERE_IS_IT = re.compile(r"\bwhere(?:'s| is)\s+(?:it|that|my (?:order|parcel|package|stuff))\b|"
+                         r"\bwhen (?:will|does|is|do) (?:it|they) "
+                         r"(?:arrive|get here|come|turn up|be delivered)\b",
+                         re.I)
 CANNOT = ("Sorry, that's not something I can do here. I can find products, answer questions about the "
           "store, check on an order, or bring in a person from our team.")
 
@@ -43,6 +51,12 @@ class ActionFallback(Action):
         text = tracker.latest_message.get("text") or ""
         if is_foreign(text):
             dispatcher.utter_message(response="utter_english_only")
+            return []
+        if tracker.get_slot("cancel_pending") and CONFIRMS_CANCEL.search(text):
+            return await ActionCancelOrder().run(dispatcher, tracker, domain)  # "yes, cancel it please"
+        if WHERE_IS_IT.search(text) and (order := order_of(tracker)):  # the postcode shows the details too
+            unlocked = unlocked_order(tracker) is not None
+            dispatcher.utter_message(text=status_text(order) if unlocked else public_status_text(order))
             return []
         rescued = answer_from_knowledge_base(dispatcher, tracker, only_if_confident=True)
         if rescued is not None:  # not understood as an intent, but a confident help-article match

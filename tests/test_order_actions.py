@@ -10,6 +10,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from sqlalchemy import select, update
 
 from actions import catalog_client, orders_client
+from actions.fallback import ActionFallback
 from actions.orders import (NOT_FOUND, WRONG_POSTCODE, ActionAskOrderPostcode, ActionCancelOrder, ActionCreateReturn,
                             ActionKeepOrder, ActionOrderNext, ActionOrderRequest, ActionSessionStart,
                             ValidateOrderForm, ValidateReturnForm, is_policy_question)
@@ -413,15 +414,24 @@ async def test_cancel_with_confirmation_writes_the_database():
 async def test_yes_cancel_it_confirms_the_cancellation_whatever_intent_it_was_heard_as():
     pending = {"order_number": "10003", "cancel_pending": True, **proved(unlocked=["10003"])}
     for text, intent, action in (("yes cancel it", "deny", ActionKeepOrder()),
+                                 ("yes, cancel it please", "nlu_fallback", ActionFallback()),
                                  ("yes, cancel it please", "cancel_order", ActionOrderRequest())):
         dispatcher = CollectingDispatcher()
         events = slots(await action.run(dispatcher, tracker(text, intent, pending), {}))
         assert "stays as it is" not in said(dispatcher) and "cancel" in said(dispatcher), text
         assert events["cancel_pending"] is False
-    assert events["order_action"] == "answered"
+    assert events["order_action"] == "answered"  # ActionOrderRequest's
     dispatcher = CollectingDispatcher()
     await ActionKeepOrder().run(dispatcher, tracker("no, don't cancel it", "deny", pending), {})
     assert "order 10003 stays as it is" in said(dispatcher)
+
+
+async def test_where_is_it_not_understood_after_a_lookup_gets_that_orders_status():
+    dispatcher = CollectingDispatcher()
+    await ActionFallback().run(dispatcher, tracker("ugh ok, where is it then?", "nlu_fallback",
+                                                   {"order_number": "10001", **proved()}), {})
+    assert said(dispatcher).startswith("Order 10001") and "shipped" in said(dispatcher)
+    assert "Items:" not in said(dispatcher)  # the number and email alone show no details
 
 
 async def test_outside_the_return_window():
