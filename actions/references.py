@@ -92,14 +92,17 @@ def referenced_products(tracker: Tracker, every_match: bool = False) -> list[Pro
 
 def named_on_screen(text: str, views: list[ProductView], several: bool) -> list[ProductView]:
     """"the farm memory one": the product on screen whose title has the most of the message's words that
-    not every title on screen shares; none when two fit equally (all of those when ``several``)."""
+    not every title on screen shares; none when two models fit equally (all of those when ``several``).
+    Colours of one model fit equally: "the gooseneck one" is the first of them."""
     words = {w for w in tokens(text) if len(w) > 2 and w not in NOT_EXCLUDABLE}
     titles = {v.sku: set(tokens(v.title)) for v in views}
     common = set.intersection(*titles.values()) if titles else set()
     scores = {v.sku: len(words & (titles[v.sku] - common)) for v in views}
     best = max(scores.values(), default=0)
     chosen = [v for v in views if best and scores[v.sku] == best]
-    return chosen if several or len(chosen) == 1 else []
+    if several or len({model_name(v) for v in chosen}) == 1:
+        return chosen if several else chosen[:1]
+    return []
 
 
 def named_model(text: str) -> ProductView | None:

@@ -750,3 +750,10 @@ async def test_a_cable_ruled_out_names_no_kind_so_only_wireless_ones_refines_the
                              entities=[{"entity": "product_type", "value": "cable", "role": "excluded"}])
     assert s2["search_query"] == "headphones"  # the results on screen refined, not a search for cables
     assert set(cards(messages)) <= {"HP-700", "HP-701"} and cards(messages)
+
+
+async def test_the_model_named_among_several_of_its_colours_is_that_model_in_the_colour_asked():
+    messages, s = await run(ActionProductDetails(), "is the running one available in black?", "product_details",
+                            slots={"shown_skus": ["RS-500", "HP-700", "RS-501"]},
+                            entities=[{"entity": "color", "value": "black"}])
+    assert s["focus_sku"] == "RS-501" and "Running Shoes" in messages[0]["text"]
