@@ -7,9 +7,9 @@ knows. A wrong pair and an order that does not exist get the same answer.
 
 Failures are stored (several action servers may run) with the conversation, the client address, the
 order and the email. They slow the *caller* down (exponential backoff per conversation and per client
-address), never lock an order for its owner: once an order or an email collects failures from anyone,
-it only opens with every factor (email and postcode), checked together, so guessing learns nothing
-and the owner still gets in.
+address, which may carry many shoppers and so has a larger budget), never lock an order for its owner:
+once an order or an email collects failures from anyone, it only opens with every factor (email and
+postcode), checked together, so guessing learns nothing and the owner still gets in.
 """
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload, sessionmaker
 
 from aisle.models import Order, OrderLine, OrderStatus, ReturnRequest, VerificationFailure, as_utc
@@ -32,7 +32,11 @@ POSTCODE = re.compile(r"^(?=.*\d)[A-Z0-9]{3,10}$")
 ZIP_PLUS_FOUR = re.compile(r"^(\d{5})-?\d{4}$", re.ASCII)
 RETURN_WINDOW = timedelta(days=30)
 FAILURE_WINDOW = timedelta(minutes=15)
-FREE_FAILURES = 3  # per caller in the window; then each further try waits twice as long as the last
+FREE_FAILURES = 3  # per conversation in the window; then each further try waits twice as long as the last
+# One client address may carry many shoppers (a channel's server relaying every chat, an office or mobile
+# network's NAT): it gets a larger budget before the same backoff, so one shopper's typos do not lock out
+# the next, while one address guessing through many conversations is still slowed down.
+FREE_FAILURES_PER_CLIENT = 10
 FIRST_WAIT = timedelta(seconds=30)
 LONGEST_WAIT = FAILURE_WINDOW
 FAILURES_BEFORE_ALL_FACTORS = 5  # per order or per email, from anyone: then status also needs the postcode
@@ -199,19 +203,23 @@ class Orders:
             s.commit()
 
     def caller_wait(self, caller: Caller, now: datetime | None = None) -> int:
-        """Seconds this caller must wait before the next try: 0 for the first FREE_FAILURES failures in
-        the window, then 30 s, doubling with each further failure, at most the window."""
+        """Seconds this caller must wait before the next try: 0 for the first FREE_FAILURES failures of its
+        conversation (FREE_FAILURES_PER_CLIENT of its client address) in the window, then 30 s, doubling
+        with each further failure, at most the window."""
         now = now or datetime.now(timezone.utc)
-        keys = [VerificationFailure.conversation_id == caller.conversation_id]
+        budgets = [(VerificationFailure.conversation_id == caller.conversation_id, FREE_FAILURES)]
         if caller.client:
-            keys.append(VerificationFailure.client == caller.client)
+            budgets.append((VerificationFailure.client == caller.client, FREE_FAILURES_PER_CLIENT))
+        waits = [0]
         with self.sessions() as s:
-            count, last = s.execute(select(func.count(VerificationFailure.id), func.max(VerificationFailure.created_at))
-                                    .where(or_(*keys), VerificationFailure.created_at >= now - FAILURE_WINDOW)).one()
-        if count < FREE_FAILURES or last is None:
-            return 0
-        wait = min(LONGEST_WAIT, FIRST_WAIT * 2 ** (count - FREE_FAILURES))
-        return max(0, round((as_utc(last) + wait - now).total_seconds()))
+            for key, free in budgets:
+                count, last = s.execute(select(func.count(VerificationFailure.id),
+                                               func.max(VerificationFailure.created_at))
+                                        .where(key, VerificationFailure.created_at >= now - FAILURE_WINDOW)).one()
+                if count >= free and last is not None:
+                    wait = min(LONGEST_WAIT, FIRST_WAIT * 2 ** (count - free))
+                    waits.append(round((as_utc(last) + wait - now).total_seconds()))
+        return max(waits)
 
     def under_attack(self, number: str, email: str, now: datetime | None = None) -> bool:
         """Whether this order or this email collected failures from anyone lately."""

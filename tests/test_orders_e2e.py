@@ -16,6 +16,7 @@ from sqlalchemy import select
 
 from aisle.db import session_factory
 from aisle.models import Order, OrderStatus
+from catalog.orders import FREE_FAILURES_PER_CLIENT
 from tests.e2e_stack import API_AUTH, api_conversation_id, http_json
 
 pytestmark = pytest.mark.e2e
@@ -94,7 +95,10 @@ def test_pen_test_an_email_alone_from_new_conversations_gives_statuses_then_slow
     assert "has shipped with UPS" in answers[10001] and "was delivered on" in answers[10002]
     for n in (10006, 10007, 10008):  # Sam's, and no such orders: the same answer
         assert NOT_FOUND in answers[n]
-    # Three failures from this client: the next try waits, whatever the conversation.
+    # An address may carry many shoppers, so it has a larger budget than one conversation: once spent,
+    # the next try waits, whatever the conversation.
+    for n in range(FREE_FAILURES_PER_CLIENT - 3):
+        assert NOT_FOUND in chat(stack, new_sender(), f"order {20000 + n} guess{n}@example.com", client)[0]
     text, _ = chat(stack, new_sender(), f"order 10001 {ALEX}", client)
     assert THROTTLED in text and "Order 10001" not in text
     # Changes need the postcode: asked for, and nothing shown before it. A change that cannot happen is
@@ -108,8 +112,8 @@ def test_pen_test_an_email_alone_from_new_conversations_gives_statuses_then_slow
 def test_pen_test_a_stranger_failing_on_an_order_cannot_lock_out_its_owner(stack):
     """Finding 6: failing 5 times on one order from fresh conversations."""
     stranger = "127.0.0.24"
-    replies = [chat(stack, new_sender(), f"order 10004 guess{n}@example.com", stranger)[0] for n in range(5)]
-    assert all(NOT_FOUND in r for r in replies[:3]) and all(THROTTLED in r for r in replies[3:])
+    replies = [chat(stack, new_sender(), f"order 10004 guess{n}@example.com", stranger)[0] for n in range(3)]
+    assert all(NOT_FOUND in r for r in replies)
     for n in range(2):  # and more failures on it from other clients: 5 in all
         assert NOT_FOUND in chat(stack, new_sender(), f"order 10004 other{n}@example.com", f"127.0.0.{30 + n}")[0]
     # Now the order is under attack: an email alone is not even checked, so a guess learns nothing.
