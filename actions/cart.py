@@ -14,7 +14,8 @@ from actions import catalog_client, recommend_client
 from actions.capabilities import declined
 from actions.compound import ABOUT_IT, answer_side_question, split_question
 from actions.presenters import money, results_message
-from actions.references import entity_values, named_model, products_or_ask, shown
+from actions.product_info import named_in_parts
+from actions.references import IT, entity_values, named_model, named_on_screen, products_or_ask, shown
 from actions.verification import verification
 from aisle.cart_link import CartItem, CartLinkTemplate
 from aisle.config import settings
@@ -83,6 +84,39 @@ BUYING = re.compile(r"\b(?:add|buy|take|get|cart|basket|bag|trolley|checkout)\b"
 ONE_MORE = re.compile(r"\b(?:\d+|one|two|three|four|five|a couple|a few)\s+more\b|\banother\b", re.IGNORECASE)
 
 
+# "take the chef's knife out", "remove the candles", "I don't want the red one anymore": out of the cart
+REMOVES = re.compile(r"\b(?:remove|delete|get rid of|take\b.{0,40}?\bout\b|"
+                     r"(?:don'?t|do not|no longer) (?:want|need)\b.{0,40}?\b(?:any ?more|after all)\b)",
+                     re.IGNORECASE)
+# "take the chef's knife out, just the bread knife": what follows is what stays
+KEEPS = re.compile(r"[,;.]\s*(?:just|only|keep|leave)\b|\bbut keep\b", re.IGNORECASE)
+
+
+async def remove_if_asked(dispatcher: CollectingDispatcher, tracker: Tracker) -> list[dict[str, Any]] | None:
+    """Take what the message names out of the cart; None when it asks no such thing (whatever the NLU
+    heard: "take the chef's knife out" may sound like a search for knives)."""
+    text = tracker.latest_message.get("text") or ""
+    if not REMOVES.search(text):
+        return None
+    lines = catalog_client.cart_summary(tracker.sender_id).lines
+    if not lines:
+        return None
+    target = KEEPS.split(text, maxsplit=1)[0]
+    named = named_on_screen(target, catalog_client.products([line.sku for line in lines]), several=True)
+    if not named and IT.search(target) and (len(lines) == 1 or tracker.get_slot("focus_sku")):
+        in_cart = {line.sku for line in lines}
+        focus = tracker.get_slot("focus_sku")
+        named = catalog_client.products([focus if focus in in_cart else lines[-1].sku])
+    if not named:
+        return None
+    for product in named:
+        cart = catalog_client.remove_from_cart(tracker.sender_id, product.sku)
+    summary, payload = present(cart, settings().cart_link)
+    names = " and ".join(p.title for p in named)
+    dispatcher.utter_message(text=f"Removed {names} from your cart.\n{summary}", json_message=payload)
+    return [SlotSet("focus_sku", None)]
+
+
 class ActionAddToCart(Action):
     def name(self) -> str:
         return "action_add_to_cart"
@@ -92,12 +126,20 @@ class ActionAddToCart(Action):
         text = tracker.latest_message.get("text") or ""
         if declined(dispatcher, text):  # "knock 50% off and I'll take it"
             return []
+        removed = await remove_if_asked(dispatcher, tracker)
+        if removed is not None:  # "take the blue one out"
+            return removed
         from actions.search import ActionRefineSearch, sort_of  # late: search imports this module
         if shown(tracker) and sort_of(text) and ORDERING.search(text) and not BUYING.search(text):
             return await ActionRefineSearch().run(dispatcher, tracker, domain)
         # "add a Tressa Curl Hydrate shampoo to my basket", whatever is on screen (a button names its sku)
-        named = None if entity_values(tracker, "sku") else named_model(text)
-        if named:
+        by_sku = bool(entity_values(tracker, "sku"))
+        # "add the brown Edgecraft chef knife and a black Slicewise bread knife": each, by brand and model
+        several = [] if by_sku else named_in_parts(text, by_kind=False)
+        named = None if by_sku or several else named_model(text)
+        if several:
+            products = several
+        elif named:
             products = [named]
         else:
             products = products_or_ask(
@@ -147,6 +189,9 @@ class ActionViewCart(Action):
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                   domain: dict[str, Any]) -> list[dict[str, Any]]:
+        removed = await remove_if_asked(dispatcher, tracker)
+        if removed is not None:  # "remove the candle, what's left in my basket?"
+            return removed
         cart = catalog_client.cart_summary(tracker.sender_id)
         text, payload = present(cart, settings().cart_link)
         dispatcher.utter_message(text=text, json_message=payload)

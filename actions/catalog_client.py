@@ -61,6 +61,10 @@ def add_to_cart(conversation_id: str, sku: str, quantity: int, replace: bool = F
     return cart.add(session_factory(), conversation_id, sku, quantity, replace=replace)
 
 
+def remove_from_cart(conversation_id: str, sku: str) -> cart.CartSummary:
+    return cart.remove(session_factory(), conversation_id, sku)
+
+
 def cart_summary(conversation_id: str) -> cart.CartSummary:
     return cart.summary(session_factory(), conversation_id)
 

@@ -89,6 +89,18 @@ def add(factory: sessionmaker[Session], conversation_id: str, sku: str, quantity
         return _summary(cart)
 
 
+def remove(factory: sessionmaker[Session], conversation_id: str, sku: str) -> CartSummary:
+    """Take a product out of the cart, whatever its quantity."""
+    with factory.begin() as session:
+        cart = _load(session, conversation_id)
+        item = next((i for i in cart.items if i.product.sku == sku), None) if cart else None
+        if cart is None or item is None:
+            raise CartError("That isn't in your cart.")
+        cart.items.remove(item)
+        session.flush()
+        return _summary(cart)
+
+
 def summary(factory: sessionmaker[Session], conversation_id: str) -> CartSummary:
     with factory() as session:
         return _summary(_load(session, conversation_id))

@@ -74,7 +74,8 @@ QUANTITY = re.compile(
     rf"(?:\b(?:qty|quantity)\s*[:=]?\s*(?P<a>\d{{1,3}}))"
     rf"|(?:\b(?P<b>\d{{1,3}}|{QUANTITY_WORDS})\s*(?:x\b|of\b|more\b|pcs\b|pieces?\b|units?\b|items?\b|pairs?\b|packs?\b))"
     rf"|(?:\bx\s?(?P<c>\d{{1,3}})\b)"
-    rf"|(?:\b(?:take|add|buy|order|get|want|need|grab|give me|i'll have)\s+(?P<d>\d{{1,3}}|{QUANTITY_WORDS})\b(?!\s?(?:[$£€%]|st\b|nd\b|rd\b|th\b|dollars?)))",
+    rf"|(?:\b(?:take|add|buy|order|get|want|need|grab|give me|i'll have|make (?:it|that|them|those)|"
+    rf"change (?:it|that|the quantity) to)\s+(?P<d>\d{{1,3}}|{QUANTITY_WORDS})\b(?!\s?(?:[$£€%]|st\b|nd\b|rd\b|th\b|dollars?)))",
     re.IGNORECASE,
 )
 ORDINAL_TERMS = "|".join(sorted((re.escape(w) for w in ORDINAL_WORDS), key=len, reverse=True))
