@@ -10,11 +10,13 @@ from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions import catalog_client
+from actions.cart import SET_QUANTITY, ActionAddToCart, remove_if_asked
 from actions.faq import answer_from_knowledge_base
 from actions.handoff import hand_off
 from actions.needs import CAPABILITY_REQUEST, answer_need
 from actions.orders import (CONFIRMS_CANCEL, ActionCancelOrder, order_of, public_status_text, status_text,
                             unlocked_order)
+from actions.references import entity_values
 from actions.search import ActionRefineSearch, qualifies_only
 from text_tools.language import is_foreign
 
@@ -58,6 +60,11 @@ class ActionFallback(Action):
             unlocked = unlocked_order(tracker) is not None
             dispatcher.utter_message(text=status_text(order) if unlocked else public_status_text(order))
             return []
+        removed = await remove_if_asked(dispatcher, tracker)
+        if removed is not None:  # "get rid of the candle"
+            return removed
+        if entity_values(tracker, "quantity") and SET_QUANTITY.search(text) and tracker.get_slot("focus_sku"):
+            return await ActionAddToCart().run(dispatcher, tracker, domain)  # "actually make it two"
         rescued = answer_from_knowledge_base(dispatcher, tracker, only_if_confident=True)
         if rescued is not None:  # not understood as an intent, but a confident help-article match
             return rescued

@@ -16,6 +16,7 @@ from catalog.search import NOT_EXCLUDABLE, model_name
 # Words that point at several products at once ("the sonora ones", "both of the black ones").
 PLURAL = re.compile(r"\b(?:ones|both|all|them|those|these|each|every)\b", re.IGNORECASE)
 # Words that point at the product in focus ("is it waterproof?"), whatever other words the message has.
+POSSESSIVE = re.compile(r"['’]s$")
 IT = re.compile(r"\b(?:it|this|that)\b", re.IGNORECASE)
 # "the mini one, what's it made of?": a product named by a word of its title, though the question says "it"
 THE_ONE = re.compile(r"\bthe (?:\w+ ){1,2}one\b", re.IGNORECASE)
@@ -58,6 +59,9 @@ def referenced_products(tracker: Tracker, every_match: bool = False) -> list[Pro
     if not skus and listed and extreme and extreme.lastgroup:
         skus.append(min(catalog_client.products(listed), key=EXTREME_KEYS[extreme.lastgroup]).sku)
     colors = [str(v).lower() for v in entity_values(tracker, "color")]
+    if skus and colors:  # "the first one but in navy": that model in navy
+        skus = [v.sku if any(_mentions(v, c) for c in colors)
+                else (colour_variants([v], colors) or [v])[0].sku for v in catalog_client.products(skus)]
     if not skus and listed and colors:
         # "is the gooseneck one available in cream?": the model named by its title, in that colour
         plain = " ".join(w for w in tokens(text) if w not in {t for c in colors for t in tokens(c)})
@@ -94,8 +98,8 @@ def named_on_screen(text: str, views: list[ProductView], several: bool) -> list[
     """"the farm memory one": the product on screen whose title has the most of the message's words that
     not every title on screen shares; none when two models fit equally (all of those when ``several``).
     Colours of one model fit equally: "the gooseneck one" is the first of them."""
-    words = {w for w in tokens(text) if len(w) > 2 and w not in NOT_EXCLUDABLE}
-    titles = {v.sku: set(tokens(v.title)) for v in views}
+    words = {w for w in plain_words(text) if len(w) > 2 and w not in NOT_EXCLUDABLE}
+    titles = {v.sku: plain_words(v.title) for v in views}
     common = set.intersection(*titles.values()) if titles else set()
     scores = {v.sku: len(words & (titles[v.sku] - common)) for v in views}
     best = max(scores.values(), default=0)
@@ -103,6 +107,11 @@ def named_on_screen(text: str, views: list[ProductView], several: bool) -> list[
     if several or len({model_name(v) for v in chosen}) == 1:
         return chosen if several else chosen[:1]
     return []
+
+
+def plain_words(text: str) -> set[str]:
+    """Words without a possessive "'s": "the chef's knife" names the Chef 20 cm Knife."""
+    return {POSSESSIVE.sub("", w) for w in tokens(text)}
 
 
 def named_model(text: str) -> ProductView | None:

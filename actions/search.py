@@ -17,7 +17,7 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from actions import catalog_client
 from actions.capabilities import declined
-from actions.cart import ActionAddToCart
+from actions.cart import ActionAddToCart, remove_if_asked
 from actions.compound import (ABOUT_IT, answer_side_question, answered_by_article, product_clauses,
                               split_question)
 from actions.presenters import results_message
@@ -38,6 +38,8 @@ TO_THE_STORE = re.compile(
 TERMS_QUESTION = re.compile(r"^\W*(?:(?:and|so|ok|also|hi|hey)\W+)*(?:what|how|do|does|is|are|can|will)\b.*\b"
                             r"(?:warrant(?:y|ies)|guarantee[ds]?|returns?|return policy|refunds?|shipping|"
                             r"delivery)\b", re.I)
+COUNT_OF_SHOWN = re.compile(
+    r"\b(?:\d{1,3}|one|two|three|four|five|a couple|a pair)\s+of\s+(?:the|those|these|them)\b", re.I)
 GOES_ON = re.compile(r"^\s*(?:and|also|plus|oh and)\b", re.I)  # a message that adds to the one before
 PRICIER = re.compile(r"\b(?:more expensive|pricier|premium|higher end|high-end|better quality|nicer)\b", re.I)
 ONES = re.compile(r"\bones\b", re.I)
@@ -146,6 +148,8 @@ def names_a_purchase(tracker: Tracker, text: str) -> bool:
     # the cheap signals first: naming a model takes a catalog search
     buying = bool(entity_values(tracker, "quantity")) or (
         GOES_ON.match(text) is not None and previous_action(tracker) == "action_add_to_cart")
+    if buying and COUNT_OF_SHOWN.search(text) and tracker.get_slot("shown_skus"):
+        return True  # "3 of the grey heavyweight crew please": some of what is on screen
     return buying and named_model(text) is not None
 
 
@@ -189,6 +193,9 @@ class ActionSearchProducts(Action):
         text = tracker.latest_message.get("text") or ""
         if declined(dispatcher, text):  # "can u hold one for me until payday"
             return []
+        removed = await remove_if_asked(dispatcher, tracker)
+        if removed is not None:  # "actually take the chef's knife out" sounds like a search for knives
+            return removed
         if names_a_purchase(tracker, text):
             return await ActionAddToCart().run(dispatcher, tracker, domain)
         on_screen = tracker.get_slot("search_query") or tracker.get_slot("shown_skus")
@@ -239,6 +246,9 @@ class ActionRefineSearch(Action):
         text = tracker.latest_message.get("text") or ""
         if declined(dispatcher, text):
             return []
+        removed = await remove_if_asked(dispatcher, tracker)
+        if removed is not None:  # "actually take the chef's knife out" sounds like a search for knives
+            return removed
         if names_a_purchase(tracker, text):
             return await ActionAddToCart().run(dispatcher, tracker, domain)
         if COLOURS_ASKED.search(text) and IT.search(text) and (
