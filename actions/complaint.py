@@ -10,7 +10,7 @@ from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions import knowledge_client
-from actions.faq import OFFER_BUTTONS
+from actions.faq import OFFER_BUTTONS, follow_up_question
 from actions.handoff import hand_off
 from actions.references import shown
 from actions.search import ActionRefineSearch, narrows_the_results
@@ -34,7 +34,9 @@ class ActionAcknowledgeComplaint(Action):
             return hand_off(dispatcher, "requested")
         if shown(tracker) and narrows_the_results(text):  # "not lavender, hate that smell" about the results
             return await ActionRefineSearch().run(dispatcher, tracker, domain)
-        article = knowledge_client.confident_answer(text)
+        follow_up = follow_up_question(tracker, text)  # "I did that already and the email never came"
+        article = ((follow_up and knowledge_client.confident_answer(follow_up))
+                   or knowledge_client.confident_answer(text))
         if article:
             dispatcher.utter_message(text=f"I'm sorry about that. {article}")
             dispatcher.utter_message(text="If you'd rather, a person from our team can look into it. Shall I "

@@ -30,6 +30,9 @@ DID_YOU_MEAN = "I'm not sure I understood. Did you mean one of these?"
 CANNOT_PROMISE = "Sorry, I can't promise that here. These help articles may answer it:"
 WHICH_ONE = "I have more than one answer that could fit. Which one do you mean?"
 OFFER_BUTTONS = [{"title": "Yes, a person please", "payload": "/affirm"}, {"title": "No thanks", "payload": "/deny"}]
+# "is there a minimum spend for that?", "I did that already and the email never came", "how long would it
+# take to get there?": words that lean on what was just said
+FOLLOW_UP = re.compile(r"\b(?:that|it|there|this|those|them|they|already)\b", re.IGNORECASE)
 # "if i open them can i still send them back?" with earbuds on screen: a policy question about the
 # products in view, which the knowledge base can only match once their kind is named.
 ABOUT_PRODUCTS = re.compile(r"\b(?:it|its|them|they|these|those|this one|that one|the ones?)\b",
@@ -43,10 +46,32 @@ def give_answer(dispatcher: CollectingDispatcher, entry_id: int, answer: str) ->
             SlotSet("human_offered", False)]
 
 
+def follow_up_question(tracker: Tracker, question: str) -> str | None:
+    """"is there a minimum spend for that?" just after the instalments article: the question together
+    with that article's, which the knowledge base can match; None when it follows no answer."""
+    if not FOLLOW_UP.search(question):
+        return None
+    users = 0
+    for event in reversed(tracker.events):  # the article must be the answer to the message before this one
+        users += event.get("event") == "user"
+        if users > 1:
+            return None
+        if users == 1 and event.get("event") == "slot" and event.get("name") == "faq_entry_id":
+            value = str(event.get("value"))
+            entry = knowledge_client.entry_answer(int(value)) if value.isdigit() else None
+            return f"{entry[0]} {question}" if entry else None
+    return None
+
+
 def answer_in_context(tracker: Tracker, question: str) -> FaqAnswer:
-    """The knowledge base's answer, asked also with the kind of product in view when the question
-    points at it; whichever matches an article better."""
+    """The knowledge base's answer, asked also with the article just given when the question follows it
+    up and finds none alone, and with the kind of product in view when the question points at it;
+    whichever matches an article better."""
     result = knowledge_client.answer(question)
+    if result.kind != "answer" and (follow_up := follow_up_question(tracker, question)):
+        # only when the question alone finds no answer: "can I stack it with another code?" has its own
+        again = knowledge_client.answer(follow_up)
+        result = again if best_score(again) > best_score(result) else result
     in_view = [tracker.get_slot("focus_sku")] if tracker.get_slot("focus_sku") else shown(tracker)[:1]
     if not in_view or not ABOUT_PRODUCTS.search(question):
         return result

@@ -46,6 +46,9 @@ class ActionOutOfScope(Action):
         if declined(dispatcher, text):  # "if i send you a photo of my room can you tell me if it fits?"
             return []
         answered = answer_need(dispatcher, text)
+        if answered is None:  # "what happens if nobody's home when it turns up?" has its article
+            from actions.faq import answer_from_knowledge_base  # late: faq imports this module
+            answered = answer_from_knowledge_base(dispatcher, tracker, only_if_confident=True)
         if answered is None:
             dispatcher.utter_message(response="utter_out_of_scope")
         return answered or []
