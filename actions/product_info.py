@@ -10,6 +10,7 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from actions import catalog_client
 from actions.capabilities import declined
+from actions.complements import answer_goes_with
 from actions.compound import ABOUT_IT, answer_side_question, answered_by_article, split_question
 from actions.presenters import card, money, results_message
 from actions.references import IT, PLURAL, ask_which_or_what, named_model, referenced_products, shown
@@ -121,6 +122,9 @@ class ActionProductDetails(Action):
         text = tracker.latest_message.get("text") or ""
         if declined(dispatcher, text):  # "can you play me a sample of the first one?"
             return []
+        goes_with = answer_goes_with(dispatcher, tracker)
+        if goes_with is not None:  # "just bought the Kaffeo Burr 40 grinder, what would go well with it?"
+            return goes_with
         request, question = split_question(text)  # "how big is the 2nd one and do you do gift wrapping?"
         if question and not ABOUT_IT.search(question) and not named_model(question):
             text = request  # a question about the store, not this product (nor one it names)
@@ -254,12 +258,12 @@ class ActionCompareProducts(Action):
         return [SlotSet("shown_skus", [p.sku for p in products]), SlotSet("focus_sku", None)] if named else []
 
 
-def named_in_parts(text: str) -> list[ProductView]:
+def named_in_parts(text: str, by_kind: bool = True) -> list[ProductView]:
     """The products a message names one by one ("the Roamly Soft Underseat or the Packwell Cabin"), each
-    part by its brand and model or else its kind; [] unless at least two different ones."""
+    part by its brand and model or else (``by_kind``) its kind; [] unless at least two different ones."""
     found: dict[str, ProductView] = {}
     for part in PARTS.split(text):
-        product = (named_model(part) or named_product(part)) if part.strip() else None
+        product = (named_model(part) or (named_product(part) if by_kind else None)) if part.strip() else None
         if product:
             found.setdefault(product.sku, product)
     return list(found.values()) if len(found) >= 2 else []

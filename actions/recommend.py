@@ -16,6 +16,7 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from actions import catalog_client, recommend_client
 from actions.capabilities import declined
+from actions.complements import answer_goes_with
 from actions.presenters import results_message
 from actions.search import ActionRefineSearch, ActionSearchProducts, only_qualifies, sort_of
 from actions.verification import verification
@@ -46,6 +47,9 @@ class ActionRecommend(Action):
         text = tracker.latest_message.get("text") or ""
         if declined(dispatcher, text):  # "can someone ring me to help me choose a rug"
             return []
+        goes_with = answer_goes_with(dispatcher, tracker)
+        if goes_with is not None:  # "what do people usually buy with the Trekker 2 tent?"
+            return goes_with
         if (tracker.get_slot("search_query") or tracker.get_slot("shown_skus")) and only_qualifies(text):
             # "actually cream would suit my kitchen better" after kettles: those kettles in cream
             return await ActionRefineSearch().run(dispatcher, tracker, domain)
