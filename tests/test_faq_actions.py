@@ -5,6 +5,7 @@ import json
 
 import pytest
 from rasa_sdk.events import SlotSet
+from rasa_sdk.executor import CollectingDispatcher
 from sqlalchemy import select
 
 from actions.fallback import ActionFallback
@@ -65,6 +66,18 @@ async def test_the_fallback_answers_a_confident_help_question(dispatcher, tiny_k
     tracker = tracker_for([user_event("I forgot my password", "nlu_fallback")])
     await ActionFallback().run(dispatcher, tracker, DOMAIN)
     assert dispatcher.messages[0]["text"] == "Use the Forgot password link."
+
+
+async def test_a_follow_up_of_the_article_just_given_is_asked_with_that_articles_question(dispatcher, tiny_kb):
+    wanted = str(entry_id(tiny_kb, "How do I reset my password?"))
+    follow_up = user_event("I did that already and the email never came", "nlu_fallback")
+    events = [user_event("cant log in", "faq"), {"event": "slot", "name": "faq_entry_id", "value": wanted},
+              follow_up]
+    await ActionFallback().run(dispatcher, tracker_for(events), DOMAIN)
+    assert dispatcher.messages[0]["text"] == "Use the Forgot password link."
+    alone = CollectingDispatcher()  # the same words with no article just before them
+    await ActionFallback().run(alone, tracker_for([follow_up]), DOMAIN)
+    assert alone.messages[0]["text"] != "Use the Forgot password link."
 
 
 GIFT_WRAP = ("Can I send a gift with a message or gift wrap?", ["Do you offer gift wrapping?"],

@@ -4,6 +4,7 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 from rasa_sdk.executor import CollectingDispatcher
 from sqlalchemy import select
@@ -19,6 +20,7 @@ from actions.faq import ActionFaq
 from actions.needs import ActionOutOfScope
 from actions.recommend import ActionRecommend
 from actions.search import ActionNoOrRefine, ActionRefineSearch, ActionSearchProducts, sort_of
+from actions.references import named_on_screen
 from actions.similar import ActionSimilarProducts
 from aisle.models import Customer, Interaction, InteractionKind, Product
 from catalog import interactions
@@ -757,3 +759,65 @@ async def test_the_model_named_among_several_of_its_colours_is_that_model_in_the
                             slots={"shown_skus": ["RS-500", "HP-700", "RS-501"]},
                             entities=[{"entity": "color", "value": "black"}])
     assert s["focus_sku"] == "RS-501" and "Running Shoes" in messages[0]["text"]
+
+
+def cart_of(sender: str) -> list[tuple[str, int]]:
+    return [(line.sku, line.quantity) for line in catalog_client.cart_summary(sender).lines]
+
+
+async def test_two_products_named_by_brand_in_one_message_are_both_added():
+    await run(ActionAddToCart(), "add the Sonora wireless headphones and a Lotusline yoga mat too",
+              "add_to_cart", sender="cart-two")
+    assert cart_of("cart-two") == [("HP-700", 1), ("YM-900", 1)]
+
+
+async def test_taking_a_product_out_of_the_cart_whatever_the_nlu_heard():
+    for sku in ("HP-700", "KET-100"):
+        catalog_client.add_to_cart("cart-out", sku, 1)
+    messages, _ = await run(ActionSearchProducts(), "actually take the kettle out, just the headphones",
+                            "search_product", sender="cart-out",
+                            entities=[{"entity": "product_type", "value": "kettle"}])
+    assert messages[0]["text"].startswith("Removed Stainless Steel Electric Kettle 1.7 L from your cart.")
+    assert cart_of("cart-out") == [("HP-700", 1)]
+    messages, _ = await run(ActionViewCart(), "remove it", "view_cart", sender="cart-out",
+                            slots={"focus_sku": "HP-700"})
+    assert cart_of("cart-out") == [] and "Your cart is empty." in messages[0]["text"]
+
+
+async def test_some_of_a_product_on_screen_in_a_colour_and_the_first_one_in_another_colour():
+    slots = {"shown_skus": ["RS-500", "HB-600"], "search_query": "shoes"}
+    black = {"entity": "color", "value": "black"}
+    await run(ActionRefineSearch(), "2 of the running shoes in black please", "refine_search", slots=slots,
+              sender="cart-of", entities=[{"entity": "quantity", "value": 2}, black])
+    assert cart_of("cart-of") == [("RS-501", 2)]
+    await run(ActionAddToCart(), "the first one but in black, add it to my basket", "add_to_cart",
+              slots=slots, sender="cart-first", entities=[{"entity": "ordinal", "value": 1}, black])
+    assert cart_of("cart-first") == [("RS-501", 1)]
+
+
+async def test_make_it_two_not_understood_sets_the_quantity_of_what_was_just_added():
+    catalog_client.add_to_cart("cart-2", "YM-900", 1)
+    await run(ActionFallback(), "actually make it two, one's for my sister", "nlu_fallback", sender="cart-2",
+              slots={"focus_sku": "YM-900"}, entities=[{"entity": "quantity", "value": 2}])
+    assert cart_of("cart-2") == [("YM-900", 2)]
+
+
+def test_a_possessive_names_the_product_on_screen():
+    views = catalog_client.products(["KET-100", "KET-102"])
+    assert [v.sku for v in named_on_screen("take the gooseneck's out", views, several=False)] == ["KET-102"]
+
+
+async def test_what_goes_with_a_product_is_what_is_bought_with_it_whatever_the_intent(monkeypatch):
+    from catalog.recommend import Item, Recommender
+
+    items = [Item("CM-200", "12-Cup Drip Coffee Maker", "Coffee Makers", "Kaffeo", 4.5, 300),
+             Item("CG-300", "Burr Coffee Grinder", "Coffee Grinders", "Kaffeo", 4.6, 120),
+             Item("KET-100", "Stainless Steel Electric Kettle 1.7 L", "Kettles", "Brewhaus", 4.4, 90)]
+    vectors = np.eye(3, dtype=np.float32)
+    baskets = [["CM-200", "CG-300"]] * 3
+    monkeypatch.setattr(recommend_client, "recommender", lambda: Recommender(items, [], vectors, baskets))
+    for action, intent in ((ActionProductDetails(), "product_details"), (ActionRecommend(), "recommend")):
+        messages, slots = await run(action, "what would go well with it?", intent, slots={"focus_sku": "CM-200"},
+                                    sender="goes-with")
+        assert messages[0]["text"].startswith("Often bought with the 12-Cup Drip Coffee Maker:")
+        assert cards(messages) == ["CG-300"] and slots["shown_skus"] == ["CG-300"]
