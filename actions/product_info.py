@@ -17,12 +17,14 @@ from actions.references import IT, PLURAL, ask_which_or_what, named_model, refer
 from actions.verification import verification
 from aisle.models import InteractionKind
 from catalog.documents import ProductView
+from catalog.index import tokens
 from catalog.interactions import Seen
 
 # topic -> (words in the question, attribute keys that answer it)
 TOPICS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "waterproof": (("waterproof", "water resistant", "water-resistant", "rain", "wet"), ("waterproof", "water_resistance")),
-    "size": (("size", "sizes", "fit", "fits", "big", "dimension", "dimensions", "capacity", "how tall", "how wide"),
+    "size": (("size", "sizes", "fit", "fits", "big", "dimension", "dimensions", "capacity", "how tall", "how wide",
+              "hold", "holds", "cups", "litres", "liters", "ml"),
              ("size", "fits", "capacity", "screen", "width", "height", "diameter", "blade", "thickness")),
     "material": (("material", "made of", "made from", "fabric", "leather", "wool", "cotton", "steel", "stainless",
                   "plastic", "glass", "wood", "wooden", "metal", "aluminium", "aluminum", "ceramic", "silk"),
@@ -31,7 +33,12 @@ TOPICS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "weight": (("weigh", "weight", "heavy", "light"), ("weight",)),
     "battery": (("battery", "charge", "charging"), ("battery",)),
     "age": (("age", "old", "kids", "children", "toddler"), ("age",)),
+    "warmth": (("warm", "warmth", "cold", "temperature", "rated to", "degrees"), ("comfort_rating", "tog")),
+    "pieces": (("how many", "pieces", "pack of", "set of"), ("pieces", "count", "pack_size")),
 }
+COUNTED = re.compile(r"\b(?:\d+|two|three|four|five|six|eight|ten|twelve|pair)\b", re.I)
+# "does the aluminium one lock?": the words naming the product are not what the question asks about
+ONE_NAMED = re.compile(r"\bthe (?:[\w-]+ ){1,3}ones?\b", re.I)
 GENERIC = re.compile(r"\b(?:tell me (?:more )?about|more (?:info|information|details)|details|describe|"
                      r"what is it|what's it like|about (?:it|that|this))\b", re.I)
 # "does the Kestrel Air 13 come in blue?": answered about the blue variant (in_colour_asked_for)
@@ -95,12 +102,19 @@ def answer_about(p: ProductView, question: str) -> str:
     if re.search(r"\b(warranty|guarantee|guaranteed)\b", q):
         found = [s for s in sentences(p.description) if re.search(r"warrant|guarant", s, re.I)]
         return f"{found[0]}" if found else f"The product information for the {p.title} doesn't mention a warranty."
+    asked = ONE_NAMED.sub(" ", q)  # the topic is in what the question asks, not in how it names the product
     for topic, (words, keys) in TOPICS.items():
-        if any(re.search(rf"\b{re.escape(w)}\b", q) for w in words):
+        if any(re.search(rf"\b{re.escape(w)}\b", asked) for w in words):
             values = [(k, p.attributes[k]) for k in keys if k in p.attributes]
+            if topic == "pieces" and not values:
+                continue  # "how many cups does it make?" asks about something else
             if values:
                 facts = "; ".join(f"{k.replace('_', ' ')}: {describe_value(v)}" for k, v in values)
-                return f"For the {p.title}, {facts}."
+                # "how many towels in the set?": the description's words for it too, when it has them
+                nouns = set(re.findall(r"[a-z]{4,}", asked)) - set(tokens(p.title.lower())) - STOPWORDS - set(words)
+                said = [s for s in sentences(p.description) if nouns & set(re.findall(r"[a-z]+", s.lower()))]
+                said.sort(key=lambda s: topic == "pieces" and not COUNTED.search(s))  # a count first
+                return f"For the {p.title}, {facts}." + (f" {said[0]}" if said else "")
             found = [s for s in sentences(p.description) if any(w in s.lower() for w in words)]
             if found:
                 return found[0]
@@ -246,7 +260,7 @@ class ActionCompareProducts(Action):
         if len(products) < 2:
             dispatcher.utter_message(text="Show me at least two products first, then ask me to compare them.")
             return []
-        rows = comparison_rows(products)
+        rows = comparison_rows(products) + described_rows(products, text)
         names = " vs ".join(p.title for p in products)
         lines = [f"{name}: " + " | ".join(values) for name, values in rows]
         dispatcher.utter_message(
@@ -256,6 +270,22 @@ class ActionCompareProducts(Action):
         )
         # the named ones are now what "the cheaper of those two" means
         return [SlotSet("shown_skus", [p.sku for p in products]), SlotSet("focus_sku", None)] if named else []
+
+
+def described_rows(products: list[ProductView], question: str) -> list[tuple[str, list[str]]]:
+    """"which one has the better battery?": for a topic the question asks about that the products'
+    attributes lack, each one's description sentence on it ("lasts a full working day", "12 hours")."""
+    rows = []
+    for topic, (words, keys) in TOPICS.items():
+        if not any(re.search(rf"\b{re.escape(w)}", question.lower()) for w in words):  # "weighs", "lighter"
+            continue
+        if any(k in p.attributes for p in products for k in keys):
+            continue  # already a row of its own
+        said = [next((s for s in sentences(p.description) if any(w in s.lower() for w in words)), "-")
+                for p in products]
+        if any(s != "-" for s in said):
+            rows.append((topic, said))
+    return rows
 
 
 def named_in_parts(text: str, by_kind: bool = True) -> list[ProductView]:

@@ -72,8 +72,10 @@ def referenced_products(tracker: Tracker, every_match: bool = False) -> list[Pro
         for name in ("brand", "product", "color"):
             wanted = [str(v).lower() for v in entity_values(tracker, name)]
             for word in wanted:
-                matches = [v.sku for v in views if _mentions(v, word)]
-                skus += matches if several else matches[:1]
+                matches = [v for v in views if _mentions(v, word)]
+                if not several and len(matches) > 1:  # "the softloom zero twist set": the brand's one named
+                    matches = named_on_screen(text, matches, several=False) or matches
+                skus += [v.sku for v in (matches if several else matches[:1])]
             if skus:
                 break
         if not skus and colors:  # "the black one" of a model shown in another colour

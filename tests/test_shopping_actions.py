@@ -821,3 +821,20 @@ async def test_what_goes_with_a_product_is_what_is_bought_with_it_whatever_the_i
                                     sender="goes-with")
         assert messages[0]["text"].startswith("Often bought with the 12-Cup Drip Coffee Maker:")
         assert cards(messages) == ["CG-300"] and slots["shown_skus"] == ["CG-300"]
+
+
+async def test_details_of_a_brands_model_named_among_its_others_and_what_the_question_asks():
+    messages, s = await run(ActionProductDetails(), "is the brewhaus glass one any good with limescale?",
+                            "product_details", slots={"shown_skus": ["KET-100", "KET-101"]},
+                            entities=[{"entity": "brand", "value": "Brewhaus"}])
+    assert s["focus_sku"] == "KET-101"
+    messages, _ = await run(ActionProductDetails(), "how many cups does the drip one make?", "product_details",
+                            slots={"shown_skus": ["CM-201", "CM-200"]})
+    assert messages[0]["text"].startswith("For the 12-Cup Drip Coffee Maker, capacity: 12 cups.")
+
+
+async def test_a_comparison_answers_the_topic_asked_from_the_descriptions_when_no_attribute_has_it():
+    messages, _ = await run(ActionCompareProducts(), "compare them, which one weighs less?", "compare_products",
+                            slots={"shown_skus": ["HB-600", "HB-601"]})
+    row = next(r for r in messages[0]["custom"]["rows"] if r["attribute"] == "weight")
+    assert "weigh under a kilo" in row["values"][1]
