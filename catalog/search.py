@@ -56,7 +56,8 @@ NOT_SOLD_BELOW = 0.5
 # Words of a request that name no kind of product ("do you sell ...", "what about ... then").
 REQUEST_WORDS = set("sell sells stock carry got get buy need want looking find search show what about then "
                     "something anything stuff thing things ones one kind sort type good best nice new also "
-                    "too instead maybe either max min maximum minimum budget not no isn't aren't without hate dislike"
+                    "too instead maybe either max min maximum minimum budget not no isn't aren't without hate dislike "
+                    "nothing none"
                     .split())
 TYPO_CUTOFF = 0.8  # difflib ratio from which a word may be a typo of a catalog word
 NUMBER_AND_UNIT = re.compile(r"\d+(?:[./]\d+)?\s*[a-z]{0,5}\b", re.IGNORECASE)  # "50 ft", "18v", "2"

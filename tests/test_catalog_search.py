@@ -393,6 +393,7 @@ def test_typo_correction_leaves_plurals_of_catalog_words_and_synonyms_alone(engi
     ("do you sell lawn mowers?", "lawn mowers"),
     ("what about a garden hose then", "garden hose"),
     ("cordless drill", "cordless drill"),
+    ("looking for a lawn mower, nothing fancy", "lawn mower"),  # "nothing" asks for no kind of product
 ])
 def test_a_short_request_for_a_kind_the_store_lacks_is_named(engine, query, unsold):
     assert engine.unsold_kind(query) == unsold
@@ -407,6 +408,8 @@ def test_a_short_request_for_a_kind_the_store_lacks_is_named(engine, query, unso
     "shoes that aren't leather",  # the negated word is not what is asked for
     "anything with a long battery life for travel and the gym",  # too long to be a kind of product
     "waterproof hiking bots",  # a word of a kind it sells
+    "kettles, nothing fancy, and a garden hose",  # a kind it sells named: the message is no unsold request
+    "warm boots, not too heavy",
 ])
 def test_kinds_it_sells_needs_typos_and_descriptions_are_never_unsold(engine, query):
     assert engine.unsold_kind(query) is None
