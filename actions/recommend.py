@@ -18,7 +18,8 @@ from actions import catalog_client, recommend_client
 from actions.capabilities import declined
 from actions.complements import answer_goes_with
 from actions.presenters import results_message
-from actions.search import ActionRefineSearch, ActionSearchProducts, only_qualifies, sort_of
+from actions.search import (ActionRefineSearch, ActionSearchProducts, for_a_child_of_those, only_qualifies,
+                            sort_of)
 from actions.verification import verification
 from catalog.recommend import Context, Scored
 from catalog.search import Constraints
@@ -50,7 +51,8 @@ class ActionRecommend(Action):
         goes_with = answer_goes_with(dispatcher, tracker)
         if goes_with is not None:  # "what do people usually buy with the Trekker 2 tent?"
             return goes_with
-        if (tracker.get_slot("search_query") or tracker.get_slot("shown_skus")) and only_qualifies(text):
+        if (tracker.get_slot("search_query") or tracker.get_slot("shown_skus")) and (
+                only_qualifies(text) or for_a_child_of_those(tracker, text)):
             # "actually cream would suit my kitchen better" after kettles: those kettles in cream
             return await ActionRefineSearch().run(dispatcher, tracker, domain)
         engine = catalog_client.engine()

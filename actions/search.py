@@ -23,7 +23,7 @@ from actions.compound import (ABOUT_IT, answer_side_question, answered_by_articl
 from actions.presenters import results_message
 from actions.product_info import COLOURS_ASKED, ActionProductDetails, answer_about
 from actions.references import IT, entity_values, named_model, named_on_screen
-from catalog.search import Constraints
+from catalog.search import Constraints, minimum_age
 
 PAGE = 5
 EACH_KIND = 3  # cards per kind when one message asks for two kinds of product
@@ -179,6 +179,14 @@ def qualifies_only(stated: Constraints) -> bool:
     return stated.category is None and bool(stated.colors or stated.sizes or stated.materials or stated.brands)
 
 
+def for_a_child_of_those(tracker: Tracker, text: str) -> bool:
+    """"anything for a 4 year old?" under board games: a child's age, no kind, and age-labelled results."""
+    stated = catalog_client.engine().parse(text)[0]
+    shown = catalog_client.products(list(tracker.get_slot("shown_skus") or []))
+    return (stated.child_age is not None and stated.category is None
+            and any(minimum_age(p) is not None for p in shown))
+
+
 def about_the_ones_shown(text: str) -> bool:
     """"only wireless ones, i hate cables", "any waterproof ones?": "ones" and no kind of product named."""
     return ONES.search(text) is not None and catalog_client.engine().parse(text)[0].category is None
@@ -201,7 +209,8 @@ class ActionSearchProducts(Action):
         on_screen = tracker.get_slot("search_query") or tracker.get_slot("shown_skus")
         if on_screen and (CHEAPER.search(text) or PRICIER.search(text) or (
                 not entity_values(tracker, "product_type")
-                and (sort_of(text) or only_qualifies(text) or about_the_ones_shown(text)))):
+                and (sort_of(text) or only_qualifies(text) or about_the_ones_shown(text)
+                     or for_a_child_of_those(tracker, text)))):
             # "show the most expensive first", "cream would suit my kitchen better" or "got a cheaper kettle?"
             # right after a search is about those results (a kind of product not on screen starts a new one)
             return await ActionRefineSearch().run(dispatcher, tracker, domain)
@@ -342,4 +351,5 @@ def narrows_the_results(text: str) -> bool:
 
 
 def _excludes(c: Constraints) -> bool:
-    return bool(c.exclude_brands or c.exclude_colors or c.exclude_materials or c.exclude_terms)
+    return bool(c.exclude_brands or c.exclude_colors or c.exclude_materials or c.exclude_terms
+                or c.child_age is not None)

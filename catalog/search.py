@@ -127,6 +127,9 @@ class Constraints:
     # unlabelled ones ("Shoes > Running Shoes") stay.
     audiences: tuple[str, ...] = ()
     exclude_audiences: tuple[str, ...] = ()
+    # "for a 4 year old": products labelled for older children ("8+") do not suit; unlabelled ones stay,
+    # and so do those a year over (age labels are rounded guidance: a 10+ kit for a keen 9-year-old)
+    child_age: int | None = None
 
     def active(self) -> list[str]:
         """The constraints that may be relaxed (exclusions never are: the shopper said no to them)."""
@@ -205,6 +208,8 @@ class Constraints:
         if self.exclude_colors and has_color(p, self.exclude_colors):
             return True
         if self.exclude_materials and has_material(p, self.exclude_materials):
+            return True
+        if self.child_age is not None and (least := minimum_age(p)) is not None and least > self.child_age + 1:
             return True
         if self.exclude_audiences and any(AUDIENCE_LABELS[a].search(f"{p.category} {p.title}")
                                           for a in self.exclude_audiences):
@@ -555,6 +560,7 @@ class CatalogSearch:
                 singular(str(ent["value"])) for ent in negated_kinds
                 if singular(str(ent["value"])) not in sought and ent not in subtypes]),
             **audience(query),
+            child_age=child_age(query),
         )
         text = blank_spans(query, blank + negated)
         raw = tokens(text)
@@ -834,6 +840,23 @@ def category_affinity(dense: list[tuple[int, float]], category_of: Callable[[int
 def head_nouns(tables: LookupTables) -> set[str]:
     """The last word of every product type the tables know ("pan" of "frying pan")."""
     return {singular(t.split()[-1]) for t in tables.terms.get("product_type", {})}
+
+
+CHILD_AGE = re.compile(r"\b(\d{1,2})[- ]?(?:years?|yrs?)[- ]?old\b|\b(\d{1,2}) ?yo\b", re.IGNORECASE)
+LABELLED_AGE = re.compile(r"^\s*(\d{1,2})")  # "3+", "8-12", "10 years and up"
+
+
+def child_age(query: str) -> int | None:
+    """The age of the child a message shops for ("for my 7 year old", "a 4yo"), when it names one."""
+    found = CHILD_AGE.search(query)
+    age = int(found.group(1) or found.group(2)) if found else None
+    return age if age is not None and age < 18 else None
+
+
+def minimum_age(p: ProductView) -> int | None:
+    """The youngest age a product is labelled for ("age": "8+"), or None when it has no such label."""
+    found = LABELLED_AGE.match(str(p.attributes.get("age") or ""))
+    return int(found.group(1)) if found else None
 
 
 def audience(query: str) -> dict[str, tuple[str, ...]]:

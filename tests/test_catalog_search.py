@@ -18,7 +18,8 @@ from catalog.index import DenseIndex
 from catalog.records import validate_file
 from catalog.documents import ProductView
 from catalog.search import (SHOWN_WITHIN, AttributeLexicon, CatalogSearch, Constraints, Weights, audience,
-                            category_affinity, combine_scores, has_material, material_modifiers, variant_labels)
+                            category_affinity, child_age, combine_scores, has_material, material_modifiers,
+                            variant_labels)
 from text_tools.encoder import encode
 
 FIXTURE = Path(__file__).parent / "fixtures" / "catalog_small.jsonl"
@@ -382,6 +383,19 @@ def test_shoppers_words_for_connectivity_reach_the_catalogs_values():
     assert AttributeLexicon.of([wired, bluetooth]).find("only wireless ones") == (("connectivity", "bluetooth"),)
     no_cables = Constraints(exclude_terms=("cable",))
     assert no_cables.excludes(wired) and not no_cables.excludes(bluetooth)
+
+
+def test_a_childs_age_rules_out_what_is_labelled_for_older_children():
+    def toy(age=None):
+        return ProductView(id=0, sku="T", title="Game", description="", category="Toys & Games > Board Games",
+                           brand=None, price=1.0, currency="USD", attributes={"age": age} if age else {},
+                           tags=(), rating=None, rating_count=None, stock=1, image_url=None)
+
+    assert [child_age(q) for q in ("anything for a 4 year old?", "my 7yo", "a 10-year-old", "40 years old",
+                                   "a 2 person tent")] == [4, 7, 10, None, None]
+    four = Constraints(child_age=4)
+    assert four.allows(toy("3+")) and four.allows(toy("5+")) and four.allows(toy())
+    assert not four.allows(toy("8+")) and not four.allows(toy("6-8"))
 
 
 def test_typo_correction_leaves_plurals_of_catalog_words_and_synonyms_alone(engine):
